@@ -1,0 +1,87 @@
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from ..models import User
+
+PASSWORD_RULES = [
+    DataRequired(),
+    Length(min=8, max=128, message="Use between 8 and 128 characters."),
+]
+
+
+def email_field(label="Email"):
+    return EmailField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message="Enter a valid email address, like name@example.com."),
+        ],
+        filters=[User.normalise_email],
+    )
+
+
+def new_password_fields(label="Password"):
+    password = PasswordField(label, validators=PASSWORD_RULES)
+    confirm = PasswordField(
+        f"Repeat {label.lower()}",
+        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+    )
+    return password, confirm
+
+
+class LoginForm(FlaskForm):
+    # No syntax check here: any address that has an account may log in.
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember_me = BooleanField("Keep me logged in")
+    submit = SubmitField("Log in")
+
+
+class RegistrationForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    email = email_field()
+    password, password2 = new_password_fields()
+    submit = SubmitField("Create account")
+
+    def validate_email(self, field):
+        if User.by_email(field.data):
+            raise ValidationError("An account with this email address already exists.")
+
+
+class ChangePasswordForm(FlaskForm):
+    old_password = PasswordField("Current password", validators=[DataRequired()])
+    password, password2 = new_password_fields("New password")
+    submit = SubmitField("Change password")
+
+    def validate_old_password(self, field):
+        if not current_user.verify_password(field.data):
+            raise ValidationError("That is not your current password.")
+
+
+class PasswordResetRequestForm(FlaskForm):
+    email = email_field()
+    submit = SubmitField("Email me a reset link")
+
+
+class PasswordResetForm(FlaskForm):
+    password, password2 = new_password_fields("New password")
+    submit = SubmitField("Set new password")
+
+
+class ChangeEmailForm(FlaskForm):
+    email = email_field("New email")
+    password = PasswordField("Current password", validators=[DataRequired()])
+    submit = SubmitField("Send confirmation link")
+
+    def validate_email(self, field):
+        if field.data == current_user.email:
+            raise ValidationError("That is already your email address.")
+        if User.by_email(field.data):
+            raise ValidationError("An account with this email address already exists.")
+
+    def validate_password(self, field):
+        if not current_user.verify_password(field.data):
+            raise ValidationError("That is not your current password.")

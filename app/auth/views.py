@@ -1,0 +1,232 @@
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
+
+from ..email import (
+    send_change_email_email,
+    send_confirmation_email,
+    send_new_user_notice,
+    send_password_reset_email,
+)
+from ..extensions import db, limiter
+from ..forms import EmptyForm
+from ..models import User, authenticate
+from ..urls import safe_next
+from . import bp
+from .forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    LoginForm,
+    PasswordResetForm,
+    PasswordResetRequestForm,
+    RegistrationForm,
+)
+
+# Pages an unconfirmed user may still see.
+OPEN_TO_UNCONFIRMED = {"static", "main.index", "main.help", "main.contact", "main.set_theme"}
+
+
+@bp.before_app_request
+def track_and_gate_user():
+    if not current_user.is_authenticated:
+        return None
+    if current_user.ping():
+        db.session.commit()
+    if (
+        not current_user.confirmed
+        and request.blueprint != "auth"
+        and request.endpoint not in OPEN_TO_UNCONFIRMED
+    ):
+        return redirect(url_for("auth.unconfirmed"))
+    return None
+
+
+def start_session(user, remember=False):
+    # A fresh session at login: nothing from before it carries over (no fixation).
+    session.clear()
+    login_user(user, remember=remember)
+
+
+def login_failed(response):
+    return response.status_code != 302
+
+
+def account_key():
+    return "account:" + User.normalise_email(request.form.get("email"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=login_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=account_key,
+    deduct_when=login_failed,
+)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("Wrong email or password.")
+        elif not user.active:
+            form.email.errors.append("This account has been disabled. Contact us for help.")
+        else:
+            start_session(user, remember=form.remember_me.data)
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You have been logged out.", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        user = User(email=form.email.data, name=form.name.data.strip())
+        user.set_password(form.password.data)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same address registered a moment ago
+            db.session.rollback()
+            form.email.errors.append("An account with this email address already exists.")
+            return render_template("auth/register.html", form=form)
+        send_confirmation_email(user)
+        send_new_user_notice(user)
+        flash(
+            f"Your account is ready. We sent a confirmation link to {user.email}: "
+            "open it, then log in.",
+            "success",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.get("/confirm/<token>")
+def confirm(token):
+    user, _ = User.from_token("confirm", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    if user is None:
+        flash("This confirmation link is invalid or has expired.", "danger")
+        return redirect(url_for("auth.unconfirmed" if current_user.is_authenticated else "auth.login"))
+    if not user.confirmed:
+        user.confirmed = True
+        db.session.commit()
+    flash("Your email address is confirmed. Thank you!", "success")
+    return redirect(url_for("main.index" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.get("/unconfirmed")
+def unconfirmed():
+    if current_user.is_anonymous or current_user.confirmed:
+        return redirect(url_for("main.index"))
+    return render_template("auth/unconfirmed.html", form=EmptyForm())
+
+
+@bp.post("/confirm")
+@login_required
+@limiter.limit("5 per hour", key_func=lambda: f"resend:{current_user.get_id()}")
+def resend_confirmation():
+    if EmptyForm().validate_on_submit() and not current_user.confirmed:
+        send_confirmation_email(current_user)
+        flash(f"We sent a new confirmation link to {current_user.email}.", "info")
+    return redirect(url_for("auth.unconfirmed"))
+
+
+@bp.route("/change-password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        current_user.set_password(form.password.data)
+        db.session.commit()
+        # The new session token logged every other session out; keep this one.
+        remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+        login_user(current_user, remember=remembered)
+        flash("Your password has been changed. Any other sessions were logged out.", "success")
+        return redirect(url_for("main.profile"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def password_reset_request():
+    form = PasswordResetRequestForm()
+    if form.validate_on_submit():
+        user = User.by_email(form.email.data)
+        if user is not None and user.active:
+            send_password_reset_email(user)
+        # The same answer either way, so the form does not reveal who has an account.
+        flash(
+            f"If an account exists for {form.email.data}, we have sent it a link to reset "
+            "the password. The link works for one hour.",
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def password_reset(token):
+    user, _ = User.from_token("reset", token, current_app.config["RESET_TOKEN_MAX_AGE"])
+    if user is None or not user.active:
+        flash("This reset link is invalid or has expired. Please ask for a new one.", "danger")
+        return redirect(url_for("auth.password_reset_request"))
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data)  # also voids this link and other sessions
+        user.confirmed = True  # the link proved the address works
+        db.session.commit()
+        logout_user()
+        flash("Your password has been reset. Please log in with the new one.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form)
+
+
+@bp.route("/change-email", methods=["GET", "POST"])
+@login_required
+def change_email_request():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        send_change_email_email(current_user, form.email.data)
+        flash(
+            f"We sent a link to {form.email.data}. Your address changes when you open it.",
+            "info",
+        )
+        return redirect(url_for("main.profile"))
+    return render_template("auth/change_email.html", form=form)
+
+
+@bp.get("/change-email/<token>")
+@login_required
+def change_email(token):
+    user, payload = User.from_token(
+        "change-email", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"]
+    )
+    if user is None or user.id != current_user.id:
+        flash("This link is invalid or has expired.", "danger")
+    elif User.by_email(payload["new_email"]) not in (None, user):
+        flash("An account with that email address already exists.", "danger")
+    else:
+        user.email = payload["new_email"]
+        user.confirmed = True
+        db.session.commit()
+        flash(f"Your email address is now {user.email}.", "success")
+    return redirect(url_for("main.profile"))

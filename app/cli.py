@@ -1,0 +1,79 @@
+"""flask commands for administrators: setup, create-admin."""
+
+import secrets
+import sys
+
+import click
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from .extensions import db
+
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+
+
+def make_admin(email, password):
+    """Create an admin account, or promote an existing one; returns (user, created)."""
+    from .models import Role, User
+
+    Role.insert_roles()
+    admin_role = Role.admin_role()
+    user = User.by_email(email)
+    created = user is None
+    if created:
+        user = User(email=User.normalise_email(email), name="Administrator", role=admin_role)
+    user.role = admin_role
+    user.confirmed = True
+    user.active = True
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user, created
+
+
+def admin_exists():
+    from .models import Permission, Role, User
+
+    query = select(User.id).join(User.role).where(Role.permissions.op("&")(Permission.ADMIN) != 0)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def checked_email(email):
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
+
+
+def register(app):
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_admin(email, password_stdin):
+        """Create an admin account for EMAIL (or make that account an admin)."""
+        email = checked_email(email)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 8:
+            raise click.UsageError("The password must be at least 8 characters long.")
+        user, created = make_admin(email, password)
+        click.echo(f"{'Created' if created else 'Updated'} admin account {user.email}.")
+
+    @app.cli.command("setup")
+    def setup():
+        """Create the roles, and a first admin account if there is none."""
+        from .models import Role
+
+        Role.insert_roles()
+        if admin_exists():
+            click.echo("Roles are up to date; an admin account exists.")
+            return
+        email = app.config.get("ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL
+        password = secrets.token_urlsafe(12)
+        make_admin(email, password)
+        click.echo(
+            "\n  First admin account created (shown once; change the password after login):\n"
+            f"    email:    {email}\n    password: {password}\n"
+        )

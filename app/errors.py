@@ -1,0 +1,84 @@
+"""Error handlers: an HTML page for browsers, JSON for API clients."""
+
+from flask import jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from jinja2 import TemplateNotFound
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from .extensions import db
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to see this page.",
+    404: "There is nothing at this address.",
+    405: "This page does not accept that kind of request.",
+    410: "This item has expired and its files were deleted.",
+    413: "The upload is larger than the limit.",
+    429: "Too many attempts. Please wait a little and try again.",
+    500: "Something went wrong on our side.",
+}
+CSRF_MESSAGE = "The form expired or was sent from another page. Please go back and try again."
+
+
+def wants_json():
+    """API paths, and clients whose Accept header prefers JSON to HTML."""
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
+
+
+def error_response(code, message, headers=()):
+    if wants_json():
+        response = jsonify(error=HTTP_STATUS_CODES.get(code, "Error"), message=message)
+    else:
+        try:
+            body = render_template(f"errors/{code}.html", code=code, message=message)
+        except TemplateNotFound:
+            body = render_template("errors/error.html", code=code, message=message)
+        response = make_response(body)
+    response.status_code = code
+    for key, value in headers:  # e.g. Allow on a 405, Retry-After on a 429
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def format_size(size):
+    """1048576 -> '1 MB'."""
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024:
+            return f"{size:g} {unit}"
+        size /= 1024
+    return f"{size:.3g} GB"
+
+
+def message_for(error):
+    if error.code == 413 and request.max_content_length:
+        limit = format_size(request.max_content_length)
+        return f"The upload is larger than the {limit} limit. Please try a smaller file."
+    # abort(code, "message") in our views carries a message meant for the user;
+    # werkzeug's stock descriptions are replaced by ours.
+    if error.description and error.description != type(error).description:
+        return error.description
+    return MESSAGES.get(error.code, error.description or "")
+
+
+def register(app):
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return error_response(400, CSRF_MESSAGE)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if error.code >= 500:
+            db.session.rollback()
+            return error_response(error.code, MESSAGES[500])
+        return error_response(error.code, message_for(error), error.get_headers())
+
+    @app.errorhandler(500)
+    def server_error(error):
+        # Flask logs the traceback before calling this; the user gets a page.
+        db.session.rollback()
+        return error_response(500, MESSAGES[500])

@@ -1,0 +1,29 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+
+class ContactForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    email = EmailField(
+        "Your email",
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message="Enter a valid email address, like name@example.com."),
+        ],
+    )
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    message = TextAreaField(
+        "Message",
+        validators=[
+            DataRequired(),
+            Length(min=10, max=5000, message="Write between 10 and 5000 characters."),
+        ],
+    )
+    submit = SubmitField("Send message")
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField("Save")

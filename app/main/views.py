@@ -1,0 +1,102 @@
+from flask import (
+    after_this_request,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from ..email import send_contact_message
+from ..extensions import db, limiter
+from ..forms import THEMES, ThemeForm
+from ..models import Message
+from ..urls import safe_next
+from . import bp
+from .forms import ContactForm, ProfileForm
+
+THEME_COOKIE = "theme"
+
+
+@bp.get("/")
+def index():
+    return render_template("main/index.html")
+
+
+@bp.get("/help")
+def help():
+    return render_template("main/help.html")
+
+
+def contact_sent(response):
+    return response.status_code == 302
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CONTACT_LIMIT"], methods=["POST"], deduct_when=contact_sent)
+def contact():
+    form = ContactForm()
+    if request.method == "GET" and current_user.is_authenticated:
+        form.name.data = form.name.data or current_user.name
+        form.email.data = form.email.data or current_user.email
+    if form.validate_on_submit():
+        message = Message(
+            name=form.name.data.strip(),
+            email=form.email.data.strip(),
+            subject=form.subject.data.strip(),
+            body=form.message.data.strip(),
+            user=current_user if current_user.is_authenticated else None,
+        )
+        db.session.add(message)
+        db.session.commit()
+        send_contact_message(message)
+        flash("Thank you, your message was sent. We will reply by email.", "success")
+        return redirect(url_for("main.contact"))
+    return render_template("main/contact.html", form=form)
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    return render_template("main/profile.html", user=current_user)
+
+
+@bp.route("/profile/edit", methods=["GET", "POST"])
+@login_required
+def edit_profile():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.name = form.name.data.strip()
+        db.session.commit()
+        flash("Your profile has been updated.", "success")
+        return redirect(url_for("main.profile"))
+    return render_template("main/edit_profile.html", form=form)
+
+
+@bp.post("/theme")
+def set_theme():
+    form = ThemeForm()
+    if form.validate_on_submit():
+        theme = form.theme.data
+
+        @after_this_request
+        def remember_theme(response):
+            response.set_cookie(
+                THEME_COOKIE,
+                theme,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                samesite="Lax",
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+            )
+            return response
+
+    return redirect(safe_next(form.next.data, url_for("main.index")))
+
+
+@bp.app_context_processor
+def inject_theme():
+    theme = request.cookies.get(THEME_COOKIE)
+    return {"theme": theme if theme in THEMES else "auto", "themes": THEMES}

@@ -1,0 +1,229 @@
+"""Database models."""
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from flask import current_app
+from flask_login import AnonymousUserMixin, UserMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db, login_manager
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC and hands back aware UTC, so SQLite and PostgreSQL agree."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def new_session_token():
+    return secrets.token_urlsafe(32)
+
+
+class Permission:
+    CONVERT = 1
+    USE_API = 2
+    ADMIN = 128
+
+
+class Role(db.Model):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    default: Mapped[bool] = mapped_column(default=False, index=True)
+    permissions: Mapped[int] = mapped_column(default=0)
+    users: Mapped[list["User"]] = relationship(back_populates="role")
+
+    ROLES = {
+        "User": (Permission.CONVERT | Permission.USE_API, True),
+        "Administrator": (Permission.CONVERT | Permission.USE_API | Permission.ADMIN, False),
+    }
+
+    @classmethod
+    def insert_roles(cls):
+        """Create or update the built-in roles; safe to run any number of times."""
+        for name, (permissions, default) in cls.ROLES.items():
+            role = db.session.scalar(select(cls).where(cls.name == name)) or cls(name=name)
+            role.permissions = permissions
+            role.default = default
+            db.session.add(role)
+        db.session.commit()
+
+    @classmethod
+    def default_role(cls):
+        return db.session.scalar(select(cls).where(cls.default.is_(True)))
+
+    @classmethod
+    def admin_role(cls):
+        return db.session.scalar(select(cls).where(cls.name == "Administrator"))
+
+    def has_permission(self, permission):
+        return self.permissions & permission == permission
+
+    def __repr__(self):
+        return f"<Role {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    role_id: Mapped[Optional[int]] = mapped_column(ForeignKey("roles.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of the login cookie; replacing it ends every other session and remember-me cookie.
+    session_token: Mapped[str] = mapped_column(
+        String(64), unique=True, index=True, default=new_session_token
+    )
+
+    role: Mapped[Optional[Role]] = relationship(back_populates="users")
+    messages: Mapped[list["Message"]] = relationship(back_populates="user")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.role is None:
+            self.role = Role.default_role()
+
+    @staticmethod
+    def normalise_email(email):
+        return (email or "").strip().lower()
+
+    @classmethod
+    def by_email(cls, email):
+        return db.session.scalar(select(cls).where(cls.email == cls.normalise_email(email)))
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return self.session_token
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config["PASSWORD_HASH_METHOD"]
+        )
+        self.session_token = new_session_token()
+
+    def verify_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    def can(self, permission):
+        return self.role is not None and self.role.has_permission(permission)
+
+    @property
+    def is_admin(self):
+        return self.can(Permission.ADMIN)
+
+    @property
+    def display_name(self):
+        return self.name or self.email
+
+    def ping(self, now=None):
+        """Record activity, at most once a minute so page views do not all write."""
+        now = now or utcnow()
+        if self.last_seen_at is None or now - self.last_seen_at > timedelta(minutes=1):
+            self.last_seen_at = now
+            return True
+        return False
+
+    # Signed tokens for the links we email. Each carries the user's session token,
+    # so a password change (which replaces it) voids every link issued before.
+    def make_token(self, purpose, **extra):
+        payload = {"id": self.id, "session": self.session_token, **extra}
+        return _serializer(purpose).dumps(payload)
+
+    @classmethod
+    def from_token(cls, purpose, token, max_age):
+        """Return (user, payload) for a valid token, or (None, None)."""
+        try:
+            payload = _serializer(purpose).loads(token, max_age=max_age)
+        except BadSignature:  # also covers SignatureExpired
+            return None, None
+        if not isinstance(payload, dict):
+            return None, None
+        user = db.session.get(cls, payload.get("id"))
+        if user is None or user.session_token != payload.get("session"):
+            return None, None
+        return user, payload
+
+    def __repr__(self):
+        return f"<User {self.email}>"
+
+
+class AnonymousUser(AnonymousUserMixin):
+    is_admin = False
+
+    def can(self, permission):
+        return False
+
+
+class Message(db.Model):
+    """A message sent through the contact form."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    read: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+    user: Mapped[Optional[User]] = relationship(back_populates="messages")
+
+
+def _serializer(purpose):
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"sheetport-{purpose}")
+
+
+login_manager.anonymous_user = AnonymousUser
+
+
+@login_manager.user_loader
+def load_user(session_token):
+    # Inactive users are not loaded at all, so deactivation takes effect at once.
+    return db.session.scalar(
+        select(User).where(User.session_token == session_token, User.active.is_(True))
+    )
+
+
+# A real hash to check against when no account matches, so that a wrong address
+# takes as long to refuse as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def authenticate(email, password):
+    """The user with this email and password, or None."""
+    user = User.by_email(email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if user.verify_password(password) else None

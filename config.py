@@ -1,0 +1,155 @@
+"""Configuration classes, one per environment; FLASK_CONFIG picks one.
+
+Values come from the environment with safe defaults. Nothing here may fail at
+import time: required production secrets are checked in ProductionConfig.init_app.
+"""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name, default=None):
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name, default):
+    value = env_str(name)
+    return int(value) if value else default
+
+
+def env_bool(name, default=False):
+    value = env_str(name)
+    if value is None:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def database_url():
+    url = env_str("DATABASE_URL")
+    # Heroku-style URLs say postgres://, which SQLAlchemy no longer accepts.
+    if url and url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    return url
+
+
+class Config:
+    SECRET_KEY = env_str("SECRET_KEY")
+    SITE_NAME = "Sheetport"
+
+    # None means "SQLite in the instance folder", filled in by create_app.
+    SQLALCHEMY_DATABASE_URI = database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Mail. No MAIL_SERVER: emails are written to the log instead of sent.
+    MAIL_SERVER = env_str("MAIL_SERVER")
+    MAIL_PORT = env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL")
+    MAIL_USERNAME = env_str("MAIL_USERNAME")
+    MAIL_PASSWORD = env_str("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = env_str("MAIL_DEFAULT_SENDER", "Sheetport <noreply@example.com>")
+    MAIL_SUBJECT_PREFIX = "[Sheetport] "
+    MAIL_SEND_SYNC = False
+    # Receives new-registration and contact-form emails; when unset, every admin does.
+    ADMIN_EMAIL = env_str("ADMIN_EMAIL")
+
+    # Uploads: the request limit, then per-user limits (used by the convert flows).
+    MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 50) * 1024 * 1024
+    UPLOAD_LIMIT_ANONYMOUS_MB = env_int("UPLOAD_LIMIT_ANONYMOUS_MB", 10)
+    UPLOAD_LIMIT_USER_MB = env_int("UPLOAD_LIMIT_USER_MB", 50)
+    RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
+
+    # Sessions and cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    SESSION_PROTECTION = env_str("SESSION_PROTECTION", "basic")
+    PERMANENT_SESSION_LIFETIME = timedelta(days=7)
+
+    # Signed links in emails.
+    CONFIRM_TOKEN_MAX_AGE = env_int("CONFIRM_TOKEN_HOURS", 48) * 3600
+    RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MINUTES", 60) * 60
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    # Rate limits (Flask-Limiter syntax). In-memory storage suits one process;
+    # set RATELIMIT_STORAGE_URI (e.g. redis://) when running several.
+    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ADDRESS = env_str("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per day")
+    LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day")
+    CONTACT_LIMIT = env_str("CONTACT_LIMIT", "5 per hour")
+
+    # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
+    USERS_PER_PAGE = 25
+
+    @classmethod
+    def init_app(cls, app):
+        pass
+
+
+class DevelopmentConfig(Config):
+    TEMPLATES_AUTO_RELOAD = True
+
+    @classmethod
+    def init_app(cls, app):
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    MAIL_SERVER = "localhost"
+    MAIL_SUPPRESS_SEND = True
+    MAIL_SEND_SYNC = True
+    ADMIN_EMAIL = "admin@example.com"
+    RATELIMIT_ENABLED = False
+    # Hashing cost is not what the tests are about; keep them quick.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def init_app(cls, app):
+        if not app.config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "SECRET_KEY is not set. Production refuses to start without it: "
+                'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+
+
+def instance_secret_key(instance_path):
+    """Read the development secret key from the instance folder, creating it once."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key)
+    return key
+
+
+config = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+    "default": DevelopmentConfig,
+}
