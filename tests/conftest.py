@@ -1,0 +1,125 @@
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.extensions import db as _db
+from app.extensions import mail
+from app.models import Role, User
+
+
+def build_app(tmp_path, **overrides):
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "WTF_CSRF_ENABLED": False,
+    }
+    settings.update(overrides)
+    return create_app("testing", settings)
+
+
+@pytest.fixture
+def app_settings():
+    """Override in a test module (or parametrize) to change the app's config."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, app_settings):
+    monkeypatch.setenv("SHEETPORT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = build_app(tmp_path, **app_settings)
+    # No app context stays pushed during a test: requests would share it (and its
+    # `g`, where Flask-Login caches the user). Tests use `with app.app_context()`.
+    with app.app_context():
+        _db.create_all()
+        Role.insert_roles()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app):
+    with mail.record_messages() as messages:
+        yield messages
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(app):
+    def make(
+        email="ada@example.com", password=PASSWORD, name="Ada Lovelace", **fields
+    ):
+        admin = fields.pop("admin", False)
+        fields.setdefault("confirmed", True)
+        with app.app_context():
+            role = Role.admin_role() if admin else Role.default_role()
+            user = User(email=email, name=name, role=role, **fields)
+            user.set_password(password)
+            _db.session.add(user)
+            _db.session.commit()
+            return detached(user)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user(email="root@example.com", name="Root Admin", admin=True)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email="ada@example.com", password=PASSWORD, remember=False, **kwargs):
+        data = {"email": email, "password": password}
+        if remember:
+            data["remember_me"] = "y"
+        return self.client.post("/auth/login", data=data, **kwargs)
+
+    def logout(self):
+        return self.client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def link_in(message, path_prefix):
+    """The first link in an email's text body whose path starts with path_prefix."""
+    match = re.search(rf"https?://[^/\s]+({re.escape(path_prefix)}\S+)", message.body)
+    assert match, f"no {path_prefix} link in:\n{message.body}"
+    return match.group(1)
+
+
+def detached(obj):
+    """Load every column and let go of the session, so the object can be read anywhere."""
+    _db.session.refresh(obj)
+    _db.session.expunge(obj)
+    return obj
+
+
+def fetch(app, model, **filters):
+    """The one row of `model` matching `filters`, read fresh from the database (or None)."""
+    with app.app_context():
+        obj = _db.session.scalar(select(model).filter_by(**filters))
+        return detached(obj) if obj is not None else None
