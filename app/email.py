@@ -1,4 +1,4 @@
-"""Outgoing email: rendered from templates/email/<name>.txt and .html, sent off the request thread."""
+"""Outgoing email: rendered from text and HTML templates, sent off the request thread."""
 
 import threading
 
@@ -34,8 +34,7 @@ def _deliver(app, msg):
             # The embedded default: no mail server, so the email goes to the log in
             # full and whoever runs `make run` can follow its links.
             app.logger.warning(
-                "MAIL_SERVER is not set; this email was not sent:\n"
-                "To: %s\nSubject: %s\n\n%s",
+                "MAIL_SERVER is not set; this email was not sent:\nTo: %s\nSubject: %s\n\n%s",
                 ", ".join(msg.recipients),
                 msg.subject,
                 msg.body,

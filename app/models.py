@@ -1,8 +1,7 @@
 """Database models."""
 
 import secrets
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
@@ -15,7 +14,7 @@ from .extensions import db, login_manager
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -26,11 +25,11 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def new_session_token():
@@ -91,7 +90,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     confirmed: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
-    role_id: Mapped[Optional[int]] = mapped_column(ForeignKey("roles.id"), index=True)
+    role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of the login cookie; replacing it ends every other session and remember-me cookie.
@@ -99,7 +98,7 @@ class User(UserMixin, db.Model):
         String(64), unique=True, index=True, default=new_session_token
     )
 
-    role: Mapped[Optional[Role]] = relationship(back_populates="users")
+    role: Mapped[Role | None] = relationship(back_populates="users")
     messages: Mapped[list["Message"]] = relationship(back_populates="user")
 
     def __init__(self, **kwargs):
@@ -193,11 +192,11 @@ class Message(db.Model):
     body: Mapped[str] = mapped_column(Text)
     read: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    user_id: Mapped[Optional[int]] = mapped_column(
+    user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
 
-    user: Mapped[Optional[User]] = relationship(back_populates="messages")
+    user: Mapped[User | None] = relationship(back_populates="messages")
 
 
 def _serializer(purpose):

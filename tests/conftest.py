@@ -59,9 +59,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def make_user(app):
-    def make(
-        email="ada@example.com", password=PASSWORD, name="Ada Lovelace", **fields
-    ):
+    def make(email="ada@example.com", password=PASSWORD, name="Ada Lovelace", **fields):
         admin = fields.pop("admin", False)
         fields.setdefault("confirmed", True)
         with app.app_context():

@@ -326,7 +326,9 @@ def test_reset_ends_other_sessions(app, client, auth, user):
     auth.login(remember=True)
     token = token_for(app, user, "reset")
     other = app.test_client()
-    other.post(f"/auth/reset/{token}", data={"password": "brand new pass", "password2": "brand new pass"})
+    other.post(
+        f"/auth/reset/{token}", data={"password": "brand new pass", "password2": "brand new pass"}
+    )
     assert client.get("/profile").status_code == 302
 
 
@@ -386,7 +388,10 @@ def test_change_email(app, client, auth, user, outbox):
     [
         ({"email": "ada@example.com", "password": PASSWORD}, b"That is already your email"),
         ({"email": "taken@example.com", "password": PASSWORD}, b"already exists"),
-        ({"email": "fresh@example.com", "password": "wrong"}, b"That is not your current password."),
+        (
+            {"email": "fresh@example.com", "password": "wrong"},
+            b"That is not your current password.",
+        ),
         ({"email": "bad", "password": PASSWORD}, b"Enter a valid email address"),
     ],
 )

@@ -57,9 +57,7 @@ def test_contact_message_is_stored_and_emailed(app, client, outbox):
     assert b"your message was sent" in client.get("/contact").data
 
 
-def test_contact_goes_to_admin_accounts_without_configured_address(
-    app, client, admin, outbox
-):
+def test_contact_goes_to_admin_accounts_without_configured_address(app, client, admin, outbox):
     app.config["ADMIN_EMAIL"] = None
     client.post("/contact", data=CONTACT)
     assert outbox[0].recipients == ["root@example.com"]

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
-from flask import render_template, request, url_for
-from flask import abort, redirect
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -20,17 +19,18 @@ def require_admin():
     return None
 
 
+def count(column, *where):
+    return db.session.scalar(select(func.count(column)).where(*where))
+
+
 @bp.get("/")
 def dashboard():
     week_ago = utcnow() - timedelta(days=7)
-    count = lambda *where: db.session.scalar(select(func.count(User.id)).where(*where))  # noqa: E731
     figures = {
-        "users": count(),
-        "confirmed": count(User.confirmed.is_(True)),
-        "new_this_week": count(User.created_at >= week_ago),
-        "unread_messages": db.session.scalar(
-            select(func.count(Message.id)).where(Message.read.is_(False))
-        ),
+        "users": count(User.id),
+        "confirmed": count(User.id, User.confirmed.is_(True)),
+        "new_this_week": count(User.id, User.created_at >= week_ago),
+        "unread_messages": count(Message.id, Message.read.is_(False)),
     }
     recent_users = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(10))
     return render_template("admin/dashboard.html", figures=figures, recent_users=recent_users)

@@ -125,7 +125,9 @@ def confirm(token):
     user, _ = User.from_token("confirm", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"])
     if user is None:
         flash("This confirmation link is invalid or has expired.", "danger")
-        return redirect(url_for("auth.unconfirmed" if current_user.is_authenticated else "auth.login"))
+        return redirect(
+            url_for("auth.unconfirmed" if current_user.is_authenticated else "auth.login")
+        )
     if not user.confirmed:
         user.confirmed = True
         db.session.commit()

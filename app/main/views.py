@@ -35,7 +35,9 @@ def contact_sent(response):
 
 
 @bp.route("/contact", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["CONTACT_LIMIT"], methods=["POST"], deduct_when=contact_sent)
+@limiter.limit(
+    lambda: current_app.config["CONTACT_LIMIT"], methods=["POST"], deduct_when=contact_sent
+)
 def contact():
     form = ContactForm()
     if request.method == "GET" and current_user.is_authenticated:
