@@ -1,0 +1,111 @@
+"""Browser tests: a real server on localhost, Debian's chromium driven by Playwright.
+
+Nothing is downloaded: Playwright launches /usr/bin/chromium. Without chromium the
+tests skip locally, but fail in CI (SHEETPORT_REQUIRE_BROWSER=1), which installs it.
+"""
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.extensions import db
+from app.models import Role
+
+from ..conftest import build_app
+from ..smtp import SMTPServer
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",  # this machine has no internet; don't try
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("SHEETPORT_REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed; .ci/run installs it with apt-get")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def smtp():
+    with SMTPServer() as server:
+        yield server
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_app(tmp_path, smtp, monkeypatch):
+    monkeypatch.setenv("SHEETPORT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = build_app(tmp_path, WTF_CSRF_ENABLED=True, **smtp.mail_settings())
+    with app.app_context():
+        db.create_all()
+        Role.insert_roles()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def server(live_app):
+    with LiveServer(live_app) as live:
+        yield live
+
+
+@pytest.fixture
+def page(browser, server, request):
+    """A fresh browser tab; fails the test on any console error (CSP violations included)."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}-last.png", full_page=True)
+    context.close()
+    # A 404/429 page we asked for logs "Failed to load resource"; anything else is a bug.
+    unexpected = [e for e in errors if "Failed to load resource" not in e]
+    assert unexpected == [], f"browser console errors: {unexpected}"
