@@ -1,0 +1,52 @@
+"""Sheetport's spreadsheet engine: plain Python, nothing from Flask.
+
+    info = inspect("book.xlsx")                      # format, sheets, sizes
+    shown = preview("book.xlsx", sheet="Data")       # first rows as display text
+    result = convert("book.xlsx", "out.csv", Options(format="csv"))
+
+Every failure a user can cause raises a SheetError whose message is meant for them.
+"""
+
+from .convert import Preview, Result, WorkbookInfo, convert, inspect, preview
+from .detect import FORMAT_NAMES, Detection, detect_format
+from .errors import (
+    BadOptions,
+    DamagedFile,
+    EmptyFile,
+    EncodingFailed,
+    NotASpreadsheet,
+    PasswordProtected,
+    SheetError,
+    TimedOut,
+    TooLarge,
+    UnsupportedSheet,
+)
+from .limits import DEFAULT_LIMITS, Limits
+from .options import ENCODINGS, OUTPUT_FORMATS, Options
+
+__all__ = [
+    "BadOptions",
+    "DEFAULT_LIMITS",
+    "DamagedFile",
+    "Detection",
+    "ENCODINGS",
+    "EmptyFile",
+    "EncodingFailed",
+    "FORMAT_NAMES",
+    "Limits",
+    "NotASpreadsheet",
+    "OUTPUT_FORMATS",
+    "Options",
+    "PasswordProtected",
+    "Preview",
+    "Result",
+    "SheetError",
+    "TimedOut",
+    "TooLarge",
+    "UnsupportedSheet",
+    "WorkbookInfo",
+    "convert",
+    "detect_format",
+    "inspect",
+    "preview",
+]

@@ -1,0 +1,98 @@
+"""python -m app.sheets INPUT OUTPUT [options]: convert a spreadsheet from the command line.
+
+Exit status 0 on success, 2 with the reason on standard error otherwise.
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import ENCODINGS, OUTPUT_FORMATS, Options, SheetError, convert, inspect
+from .options import JSON_STYLES, LINE_ENDINGS, QUOTING
+from .values import DATE_STYLES
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog="python -m app.sheets",
+        description="Convert a spreadsheet (xlsx, xlsm, xltx, xlsb, xls, ods, csv, tsv) "
+        "to CSV, TSV, XLSX or JSON.",
+    )
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path, nargs="?", help="omit with --inspect")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="default: OUTPUT's extension")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--sheet", action="append", default=[], help="a sheet to convert (repeatable)"
+    )
+    which.add_argument("--all-sheets", action="store_true", help="every visible sheet")
+    p.add_argument("--include-hidden", action="store_true", help="with --all-sheets")
+    p.add_argument("--delimiter", default=",")
+    p.add_argument("--quoting", choices=QUOTING, default="minimal")
+    p.add_argument("--line-ending", choices=LINE_ENDINGS, default="crlf")
+    p.add_argument("--encoding", choices=ENCODINGS, default="utf-8")
+    p.add_argument("--skip-rows", type=int, default=0)
+    p.add_argument("--no-header", action="store_true", help="the first row is data, not names")
+    p.add_argument("--json-style", choices=JSON_STYLES, default="records")
+    p.add_argument("--date-style", choices=DATE_STYLES, default="iso")
+    p.add_argument("--fill-merged", action="store_true")
+    p.add_argument("--protect-formulas", action="store_true")
+    p.add_argument("--no-infer-types", action="store_true", help="text input: keep every cell text")
+    p.add_argument("--inspect", action="store_true", help="print what INPUT holds, as JSON")
+    return p
+
+
+def output_format(args):
+    if args.format:
+        return args.format
+    suffix = args.output.suffix.lower().lstrip(".")
+    if suffix in OUTPUT_FORMATS:
+        return suffix
+    raise SheetError(f"Cannot tell the output format from '{args.output.name}': use --format.")
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        if args.inspect:
+            print(json.dumps(asdict(inspect(args.input)), indent=2, ensure_ascii=False))
+            return 0
+        if args.output is None:
+            raise SheetError("Give an OUTPUT file (or --inspect).")
+        options = Options(
+            format=output_format(args),
+            sheets=args.sheet,
+            all_sheets=args.all_sheets,
+            include_hidden=args.include_hidden,
+            delimiter=args.delimiter.replace("\\t", "\t"),
+            quoting=args.quoting,
+            line_ending=args.line_ending,
+            encoding=args.encoding,
+            skip_rows=args.skip_rows,
+            header=not args.no_header,
+            json_style=args.json_style,
+            date_style=args.date_style,
+            fill_merged=args.fill_merged,
+            protect_formulas=args.protect_formulas,
+            infer_types=not args.no_infer_types,
+        )
+        result = convert(args.input, args.output, options)
+    except SheetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: no such file: {error.filename}", file=sys.stderr)
+        return 2
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"{result.rows} rows, {result.cells} cells, sheets: {', '.join(result.sheets)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

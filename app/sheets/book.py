@@ -1,0 +1,263 @@
+"""Open any supported file as a Book: a list of sheets, each read as rows anchored at A1."""
+
+import zipfile
+from dataclasses import dataclass
+
+import python_calamine
+
+from . import ooxml
+from .detect import Detection
+from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
+from .text import measure_text, read_sample, sniff_delimiter, text_rows
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    visible: bool = True
+    rows: int = 0  # rows used, counted from row 1 (leading empty rows included)
+    columns: int = 0  # columns used, counted from column A
+
+
+def calamine_errors(error, what="workbook"):
+    """calamine's exceptions (and Rust panics) as the user-facing errors they mean."""
+    if isinstance(error, python_calamine.PasswordError):
+        return PasswordProtected(
+            "This workbook is protected with a password. Remove the password in Excel or "
+            "LibreOffice, save, and upload it again."
+        )
+    detail = (
+        str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    )
+    return DamagedFile(f"The {what} is damaged and cannot be read ({detail}).")
+
+
+def guarded(call, what="workbook"):
+    try:
+        return call()
+    except SheetError:
+        raise
+    except BaseException as error:  # pyo3 turns Rust panics into a BaseException
+        if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
+            raise
+        raise calamine_errors(error, what) from None
+
+
+class Book:
+    """Base class. `rows(sheet)` yields exactly sheet.rows lists of sheet.columns values."""
+
+    format = ""
+    encoding = None
+    delimiter = None
+
+    def __init__(self, path, detection, limits):
+        self.path = path
+        self.detection = detection
+        self.format = detection.format
+        self.limits = limits
+        self.sheets = []
+
+    def sheet(self, name):
+        for sheet in self.sheets:
+            if sheet.name == name:
+                return sheet
+        return None
+
+    def check_size(self, sheet, rows, columns):
+        if columns > self.limits.max_columns:
+            raise TooLarge(
+                f"Sheet '{sheet.name}' has more than {self.limits.max_columns:,} columns."
+            )
+        if rows * columns > self.limits.max_cells:
+            raise TooLarge(
+                f"Sheet '{sheet.name}' spans {rows:,} rows by {columns:,} columns, more than the "
+                f"{self.limits.max_cells:,} cells Sheetport converts at once."
+            )
+
+    def merges(self, sheet):
+        return []
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class TextBook(Book):
+    def __init__(self, path, detection, limits, sheet_name="Sheet1"):
+        super().__init__(path, detection, limits)
+        self.encoding = detection.encoding
+        self.delimiter = sniff_delimiter(read_sample(path, self.encoding))
+        rows, columns = measure_text(path, self.encoding, self.delimiter, limits)
+        self.sheets = [SheetInfo(sheet_name, True, rows, columns)]
+        self.check_size(self.sheets[0], rows, columns)
+
+    def rows(self, sheet):
+        width, remaining = sheet.columns, sheet.rows
+        if not remaining:
+            return
+        for record in text_rows(self.path, self.encoding, self.delimiter, self.limits):
+            if len(record) < width:
+                record.extend([""] * (width - len(record)))
+            yield record[:width] if len(record) > width else record
+            remaining -= 1
+            if not remaining:
+                return
+
+
+class CalamineBook(Book):
+    """xls, xlsb and ods: calamine reads each sheet whole."""
+
+    def __init__(self, path, detection, limits):
+        super().__init__(path, detection, limits)
+        self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
+        self.loaded = {}
+        metadata = guarded(lambda: self.workbook.sheets_metadata)
+        if len(metadata) > limits.max_sheets:
+            raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
+        for entry in metadata:
+            if entry.typ != python_calamine.SheetTypeEnum.WorkSheet:
+                continue
+            sheet = SheetInfo(entry.name, entry.visible == python_calamine.SheetVisibleEnum.Visible)
+            loaded = self.load(sheet)
+            end = guarded(lambda loaded=loaded: loaded.end)
+            if end is not None:
+                sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
+                self.check_size(sheet, sheet.rows, sheet.columns)
+            self.sheets.append(sheet)
+            self.loaded.pop(sheet.name, None)  # keep memory to one sheet at a time
+
+    def load(self, sheet):
+        if sheet.name not in self.loaded:
+            self.loaded.clear()
+            self.loaded[sheet.name] = guarded(
+                lambda: self.workbook.get_sheet_by_name(sheet.name), f"sheet '{sheet.name}'"
+            )
+        return self.loaded[sheet.name]
+
+    def rows(self, sheet):
+        if not sheet.rows:
+            return
+        loaded = self.load(sheet)
+        start_column = (guarded(lambda: loaded.start) or (0, 0))[1]
+        yield from calamine_rows(loaded, sheet, start_column, {})
+        self.loaded.pop(sheet.name, None)
+
+    def merges(self, sheet):
+        ranges = guarded(lambda: self.load(sheet).merged_cell_ranges)
+        return list(ranges or [])
+
+    def close(self):
+        self.loaded.clear()
+        guarded(self.workbook.close)
+
+
+def calamine_rows(loaded, sheet, start_column, errors):
+    """Rows from calamine, which starts its columns at the first used one: pad back to A."""
+    lead = [""] * start_column
+    width = sheet.columns
+    errors_by_row = {}
+    for (row_index, column), text in errors.items():
+        errors_by_row.setdefault(row_index, []).append((column, text))
+    iterator = guarded(loaded.iter_rows, f"sheet '{sheet.name}'")
+    for index, row in enumerate(iterator):
+        if index >= sheet.rows:
+            return
+        if lead:
+            row = lead + row
+        if len(row) < width:
+            row.extend([""] * (width - len(row)))
+        if index in errors_by_row:
+            for column, text in errors_by_row[index]:
+                if column < len(row):
+                    row[column] = text
+        yield row
+
+
+class OoxmlBook(Book):
+    """xlsx, xlsm, xltx: each sheet is measured first (see ooxml.py), then read by
+    calamine when that is safe and small, or streamed when its XML is large."""
+
+    def __init__(self, path, detection, limits):
+        super().__init__(path, detection, limits)
+        try:
+            self.archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise DamagedFile(f"The workbook is damaged ({error}).") from None
+        self.parts, self.date1904 = ooxml.sheet_parts(self.archive)
+        self.workbook = None
+        self.scans = {}
+        self.streaming_parts = None
+        metadata = guarded(self.calamine_workbook).sheets_metadata
+        if len(metadata) > limits.max_sheets:
+            raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
+        for entry in metadata:
+            if entry.typ != python_calamine.SheetTypeEnum.WorkSheet or entry.name not in self.parts:
+                continue
+            sheet = SheetInfo(entry.name, entry.visible == python_calamine.SheetVisibleEnum.Visible)
+            scan = self.scans[entry.name] = ooxml.scan_sheet(self.archive, self.parts[entry.name])
+            self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+            sheet.rows, sheet.columns = scan.rows, scan.columns
+            self.sheets.append(sheet)
+
+    def calamine_workbook(self):
+        if self.workbook is None:
+            self.workbook = python_calamine.CalamineWorkbook.from_path(str(self.path))
+        return self.workbook
+
+    def rows(self, sheet):
+        scan = self.scans[sheet.name]
+        if scan.xml_bytes > self.limits.stream_above_bytes:
+            yield from self.stream(sheet, scan)
+            return
+        loaded = guarded(
+            lambda: self.calamine_workbook().get_sheet_by_name(sheet.name), f"sheet '{sheet.name}'"
+        )
+        end = loaded.end
+        if end is None:
+            return
+        # calamine's own extent is exact; the scan's was an estimate.
+        sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
+        yield from calamine_rows(loaded, sheet, (loaded.start or (0, 0))[1], scan.errors)
+
+    def stream(self, sheet, scan):
+        if self.streaming_parts is None:
+            self.streaming_parts = (
+                ooxml.read_shared_strings(self.archive),
+                ooxml.number_format_kinds(self.archive),
+            )
+        shared_strings, kinds = self.streaming_parts
+        if not sheet.columns:
+            sheet.columns = scan.column_bound
+        rows = ooxml.stream_rows(
+            self.archive,
+            self.parts[sheet.name],
+            sheet.columns,
+            shared_strings,
+            kinds,
+            self.date1904,
+        )
+        for index, row in enumerate(rows):
+            if index >= sheet.rows:
+                return
+            yield row
+
+    def merges(self, sheet):
+        return list(self.scans[sheet.name].merges)
+
+    def close(self):
+        if self.workbook is not None:
+            guarded(self.workbook.close)
+        self.archive.close()
+
+
+def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1"):
+    if detection.format == "csv":
+        return TextBook(path, detection, limits, text_sheet_name)
+    if detection.format in ("xlsx", "xlsm", "xltx"):
+        return OoxmlBook(path, detection, limits)
+    return CalamineBook(path, detection, limits)

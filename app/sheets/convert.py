@@ -1,0 +1,249 @@
+"""The engine's public functions: inspect, preview, convert."""
+
+import os
+import secrets
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .book import SheetInfo, open_book
+from .detect import detect_format
+from .errors import TimedOut, UnsupportedSheet
+from .limits import DEFAULT_LIMITS
+from .options import Options
+from .values import display_text, typed_value
+from .writers import CsvSheetWriter, JsonSheetWriter, XlsxWriter, unique_file_name
+
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "zip": "application/zip",
+}
+PROGRESS_EVERY = 2000  # rows between progress calls and time-limit checks
+
+
+@dataclass
+class WorkbookInfo:
+    format: str
+    description: str
+    sheets: list  # of SheetInfo
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    def as_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class Preview:
+    sheet: str
+    rows: list  # lists of display strings
+    total_rows: int
+    total_columns: int
+
+
+@dataclass
+class Result:
+    output: str  # csv, tsv, json, xlsx or zip
+    sheets: list
+    rows: int = 0
+    cells: int = 0
+    warnings: list = field(default_factory=list)
+
+    @property
+    def media_type(self):
+        return MEDIA_TYPES[self.output]
+
+
+def inspect(path, limits=DEFAULT_LIMITS):
+    """What the file is and what it holds: format, sheets (name, visibility, size),
+    and for text files the encoding and delimiter found."""
+    detection = detect_format(path, limits)
+    with open_book(path, detection, limits) as book:
+        return WorkbookInfo(
+            format=detection.format,
+            description=detection.description,
+            sheets=[SheetInfo(**asdict(sheet)) for sheet in book.sheets],
+            encoding=book.encoding,
+            delimiter=book.delimiter,
+        )
+
+
+def preview(path, sheet=None, rows=100, limits=DEFAULT_LIMITS):
+    """The first `rows` rows of a sheet (default: the first visible one) as display strings."""
+    detection = detect_format(path, limits)
+    with open_book(path, detection, limits) as book:
+        info = pick_sheet(book, sheet)
+        shown = []
+        for row in book.rows(info):
+            shown.append([display_text(value) for value in row])
+            if len(shown) >= rows:
+                break
+        return Preview(info.name, shown, info.rows, info.columns)
+
+
+def pick_sheet(book, name):
+    if name is None:
+        visible = [sheet for sheet in book.sheets if sheet.visible] or book.sheets
+        if not visible:
+            raise UnsupportedSheet("The workbook has no worksheets.")
+        return visible[0]
+    sheet = book.sheet(name)
+    if sheet is None:
+        raise UnsupportedSheet(f"The workbook has no sheet named '{name}'.")
+    return sheet
+
+
+def choose_sheets(book, options):
+    if options.all_sheets:
+        chosen = [s for s in book.sheets if s.visible or options.include_hidden]
+        if not chosen:
+            raise UnsupportedSheet("The workbook has no visible worksheets.")
+        return chosen
+    if options.sheets:
+        return [pick_sheet(book, name) for name in dict.fromkeys(options.sheets)]
+    return [pick_sheet(book, None)]
+
+
+class Tracker:
+    """Calls progress(done, total) every few thousand rows and enforces the time limit."""
+
+    def __init__(self, callback, total, limits):
+        self.callback = callback
+        self.total = max(total, 1)
+        self.done = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+        self.seconds = limits.max_seconds
+
+    def rows(self, rows):
+        done = self.done
+        for row in rows:
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                self.done = done
+                self.tick()
+            yield row
+        self.done = done
+
+    def tick(self):
+        if time.monotonic() > self.deadline:
+            raise TimedOut(
+                f"The conversion took longer than {self.seconds:.0f} seconds and was stopped."
+            )
+        if self.callback:
+            self.callback(min(self.done, self.total), self.total)
+
+    def finish(self):
+        if self.callback:
+            self.callback(self.total, self.total)
+
+
+def sheet_rows(book, sheet, options, tracker):
+    """(original row index, values) for the rows that go into the output."""
+    rows = tracker.rows(book.rows(sheet))
+    if options.fill_merged:
+        rows = fill_merged(rows, book.merges(sheet))
+    typed = book.format == "csv" and options.infer_types and options.format in ("xlsx", "json")
+    for index, row in enumerate(rows):
+        if index < options.skip_rows:
+            continue
+        yield index, ([typed_value(value) for value in row] if typed else row)
+
+
+def fill_merged(rows, merges):
+    """Give every cell of a merged range the value of its top-left cell."""
+    starts = {}
+    for (r0, c0), (r1, c1) in merges:
+        starts.setdefault(r0, []).append((r0, c0, r1, c1))
+    active = []
+    for index, row in enumerate(rows):
+        for _, c0, r1, c1 in starts.get(index, ()):
+            value = row[c0] if c0 < len(row) else ""
+            active.append((r1, c0, c1, value))
+        if active:
+            active = [merge for merge in active if merge[0] >= index]
+            for _, c0, c1, value in active:
+                for column in range(c0, min(c1 + 1, len(row))):
+                    row[column] = value
+        yield row
+
+
+def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMITS):
+    """Convert the spreadsheet at `path` into `destination` and return a Result.
+
+    Several sheets become one XLSX, or a zip of one CSV/TSV/JSON file per sheet.
+    The output appears whole or not at all: it is written beside `destination` and
+    renamed into place at the end.
+    """
+    options = (options or Options()).validate()
+    destination = Path(destination)
+    detection = detect_format(path, limits)
+    partial = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.partial")
+    try:
+        with open_book(path, detection, limits, options.name_stem or "Sheet1") as book:
+            sheets = choose_sheets(book, options)
+            tracker = Tracker(progress, sum(sheet.rows for sheet in sheets), limits)
+            result = write_output(book, sheets, options, tracker, partial)
+            result.warnings.extend(warnings_for(book, sheets, options))
+        tracker.finish()
+        os.replace(partial, destination)
+        return result
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_output(book, sheets, options, tracker, target):
+    result = Result(output=options.format, sheets=[sheet.name for sheet in sheets])
+
+    def counted(sheet):
+        for index, row in sheet_rows(book, sheet, options, tracker):
+            result.rows += 1
+            result.cells += len(row)
+            yield index, row
+
+    if options.format == "xlsx":
+        writer = XlsxWriter(target)
+        try:
+            for sheet in sheets:
+                worksheet = writer.add_sheet(sheet.name)
+                writer.write_rows(worksheet, counted(sheet), sheet.name)
+        finally:
+            writer.close()
+        return result
+    writer_class = JsonSheetWriter if options.format == "json" else CsvSheetWriter
+    extension = options.format
+    if len(sheets) == 1:
+        with open(target, "wb") as binary:
+            writer = writer_class(binary, options, sheets[0].name)
+            writer.write_rows(counted(sheets[0]))
+            writer.close()
+        return result
+    result.output = "zip"
+    taken = set()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for sheet in sheets:
+            member = unique_file_name(options.name_stem, sheet.name, extension, taken)
+            with archive.open(member, "w", force_zip64=True) as binary:
+                writer = writer_class(binary, options, sheet.name)
+                writer.write_rows(counted(sheet))
+                writer.close()
+    return result
+
+
+def warnings_for(book, sheets, options):
+    warnings = []
+    others = [s.name for s in book.sheets if s.name not in {sheet.name for sheet in sheets}]
+    if others and not options.all_sheets:
+        warnings.append(
+            f"The workbook has {len(book.sheets)} sheets; only "
+            + ", ".join(f"'{sheet.name}'" for sheet in sheets)
+            + " converted. Choose all sheets to get the others."
+        )
+    elif others:
+        warnings.append(
+            "Hidden sheets left out: " + ", ".join(f"'{name}'" for name in others) + "."
+        )
+    return warnings

@@ -1,0 +1,195 @@
+"""Tell what a file really is from its bytes, never from its name."""
+
+import codecs
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import olefile
+from charset_normalizer import from_bytes
+
+from .errors import DamagedFile, EmptyFile, NotASpreadsheet, PasswordProtected, TooLarge
+from .limits import DEFAULT_LIMITS
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+TEXT_SAMPLE = 1 << 20
+
+# Things people upload by mistake, named so the message can say what the file is.
+OTHER_KINDS = [
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a program"),
+    (b"{\\rtf", "an RTF document"),
+]
+BOMS = [
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+OOXML_MAIN = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": "xlsm",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": "xltx",
+    "application/vnd.ms-excel.template.macroEnabled.main+xml": "xlsm",
+}
+FORMAT_NAMES = {
+    "xlsx": "Excel workbook (.xlsx)",
+    "xlsm": "Excel macro-enabled workbook (.xlsm)",
+    "xltx": "Excel template (.xltx)",
+    "xlsb": "Excel binary workbook (.xlsb)",
+    "xls": "Excel 97-2003 workbook (.xls)",
+    "ods": "OpenDocument spreadsheet (.ods)",
+    "csv": "Delimited text (CSV/TSV)",
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    format: str  # one of FORMAT_NAMES
+    encoding: str | None = None  # text files only
+
+    @property
+    def description(self):
+        return FORMAT_NAMES[self.format]
+
+    @property
+    def is_text(self):
+        return self.format == "csv"
+
+
+def detect_format(path, limits=DEFAULT_LIMITS):
+    """Return the Detection for `path`, or raise a SheetError saying what is wrong."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        head = handle.read(TEXT_SAMPLE)
+    if not head:
+        raise EmptyFile("The file is empty.")
+    if head.startswith(ZIP_MAGIC):
+        return Detection(detect_zip(path, limits))
+    if head.startswith(OLE_MAGIC):
+        return Detection(detect_ole(path))
+    for magic, kind in OTHER_KINDS:
+        if head.startswith(magic):
+            raise NotASpreadsheet(f"This file is {kind}, not a spreadsheet.")
+    return Detection("csv", detect_text_encoding(head, complete=len(head) < TEXT_SAMPLE))
+
+
+def check_zip_sizes(archive, limits):
+    """Refuse zip bombs from the central directory, before anything is inflated.
+
+    The readers (Python's zipfile and calamine's zip crate) stop at each member's
+    declared size, so checking the declared sizes bounds what they will inflate.
+    """
+    total = 0
+    for member in archive.infolist():
+        total += member.file_size
+        if total > limits.max_unpacked_bytes:
+            raise TooLarge(
+                f"The file unpacks to more than {limits.max_unpacked_bytes // 2**20} MB, "
+                "which is more than Sheetport accepts."
+            )
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > limits.ratio_floor_bytes and ratio > limits.max_compression_ratio:
+            raise TooLarge(
+                "The file is compressed suspiciously well (it unpacks to "
+                f"{ratio:.0f} times its size) and was refused as a possible zip bomb."
+            )
+
+
+def detect_zip(path, limits):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_zip_sizes(archive, limits)
+            names = set(archive.namelist())
+            if "xl/workbook.bin" in names:
+                return "xlsb"
+            if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
+                return ooxml_kind(archive, names)
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+                if mimetype.startswith("application/vnd.oasis.opendocument.spreadsheet"):
+                    return "ods"
+                raise NotASpreadsheet(
+                    "This is an OpenDocument file, but not a spreadsheet "
+                    f"({mimetype or 'unknown kind'})."
+                )
+            if "content.xml" in names and "META-INF/manifest.xml" in names:
+                return "ods"
+    except zipfile.BadZipFile as error:
+        raise DamagedFile(f"The file looks like a workbook but is damaged ({error}).") from None
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as error:
+        raise DamagedFile(
+            f"The file looks like a workbook but cannot be opened ({error})."
+        ) from None
+    raise NotASpreadsheet("This is a ZIP archive, not a spreadsheet.")
+
+
+def ooxml_kind(archive, names):
+    if "word/document.xml" in names:
+        raise NotASpreadsheet("This is a Word document, not a spreadsheet.")
+    if "ppt/presentation.xml" in names:
+        raise NotASpreadsheet("This is a PowerPoint presentation, not a spreadsheet.")
+    if "xl/workbook.xml" not in names:
+        raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
+    try:
+        content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
+    except KeyError:
+        return "xlsx"
+    for content_type, kind in OOXML_MAIN.items():
+        if content_type in content_types:
+            return kind
+    return "xlsx"
+
+
+def detect_ole(path):
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True)}
+    except (OSError, ValueError, IndexError, TypeError, KeyError) as error:
+        raise DamagedFile(
+            f"The file looks like an Excel 97-2003 workbook but is damaged ({error})."
+        ) from None
+    if "encryptedpackage" in streams or "encryptioninfo" in streams:
+        raise PasswordProtected(
+            "This workbook is protected with a password. Open it in Excel, remove the "
+            "password (File > Info > Protect Workbook), save, and upload it again."
+        )
+    if "workbook" in streams or "book" in streams:
+        return "xls"
+    if "worddocument" in streams:
+        raise NotASpreadsheet("This is a Word 97-2003 document, not a spreadsheet.")
+    if "powerpoint document" in streams:
+        raise NotASpreadsheet("This is a PowerPoint 97-2003 presentation, not a spreadsheet.")
+    raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
+
+
+def detect_text_encoding(sample, complete):
+    """The encoding of a text file from its first bytes: BOM, else UTF-8, else detected."""
+    for bom, encoding in BOMS:
+        if sample.startswith(bom):
+            return encoding
+    if b"\x00" in sample:
+        raise NotASpreadsheet("This file is not a spreadsheet or a text file.")
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        match = from_bytes(sample).best()
+        if match is None:
+            raise NotASpreadsheet("This file is not a spreadsheet or a text file.") from None
+        encoding = codecs.lookup(match.encoding).name
+        text = sample.decode(encoding, errors="replace")
+    # Single-byte encodings decode anything; binary data shows itself by control characters.
+    controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f\v")
+    if controls > max(2, len(text) // 200):
+        raise NotASpreadsheet("This file is not a spreadsheet or a text file.")
+    return encoding

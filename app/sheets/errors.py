@@ -1,0 +1,49 @@
+"""The errors a user can cause. Each message is written for the person who uploaded the file."""
+
+
+class SheetError(Exception):
+    """Base class: `str(error)` is a message fit to show the user."""
+
+    code = "sheet_error"
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class EmptyFile(SheetError):
+    code = "empty"
+
+
+class NotASpreadsheet(SheetError):
+    code = "not_a_spreadsheet"
+
+
+class DamagedFile(SheetError):
+    code = "damaged"
+
+
+class PasswordProtected(SheetError):
+    code = "password_protected"
+
+
+class TooLarge(SheetError):
+    """Too large once unpacked, too many cells, sheets or columns, or a cell too long."""
+
+    code = "too_large"
+
+
+class UnsupportedSheet(SheetError):
+    code = "unsupported_sheet"
+
+
+class EncodingFailed(SheetError):
+    code = "encoding"
+
+
+class TimedOut(SheetError):
+    code = "timed_out"
+
+
+class BadOptions(SheetError):
+    code = "bad_options"

@@ -1,0 +1,22 @@
+"""Limits that keep hostile or runaway files from exhausting the machine."""
+
+from dataclasses import dataclass
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_unpacked_bytes: int = 2 * GiB  # total uncompressed size of a zip container
+    max_compression_ratio: int = 200  # per member larger than ratio_floor_bytes
+    ratio_floor_bytes: int = 4 * MiB
+    max_cells: int = 60_000_000  # rows x columns of one sheet, anchored at A1
+    max_sheets: int = 1_000
+    max_columns: int = 16_384  # Excel's own limit (XFD)
+    max_text_length: int = 1_000_000  # characters in one cell of a text file
+    max_seconds: float = 900.0  # one conversion
+    stream_above_bytes: int = 48 * MiB  # xlsx sheets whose XML is larger stream row by row
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,417 @@
+"""Direct reading of xlsx/xlsm/xltx packages: sheet bounds, error cells, and a streaming reader.
+
+calamine reads a whole sheet into a dense grid, which is fast but sized by the sheet's
+extent: one value at XFD1048576 asks for billions of cells and aborts the process.
+So before calamine sees a sheet, `scan_sheet` streams its XML once, cheaply, to learn
+its extent (and the error cells, which calamine reports as empty). Sheets whose XML is
+large are then read here row by row (`stream_rows`) in flat memory.
+"""
+
+import datetime as dt
+import posixpath
+import re
+from dataclasses import dataclass, field
+from xml.parsers import expat
+
+from defusedxml.ElementTree import fromstring
+
+from .errors import DamagedFile
+from .values import column_index
+
+MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+CHUNK = 1 << 20
+OVERLAP = 512  # bytes carried between chunks so no pattern is cut in two
+
+ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
+WIDE_COLUMN = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{2,3})\d')
+ANY_COLUMN = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,3})\d')
+ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?\st="e"[^>]*?)>(.*?)</(?:\w+:)?c>', re.S)
+CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
+VALUE_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</")
+MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\sref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?"')
+LAST_VALUE_MARKERS = (b"</v>", b"</is>", b"</x:v>", b"</x:is>")
+
+# Built-in number formats that show dates and times (ECMA-376 18.8.30, plus the CJK ones).
+BUILTIN_DATE_FORMATS = {
+    **{i: "date" for i in (14, 15, 16, 17, *range(27, 32), *range(34, 37), *range(50, 59))},
+    **{i: "time" for i in (18, 19, 20, 21, 32, 33, 45, 47)},
+    22: "datetime",
+    46: "duration",
+}
+EPOCH_1900 = dt.datetime(1899, 12, 30)
+EPOCH_1904 = dt.datetime(1904, 1, 1)
+
+
+@dataclass
+class SheetScan:
+    rows: int = 0  # last row holding a value (1-based), so trailing empty rows are trimmed
+    max_row: int = 0  # largest row number seen anywhere (for the safety bound)
+    wide_columns: int = 0  # largest column if beyond Z, else 0
+    dimension_columns: int = 0
+    xml_bytes: int = 0
+    errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
+    merges: list = field(default_factory=list)  # ((r0, c0), (r1, c1)), 0-based
+
+    @property
+    def column_bound(self):
+        """An upper bound on the columns used: exact when past Z, else at most 26."""
+        return self.wide_columns or 26
+
+    @property
+    def columns(self):
+        """Columns used, as well as the scan knows them."""
+        if self.wide_columns:
+            return self.wide_columns
+        return min(self.dimension_columns, 26) if self.dimension_columns else 0
+
+
+def safe_expat():
+    """An expat parser that refuses DTDs and entities, as defusedxml's parsers do."""
+    parser = expat.ParserCreate()
+
+    def refuse(*_):
+        raise DamagedFile(
+            "The workbook contains XML entity declarations and was refused for safety."
+        )
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    parser.buffer_text = True
+    return parser
+
+
+def read_xml(archive, name):
+    try:
+        return fromstring(archive.read(name))
+    except KeyError:
+        return None
+    except Exception as error:  # defusedxml's refusals and ParseError alike
+        raise DamagedFile(f"The workbook is damaged: {name} cannot be read ({error}).") from None
+
+
+def sheet_parts(archive):
+    """Map each worksheet's name to its XML part, and tell whether dates count from 1904."""
+    workbook = read_xml(archive, "xl/workbook.xml")
+    if workbook is None:
+        raise DamagedFile("The workbook is damaged: it has no list of sheets.")
+    rels = read_xml(archive, "xl/_rels/workbook.xml.rels")
+    targets = {}
+    if rels is not None:
+        for rel in rels.iter(f"{PKG_REL_NS}Relationship"):
+            target = rel.get("Target", "")
+            path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            targets[rel.get("Id")] = posixpath.normpath(path)
+    parts = {}
+    for sheet in workbook.iter(f"{MAIN_NS}sheet"):
+        part = targets.get(sheet.get(f"{REL_NS}id"))
+        if part:
+            parts[sheet.get("name")] = part
+    properties = workbook.find(f"{MAIN_NS}workbookPr")
+    date1904 = properties is not None and properties.get("date1904") in ("1", "true")
+    return parts, date1904
+
+
+def scan_sheet(archive, part):
+    """Stream one sheet's XML and measure it without parsing every cell."""
+    scan = SheetScan()
+    try:
+        handle = archive.open(part)
+    except KeyError:
+        raise DamagedFile(f"The workbook is damaged: {part} is missing.") from None
+    tail = b""
+    first = True
+    with handle:
+        while chunk := handle.read(CHUNK):
+            scan.xml_bytes += len(chunk)
+            window = tail + chunk
+            if first:
+                read_dimension(window, scan)
+                first = False
+            scan_window(window, scan)
+            tail = window[-OVERLAP:]
+    return scan
+
+
+def read_dimension(window, scan):
+    found = DIMENSION.search(window, 0, 4096)
+    if found:
+        last_column = found.group(3) or found.group(1)
+        if last_column:
+            scan.dimension_columns = column_index(last_column.decode()) + 1
+
+
+def scan_window(window, scan):
+    rows = ROW_NUMBER.findall(window)
+    if rows:
+        scan.max_row = max(scan.max_row, max(map(int, rows)))
+    # A cell's own reference can claim a row far past its <row>: look for longer numbers.
+    digits = len(str(scan.max_row)) + 1
+    far = re.search(rb'\sr="[A-Z]{1,3}\d{%d,}"' % digits, window)
+    if far:
+        scan.max_row = max(scan.max_row, *(int(r) for _, r in CELL_REF.findall(window)))
+    if WIDE_COLUMN.search(window):
+        widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
+        scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
+    if b't="e"' in window:
+        for attributes, body in ERROR_CELL.findall(window):
+            ref = CELL_REF.search(b" " + attributes)
+            value = VALUE_TEXT.search(body)
+            if ref and value:
+                position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
+                scan.errors[position] = value.group(1).decode("utf-8", "replace")
+    if b"mergeCell" in window:
+        for c0, r0, c1, r1 in MERGE.findall(window):
+            merge = (
+                (int(r0) - 1, column_index(c0.decode())),
+                (int(r1) - 1, column_index(c1.decode())),
+            )
+            if merge not in scan.merges:
+                scan.merges.append(merge)
+    last_value = max(window.rfind(marker) for marker in LAST_VALUE_MARKERS)
+    if last_value >= 0:
+        cell_start = max(window.rfind(b"<c ", 0, last_value), window.rfind(b":c ", 0, last_value))
+        ref = CELL_REF.search(window, max(cell_start, 0), last_value)
+        if ref is not None:
+            scan.rows = max(scan.rows, int(ref.group(2)))
+        elif rows:
+            scan.rows = max(scan.rows, int(rows[-1]))
+
+
+def number_format_kinds(archive):
+    """For each cell style index: 'date', 'datetime', 'time', 'duration' or None."""
+    styles = read_xml(archive, "xl/styles.xml")
+    if styles is None:
+        return []
+    custom = {}
+    formats = styles.find(f"{MAIN_NS}numFmts")
+    if formats is not None:
+        for number_format in formats:
+            try:
+                custom[int(number_format.get("numFmtId"))] = number_format.get("formatCode", "")
+            except (TypeError, ValueError):
+                continue
+    kinds = []
+    cell_formats = styles.find(f"{MAIN_NS}cellXfs")
+    for xf in cell_formats if cell_formats is not None else []:
+        try:
+            format_id = int(xf.get("numFmtId", "0"))
+        except ValueError:
+            format_id = 0
+        if format_id in custom:
+            kinds.append(classify_format(custom[format_id]))
+        else:
+            kinds.append(BUILTIN_DATE_FORMATS.get(format_id))
+    return kinds
+
+
+QUOTED = re.compile(r'"[^"]*"|\\.|_.|\*.')
+BRACKETS = re.compile(r"\[([^\]]*)\]")
+
+
+def classify_format(code):
+    """What a custom number format shows: 'date', 'datetime', 'time', 'duration' or None."""
+    section = code.split(";")[0]
+    section = QUOTED.sub("", section)
+    elapsed = any(b.lower() in ("h", "hh", "m", "mm", "s", "ss") for b in BRACKETS.findall(section))
+    section = BRACKETS.sub("", section).lower()
+    if elapsed:
+        return "duration"
+    has_date = "y" in section or "d" in section
+    has_time = "h" in section or "s" in section or "am/pm" in section
+    if "m" in section and not has_time:
+        has_date = True
+    if has_date and has_time:
+        return "datetime"
+    if has_date:
+        return "date"
+    if has_time:
+        return "time"
+    return None
+
+
+def serial_to_value(serial, kind, date1904):
+    """An Excel serial number as the date, datetime, time or duration it shows."""
+    if kind == "duration":
+        return dt.timedelta(milliseconds=round(serial * 86_400_000))
+    if not date1904 and serial < 60:
+        serial += 1  # Excel counts a 29 February 1900 that never was
+    try:
+        moment = (EPOCH_1904 if date1904 else EPOCH_1900) + dt.timedelta(
+            milliseconds=round(serial * 86_400_000)
+        )
+    except OverflowError:
+        return serial
+    if kind == "time" and 0 <= serial < 1:
+        return moment.time()
+    if kind == "date" and moment.time() == dt.time(0):
+        return moment.date()
+    return moment
+
+
+def read_shared_strings(archive):
+    """The shared string table, parsed as a stream (it can be tens of megabytes)."""
+    try:
+        handle = archive.open("xl/sharedStrings.xml")
+    except KeyError:
+        return []
+    strings = []
+    parts = []
+    state = {"text": False, "phonetic": 0}
+
+    def start(name, attributes):
+        name = name.rpartition(":")[2]
+        if name == "t" and not state["phonetic"]:
+            state["text"] = True
+        elif name == "rPh":
+            state["phonetic"] += 1
+        elif name == "si":
+            parts.clear()
+
+    def end(name):
+        name = name.rpartition(":")[2]
+        if name == "t":
+            state["text"] = False
+        elif name == "rPh":
+            state["phonetic"] -= 1
+        elif name == "si":
+            strings.append("".join(parts))
+
+    def text(data):
+        if state["text"]:
+            parts.append(data)
+
+    parser = safe_expat()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    with handle:
+        try:
+            parser.ParseFile(handle)
+        except expat.ExpatError as error:
+            raise DamagedFile(
+                f"The workbook is damaged: its text table cannot be read ({error})."
+            ) from None
+    return strings
+
+
+def stream_rows(archive, part, width, shared_strings, format_kinds, date1904):
+    """Yield the rows of one sheet as lists of values, anchored at A1 and `width` wide.
+
+    Rows are produced as the XML streams past, so memory stays flat however long the sheet.
+    Trailing empty rows are left out; the caller stops after the last row it expects.
+    """
+    ready = []  # finished rows, handed out after each chunk is parsed
+    state = {"row": 0, "next_row": 1, "column": 0, "type": None, "style": None, "text": None}
+    cells = {}
+    text_parts = []
+    column_cache = {}
+    kinds = format_kinds
+
+    def start(name, attributes):
+        if ":" in name:
+            name = name.rpartition(":")[2]
+        if name == "c":
+            ref = attributes.get("r")
+            if ref:
+                letters = ref.rstrip("0123456789")
+                column = column_cache.get(letters)
+                if column is None:
+                    column = column_cache[letters] = column_index(letters)
+                state["column"] = column
+            else:
+                state["column"] += 1
+            state["type"] = attributes.get("t")
+            state["style"] = attributes.get("s")
+            state["text"] = None
+        elif name == "v" or name == "t":
+            text_parts.clear()
+            state["capture"] = True
+        elif name == "row":
+            number = attributes.get("r")
+            state["row"] = int(number) if number else state["row"] + 1
+            state["column"] = -1
+            cells.clear()
+        elif name == "is":
+            state["inline"] = []
+
+    def end(name):
+        if ":" in name:
+            name = name.rpartition(":")[2]
+        if name == "v":
+            state["capture"] = False
+            state["text"] = "".join(text_parts)
+        elif name == "t":
+            state["capture"] = False
+            if state.get("inline") is not None:
+                state["inline"].append("".join(text_parts))
+        elif name == "is":
+            state["text"] = "".join(state.pop("inline"))
+            state["inline"] = None
+        elif name == "c":
+            raw = state["text"]
+            if raw is None:
+                return
+            kind = state["type"]
+            if kind is None or kind == "n":
+                value = float(raw)
+                style = state["style"]
+                if style is not None and kinds:
+                    index = int(style)
+                    if index < len(kinds) and kinds[index]:
+                        value = serial_to_value(value, kinds[index], date1904)
+            elif kind == "s":
+                value = shared_strings[int(raw)]
+            elif kind == "b":
+                value = raw == "1"
+            elif kind == "d":
+                value = iso_value(raw)
+            else:  # str (formula text), inlineStr, e (error)
+                value = raw
+            cells[state["column"]] = value
+        elif name == "row" and cells:
+            emit_row(state["row"])
+
+    def emit_row(number):
+        while state["next_row"] < number:
+            ready.append([""] * width)
+            state["next_row"] += 1
+        row = [""] * max(width, max(cells) + 1)
+        for column, value in cells.items():
+            row[column] = value
+        ready.append(row)
+        state["next_row"] = number + 1
+
+    def text(data):
+        if state.get("capture"):
+            text_parts.append(data)
+
+    parser = safe_expat()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    try:
+        with archive.open(part) as handle:
+            while chunk := handle.read(CHUNK):
+                parser.Parse(chunk, False)
+                if ready:
+                    yield from ready
+                    ready.clear()
+            parser.Parse(b"", True)
+    except expat.ExpatError as error:
+        raise DamagedFile(f"The workbook is damaged: a sheet cannot be read ({error}).") from None
+    except (ValueError, IndexError) as error:
+        raise DamagedFile(f"The workbook is damaged: a cell cannot be read ({error}).") from None
+    yield from ready
+
+
+def iso_value(text):
+    try:
+        moment = dt.datetime.fromisoformat(text.rstrip("Z"))
+    except ValueError:
+        return text
+    return moment.date() if len(text) <= 10 else moment

@@ -1,0 +1,173 @@
+"""How cell values are written: as text (CSV/TSV), as JSON, and typed (from text files).
+
+Readers hand over Python values: str, float, int, bool, date, datetime, time, timedelta;
+an empty cell is "". The rules (see the README's table):
+
+- numbers: integral values without ".0"; other floats in the shortest form that round-trips;
+  no scientific notation; large integers exactly as stored
+- dates YYYY-MM-DD, date-times YYYY-MM-DD HH:MM:SS[.ffffff], times HH:MM:SS, durations H:MM:SS
+- booleans TRUE / FALSE; text exactly as stored; empty cells empty
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+DATE_STYLES = {
+    "iso": ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"),
+    "dmy": ("%d/%m/%Y", "%d/%m/%Y %H:%M:%S"),
+    "mdy": ("%m/%d/%Y", "%m/%d/%Y %H:%M:%S"),
+}
+# Written as they are: csv turns int, date, datetime and time into exactly the text we want.
+PASS_THROUGH = frozenset({str, int, dt.date, dt.datetime, dt.time})
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Text that Sheetport turns into a typed cell when a text file becomes XLSX or JSON:
+# plain decimals without leading zeros (so "00123" stays text) and at most 15 digits.
+CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,14})(?:\.\d{1,15})?")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?")
+
+
+def positional(number):
+    """A float as plain decimal digits: 1e-07 -> '0.0000001', 1.5e+16 -> '15000000000000000'."""
+    text = format(Decimal(repr(number)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def number_for_text(number):
+    """An int, a float (csv writes its shortest repr), or positional text."""
+    if number.is_integer():
+        return int(number) if -1e16 < number < 1e16 else positional(number)
+    if -1e-4 < number < 1e-4 or not -1e16 < number < 1e16:
+        return positional(number)  # where repr() would switch to scientific notation
+    return number
+
+
+def duration_text(delta):
+    seconds = delta.total_seconds()
+    sign = "-" if seconds < 0 else ""
+    whole, fraction = divmod(abs(seconds), 1)
+    hours, rest = divmod(int(whole), 3600)
+    text = f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    if fraction:
+        text += f"{fraction:.6f}"[1:].rstrip("0")
+    return text
+
+
+def bool_text(value):
+    return "TRUE" if value else "FALSE"
+
+
+def is_number_text(text):
+    return NUMBER_TEXT.fullmatch(text.strip()) is not None
+
+
+def protect_formula(text):
+    """Neutralise text a spreadsheet would run as a formula, leaving numbers such as -5 alone."""
+    if text.startswith(FORMULA_TRIGGERS) and not is_number_text(text):
+        return "'" + text
+    return text
+
+
+def text_row_formatter(date_style="iso", protect_formulas=False):
+    """A function turning a row of values into what csv.writer should write."""
+    converters = {float: number_for_text, bool: bool_text, dt.timedelta: duration_text}
+    passing = set(PASS_THROUGH)
+    if date_style != "iso":
+        date_format, datetime_format = DATE_STYLES[date_style]
+        converters[dt.date] = lambda value: value.strftime(date_format)
+        converters[dt.datetime] = lambda value: value.strftime(datetime_format)
+        passing -= {dt.date, dt.datetime}
+    if protect_formulas:
+        converters[str] = protect_formula
+        passing.discard(str)
+    passing = frozenset(passing)
+
+    def format_row(row):
+        return [
+            value if type(value) in passing else converters[type(value)](value) for value in row
+        ]
+
+    return format_row
+
+
+def display_text(value):
+    """One value as a person should see it in a preview."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is float:
+        return str(number_for_text(value))
+    if kind is bool:
+        return bool_text(value)
+    if kind is dt.timedelta:
+        return duration_text(value)
+    return str(value)
+
+
+def json_value(value, date_style="iso"):
+    kind = type(value)
+    if kind is str:
+        return value if value != "" else None
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return int(value) if value.is_integer() and -1e16 < value < 1e16 else value
+    if kind is bool or kind is int:
+        return value
+    if kind is dt.timedelta:
+        return duration_text(value)
+    if date_style != "iso" and kind in (dt.date, dt.datetime):
+        date_format, datetime_format = DATE_STYLES[date_style]
+        return value.strftime(datetime_format if kind is dt.datetime else date_format)
+    return str(value)
+
+
+def typed_value(text):
+    """A cell from a text file, typed the way a careful person would type it."""
+    if not text:
+        return text
+    first = text[0]
+    if first.isdigit() or first == "-":
+        if CANONICAL_NUMBER.fullmatch(text):
+            number = float(text)
+            return int(text) if "." not in text else number
+        if len(text) == 10 and ISO_DATE.fullmatch(text):
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                return text
+        if ISO_DATETIME.fullmatch(text):
+            try:
+                return dt.datetime.fromisoformat(text)
+            except ValueError:
+                return text
+        return text
+    if text == "TRUE":
+        return True
+    if text == "FALSE":
+        return False
+    return text
+
+
+def column_letter(index):
+    """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def column_index(letters):
+    """'A' -> 0, 'AA' -> 26."""
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def cell_name(row_index, column_index_):
+    return f"{column_letter(column_index_)}{row_index + 1}"
