@@ -1,0 +1,256 @@
+"""Every format in, every format out."""
+
+import csv
+import io
+import json
+import zipfile
+
+import openpyxl
+import pytest
+
+from app.sheets import Options, SheetError, convert, inspect, preview
+
+from .books import FIXTURES, read_text, retype_package, write_text, write_xlsx
+from .conftest import MIXED
+
+EXPECTED_DATA = [
+    ["id", "amount", "name", "when", "flag", "code"],
+    ["1", "12.5", 'Zoë, "quoted"', "2024-03-15", "TRUE", "00123"],
+    ["2", "-0.1", "plain", "2023-12-31", "FALSE", "NA"],
+    ["3", "1234567", "last", "2000-02-29", "TRUE", "007"],
+]
+
+
+def parse_csv(text, delimiter=","):
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [("mixed.xls", "xls"), ("mixed.xlsb", "xlsb"), ("mixed.ods", "ods")],
+)
+def test_fixtures_read_faithfully(tmp_path, name, kind):
+    info = inspect(FIXTURES / name)
+    assert info.format == kind
+    assert [(s.name, s.visible) for s in info.sheets] == [
+        ("Data", True),
+        ("Second sheet", True),
+        ("Hidden", False),
+    ]
+    assert (info.sheets[0].rows, info.sheets[0].columns) == (4, 6)
+    out = tmp_path / "out.csv"
+    convert(FIXTURES / name, out)
+    expected = EXPECTED_DATA
+    if kind == "ods":  # LibreOffice stores booleans as numbers (see fixtures/README.md)
+        expected = [[{"TRUE": "1", "FALSE": "0"}.get(v, v) for v in row] for row in expected]
+    assert parse_csv(read_text(out)) == expected
+
+
+@pytest.mark.parametrize("output", ["csv", "tsv", "xlsx", "json"])
+@pytest.mark.parametrize("source", ["mixed.xls", "mixed.xlsb", "mixed.ods", "generated.xlsx"])
+def test_every_format_to_every_format(tmp_path, mixed_xlsx, source, output):
+    path = mixed_xlsx if source == "generated.xlsx" else FIXTURES / source
+    out = tmp_path / f"out.{output}"
+    result = convert(path, out, Options(format=output))
+    assert result.output == output and result.sheets == ["Data"]
+    assert result.rows >= 3
+    if output in ("csv", "tsv"):
+        rows = parse_csv(read_text(out), "\t" if output == "tsv" else ",")
+        assert rows[0] == ["id", "amount", "name", "when", "flag", "code"]
+    elif output == "json":
+        records = json.loads(read_text(out))
+        assert records[0]["id"] == 1 and records[0]["when"] == "2024-03-15"
+    else:
+        sheet = openpyxl.load_workbook(out).active
+        assert sheet.title == "Data"
+        assert sheet["A2"].value == 1 and isinstance(sheet["B2"].value, float)
+        assert sheet["D2"].is_date and sheet["D2"].value.year == 2024
+
+
+def test_xlsx_output_keeps_types(tmp_path, mixed_xlsx):
+    out = tmp_path / "out.xlsx"
+    convert(mixed_xlsx, out, Options(format="xlsx", all_sheets=True))
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Data", "Other"]
+    data = book["Data"]
+    assert [c.value for c in data[2]][:2] == [1, 12.5]
+    assert data["C2"].value == MIXED[1][2]
+    assert data["D2"].is_date and data["D2"].number_format == "yyyy-mm-dd"
+    assert data["D3"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert data["E2"].value is True and data["F2"].value == "00123"
+    assert data["F2"].data_type == "s"
+
+
+def test_csv_output_options(tmp_path, mixed_xlsx):
+    out = tmp_path / "out.csv"
+    convert(
+        mixed_xlsx,
+        out,
+        Options(delimiter=";", quoting="all", line_ending="lf", encoding="utf-8-sig"),
+    )
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert text.startswith('"id";"amount";"name"') and "\r\n" not in text.replace("\nline", "")
+
+
+def test_tsv_uses_tabs(tmp_path, mixed_xlsx):
+    out = tmp_path / "out.tsv"
+    convert(mixed_xlsx, out, Options(format="tsv", delimiter=";"))
+    assert read_text(out).splitlines()[0] == "id\tamount\tname\twhen\tflag\tcode"
+
+
+def test_cp1252_output_and_unencodable_cell(tmp_path):
+    book = write_xlsx(tmp_path / "b.xlsx", {"S": [["café"], ["naïve"], ["emoji 😀"]]})
+    with pytest.raises(SheetError, match=r"Cell A3 of sheet 'S' contains '😀'"):
+        convert(book, tmp_path / "out.csv", Options(encoding="cp1252"))
+    assert not (tmp_path / "out.csv").exists()
+    fine = write_xlsx(tmp_path / "c.xlsx", {"S": [["café"]]})
+    convert(fine, tmp_path / "ok.csv", Options(encoding="cp1252"))
+    assert (tmp_path / "ok.csv").read_bytes() == "café\r\n".encode("cp1252")
+
+
+def test_json_styles_and_headers(tmp_path):
+    book = write_xlsx(tmp_path / "h.xlsx", {"S": [["name", "", "name"], ["a", 1, True]]})
+    out = tmp_path / "o.json"
+    convert(book, out, Options(format="json"))
+    assert json.loads(read_text(out)) == [{"name": "a", "B": 1, "name_2": True}]
+    convert(book, out, Options(format="json", json_style="rows"))
+    assert json.loads(read_text(out)) == [["name", None, "name"], ["a", 1, True]]
+    convert(book, out, Options(format="json", header=False))
+    assert json.loads(read_text(out)) == [
+        {"A": "name", "B": None, "C": "name"},
+        {"A": "a", "B": 1, "C": True},
+    ]
+
+
+def test_skip_rows(tmp_path):
+    book = write_xlsx(tmp_path / "s.xlsx", {"S": [["Report title"], [], ["a", "b"], [1, 2]]})
+    out = tmp_path / "o.json"
+    convert(book, out, Options(format="json", skip_rows=2))
+    assert json.loads(read_text(out)) == [{"a": 1, "b": 2}]
+
+
+def test_anchored_at_a1_and_trimmed(tmp_path):
+    cells = {(2, 1): "first", (4, 3): 5, (4, 0): ""}
+    book = write_xlsx(tmp_path / "a.xlsx", {"S": cells})
+    out = tmp_path / "o.csv"
+    convert(book, out, Options(line_ending="lf"))
+    assert read_text(out) == ",,,\n,,,\n,first,,\n,,,\n,,,5\n"
+
+
+def test_all_sheets_to_zip_of_csv(tmp_path, mixed_xlsx):
+    out = tmp_path / "all.zip"
+    result = convert(mixed_xlsx, out, Options(all_sheets=True, name_stem="report"))
+    assert result.output == "zip" and result.media_type == "application/zip"
+    with zipfile.ZipFile(out) as archive:
+        assert archive.namelist() == ["report - Data.csv", "report - Other.csv"]
+        assert archive.read("report - Other.csv") == b"x\r\n1\r\n"
+
+
+def test_hidden_sheets_only_when_asked(tmp_path):
+    book = write_xlsx(tmp_path / "h.xlsx", {"Shown": [["s"]], "Secret": [["h"]]}, hidden={"Secret"})
+    info = inspect(book)
+    assert [(s.name, s.visible) for s in info.sheets] == [("Shown", True), ("Secret", False)]
+    out = tmp_path / "o.zip"
+    result = convert(book, out, Options(all_sheets=True, format="json"))
+    assert result.sheets == ["Shown"] and result.output == "json"
+    assert any("Hidden sheets left out: 'Secret'" in w for w in result.warnings)
+    result = convert(book, out, Options(all_sheets=True, include_hidden=True))
+    assert result.sheets == ["Shown", "Secret"]
+
+
+def test_choosing_one_sheet_warns_about_the_others(tmp_path, mixed_xlsx):
+    result = convert(mixed_xlsx, tmp_path / "o.csv")
+    assert result.warnings and "only 'Data' converted" in result.warnings[0]
+    result = convert(mixed_xlsx, tmp_path / "o.csv", Options(sheets=["Other"]))
+    assert result.sheets == ["Other"]
+    with pytest.raises(SheetError, match="no sheet named 'Nope'"):
+        convert(mixed_xlsx, tmp_path / "o.csv", Options(sheets=["Nope"]))
+
+
+def test_fill_merged_cells(tmp_path):
+    book = write_xlsx(
+        tmp_path / "m.xlsx",
+        {"S": [["a", "b", "c"], [], [1, 2, 3], [4, "", 6]]},
+        merges={"S": [((1, 0), (1, 2), "wide"), ((2, 1), (3, 1), "tall")]},
+    )
+    out = tmp_path / "o.csv"
+    convert(book, out, Options(line_ending="lf"))
+    assert read_text(out) == "a,b,c\nwide,,\n1,tall,3\n4,,6\n"
+    convert(book, out, Options(line_ending="lf", fill_merged=True))
+    assert read_text(out) == "a,b,c\nwide,wide,wide\n1,tall,3\n4,tall,6\n"
+
+
+@pytest.mark.parametrize(
+    "content_type, kind",
+    [
+        ("application/vnd.ms-excel.sheet.macroEnabled.main+xml", "xlsm"),
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml", "xltx"),
+    ],
+)
+def test_xlsm_and_xltx(tmp_path, mixed_xlsx, content_type, kind):
+    package = retype_package(mixed_xlsx, tmp_path / f"book.{kind}", content_type)
+    assert inspect(package).format == kind
+    convert(package, tmp_path / "o.csv")
+    assert read_text(tmp_path / "o.csv").startswith("id,amount,name")
+
+
+# Text input
+
+
+@pytest.mark.parametrize(
+    "delimiter, name", [(",", "comma"), (";", "semicolon"), ("\t", "tab"), ("|", "pipe")]
+)
+def test_text_delimiter_is_sniffed(tmp_path, delimiter, name):
+    text = delimiter.join(["id", "name", "note"]) + "\n"
+    text += (
+        delimiter.join(["1", '"a, b; c"', "x"]) + "\n" + delimiter.join(["2", "plain", "y"]) + "\n"
+    )
+    source = write_text(tmp_path / f"{name}.txt", text)
+    info = inspect(source)
+    assert info.format == "csv" and info.delimiter == delimiter
+    assert (info.sheets[0].rows, info.sheets[0].columns) == (3, 3)
+    out = tmp_path / "o.csv"
+    convert(source, out, Options(line_ending="lf"))
+    assert read_text(out).splitlines()[0] == "id,name,note"
+
+
+@pytest.mark.parametrize(
+    "encoding, found",
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16"), ("cp1252", "cp1252")],
+)
+def test_text_encoding_is_detected(tmp_path, encoding, found):
+    text = "name;city\nJosé Müller;Zürich\nFrançois Lefèvre;Besançon\nÅsa Öberg;Malmö\n" * 3
+    source = write_text(tmp_path / "t.csv", text, encoding)
+    info = inspect(source)
+    assert info.encoding == found
+    out = tmp_path / "o.csv"
+    convert(source, out, Options(line_ending="lf"))
+    assert read_text(out, "utf-8").splitlines()[1] == "José Müller,Zürich"
+
+
+def test_text_quoted_newlines_and_ragged_rows(tmp_path):
+    source = write_text(tmp_path / "t.csv", 'a,b\n"line 1\nline 2",x\nonly\n1,2,3,,\n\n\n')
+    out = tmp_path / "o.csv"
+    convert(source, out, Options(line_ending="lf"))
+    assert read_text(out) == 'a,b,\n"line 1\nline 2",x,\nonly,,\n1,2,3\n'
+
+
+def test_text_stays_text_in_csv_but_is_typed_in_xlsx(tmp_path):
+    source = write_text(tmp_path / "t.csv", "code,amount,day,flag\n00123,12.50,2024-03-15,TRUE\n")
+    convert(source, tmp_path / "o.csv", Options(line_ending="lf"))
+    assert read_text(tmp_path / "o.csv") == "code,amount,day,flag\n00123,12.50,2024-03-15,TRUE\n"
+    convert(source, tmp_path / "o.xlsx", Options(format="xlsx"))
+    sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active
+    assert [sheet[f"{c}2"].value for c in "ABD"] == ["00123", 12.5, True]
+    assert sheet["C2"].is_date
+    convert(source, tmp_path / "o.json", Options(format="json", infer_types=False))
+    assert json.loads(read_text(tmp_path / "o.json"))[0]["amount"] == "12.50"
+
+
+def test_preview(tmp_path, mixed_xlsx):
+    shown = preview(mixed_xlsx, rows=2)
+    assert shown.sheet == "Data" and shown.total_rows == 3 and shown.total_columns == 6
+    assert shown.rows == [MIXED[0], ["1", "12.5", MIXED[1][2], "2024-03-15", "TRUE", "00123"]]
+    assert preview(mixed_xlsx, sheet="Other").rows == [["x"], ["1"]]
