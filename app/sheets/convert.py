@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .book import SheetInfo, open_book
 from .detect import detect_format
-from .errors import TimedOut, UnsupportedSheet
+from .errors import EmptyFile, TimedOut, UnsupportedSheet
 from .limits import DEFAULT_LIMITS
 from .options import Options
 from .values import display_text, typed_value
@@ -98,14 +98,24 @@ def pick_sheet(book, name):
 
 
 def choose_sheets(book, options):
+    """The sheets to convert. Empty sheets are refused, or skipped among several."""
     if options.all_sheets:
         chosen = [s for s in book.sheets if s.visible or options.include_hidden]
         if not chosen:
             raise UnsupportedSheet("The workbook has no visible worksheets.")
-        return chosen
-    if options.sheets:
-        return [pick_sheet(book, name) for name in dict.fromkeys(options.sheets)]
-    return [pick_sheet(book, None)]
+    elif options.sheets:
+        chosen = [pick_sheet(book, name) for name in dict.fromkeys(options.sheets)]
+    else:
+        chosen = [pick_sheet(book, None)]
+    filled = [sheet for sheet in chosen if sheet.rows]
+    if not filled:
+        names = ", ".join(f"'{sheet.name}'" for sheet in chosen)
+        raise EmptyFile(
+            f"Sheet {names} is empty: there is nothing to convert."
+            if len(chosen) == 1
+            else f"Sheets {names} are empty: there is nothing to convert."
+        )
+    return filled
 
 
 class Tracker:
@@ -235,7 +245,11 @@ def write_output(book, sheets, options, tracker, target):
 
 def warnings_for(book, sheets, options):
     warnings = []
-    others = [s.name for s in book.sheets if s.name not in {sheet.name for sheet in sheets}]
+    converted = {sheet.name for sheet in sheets}
+    empty = [s.name for s in book.sheets if not s.rows and s.name not in converted]
+    others = [s.name for s in book.sheets if s.name not in converted and s.name not in empty]
+    for name in empty:
+        warnings.append(f"Sheet '{name}' is empty and was left out.")
     if others and not options.all_sheets:
         warnings.append(
             f"The workbook has {len(book.sheets)} sheets; only "

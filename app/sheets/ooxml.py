@@ -238,7 +238,9 @@ def serial_to_value(serial, kind, date1904):
     """An Excel serial number as the date, datetime, time or duration it shows."""
     if kind == "duration":
         return dt.timedelta(milliseconds=round(serial * 86_400_000))
-    if not date1904 and serial < 60:
+    if kind == "time" and 0 <= serial < 1:
+        return (dt.datetime.min + dt.timedelta(milliseconds=round(serial * 86_400_000))).time()
+    if not date1904 and 1 <= serial < 60:
         serial += 1  # Excel counts a 29 February 1900 that never was
     try:
         moment = (EPOCH_1904 if date1904 else EPOCH_1900) + dt.timedelta(
@@ -246,8 +248,6 @@ def serial_to_value(serial, kind, date1904):
         )
     except OverflowError:
         return serial
-    if kind == "time" and 0 <= serial < 1:
-        return moment.time()
     if kind == "date" and moment.time() == dt.time(0):
         return moment.date()
     return moment

@@ -1,0 +1,199 @@
+"""Hostile and broken files: each gets its message, fast, and nothing is left behind."""
+
+import random
+import time
+import zipfile
+
+import pytest
+from msoffcrypto.format.ooxml import OOXMLFile
+
+from app.sheets import (
+    DamagedFile,
+    EmptyFile,
+    Limits,
+    NotASpreadsheet,
+    Options,
+    PasswordProtected,
+    TimedOut,
+    TooLarge,
+    convert,
+    inspect,
+)
+
+from .books import write_text, write_xlsx
+
+
+def refused(path, error, match, limits=None, options=None):
+    """convert() raises `error` with `match` and leaves no output behind."""
+    options = options or Options()
+    destination = path.parent / f"out.{options.format}"
+    kwargs = {"limits": limits} if limits else {}
+    with pytest.raises(error, match=match):
+        convert(path, destination, options, **kwargs)
+    assert not destination.exists()
+    assert [p.name for p in path.parent.iterdir() if ".partial" in p.name] == []
+
+
+def test_empty_file(tmp_path):
+    refused(write_text(tmp_path / "e.xlsx", ""), EmptyFile, "The file is empty")
+
+
+def test_random_bytes(tmp_path):
+    data = random.Random(7).randbytes(4096)
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(data)
+    refused(path, NotASpreadsheet, "not a spreadsheet")
+
+
+@pytest.mark.parametrize(
+    "head, kind",
+    [
+        (b"%PDF-1.7\n", "a PDF document"),
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff\xe0", "a JPEG image"),
+        (b"MZ\x90\x00", "a Windows program"),
+    ],
+)
+def test_other_files_named_as_spreadsheets(tmp_path, head, kind):
+    path = tmp_path / "sheet.xlsx"
+    path.write_bytes(head + bytes(range(256)) * 8)
+    refused(path, NotASpreadsheet, f"This file is {kind}, not a spreadsheet.")
+
+
+def test_truncated_workbook(tmp_path, mixed_xlsx):
+    data = mixed_xlsx.read_bytes()
+    path = tmp_path / "cut.xlsx"
+    path.write_bytes(data[: len(data) // 2])
+    refused(path, DamagedFile, "damaged")
+
+
+def test_xls_header_on_garbage(tmp_path):
+    path = tmp_path / "fake.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + random.Random(3).randbytes(3000))
+    refused(path, DamagedFile, "Excel 97-2003 workbook but is damaged")
+
+
+def test_plain_zip_and_word_document(tmp_path):
+    archive = tmp_path / "a.xlsx"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("notes.txt", "hello")
+    refused(archive, NotASpreadsheet, "This is a ZIP archive, not a spreadsheet.")
+    word = tmp_path / "w.xlsx"
+    with zipfile.ZipFile(word, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    refused(word, NotASpreadsheet, "This is a Word document, not a spreadsheet.")
+
+
+def test_password_protected_xlsx(tmp_path, mixed_xlsx):
+    encrypted = tmp_path / "locked.xlsx"
+    with mixed_xlsx.open("rb") as plain, encrypted.open("wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+    refused(encrypted, PasswordProtected, "protected with a password")
+
+
+@pytest.fixture(scope="session")
+def zip_bomb(tmp_path_factory):
+    """A real xlsx package whose sheet inflates to 1 GiB of zeros (about 1 MB on disk)."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            block = b"\0" * (1 << 24)
+            for _ in range(64):
+                member.write(block)
+    return path
+
+
+def test_zip_bomb_refused_quickly(tmp_path, zip_bomb):
+    assert zip_bomb.stat().st_size < 2_000_000
+    started = time.perf_counter()
+    with pytest.raises(TooLarge, match="zip bomb"):
+        inspect(zip_bomb)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_unpacked_size_limit(tmp_path, mixed_xlsx):
+    refused(mixed_xlsx, TooLarge, "unpacks to more than", Limits(max_unpacked_bytes=1000))
+
+
+def test_xml_entities_refused(tmp_path, mixed_xlsx):
+    bomb = tmp_path / "entities.xlsx"
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<sheets><sheet name="&lol2;" sheetId="1"/></sheets></workbook>'
+    )
+    with zipfile.ZipFile(mixed_xlsx) as source, zipfile.ZipFile(bomb, "w") as out:
+        for item in source.infolist():
+            data = laughs.encode() if item.filename == "xl/workbook.xml" else source.read(item)
+            out.writestr(item, data)
+    refused(bomb, DamagedFile, "damaged|refused for safety")
+
+
+def test_far_away_cell_does_not_allocate_the_grid(tmp_path):
+    import resource
+
+    book = write_xlsx(tmp_path / "far.xlsx", {"S": {(0, 0): "a", (1048575, 16383): "far"}})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    refused(book, TooLarge, "spans 1,048,576 rows by 16,384 columns")
+    assert time.perf_counter() - started < 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_far_cell_hidden_in_a_short_row_is_found(tmp_path, mixed_xlsx):
+    sneaky = tmp_path / "sneaky.xlsx"
+    with zipfile.ZipFile(mixed_xlsx) as source, zipfile.ZipFile(sneaky, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="A1"', b'<c r="XFD1048576"', 1)
+            out.writestr(item, data)
+    refused(sneaky, TooLarge, "spans 1,048,576 rows by 16,384 columns")
+
+
+def test_cell_limit(tmp_path):
+    book = write_xlsx(tmp_path / "w.xlsx", {"S": [[1] * 30] * 40})
+    refused(book, TooLarge, "more than the 1,000 cells", Limits(max_cells=1000))
+
+
+def test_sheet_limit(tmp_path):
+    book = write_xlsx(tmp_path / "many.xlsx", {f"S{i}": [[i]] for i in range(5)})
+    refused(book, TooLarge, "more than 3 sheets", Limits(max_sheets=3))
+
+
+def test_column_limit_in_text(tmp_path):
+    source = write_text(tmp_path / "wide.csv", ",".join(["x"] * 50) + "\n")
+    refused(source, TooLarge, "more than 20 columns", Limits(max_columns=20))
+
+
+def test_text_cell_length_limit(tmp_path):
+    source = write_text(tmp_path / "long.csv", "a,b\n" + "x" * 500 + ",1\n")
+    refused(source, TooLarge, "more than 100 characters", Limits(max_text_length=100))
+
+
+def test_xlsx_cell_length_limit(tmp_path):
+    source = write_text(tmp_path / "long.csv", "a\n" + "y" * 40_000 + "\n")
+    message = "Cell A2 of sheet 'Sheet1' holds 40,000 characters"
+    refused(source, TooLarge, message, options=Options(format="xlsx"))
+
+
+def test_time_limit(tmp_path):
+    book = write_xlsx(tmp_path / "slow.xlsx", {"S": [[i] for i in range(5000)]})
+    refused(book, TimedOut, "took longer than 0 seconds", Limits(max_seconds=0))
+
+
+def test_empty_sheet(tmp_path):
+    book = write_xlsx(tmp_path / "blank.xlsx", {"Blank": [], "Full": [["x"]]})
+    refused(book, EmptyFile, "Sheet 'Blank' is empty")
+    result = convert(book, tmp_path / "all.zip", Options(all_sheets=True))
+    assert result.sheets == ["Full"] and any("'Blank' is empty" in w for w in result.warnings)
+
+
+def test_text_that_is_not_text(tmp_path):
+    path = tmp_path / "bin.csv"
+    path.write_bytes(b"a,b\n" + bytes(range(1, 32)) * 20)
+    refused(path, NotASpreadsheet, "not a spreadsheet or a text file")
