@@ -55,9 +55,13 @@ def output_format(args):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if not args.input.is_file():
+        print(f"error: no such file: {args.input}", file=sys.stderr)
+        return 2
     try:
         if args.inspect:
-            print(json.dumps(asdict(inspect(args.input)), indent=2, ensure_ascii=False))
+            info = inspect(args.input, isolate=True)
+            print(json.dumps(asdict(info), indent=2, ensure_ascii=False))
             return 0
         if args.output is None:
             raise SheetError("Give an OUTPUT file (or --inspect).")
@@ -78,12 +82,9 @@ def main(argv=None):
             protect_formulas=args.protect_formulas,
             infer_types=not args.no_infer_types,
         )
-        result = convert(args.input, args.output, options)
+        result = convert(args.input, args.output, options, isolate=True)
     except SheetError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"error: no such file: {error.filename}", file=sys.stderr)
         return 2
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

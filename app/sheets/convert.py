@@ -9,9 +9,10 @@ from pathlib import Path
 
 from .book import SheetInfo, open_book
 from .detect import detect_format
-from .errors import EmptyFile, TimedOut, UnsupportedSheet
+from .errors import EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
 from .limits import DEFAULT_LIMITS
 from .options import Options
+from .sandbox import run_isolated
 from .values import display_text, typed_value
 from .writers import CsvSheetWriter, JsonSheetWriter, XlsxWriter, unique_file_name
 
@@ -58,24 +59,43 @@ class Result:
         return MEDIA_TYPES[self.output]
 
 
-def inspect(path, limits=DEFAULT_LIMITS):
+def isolated(function, *args, limits, progress=None, **kwargs):
+    """Run an engine function in a child process bounded by `limits` (see sandbox.py)."""
+    return run_isolated(
+        function,
+        *args,
+        limits=limits,
+        memory_bytes=limits.max_memory_bytes,
+        seconds=limits.max_seconds + 30,
+        progress=progress,
+        **kwargs,
+    )
+
+
+def inspect(path, limits=DEFAULT_LIMITS, isolate=False):
     """What the file is and what it holds: format, sheets (name, visibility, size),
-    and for text files the encoding and delimiter found."""
-    detection = detect_format(path, limits)
-    with open_book(path, detection, limits) as book:
+    and for text files the encoding and delimiter found.
+
+    With isolate=True the file is read in a child process (see sandbox.py): use it
+    for files from strangers.
+    """
+    if isolate:
+        return isolated(inspect, path, limits=limits)
+    with damaged_as_user_error(), open_book(path, detect_format(path, limits), limits) as book:
         return WorkbookInfo(
-            format=detection.format,
-            description=detection.description,
+            format=book.detection.format,
+            description=book.detection.description,
             sheets=[SheetInfo(**asdict(sheet)) for sheet in book.sheets],
             encoding=book.encoding,
             delimiter=book.delimiter,
         )
 
 
-def preview(path, sheet=None, rows=100, limits=DEFAULT_LIMITS):
+def preview(path, sheet=None, rows=100, limits=DEFAULT_LIMITS, isolate=False):
     """The first `rows` rows of a sheet (default: the first visible one) as display strings."""
-    detection = detect_format(path, limits)
-    with open_book(path, detection, limits) as book:
+    if isolate:
+        return isolated(preview, path, sheet, rows, limits=limits)
+    with damaged_as_user_error(), open_book(path, detect_format(path, limits), limits) as book:
         info = pick_sheet(book, sheet)
         shown = []
         for row in book.rows(info):
@@ -181,19 +201,25 @@ def fill_merged(rows, merges):
         yield row
 
 
-def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMITS):
+def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMITS, isolate=False):
     """Convert the spreadsheet at `path` into `destination` and return a Result.
 
     Several sheets become one XLSX, or a zip of one CSV/TSV/JSON file per sheet.
     The output appears whole or not at all: it is written beside `destination` and
-    renamed into place at the end.
+    renamed into place at the end. `progress(done, total)` is called as rows are written.
     """
+    if isolate:
+        return isolated(convert, path, destination, options, limits=limits, progress=progress)
     options = (options or Options()).validate()
     destination = Path(destination)
-    detection = detect_format(path, limits)
     partial = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.partial")
     try:
-        with open_book(path, detection, limits, options.name_stem or "Sheet1") as book:
+        with (
+            damaged_as_user_error(),
+            open_book(
+                path, detect_format(path, limits), limits, options.name_stem or "Sheet1"
+            ) as book,
+        ):
             sheets = choose_sheets(book, options)
             tracker = Tracker(progress, sum(sheet.rows for sheet in sheets), limits)
             result = write_output(book, sheets, options, tracker, partial)

@@ -154,7 +154,7 @@ def detect_ole(path):
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True)}
-    except (OSError, ValueError, IndexError, TypeError, KeyError) as error:
+    except Exception as error:  # olefile raises many kinds on damaged directories (even recursion)
         raise DamagedFile(
             f"The file looks like an Excel 97-2003 workbook but is damaged ({error})."
         ) from None

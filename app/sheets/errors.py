@@ -1,5 +1,11 @@
 """The errors a user can cause. Each message is written for the person who uploaded the file."""
 
+import contextlib
+import struct
+import zipfile
+import zlib
+from xml.parsers import expat
+
 
 class SheetError(Exception):
     """Base class: `str(error)` is a message fit to show the user."""
@@ -47,3 +53,16 @@ class TimedOut(SheetError):
 
 class BadOptions(SheetError):
     code = "bad_options"
+
+
+# What reading a damaged file raises from the standard library's zip, zlib and XML code.
+DAMAGED_DATA = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, expat.ExpatError)
+
+
+@contextlib.contextmanager
+def damaged_as_user_error():
+    """Turn low-level decoding failures into a DamagedFile the user can read."""
+    try:
+        yield
+    except DAMAGED_DATA as error:
+        raise DamagedFile(f"The file is damaged and cannot be read ({error}).") from None

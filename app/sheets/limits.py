@@ -17,6 +17,7 @@ class Limits:
     max_text_length: int = 1_000_000  # characters in one cell of a text file
     max_seconds: float = 900.0  # one conversion
     stream_above_bytes: int = 48 * MiB  # xlsx sheets whose XML is larger stream row by row
+    max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
 
 
 DEFAULT_LIMITS = Limits()

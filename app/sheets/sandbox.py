@@ -1,0 +1,104 @@
+"""Run engine work in a child process with memory and time limits.
+
+calamine is native code: a damaged or hostile file can make it ask for terabytes and abort,
+or spin. Run in a forked child, such a file costs the child, never the caller: an abort,
+a kill or a memory error comes back as a SheetError with a message for the user.
+"""
+
+import multiprocessing
+import resource
+import signal
+import time
+import traceback
+
+from .errors import DamagedFile, SheetError, TimedOut, TooLarge
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress messages from the child
+
+
+class EngineCrash(RuntimeError):
+    """An unexpected exception inside the child: a bug, reported with its traceback."""
+
+
+def run_isolated(function, *args, memory_bytes=None, seconds=None, progress=None, **kwargs):
+    """Call function(*args, **kwargs) in a forked child and return its result.
+
+    `progress(done, total)`, if given, is passed to the function as `progress=` and
+    called here in the parent as the child reports.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_child,
+        args=(sender, function, args, kwargs, memory_bytes, progress is not None),
+        daemon=True,
+    )
+    child.start()
+    sender.close()
+    deadline = time.monotonic() + seconds if seconds else None
+    try:
+        while True:
+            if receiver.poll(0.05):
+                try:
+                    kind, *payload = receiver.recv()
+                except EOFError:  # the child died without a word
+                    break
+                if kind == "progress":
+                    progress(*payload)
+                    continue
+                child.join()
+                if kind == "result":
+                    return payload[0]
+                if kind == "error":
+                    raise payload[0]
+                raise EngineCrash(payload[0])
+            if not child.is_alive() and not receiver.poll():
+                break
+            if deadline and time.monotonic() > deadline:
+                child.kill()
+                raise TimedOut(
+                    f"Reading the file took longer than {seconds:.0f} seconds and was stopped."
+                )
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    raise death_error(child.exitcode)
+
+
+def death_error(exitcode):
+    if exitcode in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGBUS):
+        return DamagedFile("The file could not be read: it is damaged or malformed.")
+    # An abort is how native code answers a failed allocation.
+    return TooLarge(
+        "The file could not be read within the memory Sheetport allows: it is damaged, "
+        "or too large once unpacked."
+    )
+
+
+def _child(sender, function, args, kwargs, memory_bytes, report_progress):
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if report_progress:
+        last = [0.0]
+
+        def progress(done, total):
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL or done >= total:
+                last[0] = now
+                sender.send(("progress", done, total))
+
+        kwargs = {**kwargs, "progress": progress}
+    try:
+        message = ("result", function(*args, **kwargs))
+    except SheetError as error:
+        message = ("error", error)
+    except MemoryError:
+        message = ("error", TooLarge("The file needs more memory than Sheetport allows."))
+    except BaseException:  # noqa: BLE001 - the parent decides what a crash means
+        message = ("crash", traceback.format_exc())
+    try:
+        sender.send(message)
+    finally:
+        sender.close()

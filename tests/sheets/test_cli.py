@@ -1,0 +1,81 @@
+"""python -m app.sheets: exit codes and messages."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .books import write_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "app.sheets", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_convert_takes_format_from_extension(tmp_path, mixed_xlsx):
+    result = run(mixed_xlsx, tmp_path / "out.json", "--sheet", "Other")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out.json").read_text()) == [{"x": 1}]
+    assert "2 rows" in result.stderr
+
+
+def test_all_sheets_with_options(tmp_path, mixed_xlsx):
+    out = tmp_path / "out.zip"
+    result = run(mixed_xlsx, out, "--all-sheets", "--format", "tsv", "--line-ending", "lf")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().startswith(b"PK")
+
+
+def test_inspect(mixed_xlsx):
+    result = run("--inspect", mixed_xlsx)
+    assert result.returncode == 0
+    info = json.loads(result.stdout)
+    assert info["format"] == "xlsx" and [s["name"] for s in info["sheets"]] == ["Data", "Other"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}/missing.xlsx", "{tmp}/o.csv"], "no such file"),
+        (["{tmp}/pdf.xlsx", "{tmp}/o.csv"], "This file is a PDF document, not a spreadsheet."),
+        (["{book}", "{tmp}/o.txt"], "Cannot tell the output format from 'o.txt'"),
+        (["{book}", "{tmp}/o.csv", "--sheet", "Nope"], "no sheet named 'Nope'"),
+        (["{book}", "{tmp}/o.csv", "--delimiter", ";;"], "The delimiter must be one character"),
+        (["{book}"], "Give an OUTPUT file"),
+    ],
+)
+def test_errors_exit_2_with_message(tmp_path, mixed_xlsx, args, message):
+    write_text(tmp_path / "pdf.xlsx", "%PDF-1.4 not really")
+    args = [a.format(tmp=tmp_path, book=mixed_xlsx) for a in args]
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_engine_imports_nothing_from_flask():
+    for source in (ROOT / "app" / "sheets").glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+                if node.level >= 2:  # from .. import: outside the engine
+                    names.append("..")
+            for name in names:
+                assert not name.startswith(("flask", "werkzeug", "..")), (
+                    f"{source.name} imports {name}"
+                )

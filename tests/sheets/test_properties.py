@@ -1,0 +1,129 @@
+"""Round trips and fuzzing: random tables survive, mutated files never crash the engine."""
+
+import csv
+import dataclasses
+import io
+import os
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.sheets import DEFAULT_LIMITS, Options, SheetError, convert, inspect, preview
+from app.sheets.sandbox import EngineCrash, run_isolated
+from app.sheets.values import number_for_text
+
+from .books import FIXTURES, write_xlsx
+
+# Text that a spreadsheet stores as typed: no control characters Excel cannot hold.
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
+    max_size=30,
+)
+CELL = st.one_of(
+    TEXT,
+    st.integers(min_value=-(10**15), max_value=10**15),
+    # XlsxWriter, which builds the test workbooks, stores 16 significant digits.
+    st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: float(f"{f:.16G}") == f),
+    st.booleans(),
+)
+TABLE = st.integers(min_value=1, max_value=6).flatmap(
+    lambda width: st.lists(st.lists(CELL, min_size=width, max_size=width), min_size=1, max_size=12)
+)
+
+
+def expected_text(value):
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return str(number_for_text(float(value)))
+    return value
+
+
+def trimmed(rows):
+    """The table as the engine writes it: trailing empty rows and columns dropped."""
+    rows = [list(row) for row in rows]
+    while rows and not any(rows[-1]):
+        rows.pop()
+    width = max(
+        (max((i + 1 for i, v in enumerate(row) if v), default=0) for row in rows), default=0
+    )
+    return [row[:width] + [""] * (width - len(row[:width])) for row in rows]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(table=TABLE)
+def test_round_trip_xlsx_to_csv(tmp_path, table):
+    book = write_xlsx(tmp_path / "r.xlsx", {"S": table})
+    out = tmp_path / "r.csv"
+    try:
+        convert(book, out)
+    except SheetError as error:
+        assert "empty" in str(error)
+        assert not trimmed([[expected_text(v) for v in row] for row in table])
+        return
+    back = list(csv.reader(io.StringIO(out.read_text("utf-8"), newline="")))
+    assert back == trimmed([[expected_text(v) for v in row] for row in table])
+    # Numbers come back as the same numbers.
+    for row, original in zip(back, table, strict=False):
+        for text, value in zip(row, original, strict=False):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert float(text) == float(value)
+
+
+SMALL = dataclasses.replace(DEFAULT_LIMITS, max_cells=2_000_000, max_seconds=20)
+
+
+def mutate(data, rng):
+    data = bytearray(data)
+    action = rng.randrange(4)
+    if action == 0:  # flip bytes
+        for _ in range(rng.randint(1, 20)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif action == 1:  # truncate
+        data = data[: rng.randrange(1, len(data))]
+    elif action == 2:  # insert junk
+        at = rng.randrange(len(data))
+        data[at:at] = rng.randbytes(rng.randint(1, 64))
+    else:  # repeat a slice
+        start = rng.randrange(len(data))
+        data[start:start] = data[start : start + rng.randint(1, 256)] * rng.randint(1, 8)
+    return bytes(data)
+
+
+def test_fuzzed_files_get_a_message_never_a_crash(tmp_path):
+    book = write_xlsx(
+        tmp_path / "seed.xlsx",
+        {"Data": [["id", "name", "amount"], [1, "a", 1.5], [2, "b", -3]], "More": [["x"]]},
+    )
+    csv_seed = tmp_path / "seed.csv"
+    csv_seed.write_text('id;name\n1;"quoted ; text"\n2;naïve\n', encoding="utf-8")
+    sources = [book, csv_seed] + [FIXTURES / f"mixed.{kind}" for kind in ("xls", "xlsb", "ods")]
+    originals = [source.read_bytes() for source in sources]
+    cases = int(os.environ.get("SHEETPORT_FUZZ_CASES", "150"))
+    outcomes = {"converted": 0, "refused": 0}
+    for seed in range(cases):
+        rng = random.Random(seed)
+        path = tmp_path / f"case-{seed}"
+        path.write_bytes(mutate(originals[seed % len(sources)], rng))
+        output = rng.choice(["csv", "json", "xlsx"])
+        try:
+            # One child per case: an abort in native code is reported, not fatal.
+            run_isolated(fuzz_case, path, output, memory_bytes=2**31, seconds=30)
+            outcomes["converted"] += 1
+        except SheetError as error:
+            assert str(error) and "Traceback" not in str(error)
+            outcomes["refused"] += 1
+        except EngineCrash as crash:
+            raise AssertionError(
+                f"case {seed} from {sources[seed % len(sources)].name}:\n{crash}"
+            ) from None
+    assert outcomes["refused"] > 0 and outcomes["converted"] > 0
+
+
+def fuzz_case(path, output):
+    inspect(path, limits=SMALL)
+    preview(path, rows=5, limits=SMALL)
+    convert(path, path.with_suffix(f".{output}"), Options(format=output), limits=SMALL)
