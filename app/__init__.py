@@ -1,78 +1,11 @@
-"""The application factory."""
+"""Sheetport. `create_app()` builds the Flask application (see factory.py).
 
-import os
-from pathlib import Path
-
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from config import config
-
-from . import cli, errors, security
-from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+The factory is imported on first use, so `import app.sheets` (the engine, its CLI and
+benchmarks) does not load Flask, SQLAlchemy and the rest.
+"""
 
 
 def create_app(config_name=None, overrides=None):
-    """Build the app for `config_name` (default: FLASK_CONFIG, else development).
+    from .factory import create_app as build
 
-    `overrides` is a mapping applied over the config class, for tests and tools.
-    """
-    config_name = config_name or os.environ.get("FLASK_CONFIG") or "default"
-    app = Flask(
-        __name__,
-        template_folder=str(PROJECT_DIR / "templates"),
-        static_folder=str(PROJECT_DIR / "static"),
-        instance_path=os.environ.get("SHEETPORT_INSTANCE_PATH") or str(PROJECT_DIR / "instance"),
-    )
-    configure(app, config[config_name], overrides or {})
-    register_extensions(app)
-    register_blueprints(app)
-    errors.register(app)
-    security.register(app)
-    cli.register(app)
-    register_shell_context(app)
-    return app
-
-
-def configure(app, config_class, overrides):
-    app.config.from_object(config_class)
-    app.config.update(overrides)
-    config_class.init_app(app)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        database = Path(app.instance_path) / "sheetport.sqlite"
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-
-
-def register_extensions(app):
-    db.init_app(app)
-    migrate.init_app(app, db)
-    login_manager.session_protection = app.config["SESSION_PROTECTION"]
-    login_manager.init_app(app)
-    mail.init_app(app)
-    moment.init_app(app)
-    csrf.init_app(app)
-    limiter.init_app(app)
-
-
-def register_blueprints(app):
-    from .admin import bp as admin_bp
-    from .auth import bp as auth_bp
-    from .main import bp as main_bp
-
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp, url_prefix="/auth")
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-
-
-def register_shell_context(app):
-    from . import models
-
-    @app.shell_context_processor
-    def shell_context():
-        return {"db": db, "User": models.User, "Role": models.Role, "Message": models.Message}
+    return build(config_name, overrides)

@@ -2,6 +2,7 @@
 
 import zipfile
 from dataclasses import dataclass
+from itertools import islice
 
 import python_calamine
 
@@ -141,11 +142,10 @@ class CalamineBook(Book):
 
     def rows(self, sheet):
         if not sheet.rows:
-            return
+            return iter(())
         loaded = self.load(sheet)
         start_column = (guarded(lambda: loaded.start) or (0, 0))[1]
-        yield from calamine_rows(loaded, sheet, start_column, {})
-        self.loaded.pop(sheet.name, None)
+        return calamine_rows(loaded, sheet, start_column, {})
 
     def merges(self, sheet):
         ranges = guarded(lambda: self.load(sheet).merged_cell_ranges)
@@ -157,24 +157,31 @@ class CalamineBook(Book):
 
 
 def calamine_rows(loaded, sheet, start_column, errors):
-    """Rows from calamine, which starts its columns at the first used one: pad back to A."""
+    """Rows from calamine, which starts its columns at the first used one: pad back to A.
+
+    The common case (data from column A, no error cells) is calamine's own iterator,
+    so no Python code runs per row.
+    """
+    iterator = guarded(loaded.iter_rows, f"sheet '{sheet.name}'")
+    if not start_column and not errors:
+        return islice(iterator, sheet.rows)
+    return padded_rows(iterator, sheet, start_column, errors)
+
+
+def padded_rows(iterator, sheet, start_column, errors):
     lead = [""] * start_column
     width = sheet.columns
     errors_by_row = {}
     for (row_index, column), text in errors.items():
         errors_by_row.setdefault(row_index, []).append((column, text))
-    iterator = guarded(loaded.iter_rows, f"sheet '{sheet.name}'")
-    for index, row in enumerate(iterator):
-        if index >= sheet.rows:
-            return
+    for index, row in enumerate(islice(iterator, sheet.rows)):
         if lead:
             row = lead + row
         if len(row) < width:
             row.extend([""] * (width - len(row)))
-        if index in errors_by_row:
-            for column, text in errors_by_row[index]:
-                if column < len(row):
-                    row[column] = text
+        for column, text in errors_by_row.get(index, ()):
+            if column < len(row):
+                row[column] = text
         yield row
 
 
@@ -212,17 +219,16 @@ class OoxmlBook(Book):
     def rows(self, sheet):
         scan = self.scans[sheet.name]
         if scan.xml_bytes > self.limits.stream_above_bytes:
-            yield from self.stream(sheet, scan)
-            return
+            return self.stream(sheet, scan)
         loaded = guarded(
             lambda: self.calamine_workbook().get_sheet_by_name(sheet.name), f"sheet '{sheet.name}'"
         )
         end = loaded.end
         if end is None:
-            return
+            return iter(())
         # calamine's own extent is exact; the scan's was an estimate.
         sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
-        yield from calamine_rows(loaded, sheet, (loaded.start or (0, 0))[1], scan.errors)
+        return calamine_rows(loaded, sheet, (loaded.start or (0, 0))[1], scan.errors)
 
     def stream(self, sheet, scan):
         if self.streaming_parts is None:
@@ -241,13 +247,13 @@ class OoxmlBook(Book):
             kinds,
             self.date1904,
         )
-        for index, row in enumerate(rows):
-            if index >= sheet.rows:
-                return
-            yield row
+        return islice(rows, sheet.rows)
 
     def merges(self, sheet):
-        return list(self.scans[sheet.name].merges)
+        if self.scans[sheet.name].xml_bytes > self.limits.stream_above_bytes:
+            return ooxml.scan_merges(self.archive, self.parts[sheet.name])
+        loaded = guarded(lambda: self.calamine_workbook().get_sheet_by_name(sheet.name))
+        return list(guarded(lambda: loaded.merged_cell_ranges) or [])
 
     def close(self):
         if self.workbook is not None:

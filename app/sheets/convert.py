@@ -5,6 +5,7 @@ import secrets
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from .book import SheetInfo, open_book
@@ -23,7 +24,7 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "zip": "application/zip",
 }
-PROGRESS_EVERY = 2000  # rows between progress calls and time-limit checks
+BATCH_ROWS = 2000  # rows handed to a writer at once, between progress calls
 
 
 @dataclass
@@ -139,7 +140,7 @@ def choose_sheets(book, options):
 
 
 class Tracker:
-    """Calls progress(done, total) every few thousand rows and enforces the time limit."""
+    """Calls progress(done, total) after each batch of rows and enforces the time limit."""
 
     def __init__(self, callback, total, limits):
         self.callback = callback
@@ -148,17 +149,8 @@ class Tracker:
         self.deadline = time.monotonic() + limits.max_seconds
         self.seconds = limits.max_seconds
 
-    def rows(self, rows):
-        done = self.done
-        for row in rows:
-            done += 1
-            if done % PROGRESS_EVERY == 0:
-                self.done = done
-                self.tick()
-            yield row
-        self.done = done
-
-    def tick(self):
+    def advance(self, rows):
+        self.done += rows
         if time.monotonic() > self.deadline:
             raise TimedOut(
                 f"The conversion took longer than {self.seconds:.0f} seconds and was stopped."
@@ -171,16 +163,20 @@ class Tracker:
             self.callback(self.total, self.total)
 
 
-def sheet_rows(book, sheet, options, tracker):
-    """(original row index, values) for the rows that go into the output."""
-    rows = tracker.rows(book.rows(sheet))
+def sheet_batches(book, sheet, options, tracker):
+    """(index of the first row, rows) in batches: per-row work stays in C where it can."""
+    rows = iter(book.rows(sheet))
     if options.fill_merged:
         rows = fill_merged(rows, book.merges(sheet))
+    index = len(list(islice(rows, options.skip_rows))) if options.skip_rows else 0
+    tracker.advance(index)
     typed = book.format == "csv" and options.infer_types and options.format in ("xlsx", "json")
-    for index, row in enumerate(rows):
-        if index < options.skip_rows:
-            continue
-        yield index, ([typed_value(value) for value in row] if typed else row)
+    while batch := list(islice(rows, BATCH_ROWS)):
+        if typed:
+            batch = [[typed_value(value) for value in row] for row in batch]
+        tracker.advance(len(batch))
+        yield index, batch
+        index += len(batch)
 
 
 def fill_merged(rows, merges):
@@ -235,17 +231,17 @@ def write_output(book, sheets, options, tracker, target):
     result = Result(output=options.format, sheets=[sheet.name for sheet in sheets])
 
     def counted(sheet):
-        for index, row in sheet_rows(book, sheet, options, tracker):
-            result.rows += 1
-            result.cells += len(row)
-            yield index, row
+        for index, batch in sheet_batches(book, sheet, options, tracker):
+            result.rows += len(batch)
+            result.cells += len(batch) * len(batch[0])
+            yield index, batch
 
     if options.format == "xlsx":
         writer = XlsxWriter(target)
         try:
             for sheet in sheets:
                 worksheet = writer.add_sheet(sheet.name)
-                writer.write_rows(worksheet, counted(sheet), sheet.name)
+                writer.write_batches(worksheet, counted(sheet), sheet.name)
         finally:
             writer.close()
         return result
@@ -254,7 +250,7 @@ def write_output(book, sheets, options, tracker, target):
     if len(sheets) == 1:
         with open(target, "wb") as binary:
             writer = writer_class(binary, options, sheets[0].name)
-            writer.write_rows(counted(sheets[0]))
+            writer.write_batches(counted(sheets[0]))
             writer.close()
         return result
     result.output = "zip"
@@ -264,7 +260,7 @@ def write_output(book, sheets, options, tracker, target):
             member = unique_file_name(options.name_stem, sheet.name, extension, taken)
             with archive.open(member, "w", force_zip64=True) as binary:
                 writer = writer_class(binary, options, sheet.name)
-                writer.write_rows(counted(sheet))
+                writer.write_batches(counted(sheet))
                 writer.close()
     return result
 

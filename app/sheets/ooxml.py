@@ -8,8 +8,11 @@ large are then read here row by row (`stream_rows`) in flat memory.
 """
 
 import datetime as dt
+import functools
 import posixpath
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
@@ -24,15 +27,17 @@ PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 CHUNK = 1 << 20
 OVERLAP = 512  # bytes carried between chunks so no pattern is cut in two
 
-ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
-WIDE_COLUMN = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{2,3})\d')
-ANY_COLUMN = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,3})\d')
+ROW_ATTRIBUTE = re.compile(rb'\sr="([0-9]+)"')
+ROW_OR_CELL_NUMBER = re.compile(rb' r="[A-Z]{0,3}([0-9]+)"')
+WIDE_COLUMN = re.compile(rb' r="[A-Z]{2}')
+ANY_COLUMN = re.compile(rb' r="([A-Z]{1,3})[0-9]')
 ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?\st="e"[^>]*?)>(.*?)</(?:\w+:)?c>', re.S)
 CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
 VALUE_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</")
 MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\sref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?"')
-LAST_VALUE_MARKERS = (b"</v>", b"</is>", b"</x:v>", b"</x:is>")
+LAST_VALUE_MARKERS = (b"</v>", b"</is>")
+PREFIXED_VALUE_MARKERS = (b":v>", b":is>")
 
 # Built-in number formats that show dates and times (ECMA-376 18.8.30, plus the CJK ones).
 BUILTIN_DATE_FORMATS = {
@@ -53,7 +58,6 @@ class SheetScan:
     dimension_columns: int = 0
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
-    merges: list = field(default_factory=list)  # ((r0, c0), (r1, c1)), 0-based
 
     @property
     def column_bound(self):
@@ -119,22 +123,67 @@ def sheet_parts(archive):
 def scan_sheet(archive, part):
     """Stream one sheet's XML and measure it without parsing every cell."""
     scan = SheetScan()
+    tail = b""
+    for chunk in inflated_chunks(archive, part):
+        scan.xml_bytes += len(chunk)
+        window = tail + chunk
+        if not tail:
+            read_dimension(window, scan)
+        scan_window(window, scan)
+        tail = window[-OVERLAP:]
+    return scan
+
+
+def inflated_chunks(archive, part):
+    """The member's bytes, inflated by a helper thread (zlib lets go of the GIL),
+    so inflating the next chunk overlaps with searching this one."""
     try:
         handle = archive.open(part)
     except KeyError:
         raise DamagedFile(f"The workbook is damaged: {part} is missing.") from None
-    tail = b""
-    first = True
-    with handle:
-        while chunk := handle.read(CHUNK):
-            scan.xml_bytes += len(chunk)
-            window = tail + chunk
-            if first:
-                read_dimension(window, scan)
-                first = False
-            scan_window(window, scan)
-            tail = window[-OVERLAP:]
-    return scan
+    chunks = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def inflate():
+        try:
+            with handle:
+                while not stop.is_set() and (chunk := handle.read(CHUNK)):
+                    chunks.put(chunk)
+            chunks.put(None)
+        except Exception as error:  # handed to the reader, which raises it
+            chunks.put(error)
+
+    worker = threading.Thread(target=inflate, daemon=True)
+    worker.start()
+    try:
+        while (chunk := chunks.get()) is not None:
+            if isinstance(chunk, Exception):
+                raise chunk
+            yield chunk
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                chunks.get_nowait()
+            except queue.Empty:
+                worker.join(0.01)
+
+
+def scan_merges(archive, part):
+    """Merged ranges of a sheet, 0-based ((r0, c0), (r1, c1)); they follow the cell data."""
+    merges, tail = [], b""
+    for chunk in inflated_chunks(archive, part):
+        window = tail + chunk
+        if b"mergeCell " in window:
+            for c0, r0, c1, r1 in MERGE.findall(window):
+                merge = (
+                    (int(r0) - 1, column_index(c0.decode())),
+                    (int(r1) - 1, column_index(c1.decode())),
+                )
+                if merge not in merges:
+                    merges.append(merge)
+        tail = window[-OVERLAP:]
+    return merges
 
 
 def read_dimension(window, scan):
@@ -146,14 +195,18 @@ def read_dimension(window, scan):
 
 
 def scan_window(window, scan):
-    rows = ROW_NUMBER.findall(window)
-    if rows:
-        scan.max_row = max(scan.max_row, max(map(int, rows)))
-    # A cell's own reference can claim a row far past its <row>: look for longer numbers.
-    digits = len(str(scan.max_row)) + 1
-    far = re.search(rb'\sr="[A-Z]{1,3}\d{%d,}"' % digits, window)
-    if far:
-        scan.max_row = max(scan.max_row, *(int(r) for _, r in CELL_REF.findall(window)))
+    # Every pattern starts with a literal, so each is one fast pass over the bytes.
+    last_row = window.rfind(b"<row ")
+    if last_row < 0:  # namespace-prefixed markup, as some writers produce: <x:row>
+        last_row = window.rfind(b":row ")
+    if last_row >= 0:
+        found = ROW_ATTRIBUTE.search(window, last_row, last_row + 400)
+        if found:
+            scan.max_row = max(scan.max_row, int(found.group(1)))
+    # Rows come in order, so the last is the largest, unless a row or cell claims a
+    # number with more digits than that: then read every number in this window.
+    if further_rows(len(str(scan.max_row)) + 1).search(window):
+        scan.max_row = max(scan.max_row, *map(int, ROW_OR_CELL_NUMBER.findall(window)))
     if WIDE_COLUMN.search(window):
         widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
         scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
@@ -164,22 +217,28 @@ def scan_window(window, scan):
             if ref and value:
                 position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
                 scan.errors[position] = value.group(1).decode("utf-8", "replace")
-    if b"mergeCell" in window:
-        for c0, r0, c1, r1 in MERGE.findall(window):
-            merge = (
-                (int(r0) - 1, column_index(c0.decode())),
-                (int(r1) - 1, column_index(c1.decode())),
-            )
-            if merge not in scan.merges:
-                scan.merges.append(merge)
-    last_value = max(window.rfind(marker) for marker in LAST_VALUE_MARKERS)
+    last_value = last_value_end(window)
     if last_value >= 0:
         cell_start = max(window.rfind(b"<c ", 0, last_value), window.rfind(b":c ", 0, last_value))
         ref = CELL_REF.search(window, max(cell_start, 0), last_value)
         if ref is not None:
             scan.rows = max(scan.rows, int(ref.group(2)))
-        elif rows:
-            scan.rows = max(scan.rows, int(rows[-1]))
+
+
+def last_value_end(window):
+    """Where the last cell value in the window ends (-1 if none); looks at the tail first."""
+    tail_start = max(len(window) - 65536, 0)
+    for markers in (LAST_VALUE_MARKERS, PREFIXED_VALUE_MARKERS):
+        for start in (tail_start, 0) if tail_start else (0,):
+            found = max(window.rfind(marker, start) for marker in markers)
+            if found >= 0:
+                return found
+    return -1
+
+
+@functools.cache
+def further_rows(digits):
+    return re.compile(rb' r="[A-Z]{0,3}[0-9]{%d}' % digits)
 
 
 def number_format_kinds(archive):

@@ -10,7 +10,14 @@ import xlsxwriter
 
 from .errors import EncodingFailed, TooLarge
 from .options import LINE_ENDINGS, QUOTING
-from .values import cell_name, column_letter, display_text, json_value, text_row_formatter
+from .values import (
+    cell_name,
+    column_letter,
+    display_text,
+    json_value,
+    text_batch_formatter,
+    text_row_formatter,
+)
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
@@ -35,31 +42,32 @@ class CsvSheetWriter:
             lineterminator=LINE_ENDINGS[options.line_ending],
         )
         self.format_row = text_row_formatter(options.date_style, options.protect_formulas)
+        self.format_batch = text_batch_formatter(options.date_style, options.protect_formulas)
         self.encoding = options.encoding
         self.sheet_name = sheet_name
 
-    def write_rows(self, rows):
-        """`rows` yields (row_index, values); the index names cells in error messages."""
-        format_row, writerow = self.format_row, self.writer.writerow
-        for index, row in rows:
-            line = format_row(row)
+    def write_batches(self, batches):
+        """`batches` yields (index of the first row, rows); indexes name cells in errors."""
+        format_batch, writerows = self.format_batch, self.writer.writerows
+        for start, batch in batches:
             try:
-                writerow(line)
+                writerows(format_batch(batch))
             except UnicodeEncodeError:
-                raise self.encoding_error(index, line) from None
+                raise self.encoding_error(start, batch) from None
 
-    def encoding_error(self, index, line):
-        for column, value in enumerate(line):
-            text = str(value)
-            try:
-                text.encode(self.encoding)
-            except UnicodeEncodeError as error:
-                char = text[error.start]
-                return EncodingFailed(
-                    f"Cell {cell_name(index, column)} of sheet '{self.sheet_name}' contains "
-                    f"'{char}' (U+{ord(char):04X}), which {self.encoding} cannot represent. "
-                    "Choose UTF-8, or change that cell."
-                )
+    def encoding_error(self, start, batch):
+        for offset, row in enumerate(batch):
+            for column, value in enumerate(self.format_row(row)):
+                text = str(value)
+                try:
+                    text.encode(self.encoding)
+                except UnicodeEncodeError as error:
+                    char = text[error.start]
+                    return EncodingFailed(
+                        f"Cell {cell_name(start + offset, column)} of sheet '{self.sheet_name}' "
+                        f"contains '{char}' (U+{ord(char):04X}), which {self.encoding} cannot "
+                        "represent. Choose UTF-8, or change that cell."
+                    )
         return EncodingFailed(
             f"A row of sheet '{self.sheet_name}' cannot be written in {self.encoding}."
         )
@@ -78,12 +86,12 @@ class JsonSheetWriter:
         self.header = options.header
         self.date_style = options.date_style
 
-    def write_rows(self, rows):
+    def write_batches(self, batches):
         stream, date_style = self.stream, self.date_style
         keys = None
         stream.write("[")
         separator = "\n"
-        for _, row in rows:
+        for row in (row for _, batch in batches for row in batch):
             if self.records and keys is None:
                 keys = json_keys(row if self.header else [], len(row))
                 if self.header:
@@ -141,13 +149,16 @@ class XlsxWriter:
         self.sheet_names.add(name.lower())
         return self.workbook.add_worksheet(name)
 
-    def write_rows(self, worksheet, rows, sheet_name):
+    def write_batches(self, worksheet, batches, sheet_name):
         write_string = worksheet.write_string
         write_number = worksheet.write_number
         write_boolean = worksheet.write_boolean
         write_datetime = worksheet.write_datetime
         formats = self.formats
         out_row = -1
+        rows = (
+            (start + offset, row) for start, batch in batches for offset, row in enumerate(batch)
+        )
         for index, row in rows:
             out_row += 1
             if out_row >= EXCEL_MAX_ROWS:
