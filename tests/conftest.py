@@ -39,6 +39,12 @@ def app(tmp_path, monkeypatch, app_settings):
 
 
 @pytest.fixture
+def db(app):
+    """The SQLAlchemy extension; use it inside `with app.app_context():`."""
+    return _db
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -1,5 +1,6 @@
 """Open any supported file as a Book: a list of sheets, each read as rows anchored at A1."""
 
+import threading
 import zipfile
 from dataclasses import dataclass
 from itertools import islice
@@ -9,7 +10,10 @@ import python_calamine
 from . import ooxml
 from .detect import Detection
 from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
+from .limits import MiB
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
+
+CONCURRENT_SCAN_ABOVE = 8 * MiB  # smaller sheets are measured first: it costs little
 
 
 @dataclass
@@ -187,17 +191,24 @@ def padded_rows(iterator, sheet, start_column, errors):
 
 class OoxmlBook(Book):
     """xlsx, xlsm, xltx: each sheet is measured first (see ooxml.py), then read by
-    calamine when that is safe and small, or streamed when its XML is large."""
+    calamine when that is safe and small, or streamed when its XML is large.
 
-    def __init__(self, path, detection, limits):
+    Inside a sandboxed child (`bail_out` given), a large sheet is measured while calamine
+    reads it, on the other core: calamine lets go of the GIL while it parses, and if the
+    measurement finds a hostile extent, bail_out ends the child before calamine allocates.
+    """
+
+    def __init__(self, path, detection, limits, bail_out=None):
         super().__init__(path, detection, limits)
         try:
             self.archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as error:
             raise DamagedFile(f"The workbook is damaged ({error}).") from None
         self.parts, self.date1904 = ooxml.sheet_parts(self.archive)
+        self.bail_out = bail_out
         self.workbook = None
         self.scans = {}
+        self.xml_sizes = {}
         self.streaming_parts = None
         metadata = guarded(self.calamine_workbook).sheets_metadata
         if len(metadata) > limits.max_sheets:
@@ -206,9 +217,20 @@ class OoxmlBook(Book):
             if entry.typ != python_calamine.SheetTypeEnum.WorkSheet or entry.name not in self.parts:
                 continue
             sheet = SheetInfo(entry.name, entry.visible == python_calamine.SheetVisibleEnum.Visible)
-            scan = self.scans[entry.name] = ooxml.scan_sheet(self.archive, self.parts[entry.name])
-            self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
-            sheet.rows, sheet.columns = scan.rows, scan.columns
+            part = self.parts[entry.name]
+            try:
+                size = self.xml_sizes[entry.name] = self.archive.getinfo(part).file_size
+            except KeyError:
+                raise DamagedFile(f"The workbook is damaged: {part} is missing.") from None
+            extent = None
+            if bail_out and CONCURRENT_SCAN_ABOVE < size <= limits.stream_above_bytes:
+                extent = ooxml.dimension_extent(self.archive, part)
+            if extent:  # an estimate for now; measured exactly beside calamine in rows()
+                sheet.rows, sheet.columns = extent
+            else:
+                scan = self.scans[entry.name] = ooxml.scan_sheet(self.archive, part)
+                self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+                sheet.rows, sheet.columns = scan.rows, scan.columns
             self.sheets.append(sheet)
 
     def calamine_workbook(self):
@@ -217,18 +239,46 @@ class OoxmlBook(Book):
         return self.workbook
 
     def rows(self, sheet):
-        scan = self.scans[sheet.name]
-        if scan.xml_bytes > self.limits.stream_above_bytes:
-            return self.stream(sheet, scan)
-        loaded = guarded(
-            lambda: self.calamine_workbook().get_sheet_by_name(sheet.name), f"sheet '{sheet.name}'"
-        )
+        if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
+            return self.stream(sheet, self.scans[sheet.name])
+        scan = self.scans.get(sheet.name)
+        if scan is None:
+            loaded, scan = self.load_while_scanning(sheet)
+        else:
+            loaded = self.load(sheet)
         end = loaded.end
         if end is None:
             return iter(())
         # calamine's own extent is exact; the scan's was an estimate.
         sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
         return calamine_rows(loaded, sheet, (loaded.start or (0, 0))[1], scan.errors)
+
+    def load(self, sheet):
+        return guarded(
+            lambda: self.calamine_workbook().get_sheet_by_name(sheet.name), f"sheet '{sheet.name}'"
+        )
+
+    def load_while_scanning(self, sheet):
+        outcome = {}
+
+        def measure():
+            try:
+                scan = ooxml.scan_sheet(self.archive, self.parts[sheet.name])
+                self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+                outcome["scan"] = scan
+            except SheetError as error:
+                self.bail_out(error)  # does not return: the process ends here
+            except BaseException as error:  # handed to the reading thread
+                outcome["error"] = error
+
+        measuring = threading.Thread(target=measure, daemon=True)
+        measuring.start()
+        loaded = self.load(sheet)
+        measuring.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        self.scans[sheet.name] = outcome["scan"]
+        return loaded, outcome["scan"]
 
     def stream(self, sheet, scan):
         if self.streaming_parts is None:
@@ -250,9 +300,9 @@ class OoxmlBook(Book):
         return islice(rows, sheet.rows)
 
     def merges(self, sheet):
-        if self.scans[sheet.name].xml_bytes > self.limits.stream_above_bytes:
+        if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return ooxml.scan_merges(self.archive, self.parts[sheet.name])
-        loaded = guarded(lambda: self.calamine_workbook().get_sheet_by_name(sheet.name))
+        loaded = self.load(sheet)
         return list(guarded(lambda: loaded.merged_cell_ranges) or [])
 
     def close(self):
@@ -261,9 +311,9 @@ class OoxmlBook(Book):
         self.archive.close()
 
 
-def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1"):
+def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail_out=None):
     if detection.format == "csv":
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
-        return OoxmlBook(path, detection, limits)
+        return OoxmlBook(path, detection, limits, bail_out)
     return CalamineBook(path, detection, limits)

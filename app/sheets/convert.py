@@ -13,7 +13,7 @@ from .detect import detect_format
 from .errors import EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
 from .limits import DEFAULT_LIMITS
 from .options import Options
-from .sandbox import run_isolated
+from .sandbox import current_bail_out, run_isolated
 from .values import display_text, typed_value
 from .writers import CsvSheetWriter, JsonSheetWriter, XlsxWriter, unique_file_name
 
@@ -213,7 +213,11 @@ def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMIT
         with (
             damaged_as_user_error(),
             open_book(
-                path, detect_format(path, limits), limits, options.name_stem or "Sheet1"
+                path,
+                detect_format(path, limits),
+                limits,
+                options.name_stem or "Sheet1",
+                bail_out=current_bail_out(),
             ) as book,
         ):
             sheets = choose_sheets(book, options)

@@ -186,6 +186,17 @@ def scan_merges(archive, part):
     return merges
 
 
+def dimension_extent(archive, part):
+    """(rows, columns) from the sheet's <dimension> element, or None. An estimate only:
+    writers may omit it, and a hostile file may lie in it."""
+    for chunk in inflated_chunks(archive, part):
+        found = DIMENSION.search(chunk, 0, 4096)
+        if not found or not found.group(3):
+            return None
+        return int(found.group(4)), column_index(found.group(3).decode()) + 1
+    return None
+
+
 def read_dimension(window, scan):
     found = DIMENSION.search(window, 0, 4096)
     if found:

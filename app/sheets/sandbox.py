@@ -5,8 +5,10 @@ or spin. Run in a forked child, such a file costs the child, never the caller: a
 a kill or a memory error comes back as a SheetError with a message for the user.
 """
 
+import faulthandler
 import gc
 import multiprocessing
+import os
 import resource
 import signal
 import time
@@ -15,6 +17,19 @@ import traceback
 from .errors import DamagedFile, SheetError, TimedOut, TooLarge
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress messages from the child
+_sender = None  # the child's end of the pipe, set in the child only
+
+
+def bail_out(error):
+    """In a child: report `error` to the parent and end the process at once, from any thread."""
+    _sender.send(("error", error))
+    _sender.close()
+    os._exit(0)
+
+
+def current_bail_out():
+    """bail_out when running in a sandboxed child, else None."""
+    return bail_out if _sender is not None else None
 
 
 class EngineCrash(RuntimeError):
@@ -79,6 +94,9 @@ def death_error(exitcode):
 
 
 def _child(sender, function, args, kwargs, memory_bytes, report_progress):
+    global _sender
+    _sender = sender
+    faulthandler.disable()  # a native abort here is expected and reported by the parent
     # Rows hold no reference cycles, and this process is short-lived and memory-capped:
     # the cycle collector would only spend time (about 8% of a conversion) finding nothing.
     gc.disable()
