@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from .conftest import PASSWORD, build_app
+from .conftest import PASSWORD
 
 JSON = {"Accept": "application/json"}
 
@@ -101,22 +101,15 @@ def test_500_rolls_back_the_session(app, boom, client):
 
 # CSRF, with protection on as in production.
 
-
-@pytest.fixture
-def csrf_app(tmp_path):
-    return build_app(tmp_path, WTF_CSRF_ENABLED=True)
+CSRF_ON = pytest.mark.parametrize("app_settings", [{"WTF_CSRF_ENABLED": True}])
 
 
 def csrf_token(page):
     return re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
 
 
-def test_post_without_csrf_token_gets_friendly_400(csrf_app):
-    from app.extensions import db
-
-    with csrf_app.app_context():
-        db.create_all()
-    client = csrf_app.test_client()
+@CSRF_ON
+def test_post_without_csrf_token_gets_friendly_400(client, app_settings):
     response = client.post("/contact", data={"name": "x"})
     assert response.status_code == 400
     assert b"The form expired" in response.data and b"<nav" in response.data
@@ -124,18 +117,8 @@ def test_post_without_csrf_token_gets_friendly_400(csrf_app):
     assert response.status_code == 400 and "The form expired" in response.json["message"]
 
 
-def test_post_with_csrf_token_from_the_page_works(csrf_app):
-    from app.extensions import db
-    from app.models import Role, User
-
-    with csrf_app.app_context():
-        db.create_all()
-        Role.insert_roles()
-        user = User(email="ada@example.com", name="Ada", confirmed=True)
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-    client = csrf_app.test_client()
+@CSRF_ON
+def test_post_with_csrf_token_from_the_page_works(client, user, app_settings):
     token = csrf_token(client.get("/auth/login").data)
     data = {"email": "ada@example.com", "password": PASSWORD}
     assert client.post("/auth/login", data=data).status_code == 400

@@ -12,10 +12,6 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from app.extensions import db
-from app.models import Role
-
-from ..conftest import build_app
 from ..smtp import SMTPServer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -76,20 +72,14 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_app(tmp_path, smtp, monkeypatch):
-    monkeypatch.setenv("SHEETPORT_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = build_app(tmp_path, WTF_CSRF_ENABLED=True, **smtp.mail_settings())
-    with app.app_context():
-        db.create_all()
-        Role.insert_roles()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def app_settings(smtp):
+    """The suite's `app`, with CSRF on as in production and mail to a real SMTP server."""
+    return {"WTF_CSRF_ENABLED": True, **smtp.mail_settings()}
 
 
 @pytest.fixture
-def server(live_app):
-    with LiveServer(live_app) as live:
+def server(app):
+    with LiveServer(app) as live:
         yield live
 
 

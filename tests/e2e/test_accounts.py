@@ -75,8 +75,8 @@ def test_registration_errors_shown_next_to_fields(page):
     expect(page.get_by_label("Password", exact=True)).to_have_value("")
 
 
-def test_forgotten_password_reset(page, smtp, live_app):
-    with live_app.app_context():
+def test_forgotten_password_reset(page, smtp, app):
+    with app.app_context():
         make_admin("boss@example.com", "old password 1")
     page.goto("/auth/login")
     page.get_by_role("link", name="Forgot your password?").click()
@@ -94,8 +94,8 @@ def test_forgotten_password_reset(page, smtp, live_app):
     expect(page.get_by_test_id("nav-user")).to_be_visible()
 
 
-def test_admin_logs_in_and_sees_dashboard(page, live_app):
-    with live_app.app_context():
+def test_admin_logs_in_and_sees_dashboard(page, app):
+    with app.app_context():
         make_admin("boss@example.com", "admin password")
     page.goto("/admin/")
     expect(page).to_have_url(re.compile(r"/auth/login\?next="))
