@@ -63,6 +63,13 @@ class Config:
     UPLOAD_LIMIT_ANONYMOUS_MB = env_int("UPLOAD_LIMIT_ANONYMOUS_MB", 10)
     UPLOAD_LIMIT_USER_MB = env_int("UPLOAD_LIMIT_USER_MB", 50)
     RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
+    UPLOAD_FOLDER = env_str("UPLOAD_FOLDER")  # None: instance/files
+    CONVERSION_WORKERS = env_int("CONVERSION_WORKERS", 2)
+    CONVERSION_MAX_SECONDS = env_int("CONVERSION_MAX_SECONDS", 900)
+    CONVERSION_MAX_MEMORY_MB = env_int("CONVERSION_MAX_MEMORY_MB", 4096)
+    CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 10)
+    SITE_URL = env_str("SITE_URL")  # for links in emails sent by background jobs
+    CONVERSIONS_PER_PAGE = 20
 
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True
@@ -118,6 +125,7 @@ class TestingConfig(Config):
     MAIL_SEND_SYNC = True
     ADMIN_EMAIL = "admin@example.com"
     RATELIMIT_ENABLED = False
+    CLEANUP_INTERVAL_MINUTES = 0
     # Hashing cost is not what the tests are about; keep them quick.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 

@@ -1,4 +1,4 @@
-"""flask commands for administrators: setup, create-admin."""
+"""flask commands for administrators: setup, create-admin, cleanup."""
 
 import secrets
 import sys
@@ -60,6 +60,14 @@ def register(app):
             raise click.UsageError("The password must be at least 8 characters long.")
         user, created = make_admin(email, password)
         click.echo(f"{'Created' if created else 'Updated'} admin account {user.email}.")
+
+    @app.cli.command("cleanup")
+    def cleanup():
+        """Delete expired conversions and their files (the app also does this every few minutes)."""
+        from .jobs import cleanup as delete_expired
+
+        count = delete_expired(app)
+        click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
 
     @app.cli.command("setup")
     def setup():

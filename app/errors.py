@@ -46,12 +46,14 @@ def error_response(code, message, headers=()):
 
 
 def format_size(size):
-    """1048576 -> '1 MB'."""
-    for unit in ("bytes", "KB", "MB"):
-        if size < 1024:
-            return f"{size:g} {unit}"
+    """1048576 -> '1 MB', 2000 -> '1.95 KB'."""
+    if size < 1024:
+        return f"{size} bytes"
+    for unit in ("KB", "MB", "GB"):
         size /= 1024
-    return f"{size:.3g} GB"
+        if size < 1024 or unit == "GB":
+            return f"{size:.3g} {unit}"
+    return ""
 
 
 def message_for(error):

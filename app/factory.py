@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import config
 
-from . import cli, errors, security
+from . import cli, errors, jobs, security
 from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -29,9 +29,11 @@ def create_app(config_name=None, overrides=None):
     configure(app, config[config_name], overrides or {})
     register_extensions(app)
     register_blueprints(app)
+    jobs.init_app(app)
     errors.register(app)
     security.register(app)
     cli.register(app)
+    register_template_helpers(app)
     register_shell_context(app)
     return app
 
@@ -44,6 +46,8 @@ def configure(app, config_class, overrides):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         database = Path(app.instance_path) / "sheetport.sqlite"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "files")
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -63,11 +67,21 @@ def register_extensions(app):
 def register_blueprints(app):
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .convert import bp as convert_bp
     from .main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(convert_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_template_helpers(app):
+    from .errors import format_size
+    from .sheets.values import column_letter
+
+    app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.globals["column_letters"] = lambda count: [column_letter(i) for i in range(count)]
 
 
 def register_shell_context(app):
@@ -75,4 +89,10 @@ def register_shell_context(app):
 
     @app.shell_context_processor
     def shell_context():
-        return {"db": db, "User": models.User, "Role": models.Role, "Message": models.Message}
+        return {
+            "db": db,
+            "User": models.User,
+            "Role": models.Role,
+            "Message": models.Message,
+            "Conversion": models.Conversion,
+        }

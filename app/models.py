@@ -226,3 +226,65 @@ def authenticate(email, password):
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if user.verify_password(password) else None
+
+
+class Conversion(db.Model):
+    """One uploaded file and what was made of it. The job updates status and progress here,
+    so any web process can answer for it."""
+
+    __tablename__ = "conversions"
+
+    QUEUED, RUNNING, DONE, FAILED, UPLOADED = "queued", "running", "done", "failed", "uploaded"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, index=True, default=lambda: secrets.token_urlsafe(16)
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    session_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64))
+    detected_format: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(default=0)
+    info: Mapped[dict] = mapped_column(db.JSON, default=dict)  # engine's inspect(): sheets etc.
+    options: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    output_format: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="uploaded", index=True)
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result_name: Mapped[str | None] = mapped_column(String(255))
+    result_stored_name: Mapped[str | None] = mapped_column(String(64))
+    result_size: Mapped[int | None] = mapped_column()
+    rows: Mapped[int | None] = mapped_column()
+    warnings: Mapped[list] = mapped_column(db.JSON, default=list)
+    notify: Mapped[bool] = mapped_column(default=False)
+    runner: Mapped[str | None] = mapped_column(String(80))  # host:pid:boot of the job's process
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def percent(self):
+        if self.status == self.DONE:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(99, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def finished(self):
+        return self.status in (self.DONE, self.FAILED)
+
+    def is_expired(self, now=None):
+        return (now or utcnow()) >= self.expires_at
+
+    def owned_by(self, user, session_key):
+        if self.user_id is not None:
+            return user.is_authenticated and user.id == self.user_id
+        return session_key is not None and session_key == self.session_key

@@ -73,7 +73,7 @@ def isolated(function, *args, limits, progress=None, **kwargs):
     )
 
 
-def inspect(path, limits=DEFAULT_LIMITS, isolate=False):
+def inspect(path, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"):
     """What the file is and what it holds: format, sheets (name, visibility, size),
     and for text files the encoding and delimiter found.
 
@@ -81,8 +81,9 @@ def inspect(path, limits=DEFAULT_LIMITS, isolate=False):
     for files from strangers.
     """
     if isolate:
-        return isolated(inspect, path, limits=limits)
-    with damaged_as_user_error(), open_book(path, detect_format(path, limits), limits) as book:
+        return isolated(inspect, path, limits=limits, text_sheet_name=text_sheet_name)
+    detection = detect_format(path, limits)
+    with damaged_as_user_error(), open_book(path, detection, limits, text_sheet_name) as book:
         return WorkbookInfo(
             format=book.detection.format,
             description=book.detection.description,
@@ -92,11 +93,15 @@ def inspect(path, limits=DEFAULT_LIMITS, isolate=False):
         )
 
 
-def preview(path, sheet=None, rows=100, limits=DEFAULT_LIMITS, isolate=False):
-    """The first `rows` rows of a sheet (default: the first visible one) as display strings."""
+def preview(
+    path, sheet=None, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"
+):
+    """The first `rows` rows of a sheet (default: the first visible one) as display strings.
+    A text file's one sheet is called `text_sheet_name`."""
     if isolate:
-        return isolated(preview, path, sheet, rows, limits=limits)
-    with damaged_as_user_error(), open_book(path, detect_format(path, limits), limits) as book:
+        return isolated(preview, path, sheet, rows, limits=limits, text_sheet_name=text_sheet_name)
+    detection = detect_format(path, limits)
+    with damaged_as_user_error(), open_book(path, detection, limits, text_sheet_name) as book:
         info = pick_sheet(book, sheet)
         shown = []
         for row in book.rows(info):

@@ -1,0 +1,120 @@
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    SubmitField,
+)
+from wtforms.validators import InputRequired, NumberRange, ValidationError
+
+
+def choices(*pairs):
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+FORMATS = choices(
+    ("csv", "CSV"),
+    ("tsv", "TSV (tab-separated)"),
+    ("xlsx", "Excel workbook (XLSX)"),
+    ("json", "JSON"),
+)
+
+
+class UploadForm(FlaskForm):
+    file = FileField("Spreadsheet", validators=[FileRequired("Choose a file to upload.")])
+    preview = SubmitField("Upload and preview")
+    quick = SubmitField("Quick convert to CSV")
+
+
+class OptionsForm(FlaskForm):
+    output_format = SelectField("Convert to", choices=FORMATS)
+    sheets = SelectMultipleField("Sheets", choices=[])
+    all_sheets = BooleanField("All sheets")
+    include_hidden = BooleanField("Include hidden sheets")
+    delimiter = SelectField(
+        "Delimiter",
+        choices=choices((",", "Comma ,"), (";", "Semicolon ;"), ("\t", "Tab"), ("|", "Pipe |")),
+    )
+    quoting = SelectField(
+        "Quotes",
+        choices=choices(
+            ("minimal", "Only where needed"),
+            ("all", "Around every field"),
+            ("nonnumeric", "Around every field but numbers"),
+        ),
+    )
+    encoding = SelectField(
+        "Encoding",
+        choices=choices(
+            ("utf-8", "UTF-8"),
+            ("utf-8-sig", "UTF-8 with BOM (opens right in Excel)"),
+            ("cp1252", "Windows-1252 (Western European)"),
+        ),
+    )
+    line_ending = SelectField(
+        "Line endings", choices=choices(("crlf", "Windows (CRLF)"), ("lf", "Unix and macOS (LF)"))
+    )
+    header = BooleanField("The first row holds column names", default=True)
+    skip_rows = IntegerField(
+        "Rows to skip at the top",
+        default=0,
+        validators=[
+            InputRequired(),
+            NumberRange(0, 1_000_000, "Enter a number from 0 to 1,000,000."),
+        ],
+    )
+    json_style = SelectField(
+        "JSON layout",
+        choices=choices(("records", "Objects keyed by column name"), ("rows", "Arrays of values")),
+    )
+    date_style = SelectField(
+        "Dates",
+        choices=choices(("iso", "2024-03-15 (ISO)"), ("dmy", "15/03/2024"), ("mdy", "03/15/2024")),
+    )
+    fill_merged = BooleanField("Fill merged cells with their value")
+    protect_formulas = BooleanField("Protect against formula injection (CSV and TSV)")
+    notify = BooleanField("Email me when a long conversion finishes")
+    submit = SubmitField("Convert")
+
+    REMEMBERED = (
+        "output_format",
+        "delimiter",
+        "quoting",
+        "encoding",
+        "line_ending",
+        "header",
+        "json_style",
+        "date_style",
+        "fill_merged",
+        "protect_formulas",
+    )
+
+    def validate_sheets(self, field):
+        if not self.all_sheets.data and not field.data:
+            raise ValidationError("Choose at least one sheet, or all sheets.")
+
+    def engine_options(self, name_stem):
+        """The engine's Options, as a dict that can be stored with the job."""
+        return {
+            "format": self.output_format.data,
+            "sheets": [] if self.all_sheets.data else list(self.sheets.data),
+            "all_sheets": self.all_sheets.data,
+            "include_hidden": self.include_hidden.data,
+            "delimiter": self.delimiter.data,
+            "quoting": self.quoting.data,
+            "encoding": self.encoding.data,
+            "line_ending": self.line_ending.data,
+            "skip_rows": self.skip_rows.data,
+            "header": self.header.data,
+            "json_style": self.json_style.data,
+            "date_style": self.date_style.data,
+            "fill_merged": self.fill_merged.data,
+            "protect_formulas": self.protect_formulas.data,
+            "name_stem": name_stem,
+        }
+
+    def remembered(self):
+        return {name: getattr(self, name).data for name in self.REMEMBERED}

@@ -1,0 +1,418 @@
+"""The conversion flow through the test client: upload, preview, options, job, download."""
+
+import io
+import json
+import re
+import time
+import zipfile
+from datetime import timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import Conversion, utcnow
+from app.sheets import Options, convert
+
+from .conftest import AuthActions, fetch
+from .sheets.books import FIXTURES, write_xlsx
+
+WORKBOOK = {
+    "Data": [
+        ["id", "name", "code"],
+        [1, 'Zoë, "quoted"', "00123"],
+        [2, "<script>alert(1)</script>", "007"],
+    ],
+    "Other": [["x"], [1]],
+}
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    return write_xlsx(tmp_path / "report.xlsx", WORKBOOK)
+
+
+def upload(client, path, name=None, quick=False, **kwargs):
+    data = {
+        "file": (
+            io.BytesIO(path.read_bytes() if hasattr(path, "read_bytes") else path),
+            name or path.name,
+        )
+    }
+    if quick:
+        data["quick"] = "Quick convert to CSV"
+    return client.post("/convert", data=data, content_type="multipart/form-data", **kwargs)
+
+
+def public_id_of(response):
+    return re.search(r"/convert/([\w-]+)$", response.headers["Location"]).group(1)
+
+
+def wait_for(app, public_id, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conversion = fetch(app, Conversion, public_id=public_id)
+        if conversion.status in ("done", "failed"):
+            return conversion
+        time.sleep(0.05)
+    raise AssertionError(f"conversion {public_id} did not finish")
+
+
+def stored_files(app):
+    folder = app.config["UPLOAD_FOLDER"]
+    import os
+
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_upload_page(client):
+    page = client.get("/convert")
+    assert page.status_code == 200 and b'enctype="multipart/form-data"' in page.data
+    assert b"Quick convert to CSV" in page.data
+
+
+def test_upload_preview_convert_download(app, client, workbook, tmp_path):
+    response = upload(client, workbook)
+    assert response.status_code == 302
+    public_id = public_id_of(response)
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "Uploaded report.xlsx" in page
+    assert "Excel workbook (.xlsx)" in page and ">Data" in page and ">Other" in page
+    assert "00123" in page and "Zoë, &#34;quoted&#34;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    response = client.post(
+        f"/convert/{public_id}",
+        data={
+            "output_format": "csv",
+            "sheets": ["Data"],
+            "delimiter": ",",
+            "quoting": "minimal",
+            "encoding": "utf-8",
+            "line_ending": "crlf",
+            "skip_rows": "0",
+            "header": "y",
+            "json_style": "records",
+            "date_style": "iso",
+        },
+    )
+    assert response.status_code == 302
+    conversion = wait_for(app, public_id)
+    assert conversion.status == "done", conversion.error
+    assert conversion.result_name == "report - Data.csv" and conversion.rows == 3
+    status = client.get(f"/convert/{public_id}/status").json
+    assert status["status"] == "done" and status["percent"] == 100 and status["download_url"]
+    download = client.get(f"/convert/{public_id}/download")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert (
+        "report%20-%20Data.csv" in download.headers["Content-Disposition"]
+        or "report - Data.csv" in download.headers["Content-Disposition"]
+    )
+    assert download.mimetype == "text/csv"
+    expected = tmp_path / "expected.csv"
+    convert(workbook, expected, Options(sheets=["Data"]))
+    assert download.data == expected.read_bytes()
+    download.close()
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "Your file is ready" in page and "report - Data.csv" in page
+
+
+def test_quick_convert_goes_straight_to_the_result(app, client, workbook):
+    response = upload(client, workbook, quick=True)
+    public_id = public_id_of(response)
+    conversion = wait_for(app, public_id)
+    assert conversion.status == "done" and conversion.options["format"] == "csv"
+    assert conversion.options["sheets"] == ["Data"]
+    with client.get(f"/convert/{public_id}/download") as download:
+        assert download.data.startswith(b"id,name,code\r\n")
+
+
+def test_all_sheets_to_zip_and_json_and_xlsx(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    base = {
+        "delimiter": ",",
+        "quoting": "minimal",
+        "encoding": "utf-8",
+        "line_ending": "crlf",
+        "skip_rows": "0",
+        "header": "y",
+        "json_style": "records",
+        "date_style": "iso",
+    }
+    client.post(f"/convert/{public_id}", data={**base, "output_format": "csv", "all_sheets": "y"})
+    conversion = wait_for(app, public_id)
+    assert conversion.result_name == "report.zip"
+    with client.get(f"/convert/{public_id}/download") as download:
+        names = zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    assert names == ["report - Data.csv", "report - Other.csv"]
+    client.post(
+        f"/convert/{public_id}", data={**base, "output_format": "json", "sheets": ["Other"]}
+    )
+    conversion = wait_for(app, public_id)
+    with client.get(f"/convert/{public_id}/download") as download:
+        assert json.loads(download.data) == [{"x": 1}]
+    client.post(f"/convert/{public_id}", data={**base, "output_format": "xlsx", "all_sheets": "y"})
+    conversion = wait_for(app, public_id)
+    assert conversion.result_name == "report.xlsx"
+
+
+def test_options_are_remembered(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    data = {
+        "output_format": "tsv",
+        "sheets": ["Data"],
+        "delimiter": ";",
+        "quoting": "all",
+        "encoding": "utf-8-sig",
+        "line_ending": "lf",
+        "skip_rows": "0",
+        "json_style": "rows",
+        "date_style": "dmy",
+    }
+    client.post(f"/convert/{public_id}", data=data)
+    wait_for(app, public_id)
+    second = public_id_of(upload(client, workbook))
+    page = client.get(f"/convert/{second}").get_data(as_text=True)
+    assert '<option selected value="tsv">' in page and '<option selected value="utf-8-sig">' in page
+    assert '<option selected value="dmy">' in page
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        ({"sheets": []}, "Choose at least one sheet, or all sheets."),
+        ({"skip_rows": "-1"}, "Enter a number from 0 to 1,000,000."),
+        ({"output_format": "pdf"}, "Not a valid choice"),
+        ({"sheets": ["Nope"]}, "is not a valid choice"),
+    ],
+)
+def test_options_validation(app, client, workbook, data, error):
+    public_id = public_id_of(upload(client, workbook))
+    base = {
+        "output_format": "csv",
+        "sheets": ["Data"],
+        "delimiter": ",",
+        "quoting": "minimal",
+        "encoding": "utf-8",
+        "line_ending": "crlf",
+        "skip_rows": "0",
+        "json_style": "records",
+        "date_style": "iso",
+    }
+    response = client.post(f"/convert/{public_id}", data={**base, **data})
+    assert response.status_code == 400
+    assert error in response.get_data(as_text=True)
+    assert fetch(app, Conversion, public_id=public_id).status == "uploaded"
+
+
+BAD_UPLOADS = [
+    ("empty.xlsx", b"", "The file is empty."),
+    ("random.xlsx", bytes(range(256)) * 16, "not a spreadsheet"),
+    ("report.xlsx", b"%PDF-1.7\n" + b"x" * 100, "This file is a PDF document, not a spreadsheet."),
+]
+
+
+@pytest.mark.parametrize("name, content, message", BAD_UPLOADS)
+def test_bad_uploads_leave_nothing_behind(app, client, name, content, message):
+    response = upload(client, content, name)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert stored_files(app) == []
+    assert fetch(app, Conversion, original_name=name) is None
+
+
+def test_truncated_and_bomb_and_locked_uploads(app, client, workbook, tmp_path):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    data = workbook.read_bytes()
+    assert "damaged" in upload(client, data[: len(data) // 2], "cut.xlsx").get_data(as_text=True)
+    locked = tmp_path / "locked.xlsx"
+    with workbook.open("rb") as plain, locked.open("wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+    assert "protected with a password" in upload(client, locked).get_data(as_text=True)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (64 * 2**20))
+    assert "zip bomb" in upload(client, bomb.getvalue(), "bomb.xlsx").get_data(as_text=True)
+    assert stored_files(app) == []
+
+
+def test_missing_file(client):
+    response = client.post("/convert", data={}, content_type="multipart/form-data")
+    assert response.status_code == 400 and b"Choose a file to upload." in response.data
+
+
+@pytest.mark.parametrize("app_settings", [{"UPLOAD_LIMIT_ANONYMOUS_MB": 0}])
+def test_per_user_upload_limit(app, client, workbook, make_user, app_settings):
+    response = upload(client, workbook)
+    assert response.status_code == 400
+    assert (
+        b"limit without an account" in response.data
+        and b"Sign in to upload larger files" in response.data
+    )
+    assert stored_files(app) == []
+    make_user()
+    AuthActions(client).login()
+    assert upload(client, workbook).status_code == 302
+
+
+@pytest.mark.parametrize("app_settings", [{"MAX_CONTENT_LENGTH": 2000}])
+def test_request_size_limit_gives_413(client, workbook, app_settings):
+    response = upload(client, workbook)
+    assert response.status_code == 413 and b"larger than the 1.95 KB limit" in response.data
+
+
+def test_name_that_disagrees_with_content_is_noted(app, client, tmp_path):
+    csv_named_xls = tmp_path / "data.xls"
+    csv_named_xls.write_text("a,b\n1,2\n")
+    public_id = public_id_of(upload(client, csv_named_xls))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "The name ends in .xls, but the file is really Delimited text" in page
+    assert "encoding utf-8" in page and "delimiter comma" in page
+
+
+def test_fixture_formats_upload(app, client):
+    for kind in ("xls", "xlsb", "ods"):
+        response = upload(client, FIXTURES / f"mixed.{kind}")
+        assert response.status_code == 302, kind
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "hidden" in page and "Zoë" in page
+
+
+def test_sheet_tabs(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    page = client.get(f"/convert/{public_id}?sheet=Other").get_data(as_text=True)
+    assert 'aria-current="page"' in page and "<td>x</td>" in page
+    assert client.get(f"/convert/{public_id}?sheet=Nope").status_code == 200
+
+
+# Ownership, deletion, history, retention
+
+
+def test_other_visitors_get_404(app, client, workbook, make_user):
+    make_user()
+    AuthActions(client).login()
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    urls = [
+        f"/convert/{public_id}",
+        f"/convert/{public_id}/status",
+        f"/convert/{public_id}/download",
+    ]
+    stranger = app.test_client()
+    make_user(email="eve@example.com")
+    for client_ in (stranger,):
+        for url in urls:
+            assert client_.get(url).status_code == 404, url
+        assert client_.post(f"/convert/{public_id}/delete").status_code == 404
+    AuthActions(stranger).login("eve@example.com")
+    for url in urls:
+        assert stranger.get(url).status_code == 404, url
+    assert stranger.post(f"/convert/{public_id}/delete").status_code == 404
+    assert fetch(app, Conversion, public_id=public_id) is not None
+
+
+def test_delete_removes_files_and_record(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    assert len(stored_files(app)) == 2
+    response = client.post(f"/convert/{public_id}/delete", follow_redirects=True)
+    assert b"Deleted report.xlsx and its files." in response.data
+    assert stored_files(app) == [] and fetch(app, Conversion, public_id=public_id) is None
+    assert client.get(f"/convert/{public_id}").status_code == 404
+
+
+def test_history_for_user_is_paginated_newest_first(app, client, workbook, make_user):
+    make_user()
+    AuthActions(client).login()
+    for name in ("first.xlsx", "second.xlsx"):
+        upload(client, workbook, name)
+    page = client.get("/history").get_data(as_text=True)
+    table = page[page.index("<tbody>") :]
+    assert table.index("second.xlsx") < table.index("first.xlsx")
+    assert "End my session" not in page
+    assert client.post("/history/end-session").status_code == 404
+
+
+def test_anonymous_history_and_end_session(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    page = client.get("/history").get_data(as_text=True)
+    assert "report.xlsx" in page and "End my session" in page
+    assert app.test_client().get("/history").get_data(as_text=True).count("report.xlsx") == 0
+    response = client.post("/history/end-session", follow_redirects=True)
+    assert b"Your session has ended and your files were deleted." in response.data
+    assert stored_files(app) == [] and fetch(app, Conversion, public_id=public_id) is None
+
+
+def test_expired_conversion_answers_410_and_cleanup_deletes_it(app, client, runner, workbook):
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    response = client.get(f"/convert/{public_id}")
+    assert response.status_code == 410 and b"Expired" in response.data
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 0 and "Deleted 1 expired conversion" in result.output
+    assert stored_files(app) == [] and fetch(app, Conversion, public_id=public_id) is None
+
+
+def test_twenty_conversions_at_once(app, client, tmp_path):
+    ids = {}
+    for number in range(20):
+        book = write_xlsx(
+            tmp_path / f"book{number}.xlsx", {"S": [["n"], [number]] + [[i] for i in range(200)]}
+        )
+        ids[number] = public_id_of(upload(client, book, quick=True))
+    for number, public_id in ids.items():
+        conversion = wait_for(app, public_id, timeout=120)
+        assert conversion.status == "done", conversion.error
+        with client.get(f"/convert/{public_id}/download") as download:
+            assert download.data.startswith(f"n\r\n{number}\r\n".encode())
+
+
+def test_interrupted_job_is_failed_on_restart(app, client, workbook):
+    from app import jobs
+
+    public_id = public_id_of(upload(client, workbook))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status = "running"
+        conversion.runner = "localhost-gone:999999:dead"  # another host: left alone
+        db.session.commit()
+        jobs.recover_interrupted()
+        assert db.session.get(Conversion, conversion.id).status == "running"
+        import socket
+
+        conversion.runner = f"{socket.gethostname()}:999999:dead"  # this host, process gone
+        db.session.commit()
+        jobs.recover_interrupted()
+        recovered = db.session.get(Conversion, conversion.id)
+        assert recovered.status == "failed" and "interrupted by a restart" in recovered.error
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "The conversion failed." in page and "interrupted by a restart" in page
+
+
+def test_failed_job_shows_why(app, client, tmp_path):
+    text = tmp_path / "emoji.csv"
+    text.write_text("a\n😀\n", encoding="utf-8")
+    public_id = public_id_of(upload(client, text))
+    data = {
+        "output_format": "csv",
+        "sheets": ["emoji"],
+        "delimiter": ",",
+        "quoting": "minimal",
+        "encoding": "cp1252",
+        "line_ending": "crlf",
+        "skip_rows": "0",
+        "json_style": "records",
+        "date_style": "iso",
+    }
+    assert client.post(f"/convert/{public_id}", data=data).status_code == 302
+    conversion = wait_for(app, public_id)
+    assert conversion.status == "failed" and "Cell A2" in conversion.error
+    assert "Cell A2" in client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert stored_files(app) == [conversion.stored_name]
