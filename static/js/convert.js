@@ -3,8 +3,9 @@
 (function () {
   "use strict";
 
-  var form = document.getElementById("upload-form");
-  if (form) {
+  var enhanceUpload = function () {
+    var form = document.getElementById("upload-form");
+    if (!form) { return; }
     var input = form.querySelector('input[type="file"]');
     var zone = document.getElementById("drop-zone");
     var bar = document.getElementById("upload-progress");
@@ -64,14 +65,12 @@
           window.location.assign(request.responseURL);
           return;
         }
-        // The form came back with a message: show the server's page as it rendered it.
+        // The form came back with a message: show it as the server rendered it.
         var page = new DOMParser().parseFromString(request.responseText, "text/html");
         var main = page.querySelector("main");
         if (main) {
           document.querySelector("main").replaceWith(document.adoptNode(main));
-          window.location.hash = "";
-          var fresh = document.getElementById("upload-form");
-          if (fresh) { window.location.reload(); }
+          enhanceUpload();
         }
       });
       request.addEventListener("error", function () {
@@ -81,7 +80,8 @@
       request.open("POST", form.action || window.location.href);
       request.send(data);
     });
-  }
+  };
+  enhanceUpload();
 
   var job = document.getElementById("job");
   if (job) {

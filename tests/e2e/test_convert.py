@@ -1,0 +1,67 @@
+"""Converting in a real browser: upload through the file input, progress, download."""
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from app.sheets import Options, convert
+
+from ..sheets.books import write_xlsx
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    rows = [["id", "name", "when"], *[[i, f"person {i}", "2024-03-15"] for i in range(1, 3001)]]
+    return write_xlsx(tmp_path / "people.xlsx", {"People": rows, "Notes": [["a note"]]})
+
+
+def test_upload_preview_convert_download(page, workbook, tmp_path):
+    page.goto("/")
+    page.get_by_role("link", name="Convert a file").click()
+    page.get_by_label("Drop a file here, or choose one").set_input_files(workbook)
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("people.xlsx")
+    expect(page.locator(".preview-table")).to_contain_text("person 1")
+    page.get_by_role("link", name=re.compile("Notes")).click()
+    expect(page.locator(".preview-table")).to_contain_text("a note")
+    page.get_by_label("Convert to").select_option("csv")
+    page.get_by_label("People").check()
+    page.get_by_label("Notes").uncheck()
+    page.get_by_role("button", name="Convert").click()
+    expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("result-name")).to_have_text("people - People.csv")
+    page.screenshot(path=ARTIFACTS / "converted.png", full_page=True)
+    with page.expect_download() as info:
+        page.get_by_test_id("download").click()
+    download = info.value
+    assert download.suggested_filename == "people - People.csv"
+    expected = tmp_path / "expected.csv"
+    convert(workbook, expected, Options(sheets=["People"]))
+    assert Path(download.path()).read_bytes() == expected.read_bytes()
+
+    page.get_by_role("link", name="History").first.click()
+    expect(page.get_by_role("link", name="people.xlsx")).to_be_visible()
+
+
+def test_progress_bar_reaches_done(page, tmp_path):
+    big = write_xlsx(tmp_path / "big.xlsx", {"S": [[i, f"row {i}", i * 1.5] for i in range(60_000)]})
+    page.goto("/convert")
+    page.get_by_label("Drop a file here, or choose one").set_input_files(big)
+    page.get_by_role("button", name="Quick convert to CSV").click()
+    expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("result-name")).to_have_text("big.csv")
+
+
+def test_bad_file_gets_its_message(page, tmp_path):
+    fake = tmp_path / "report.xlsx"
+    fake.write_bytes(b"%PDF-1.7 this is not a workbook")
+    page.goto("/convert")
+    page.get_by_label("Drop a file here, or choose one").set_input_files(fake)
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("#file-error")).to_contain_text("This file is a PDF document, not a spreadsheet.")
+    page.screenshot(path=ARTIFACTS / "bad-upload.png", full_page=True)
