@@ -416,3 +416,44 @@ def test_failed_job_shows_why(app, client, tmp_path):
     assert conversion.status == "failed" and "Cell A2" in conversion.error
     assert "Cell A2" in client.get(f"/convert/{public_id}").get_data(as_text=True)
     assert stored_files(app) == [conversion.stored_name]
+
+
+def test_unconfirmed_users_may_convert(app, client, workbook, make_user):
+    make_user(confirmed=False)
+    AuthActions(client).login()
+    assert client.get("/convert").status_code == 200
+    assert upload(client, workbook).status_code == 302
+
+
+def test_slow_conversion_emails_the_user(app, client, workbook, make_user, outbox):
+    from app import jobs
+
+    user = make_user()
+    AuthActions(client).login()
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.notify = True
+        jobs.notify_if_slow(app, conversion)
+        assert outbox == []  # it took less than a minute
+        conversion.started_at = conversion.finished_at - timedelta(minutes=2)
+        jobs.notify_if_slow(app, conversion)
+    assert outbox[0].recipients == [user.email] and "is ready" in outbox[0].subject
+    assert f"/convert/{public_id}" in outbox[0].body
+
+
+@pytest.mark.parametrize(
+    "original, extension, sheet, expected",
+    [
+        ("report.xlsx", "csv", None, "report.csv"),
+        ("report.xlsx", "csv", "Sheet 1", "report - Sheet 1.csv"),
+        ("../../etc/passwd", "json", None, "passwd.json"),
+        ('bad:"name"?.xls', "zip", "a/b", "bad__name__ - a_b.zip"),
+        ("", "csv", None, "converted.csv"),
+    ],
+)
+def test_download_names_are_safe(original, extension, sheet, expected):
+    from app.storage import download_name
+
+    assert download_name(original, extension, sheet) == expected

@@ -34,7 +34,7 @@ def track_and_gate_user():
         db.session.commit()
     if (
         not current_user.confirmed
-        and request.blueprint != "auth"
+        and request.blueprint not in ("auth", "convert")  # anyone may convert
         and request.endpoint not in OPEN_TO_UNCONFIRMED
     ):
         return redirect(url_for("auth.unconfirmed"))

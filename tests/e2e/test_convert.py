@@ -49,7 +49,9 @@ def test_upload_preview_convert_download(page, workbook, tmp_path):
 
 
 def test_progress_bar_reaches_done(page, tmp_path):
-    big = write_xlsx(tmp_path / "big.xlsx", {"S": [[i, f"row {i}", i * 1.5] for i in range(60_000)]})
+    big = write_xlsx(
+        tmp_path / "big.xlsx", {"S": [[i, f"row {i}", i * 1.5] for i in range(60_000)]}
+    )
     page.goto("/convert")
     page.get_by_label("Drop a file here, or choose one").set_input_files(big)
     page.get_by_role("button", name="Quick convert to CSV").click()
@@ -63,5 +65,7 @@ def test_bad_file_gets_its_message(page, tmp_path):
     page.goto("/convert")
     page.get_by_label("Drop a file here, or choose one").set_input_files(fake)
     page.get_by_role("button", name="Upload and preview").click()
-    expect(page.locator("#file-error")).to_contain_text("This file is a PDF document, not a spreadsheet.")
+    expect(page.locator("#file-error")).to_contain_text(
+        "This file is a PDF document, not a spreadsheet."
+    )
     page.screenshot(path=ARTIFACTS / "bad-upload.png", full_page=True)
