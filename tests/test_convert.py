@@ -449,7 +449,7 @@ def test_slow_conversion_emails_the_user(app, client, workbook, make_user, outbo
         ("report.xlsx", "csv", None, "report.csv"),
         ("report.xlsx", "csv", "Sheet 1", "report - Sheet 1.csv"),
         ("../../etc/passwd", "json", None, "passwd.json"),
-        ('bad:"name"?.xls', "zip", "a/b", "bad__name__ - a_b.zip"),
+        ('bad:"name"?.xls', "zip", "a/b", "bad_name_ - a_b.zip"),
         ("", "csv", None, "converted.csv"),
     ],
 )
