@@ -111,7 +111,9 @@ def test_zip_bomb_refused_quickly(tmp_path, zip_bomb):
     started = time.perf_counter()
     with pytest.raises(TooLarge, match="zip bomb"):
         inspect(zip_bomb)
-    assert time.perf_counter() - started < 0.5
+    # Refused from the zip directory, before inflating: a loose bound, not a benchmark
+    # (inflating the gigabyte alone takes seconds).
+    assert time.perf_counter() - started < 5
 
 
 def test_unpacked_size_limit(tmp_path, mixed_xlsx):
@@ -140,7 +142,7 @@ def test_far_away_cell_does_not_allocate_the_grid(tmp_path):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     refused(book, TooLarge, "spans 1,048,576 rows by 16,384 columns")
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < 5  # a loose bound: the grid is never built
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
 
 
