@@ -243,11 +243,12 @@ def cleanup(app=None, now=None):
 
 
 def start_cleanup_timer(app):
+    """Delete expired files every few minutes; app.extensions["sheetport_cleanup"].set() stops it."""
     interval = app.config["CLEANUP_INTERVAL_MINUTES"] * 60
+    stop = app.extensions["sheetport_cleanup"] = threading.Event()
 
     def loop():
-        while True:
-            time.sleep(interval)
+        while not stop.wait(interval):
             try:
                 with app.app_context():
                     cleanup(app)

@@ -457,3 +457,18 @@ def test_download_names_are_safe(original, extension, sheet, expected):
     from app.storage import download_name
 
     assert download_name(original, extension, sheet) == expected
+
+
+@pytest.mark.parametrize("app_settings", [{"CLEANUP_INTERVAL_MINUTES": 0.005}])
+def test_the_app_cleans_up_on_its_own(app, client, workbook, app_settings):
+    public_id = public_id_of(upload(client, workbook))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    client.get("/")  # the first request starts the timer
+    deadline = time.monotonic() + 10
+    while fetch(app, Conversion, public_id=public_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    app.extensions["sheetport_cleanup"].set()
+    assert fetch(app, Conversion, public_id=public_id) is None and stored_files(app) == []

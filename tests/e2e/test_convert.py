@@ -69,3 +69,16 @@ def test_bad_file_gets_its_message(page, tmp_path):
         "This file is a PDF document, not a spreadsheet."
     )
     page.screenshot(path=ARTIFACTS / "bad-upload.png", full_page=True)
+
+
+@pytest.mark.parametrize("app_settings", [{"UPLOAD_LIMIT_ANONYMOUS_MB": 1}], indirect=True)
+def test_browser_checks_the_size_before_sending(page, tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"a,b\n" + b"1,2\n" * 400_000)
+    requests = []
+    page.on("request", lambda request: requests.append(request.method))
+    page.goto("/convert")
+    page.get_by_label("Drop a file here, or choose one").set_input_files(big)
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("#file-error")).to_contain_text("larger than the 1 MB limit")
+    assert "POST" not in requests
