@@ -14,6 +14,7 @@ from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
 from .sheets import SheetError, inspect, preview
+from .sheets.convert import MEDIA_TYPES
 
 SESSION_KEY = "anonymous_key"
 OPTIONS_KEY = "convert_options"
@@ -187,15 +188,6 @@ def end_anonymous_session():
             jobs.delete_conversion(conversion)
         db.session.commit()
     session.clear()
-
-
-MEDIA_TYPES = {
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-    "json": "application/json",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "zip": "application/zip",
-}
 
 
 def media_type(conversion):

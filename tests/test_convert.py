@@ -31,6 +31,20 @@ def workbook(tmp_path):
     return write_xlsx(tmp_path / "report.xlsx", WORKBOOK)
 
 
+# What the options form sends when left as it is (with the first sheet ticked).
+FORM = {
+    "output_format": "csv",
+    "delimiter": ",",
+    "quoting": "minimal",
+    "encoding": "utf-8",
+    "line_ending": "crlf",
+    "skip_rows": "0",
+    "header": "y",
+    "json_style": "records",
+    "date_style": "iso",
+}
+
+
 def upload(client, path, name=None, quick=False, **kwargs):
     data = {
         "file": (
@@ -79,21 +93,7 @@ def test_upload_preview_convert_download(app, client, workbook, tmp_path):
     assert "Excel workbook (.xlsx)" in page and ">Data" in page and ">Other" in page
     assert "00123" in page and "Zoë, &#34;quoted&#34;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
-    response = client.post(
-        f"/convert/{public_id}",
-        data={
-            "output_format": "csv",
-            "sheets": ["Data"],
-            "delimiter": ",",
-            "quoting": "minimal",
-            "encoding": "utf-8",
-            "line_ending": "crlf",
-            "skip_rows": "0",
-            "header": "y",
-            "json_style": "records",
-            "date_style": "iso",
-        },
-    )
+    response = client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"]})
     assert response.status_code == 302
     conversion = wait_for(app, public_id)
     assert conversion.status == "done", conversion.error
@@ -128,16 +128,7 @@ def test_quick_convert_goes_straight_to_the_result(app, client, workbook):
 
 def test_all_sheets_to_zip_and_json_and_xlsx(app, client, workbook):
     public_id = public_id_of(upload(client, workbook))
-    base = {
-        "delimiter": ",",
-        "quoting": "minimal",
-        "encoding": "utf-8",
-        "line_ending": "crlf",
-        "skip_rows": "0",
-        "header": "y",
-        "json_style": "records",
-        "date_style": "iso",
-    }
+    base = FORM
     client.post(f"/convert/{public_id}", data={**base, "output_format": "csv", "all_sheets": "y"})
     conversion = wait_for(app, public_id)
     assert conversion.result_name == "report.zip"
@@ -187,18 +178,7 @@ def test_options_are_remembered(app, client, workbook):
 )
 def test_options_validation(app, client, workbook, data, error):
     public_id = public_id_of(upload(client, workbook))
-    base = {
-        "output_format": "csv",
-        "sheets": ["Data"],
-        "delimiter": ",",
-        "quoting": "minimal",
-        "encoding": "utf-8",
-        "line_ending": "crlf",
-        "skip_rows": "0",
-        "json_style": "records",
-        "date_style": "iso",
-    }
-    response = client.post(f"/convert/{public_id}", data={**base, **data})
+    response = client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"], **data})
     assert response.status_code == 400
     assert error in response.get_data(as_text=True)
     assert fetch(app, Conversion, public_id=public_id).status == "uploaded"
@@ -400,17 +380,7 @@ def test_failed_job_shows_why(app, client, tmp_path):
     text = tmp_path / "emoji.csv"
     text.write_text("a\n😀\n", encoding="utf-8")
     public_id = public_id_of(upload(client, text))
-    data = {
-        "output_format": "csv",
-        "sheets": ["emoji"],
-        "delimiter": ",",
-        "quoting": "minimal",
-        "encoding": "cp1252",
-        "line_ending": "crlf",
-        "skip_rows": "0",
-        "json_style": "records",
-        "date_style": "iso",
-    }
+    data = {**FORM, "sheets": ["emoji"], "encoding": "cp1252"}
     assert client.post(f"/convert/{public_id}", data=data).status_code == 302
     conversion = wait_for(app, public_id)
     assert conversion.status == "failed" and "Cell A2" in conversion.error
