@@ -182,7 +182,8 @@ def remembered_options():
 
 
 def end_anonymous_session():
-    """Delete the anonymous visitor's files and records, then forget the session."""
+    """Delete the anonymous visitor's files and records, then forget the session.
+    A job still running notices and deletes its result (jobs.gone)."""
     if current_user.is_anonymous and anonymous_key():
         for conversion in db.session.scalars(visitor_conversions()).all():
             jobs.delete_conversion(conversion)

@@ -97,12 +97,16 @@ def run_conversion(app, conversion_id):
                 isolate=True,
             )
         except SheetError as error:
+            if gone(conversion_id, files, result_name):
+                return
             finish(conversion, Conversion.FAILED, error=str(error))
         except Exception:
             app.logger.exception("Conversion %s failed", conversion.public_id)
             files.delete(result_name)
             finish(conversion, Conversion.FAILED, error="Something went wrong on our side.")
         else:
+            if gone(conversion_id, files, result_name):
+                return
             conversion.result_stored_name = result_name
             conversion.result_size = files.path(result_name).stat().st_size
             # One sheet out of several is named after it: "report - Sheet 1.csv".
@@ -116,6 +120,15 @@ def run_conversion(app, conversion_id):
             conversion.warnings = result.warnings
             finish(conversion, Conversion.DONE)
         notify_if_slow(app, conversion)
+
+
+def gone(conversion_id, files, result_name):
+    """True (and the result deleted) if the conversion was deleted while it ran."""
+    db.session.rollback()  # see the database as it is now
+    if db.session.scalar(select(Conversion.id).where(Conversion.id == conversion_id)) is None:
+        files.delete(result_name)
+        return True
+    return False
 
 
 def finish(conversion, status, error=None):

@@ -442,3 +442,13 @@ def test_the_app_cleans_up_on_its_own(app, client, workbook, app_settings):
         time.sleep(0.1)
     app.extensions["sheetport_cleanup"].set()
     assert fetch(app, Conversion, public_id=public_id) is None and stored_files(app) == []
+
+
+def test_ending_a_session_during_a_job_leaves_no_files(app, client, tmp_path):
+    book = write_xlsx(tmp_path / "slow.xlsx", {"S": [[i, f"row {i}"] for i in range(20_000)]})
+    public_id = public_id_of(upload(client, book, quick=True))
+    client.post("/history/end-session")
+    deadline = time.monotonic() + 30
+    while stored_files(app) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stored_files(app) == [] and fetch(app, Conversion, public_id=public_id) is None
