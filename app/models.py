@@ -288,3 +288,21 @@ class Conversion(db.Model):
         if self.user_id is not None:
             return user.is_authenticated and user.id == self.user_id
         return session_key is not None and session_key == self.session_key
+
+
+class AuditEvent(db.Model):
+    """Something that happened, written by the code that did it."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_email: Mapped[str | None] = mapped_column(String(254))  # kept if the actor is deleted
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship()

@@ -2,6 +2,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import audit
 from ..email import (
     send_change_email_email,
     send_confirmation_email,
@@ -73,11 +74,16 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
+        if user is None or not user.active:
+            audit("login_failed", target=User.normalise_email(form.email.data), actor=None)
+            db.session.commit()
         if user is None:
             form.password.errors.append("Wrong email or password.")
         elif not user.active:
             form.email.errors.append("This account has been disabled. Contact us for help.")
         else:
+            audit("login", target=user.email, actor=user)
+            db.session.commit()
             start_session(user, remember=form.remember_me.data)
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(safe_next(request.args.get("next"), url_for("main.index")))
@@ -88,6 +94,8 @@ def login():
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
+        audit("logout", target=current_user.email)
+        db.session.commit()
         logout_user()
         session.clear()
         flash("You have been logged out.", "info")
@@ -109,6 +117,8 @@ def register():
             db.session.rollback()
             form.email.errors.append("An account with this email address already exists.")
             return render_template("auth/register.html", form=form)
+        audit("register", target=user.email, actor=user)
+        db.session.commit()
         send_confirmation_email(user)
         send_new_user_notice(user)
         flash(
@@ -158,6 +168,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         current_user.set_password(form.password.data)
+        audit("password_change", target=current_user.email)
         db.session.commit()
         # The new session token logged every other session out; keep this one.
         remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
@@ -195,6 +206,7 @@ def password_reset(token):
     if form.validate_on_submit():
         user.set_password(form.password.data)  # also voids this link and other sessions
         user.confirmed = True  # the link proved the address works
+        audit("password_reset", target=user.email, actor=user)
         db.session.commit()
         logout_user()
         flash("Your password has been reset. Please log in with the new one.", "success")
@@ -227,6 +239,7 @@ def change_email(token):
     elif User.by_email(payload["new_email"]) not in (None, user):
         flash("An account with that email address already exists.", "danger")
     else:
+        audit("email_change", target=f"{user.email} -> {payload['new_email']}")
         user.email = payload["new_email"]
         user.confirmed = True
         db.session.commit()

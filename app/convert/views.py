@@ -12,6 +12,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from .. import conversions, jobs
+from ..audit import audit
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Conversion
@@ -116,6 +117,7 @@ def delete(public_id):
             return redirect(url_for("convert.show", public_id=public_id))
         name = conversion.original_name
         jobs.delete_conversion(conversion)
+        audit("conversion_delete", target=name)
         db.session.commit()
         flash(f"Deleted {name} and its files.", "success")
     return redirect(url_for("convert.history"))

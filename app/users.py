@@ -1,0 +1,77 @@
+"""Admin actions on accounts, with the rule that the site never loses its last admin."""
+
+from sqlalchemy import func, or_, select
+
+from . import jobs
+from .audit import audit
+from .extensions import db
+from .models import Conversion, Permission, Role, User
+
+
+class AdminRuleError(Exception):
+    """The change would leave the site without an active admin, or lock the admin out."""
+
+
+def active_admin_count():
+    return db.session.scalar(
+        select(func.count(User.id))
+        .join(User.role)
+        .where(User.active.is_(True), Role.permissions.op("&")(Permission.ADMIN) != 0)
+    )
+
+
+def update_user(user, role, active, confirmed, actor):
+    """Apply an admin's edit, refusing one that removes the last active admin."""
+    loses_admin = (
+        user.is_admin and user.active and (not role.has_permission(Permission.ADMIN) or not active)
+    )
+    if loses_admin and user.id == actor.id:
+        raise AdminRuleError("You cannot remove your own admin access or deactivate yourself.")
+    if loses_admin and active_admin_count() <= 1:
+        raise AdminRuleError("This is the last active admin: make another admin first.")
+    changes = []
+    if user.role_id != role.id:
+        changes.append(f"role {user.role.name if user.role else 'none'} -> {role.name}")
+    if user.active != active:
+        changes.append("activated" if active else "deactivated")
+    if user.confirmed != confirmed:
+        changes.append("confirmed" if confirmed else "unconfirmed")
+    user.role, user.active, user.confirmed = role, active, confirmed
+    if changes:
+        audit("user_update", target=f"{user.email}: {', '.join(changes)}", actor=actor)
+    db.session.commit()
+    return changes
+
+
+def delete_user(user, actor):
+    """Delete an account and its files, refusing to delete oneself or the last admin."""
+    if user.id == actor.id:
+        raise AdminRuleError("You cannot delete your own account here.")
+    if user.is_admin and user.active and active_admin_count() <= 1:
+        raise AdminRuleError("This is the last active admin: make another admin first.")
+    for conversion in db.session.scalars(
+        select(Conversion).where(Conversion.user_id == user.id)
+    ).all():
+        jobs.delete_conversion(conversion)
+    audit("user_delete", target=user.email, actor=actor)
+    db.session.delete(user)
+    db.session.commit()
+
+
+SORTS = {
+    "newest": User.created_at.desc(),
+    "oldest": User.created_at.asc(),
+    "email": User.email.asc(),
+    "name": User.name.asc(),
+    "seen": User.last_seen_at.desc(),
+}
+
+
+def user_query(search="", sort="newest"):
+    query = select(User)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(
+            or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern))
+        )
+    return query.order_by(SORTS.get(sort, SORTS["newest"]), User.id.desc())
