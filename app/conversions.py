@@ -9,7 +9,7 @@ from flask import abort, current_app, session
 from flask_login import current_user
 from sqlalchemy import select
 
-from . import jobs
+from . import jobs, settings
 from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
@@ -37,10 +37,13 @@ class UploadRefused(Exception):
 
 
 def upload_limit():
-    megabytes = current_app.config[
-        "UPLOAD_LIMIT_USER_MB" if current_user.is_authenticated else "UPLOAD_LIMIT_ANONYMOUS_MB"
-    ]
+    signed_in = current_user.is_authenticated
+    megabytes = settings.get("upload_limit_user_mb" if signed_in else "upload_limit_anonymous_mb")
     return megabytes * 1024 * 1024
+
+
+def may_convert():
+    return current_user.is_authenticated or settings.get("allow_anonymous")
 
 
 def anonymous_key(create=False):
@@ -84,7 +87,7 @@ def receive_upload(file):
         detected_format=info.format,
         size=size,
         info=details,
-        expires_at=utcnow() + timedelta(hours=current_app.config["RETENTION_HOURS"]),
+        expires_at=utcnow() + timedelta(hours=settings.get("retention_hours")),
     )
     if current_user.is_authenticated:
         conversion.user_id = current_user.id

@@ -1,5 +1,7 @@
 """Admin actions on accounts, with the rule that the site never loses its last admin."""
 
+from datetime import UTC, date, datetime, time
+
 from sqlalchemy import func, or_, select
 
 from . import jobs
@@ -75,3 +77,39 @@ def user_query(search="", sort="newest"):
             or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern))
         )
     return query.order_by(SORTS.get(sort, SORTS["newest"]), User.id.desc())
+
+
+class ConversionFilters:
+    """The admin's filters on the conversions list: status, format, user, since a date."""
+
+    STATUSES = (
+        Conversion.UPLOADED,
+        Conversion.QUEUED,
+        Conversion.RUNNING,
+        Conversion.DONE,
+        Conversion.FAILED,
+    )
+    FORMATS = ("csv", "tsv", "xlsx", "json")
+
+    def __init__(self, args):
+        self.status = args.get("status", "") if args.get("status") in self.STATUSES else ""
+        self.format = args.get("format", "") if args.get("format") in self.FORMATS else ""
+        self.user = args.get("user", "").strip()
+        try:
+            self.since = date.fromisoformat(args.get("since", ""))
+        except ValueError:
+            self.since = None
+
+    def query(self):
+        query = select(Conversion).order_by(Conversion.created_at.desc(), Conversion.id.desc())
+        if self.status:
+            query = query.where(Conversion.status == self.status)
+        if self.format:
+            query = query.where(Conversion.output_format == self.format)
+        if self.user:
+            query = query.join(Conversion.user).where(
+                func.lower(User.email).like(f"%{self.user.lower()}%")
+            )
+        if self.since:
+            query = query.where(Conversion.created_at >= datetime.combine(self.since, time(), UTC))
+        return query

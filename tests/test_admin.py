@@ -192,3 +192,171 @@ def test_dashboard_counts_conversions_and_storage(app, client, auth, admin):
         "Recent events",
     ):
         assert label in page
+
+
+# Messages
+
+
+def test_messages_inbox_unread_first_mark_read_delete(app, client, auth, admin):
+    for subject in ("Older question", "Newer question"):
+        client.post(
+            "/contact",
+            data={
+                "name": "Linus",
+                "email": "linus@example.com",
+                "subject": subject,
+                "message": "Hello there, a question.",
+            },
+        )
+    admin_login(client, auth)
+    page = client.get("/admin/messages").get_data(as_text=True)
+    assert page.index("Newer question") < page.index("Older question")
+    assert "mailto:linus@example.com?subject=Re%3A%20Newer%20question" in page
+    from app.models import Message
+
+    newer = fetch(app, Message, subject="Newer question")
+    response = client.post(f"/admin/messages/{newer.id}/read", follow_redirects=True)
+    assert b"Marked &#39;Newer question&#39; as read." in response.data
+    page = response.get_data(as_text=True)
+    page = page[page.index("<h1") :]  # past the flashed message
+    assert page.index("Older question") < page.index("Newer question")  # unread first
+    client.post(f"/admin/messages/{newer.id}/delete")
+    assert fetch(app, Message, subject="Newer question") is None
+    assert client.post("/admin/messages/999/delete").status_code == 404
+
+
+# Conversions
+
+
+def make_conversion(app, **fields):
+    from datetime import timedelta
+
+    from app.models import Conversion, utcnow
+
+    with app.app_context():
+        conversion = Conversion(
+            original_name=fields.pop("original_name", "book.xlsx"),
+            stored_name="0" * 32,
+            detected_format="xlsx",
+            expires_at=utcnow() + timedelta(hours=1),
+            **fields,
+        )
+        db.session.add(conversion)
+        db.session.commit()
+        return conversion.id
+
+
+def test_conversions_filters(app, client, auth, admin, user):
+    make_conversion(
+        app, original_name="done.xlsx", status="done", output_format="csv", user_id=user.id
+    )
+    make_conversion(
+        app, original_name="broken.xlsx", status="failed", output_format="json", error="Bad file"
+    )
+    admin_login(client, auth)
+    page = client.get("/admin/conversions").get_data(as_text=True)
+    assert "done.xlsx" in page and "broken.xlsx" in page and "Bad file" in page
+    failed = client.get("/admin/conversions?status=failed").get_data(as_text=True)
+    assert "broken.xlsx" in failed and "done.xlsx" not in failed
+    by_user = client.get("/admin/conversions?user=ada@").get_data(as_text=True)
+    assert "done.xlsx" in by_user and "broken.xlsx" not in by_user
+    assert "done.xlsx" in client.get("/admin/conversions?format=csv").get_data(as_text=True)
+    assert "No conversions match." in client.get("/admin/conversions?since=2999-01-01").get_data(
+        as_text=True
+    )
+    assert client.get("/admin/conversions?since=not-a-date&status=bogus").status_code == 200
+
+
+def test_admin_deletes_and_retries_conversions(app, client, auth, admin, tmp_path):
+    from app.models import AuditEvent, Conversion
+
+    upload_dir = tmp_path / "instance" / "files"
+    admin_login(client, auth)
+    # Upload a real file as the admin, make it fail, then retry it.
+    from tests.sheets.books import write_xlsx
+
+    book = write_xlsx(tmp_path / "r.xlsx", {"S": [["a"], [1]]})
+    import io
+
+    response = client.post(
+        "/convert",
+        data={"file": (io.BytesIO(book.read_bytes()), "r.xlsx")},
+        content_type="multipart/form-data",
+    )
+    public_id = response.headers["Location"].rsplit("/", 1)[1]
+    with app.app_context():
+        conversion = db.session.scalar(select(Conversion).filter_by(public_id=public_id))
+        conversion.status, conversion.error = "failed", "It broke"
+        conversion.options = {"format": "csv", "sheets": ["S"]}
+        db.session.commit()
+        conversion_id = conversion.id
+    response = client.post(f"/admin/conversions/{conversion_id}/retry", follow_redirects=True)
+    assert b"Retrying r.xlsx." in response.data
+    import time
+
+    for _ in range(200):
+        if fetch(app, Conversion, id=conversion_id).status == "done":
+            break
+        time.sleep(0.05)
+    assert fetch(app, Conversion, id=conversion_id).status == "done"
+    assert (
+        b"Only a failed conversion"
+        in client.post(f"/admin/conversions/{conversion_id}/retry", follow_redirects=True).data
+    )
+    client.post(f"/admin/conversions/{conversion_id}/delete")
+    assert fetch(app, Conversion, id=conversion_id) is None and list(upload_dir.iterdir()) == []
+    assert fetch(app, AuditEvent, action="conversion_retry") is not None
+
+
+# Settings
+
+
+def test_settings_take_effect_on_the_next_request(app, client, auth, admin):
+    admin_login(client, auth)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'name="retention_hours"' in page and 'value="24"' in page
+    response = client.post(
+        "/admin/settings",
+        data={
+            "upload_limit_anonymous_mb": "5",
+            "upload_limit_user_mb": "20",
+            "retention_hours": "2",
+            "site_notice": "Maintenance tonight at 22:00.",
+        },
+        follow_redirects=True,
+    )
+    assert b"Settings saved." in response.data
+    visitor = app.test_client()
+    home = visitor.get("/").get_data(as_text=True)
+    assert "Maintenance tonight at 22:00." in home and "deleted after\n      2 hours" in home
+    upload_page = visitor.get("/convert")
+    assert b"Sign in to convert" in upload_page.data
+    assert visitor.post("/convert", data={}, content_type="multipart/form-data").status_code == 403
+    assert b"Convert a spreadsheet" in client.get("/convert").data  # signed in: still allowed
+    assert "up to\n      20 MB" in client.get("/convert").get_data(as_text=True)
+    log = client.get("/admin/audit?action=settings_change").get_data(as_text=True)
+    assert "allow_anonymous" in log and "site_notice" in log
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        (
+            {"upload_limit_anonymous_mb": "30", "upload_limit_user_mb": "20"},
+            "no larger than the limit with an account",
+        ),
+        ({"upload_limit_user_mb": "99999"}, "The server accepts requests up to 50 MB"),
+        ({"retention_hours": "0"}, "Number must be between 1 and 2160."),
+        ({"retention_hours": ""}, "This field is required."),
+        ({"site_notice": "x" * 501}, "Field cannot be longer than 500 characters."),
+    ],
+)
+def test_settings_validation(client, auth, admin, data, error):
+    admin_login(client, auth)
+    base = {
+        "upload_limit_anonymous_mb": "10",
+        "upload_limit_user_mb": "50",
+        "retention_hours": "24",
+    }
+    response = client.post("/admin/settings", data={**base, **data})
+    assert response.status_code == 200 and error in response.get_data(as_text=True)

@@ -1,5 +1,7 @@
+from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SubmitField
+from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
 
 class UserEditForm(FlaskForm):
@@ -7,3 +9,43 @@ class UserEditForm(FlaskForm):
     active = BooleanField("Active (may sign in)")
     confirmed = BooleanField("Email address confirmed")
     submit = SubmitField("Save")
+
+
+class SettingsForm(FlaskForm):
+    allow_anonymous = BooleanField("Visitors without an account may convert")
+    upload_limit_anonymous_mb = IntegerField(
+        "Upload limit without an account (MB)",
+        validators=[InputRequired(), NumberRange(1, 100_000)],
+    )
+    upload_limit_user_mb = IntegerField(
+        "Upload limit with an account (MB)", validators=[InputRequired(), NumberRange(1, 100_000)]
+    )
+    retention_hours = IntegerField(
+        "Keep files for (hours)", validators=[InputRequired(), NumberRange(1, 24 * 90)]
+    )
+    site_notice = TextAreaField("Notice on the home page", validators=[Length(max=500)])
+    submit = SubmitField("Save settings")
+
+    def validate_upload_limit_anonymous_mb(self, field):
+        if (
+            self.upload_limit_user_mb.data
+            and field.data
+            and field.data > self.upload_limit_user_mb.data
+        ):
+            raise ValidationError("Make it no larger than the limit with an account.")
+
+    def validate_upload_limit_user_mb(self, field):
+        request_limit = current_app.config["MAX_CONTENT_LENGTH"] // 2**20
+        if field.data and field.data > request_limit:
+            raise ValidationError(
+                f"The server accepts requests up to {request_limit} MB (MAX_UPLOAD_MB); raise that first."
+            )
+
+    def values(self):
+        return {
+            "allow_anonymous": self.allow_anonymous.data,
+            "upload_limit_anonymous_mb": self.upload_limit_anonymous_mb.data,
+            "upload_limit_user_mb": self.upload_limit_user_mb.data,
+            "retention_hours": self.retention_hours.data,
+            "site_notice": (self.site_notice.data or "").strip(),
+        }

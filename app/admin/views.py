@@ -5,15 +5,15 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from .. import jobs
-from ..audit import ACTIONS
+from .. import jobs, settings
+from ..audit import ACTIONS, audit
 from ..errors import format_size
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
-from ..users import SORTS, AdminRuleError, delete_user, update_user, user_query
+from ..users import SORTS, AdminRuleError, ConversionFilters, delete_user, update_user, user_query
 from . import bp
-from .forms import UserEditForm
+from .forms import SettingsForm, UserEditForm
 
 
 @bp.before_request
@@ -155,3 +155,93 @@ def audit_log():
     return render_template(
         "admin/audit.html", page=page, action=action, search=search, actions=ACTIONS
     )
+
+
+# Messages
+
+
+@bp.get("/messages")
+def messages():
+    query = select(Message).order_by(Message.read.asc(), Message.created_at.desc())
+    page = db.paginate(
+        query, page=request.args.get("page", 1, type=int), per_page=25, error_out=False
+    )
+    return render_template("admin/messages.html", page=page, form=EmptyForm())
+
+
+@bp.post("/messages/<int:message_id>/read")
+def toggle_read(message_id):
+    message = db.get_or_404(Message, message_id)
+    if EmptyForm().validate_on_submit():
+        message.read = not message.read
+        db.session.commit()
+        flash(f"Marked '{message.subject}' as {'read' if message.read else 'unread'}.", "success")
+    return redirect(url_for("admin.messages"))
+
+
+@bp.post("/messages/<int:message_id>/delete")
+def delete_message(message_id):
+    message = db.get_or_404(Message, message_id)
+    if EmptyForm().validate_on_submit():
+        audit("message_delete", target=f"{message.email}: {message.subject}")
+        db.session.delete(message)
+        db.session.commit()
+        flash("The message was deleted.", "success")
+    return redirect(url_for("admin.messages"))
+
+
+# Conversions
+
+
+@bp.get("/conversions")
+def conversions():
+    filters = ConversionFilters(request.args)
+    page = db.paginate(
+        filters.query(), page=request.args.get("page", 1, type=int), per_page=25, error_out=False
+    )
+    return render_template("admin/conversions.html", page=page, filters=filters, form=EmptyForm())
+
+
+@bp.post("/conversions/<int:conversion_id>/delete")
+def delete_conversion(conversion_id):
+    conversion = db.get_or_404(Conversion, conversion_id)
+    if EmptyForm().validate_on_submit():
+        if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
+            flash("That conversion is still running.", "warning")
+        else:
+            audit(
+                "conversion_delete", target=f"{conversion.original_name} ({conversion.public_id})"
+            )
+            jobs.delete_conversion(conversion)
+            db.session.commit()
+            flash("The conversion and its files were deleted.", "success")
+    return redirect(url_for("admin.conversions"))
+
+
+@bp.post("/conversions/<int:conversion_id>/retry")
+def retry_conversion(conversion_id):
+    conversion = db.get_or_404(Conversion, conversion_id)
+    if EmptyForm().validate_on_submit():
+        if conversion.status != Conversion.FAILED or not conversion.options:
+            flash("Only a failed conversion can be retried.", "warning")
+        else:
+            audit("conversion_retry", target=f"{conversion.original_name} ({conversion.public_id})")
+            jobs.start(conversion, conversion.options, notify=conversion.notify)
+            flash(f"Retrying {conversion.original_name}.", "success")
+    return redirect(url_for("admin.conversions"))
+
+
+# Settings
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def site_settings():
+    form = SettingsForm(data=settings.current() if request.method == "GET" else None)
+    if form.validate_on_submit():
+        changed = settings.save(form.values())
+        if changed:
+            audit("settings_change", target=", ".join(changed))
+        db.session.commit()
+        flash("Settings saved." if changed else "Nothing changed.", "success")
+        return redirect(url_for("admin.site_settings"))
+    return render_template("admin/settings.html", form=form)

@@ -22,6 +22,10 @@ from .forms import OptionsForm, UploadForm
 
 @bp.route("/convert", methods=["GET", "POST"])
 def upload():
+    if not conversions.may_convert():
+        return render_template(
+            "convert/sign_in_first.html"
+        ), 403 if request.method == "POST" else 200
     form = UploadForm()
     if form.validate_on_submit():
         try:

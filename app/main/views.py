@@ -9,6 +9,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from .. import settings
 from ..email import send_contact_message
 from ..extensions import db, limiter
 from ..forms import THEMES, ThemeForm
@@ -99,6 +100,6 @@ def set_theme():
 
 
 @bp.app_context_processor
-def inject_theme():
+def inject_theme_and_settings():
     theme = request.cookies.get(THEME_COOKIE)
-    return {"theme": theme if theme in THEMES else "auto", "themes": THEMES}
+    return {"theme": theme if theme in THEMES else "auto", "site": settings.current()}
