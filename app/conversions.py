@@ -13,7 +13,7 @@ from . import jobs, settings
 from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
-from .sheets import SheetError, inspect, preview
+from .sheets import SheetError, preview, survey
 from .sheets.convert import MEDIA_TYPES
 
 SESSION_KEY = "anonymous_key"
@@ -66,13 +66,8 @@ def receive_upload(file):
     limits = jobs.engine_limits(current_app)
     stem = text_sheet_name(file.filename)
     try:
-        info = inspect(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
-        first = first_sheet(info)
-        shown = None
-        if first:
-            shown = preview(
-                files.path(stored), first, limits=limits, isolate=True, text_sheet_name=stem
-            )
+        # One child process reads the file once for both answers (see app.sheets.survey).
+        info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
     except SheetError as error:
         files.delete(stored)
         raise UploadRefused(str(error)) from None
@@ -80,7 +75,7 @@ def receive_upload(file):
         files.delete(stored)
         raise
     details = asdict(info)
-    details["previews"] = {first: asdict(shown)} if shown else {}
+    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
     conversion = Conversion(
         original_name=(file.filename or "upload")[:255],
         stored_name=stored,
@@ -101,13 +96,6 @@ def receive_upload(file):
 def text_sheet_name(original_name):
     """A text file's one sheet is named after the file, as Excel names it."""
     return Path(original_name or "").stem or "Sheet1"
-
-
-def first_sheet(info):
-    visible = [sheet.name for sheet in info.sheets if sheet.visible] or [
-        s.name for s in info.sheets
-    ]
-    return visible[0] if visible else None
 
 
 def name_disagrees(conversion):

@@ -7,7 +7,7 @@
 Every failure a user can cause raises a SheetError whose message is meant for them.
 """
 
-from .convert import Preview, Result, WorkbookInfo, convert, inspect, preview
+from .convert import Preview, Result, WorkbookInfo, convert, inspect, preview, survey
 from .detect import FORMAT_NAMES, Detection, detect_format
 from .errors import (
     BadOptions,
@@ -49,4 +49,5 @@ __all__ = [
     "detect_format",
     "inspect",
     "preview",
+    "survey",
 ]

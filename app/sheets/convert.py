@@ -1,5 +1,6 @@
 """The engine's public functions: inspect, preview, convert."""
 
+import contextlib
 import os
 import secrets
 import time
@@ -78,37 +79,60 @@ def inspect(path, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"
     and for text files the encoding and delimiter found.
 
     With isolate=True the file is read in a child process (see sandbox.py): use it
-    for files from strangers.
+    for files from strangers. A text file's one sheet is called `text_sheet_name`.
     """
     if isolate:
         return isolated(inspect, path, limits=limits, text_sheet_name=text_sheet_name)
-    detection = detect_format(path, limits)
-    with damaged_as_user_error(), open_book(path, detection, limits, text_sheet_name) as book:
-        return WorkbookInfo(
-            format=book.detection.format,
-            description=book.detection.description,
-            sheets=[SheetInfo(**asdict(sheet)) for sheet in book.sheets],
-            encoding=book.encoding,
-            delimiter=book.delimiter,
-        )
+    with open_checked(path, limits, text_sheet_name) as book:
+        return workbook_info(book)
 
 
 def preview(
     path, sheet=None, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"
 ):
-    """The first `rows` rows of a sheet (default: the first visible one) as display strings.
-    A text file's one sheet is called `text_sheet_name`."""
+    """The first `rows` rows of a sheet (default: the first visible one) as display strings."""
     if isolate:
         return isolated(preview, path, sheet, rows, limits=limits, text_sheet_name=text_sheet_name)
-    detection = detect_format(path, limits)
-    with damaged_as_user_error(), open_book(path, detection, limits, text_sheet_name) as book:
-        info = pick_sheet(book, sheet)
-        shown = []
-        for row in book.rows(info):
-            shown.append([display_text(value) for value in row])
-            if len(shown) >= rows:
-                break
-        return Preview(info.name, shown, info.rows, info.columns)
+    with open_checked(path, limits, text_sheet_name) as book:
+        return first_rows(book, pick_sheet(book, sheet), rows)
+
+
+def survey(path, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"):
+    """inspect() and the preview() of the first visible sheet (None if there is no sheet),
+    reading the file once: what an upload needs."""
+    if isolate:
+        return isolated(survey, path, rows, limits=limits, text_sheet_name=text_sheet_name)
+    with open_checked(path, limits, text_sheet_name) as book:
+        info = workbook_info(book)
+        return info, (first_rows(book, pick_sheet(book, None), rows) if book.sheets else None)
+
+
+@contextlib.contextmanager
+def open_checked(path, limits, text_sheet_name):
+    with (
+        damaged_as_user_error(),
+        open_book(path, detect_format(path, limits), limits, text_sheet_name) as book,
+    ):
+        yield book
+
+
+def workbook_info(book):
+    return WorkbookInfo(
+        format=book.detection.format,
+        description=book.detection.description,
+        sheets=[SheetInfo(**asdict(sheet)) for sheet in book.sheets],
+        encoding=book.encoding,
+        delimiter=book.delimiter,
+    )
+
+
+def first_rows(book, sheet, rows):
+    shown = []
+    for row in book.rows(sheet):
+        shown.append([display_text(value) for value in row])
+        if len(shown) >= rows:
+            break
+    return Preview(sheet.name, shown, sheet.rows, sheet.columns)
 
 
 def pick_sheet(book, name):

@@ -254,3 +254,26 @@ def test_preview(tmp_path, mixed_xlsx):
     assert shown.sheet == "Data" and shown.total_rows == 3 and shown.total_columns == 6
     assert shown.rows == [MIXED[0], ["1", "12.5", MIXED[1][2], "2024-03-15", "TRUE", "00123"]]
     assert preview(mixed_xlsx, sheet="Other").rows == [["x"], ["1"]]
+
+
+def test_survey_is_inspect_and_preview_in_one_read(tmp_path):
+    from app.sheets import survey
+
+    # XlsxWriter will not hide the first sheet; openpyxl will.
+    workbook = openpyxl.Workbook()
+    secret = workbook.active
+    secret.title, secret.sheet_state = "Secret", "hidden"
+    secret["A1"] = "h"
+    visible = workbook.create_sheet("Shown")
+    visible.append(["s"])
+    visible.append([1])
+    workbook.active = 1
+    book = tmp_path / "h.xlsx"
+    workbook.save(book)
+    info, shown = survey(book, rows=1)
+    assert info == inspect(book)
+    assert [(s.name, s.visible) for s in info.sheets] == [("Secret", False), ("Shown", True)]
+    assert shown == preview(book, rows=1) and shown.sheet == "Shown" and shown.rows == [["s"]]
+    empty = write_text(tmp_path / "empty.csv", "\n\n")
+    info, shown = survey(empty, isolate=True)
+    assert info.format == "csv" and shown.rows == [] and shown.total_rows == 0
