@@ -150,10 +150,12 @@ class XlsxWriter:
         return self.workbook.add_worksheet(name)
 
     def write_batches(self, worksheet, batches, sheet_name):
-        write_string = worksheet.write_string
-        write_number = worksheet.write_number
-        write_boolean = worksheet.write_boolean
-        write_datetime = worksheet.write_datetime
+        # The public write_*() methods only wrap these in a decorator that accepts "A1"
+        # notation; calling them directly saves a tenth of the time on large sheets.
+        write_string = worksheet._write_string
+        write_number = worksheet._write_number
+        write_boolean = worksheet._write_boolean
+        write_datetime = worksheet._write_datetime
         formats = self.formats
         out_row = -1
         rows = (
