@@ -9,6 +9,7 @@ import python_calamine
 
 from . import ooxml
 from .detect import Detection
+from .error_cells import ods_error_cells, xls_error_cells
 from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
@@ -115,12 +116,16 @@ class TextBook(Book):
 
 
 class CalamineBook(Book):
-    """xls, xlsb and ods: calamine reads each sheet whole."""
+    """xls, xlsb and ods: calamine reads each sheet whole. It reads error cells as empty,
+    so those of xls and ods are found separately (error_cells.py); xlsb's stay empty."""
+
+    ERROR_READERS = {"xls": xls_error_cells, "ods": ods_error_cells}
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
         self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
         self.loaded = {}
+        self.error_cells = None
         metadata = guarded(lambda: self.workbook.sheets_metadata)
         if len(metadata) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
@@ -149,7 +154,10 @@ class CalamineBook(Book):
             return iter(())
         loaded = self.load(sheet)
         start_column = (guarded(lambda: loaded.start) or (0, 0))[1]
-        return calamine_rows(loaded, sheet, start_column, {})
+        if self.error_cells is None:
+            reader = self.ERROR_READERS.get(self.format)
+            self.error_cells = reader(self.path) if reader else {}
+        return calamine_rows(loaded, sheet, start_column, self.error_cells.get(sheet.name, {}))
 
     def merges(self, sheet):
         ranges = guarded(lambda: self.load(sheet).merged_cell_ranges)

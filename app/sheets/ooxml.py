@@ -72,9 +72,9 @@ class SheetScan:
         return min(self.dimension_columns, 26) if self.dimension_columns else 0
 
 
-def safe_expat():
+def safe_expat(namespace_separator=None):
     """An expat parser that refuses DTDs and entities, as defusedxml's parsers do."""
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate(namespace_separator=namespace_separator)
 
     def refuse(*_):
         raise DamagedFile(

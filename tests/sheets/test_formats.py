@@ -46,6 +46,79 @@ def test_fixtures_read_faithfully(tmp_path, name, kind):
     assert parse_csv(read_text(out)) == expected
 
 
+# errors.xls and errors.ods (see fixtures/README.md): error cells, which calamine reads as empty.
+EXPECTED_ERRORS = [
+    ["kind", "value", "after"],
+    ["", "", ""],
+    ["1/0", "#DIV/0!", "2"],
+    ["NA()", "#N/A", "3"],
+    ['"a"+1', "#VALUE!", "4"],
+    ["NOSUCHFUNCTION()", "#NAME?", "5"],
+    ["SQRT(-1)", "#VALUE!", "6"],
+    ["#DIV/0!", "", ""],
+]
+
+
+@pytest.mark.parametrize("kind", ["xls", "ods"])
+def test_error_cells_of_xls_and_ods_keep_their_text(tmp_path, kind):
+    out = tmp_path / "out.zip"
+    convert(FIXTURES / f"errors.{kind}", out, Options(all_sheets=True))
+    with zipfile.ZipFile(out) as archive:
+        errors = parse_csv(archive.read("Errors.csv").decode())
+        more = parse_csv(archive.read("More.csv").decode())
+    expected = [list(row) for row in EXPECTED_ERRORS]
+    if kind == "ods":  # LibreOffice recalculated SQRT(-1) and stores its own error text
+        expected[6][1] = "Err:502"
+    assert errors == expected
+    assert more == [["", "#N/A", "#N/A"]]
+    assert preview(FIXTURES / f"errors.{kind}", "Errors").rows[2][1] == "#DIV/0!"
+
+
+@pytest.mark.parametrize("kind", ["xls", "ods"])
+def test_error_cells_typed_outputs(tmp_path, kind):
+    out = tmp_path / "out.json"
+    convert(FIXTURES / f"errors.{kind}", out, Options(format="json"))
+    assert [record["value"] for record in json.loads(read_text(out))][1:4] == [
+        "#DIV/0!",
+        "#N/A",
+        "#VALUE!",
+    ]
+
+
+def test_error_cells_are_looked_for_only_when_the_file_has_some():
+    from app.sheets.error_cells import ods_error_cells, xls_error_cells
+
+    assert xls_error_cells(FIXTURES / "mixed.xls") == {}
+    assert ods_error_cells(FIXTURES / "mixed.ods") == {}
+    assert xls_error_cells(FIXTURES / "errors.xls")["More"] == {(0, 1): "#N/A", (0, 2): "#N/A"}
+    assert ods_error_cells(FIXTURES / "errors.ods")["Errors"][(7, 0)] == "#DIV/0!"
+
+
+def test_ods_error_cells_count_repeated_rows_and_cells(tmp_path):
+    """Repeats as LibreOffice writes them, and a table nested in a cell, which is not the grid."""
+    from app.sheets.error_cells import parse_ods_errors
+
+    table = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+    calcext = 'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
+    text = 'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    error = (
+        '<table:table-cell calcext:value-type="error"{}><text:p>#REF!</text:p></table:table-cell>'
+    )
+    content = (
+        f"<doc {table} {calcext} {text}><table:table table:name='S'>"
+        "<table:table-row table:number-rows-repeated='3'><table:table-cell/></table:table-row>"
+        "<table:table-row><table:covered-table-cell table:number-columns-repeated='2'/>"
+        + error.format(" table:number-columns-repeated='2'")
+        + "<table:table-cell><table:table table:name='inner'><table:table-row>"
+        + error.format("")
+        + "</table:table-row></table:table></table:table-cell>"
+        + error.format("")
+        + "</table:table-row></table:table></doc>"
+    )
+    found = parse_ods_errors(io.BytesIO(content.encode()))
+    assert found == {"S": {(3, 2): "#REF!", (3, 3): "#REF!", (3, 5): "#REF!"}}
+
+
 @pytest.mark.parametrize("output", ["csv", "tsv", "xlsx", "json"])
 @pytest.mark.parametrize("source", ["mixed.xls", "mixed.xlsb", "mixed.ods", "generated.xlsx"])
 def test_every_format_to_every_format(tmp_path, mixed_xlsx, source, output):

@@ -1,0 +1,130 @@
+"""Error cells (#DIV/0!, #N/A, ...) of xls and ods workbooks, which calamine reads as empty.
+
+Each reader first looks for a sign of an error cell with one cheap pass over the bytes,
+so workbooks without any (nearly all) cost almost nothing; only then is the file parsed
+to find where they are. Both return {sheet name: {(row, column): text}}, 0-based.
+"""
+
+import re
+import zipfile
+from xml.parsers import expat
+
+import olefile
+import xlrd
+
+from .ooxml import safe_expat
+
+# Excel's error codes ([MS-XLS] 2.5.97.2 BErr) and the BIFF records that hold an error:
+# FORMULA (0x0006) with a cached error (byte 0 of the value 0x02, bytes 6-7 0xFFFF),
+# and BOOLERR (0x0205) with its error flag set.
+ERROR_CODES = rb"[\x00\x07\x0f\x17\x1d\x24\x2a]"
+XLS_ERROR_RECORD = re.compile(
+    rb"\x06\x00..(?:.{6})\x02." + ERROR_CODES + rb".{3}\xff\xff"
+    rb"|\x05\x02\x08\x00(?:.{6})" + ERROR_CODES + rb"\x01",
+    re.S,
+)
+ODS_ERROR_MARK = b'calcext:value-type="error"'
+TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+
+
+def xls_error_cells(path):
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            if stream is None or not XLS_ERROR_RECORD.search(ole.openstream(stream).read()):
+                return {}
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return {}
+    found = {}
+    try:
+        for index in range(book.nsheets):
+            sheet = book.sheet_by_index(index)
+            cells = {}
+            for row in range(sheet.nrows):
+                for column, cell in enumerate(sheet.row(row)):
+                    if cell.ctype == xlrd.XL_CELL_ERROR:
+                        cells[(row, column)] = xlrd.error_text_from_code.get(cell.value, "#N/A")
+            if cells:
+                found[sheet.name] = cells
+            book.unload_sheet(index)
+    except Exception:
+        return found
+    finally:
+        book.release_resources()
+    return found
+
+
+def ods_error_cells(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not member_contains(archive, "content.xml", ODS_ERROR_MARK):
+                return {}
+            with archive.open("content.xml") as handle:
+                return parse_ods_errors(handle)
+    except (zipfile.BadZipFile, KeyError, OSError, expat.ExpatError, ValueError):
+        return {}
+
+
+def member_contains(archive, name, needle):
+    tail = b""
+    with archive.open(name) as handle:
+        while chunk := handle.read(1 << 20):
+            if needle in tail + chunk:
+                return True
+            tail = chunk[-len(needle) :]
+    return False
+
+
+def parse_ods_errors(handle):
+    """Walk the tables of content.xml, counting repeated rows and cells, and keep the
+    text of each cell marked as an error."""
+    found = {}
+    state = {"sheet": None, "row": -1, "rows_repeat": 1, "column": 0, "error": None, "depth": 0}
+    text = []
+    table, row = f"{TABLE} table", f"{TABLE} table-row"
+    cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
+
+    def start(name, attributes):
+        if name == table:
+            state["depth"] += 1
+            if state["depth"] == 1:
+                state["sheet"], state["row"] = attributes.get(f"{TABLE} name", ""), -1
+        elif state["depth"] != 1:
+            return  # a table inside a cell is not part of the sheet's grid
+        elif name == row:
+            state["row"] += state["rows_repeat"]
+            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            state["column"] = 0
+        elif name in cells:
+            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            if attributes.get(f"{CALCEXT} value-type") == "error":
+                state["error"] = (state["column"], repeat)
+                text.clear()
+            state["column"] += repeat
+
+    def end(name):
+        if name == table:
+            state["depth"] -= 1
+            if not state["depth"]:
+                state["rows_repeat"] = 1
+        elif state["depth"] == 1 and name in cells and state["error"]:
+            first, repeat = state["error"]
+            value = "".join(text).strip() or "#N/A"
+            sheet = found.setdefault(state["sheet"], {})
+            for column in range(first, first + min(repeat, 16_384)):
+                sheet[(state["row"], column)] = value
+            state["error"] = None
+
+    def characters(data):
+        if state["error"]:
+            text.append(data)
+
+    parser = safe_expat(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.ParseFile(handle)
+    return found
