@@ -10,7 +10,6 @@ import zipfile
 from xml.parsers import expat
 
 import olefile
-import xlrd
 
 from .ooxml import safe_expat
 
@@ -26,7 +25,6 @@ XLS_ERROR_RECORD = re.compile(
 ODS_ERROR_MARK = b'calcext:value-type="error"'
 TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
-TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 
 
 def xls_error_cells(path):
@@ -35,6 +33,8 @@ def xls_error_cells(path):
             stream = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
             if stream is None or not XLS_ERROR_RECORD.search(ole.openstream(stream).read()):
                 return {}
+        import xlrd  # only for the rare workbook that has error cells
+
         book = xlrd.open_workbook(str(path), on_demand=True)
     except Exception:  # calamine has read the file: a reader that cannot just finds nothing
         return {}
@@ -44,9 +44,12 @@ def xls_error_cells(path):
             sheet = book.sheet_by_index(index)
             cells = {}
             for row in range(sheet.nrows):
-                for column, cell in enumerate(sheet.row(row)):
-                    if cell.ctype == xlrd.XL_CELL_ERROR:
-                        cells[(row, column)] = xlrd.error_text_from_code.get(cell.value, "#N/A")
+                kinds = sheet.row_types(row)
+                if xlrd.XL_CELL_ERROR not in kinds:
+                    continue
+                for column, code in enumerate(sheet.row_values(row)):
+                    if kinds[column] == xlrd.XL_CELL_ERROR:
+                        cells[(row, column)] = xlrd.error_text_from_code.get(code, "#N/A")
             if cells:
                 found[sheet.name] = cells
             book.unload_sheet(index)
