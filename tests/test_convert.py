@@ -260,6 +260,13 @@ def test_fixture_formats_upload(app, client):
         assert "hidden" in page and "Zoë" in page
 
 
+def test_error_cells_show_in_the_preview(app, client):
+    for kind in ("xls", "ods"):
+        response = upload(client, FIXTURES / f"errors.{kind}")
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "#DIV/0!" in page and "#N/A" in page, kind
+
+
 def test_sheet_tabs(app, client, workbook):
     public_id = public_id_of(upload(client, workbook))
     page = client.get(f"/convert/{public_id}?sheet=Other").get_data(as_text=True)
