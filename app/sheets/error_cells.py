@@ -25,6 +25,8 @@ XLS_ERROR_RECORD = re.compile(
 ODS_ERROR_MARK = b'calcext:value-type="error"'
 TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+# Repeats can make one element stand for billions of cells; errors past this stay empty.
+MAX_ERROR_CELLS = 1_000_000
 
 
 def xls_error_cells(path):
@@ -85,7 +87,15 @@ def parse_ods_errors(handle):
     """Walk the tables of content.xml, counting repeated rows and cells, and keep the
     text of each cell marked as an error."""
     found = {}
-    state = {"sheet": None, "row": -1, "rows_repeat": 1, "column": 0, "error": None, "depth": 0}
+    state = {
+        "sheet": None,
+        "row": -1,
+        "rows_repeat": 1,
+        "column": 0,
+        "error": None,  # (first column, repeat) while inside an error cell
+        "depth": 0,  # of nested tables
+        "recorded": 0,
+    }
     text = []
     table, row = f"{TABLE} table", f"{TABLE} table-row"
     cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
@@ -117,8 +127,13 @@ def parse_ods_errors(handle):
             first, repeat = state["error"]
             value = "".join(text).strip() or "#N/A"
             sheet = found.setdefault(state["sheet"], {})
-            for column in range(first, first + min(repeat, 16_384)):
-                sheet[(state["row"], column)] = value
+            top = state["row"]
+            for row_index in range(top, top + min(state["rows_repeat"], 1_048_576)):
+                for column in range(first, first + min(repeat, 16_384)):
+                    if state["recorded"] >= MAX_ERROR_CELLS:
+                        return
+                    sheet[(row_index, column)] = value
+                    state["recorded"] += 1
             state["error"] = None
 
     def characters(data):

@@ -96,6 +96,7 @@ def test_error_cells_are_looked_for_only_when_the_file_has_some():
 
 def test_ods_error_cells_count_repeated_rows_and_cells(tmp_path):
     """Repeats as LibreOffice writes them, and a table nested in a cell, which is not the grid."""
+    from app.sheets import error_cells
     from app.sheets.error_cells import parse_ods_errors
 
     table = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
@@ -113,10 +114,23 @@ def test_ods_error_cells_count_repeated_rows_and_cells(tmp_path):
         + error.format("")
         + "</table:table-row></table:table></table:table-cell>"
         + error.format("")
+        + "</table:table-row>"
+        + "<table:table-row table:number-rows-repeated='2'>"
+        + error.format("")
+        + "</table:table-row>"
+        + "<table:table-row table:number-rows-repeated='1048576'>"
+        + error.format(" table:number-columns-repeated='16384'")
         + "</table:table-row></table:table></doc>"
     )
-    found = parse_ods_errors(io.BytesIO(content.encode()))
-    assert found == {"S": {(3, 2): "#REF!", (3, 3): "#REF!", (3, 5): "#REF!"}}
+    found = parse_ods_errors(io.BytesIO(content.encode()))["S"]
+    assert {position: found[position] for position in sorted(found)[:5]} == {
+        (3, 2): "#REF!",
+        (3, 3): "#REF!",
+        (3, 5): "#REF!",
+        (4, 0): "#REF!",
+        (5, 0): "#REF!",
+    }
+    assert len(found) == error_cells.MAX_ERROR_CELLS  # a billion-cell repeat is cut short
 
 
 @pytest.mark.parametrize("output", ["csv", "tsv", "xlsx", "json"])
