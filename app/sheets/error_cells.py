@@ -7,6 +7,7 @@ to find where they are. Both return {sheet name: {(row, column): text}}, 0-based
 
 import re
 import zipfile
+import zlib
 from xml.parsers import expat
 
 import olefile
@@ -69,7 +70,15 @@ def ods_error_cells(path):
                 return {}
             with archive.open("content.xml") as handle:
                 return parse_ods_errors(handle)
-    except (zipfile.BadZipFile, KeyError, OSError, expat.ExpatError, ValueError):
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        KeyError,
+        OSError,
+        expat.ExpatError,
+        ValueError,
+    ):
         return {}
 
 
