@@ -5,10 +5,11 @@ import io
 import json
 import zipfile
 
+import olefile
 import openpyxl
 import pytest
 
-from app.sheets import Options, SheetError, convert, inspect, preview
+from app.sheets import Options, SheetError, convert, error_cells, inspect, preview
 
 from .books import FIXTURES, read_text, retype_package, write_text, write_xlsx
 from .conftest import MIXED
@@ -85,20 +86,28 @@ def test_error_cells_typed_outputs(tmp_path, kind):
     ]
 
 
-def test_error_cells_are_looked_for_only_when_the_file_has_some():
-    from app.sheets.error_cells import ods_error_cells, xls_error_cells
+def test_error_cells_are_looked_for_only_when_the_file_has_some(monkeypatch):
+    def workbook_stream(name):
+        with olefile.OleFileIO(str(FIXTURES / name)) as ole:
+            return ole.openstream("Workbook").read()
 
-    assert xls_error_cells(FIXTURES / "mixed.xls") == {}
-    assert ods_error_cells(FIXTURES / "mixed.ods") == {}
-    assert xls_error_cells(FIXTURES / "errors.xls")["More"] == {(0, 1): "#N/A", (0, 2): "#N/A"}
-    assert ods_error_cells(FIXTURES / "errors.ods")["Errors"][(7, 0)] == "#DIV/0!"
+    assert not error_cells.XLS_ERROR_RECORD.search(workbook_stream("mixed.xls"))
+    assert error_cells.XLS_ERROR_RECORD.search(workbook_stream("errors.xls"))
+    assert error_cells.xls_error_cells(FIXTURES / "errors.xls")["More"] == {
+        (0, 1): "#N/A",
+        (0, 2): "#N/A",
+    }
+    assert error_cells.ods_error_cells(FIXTURES / "errors.ods")["Errors"][(7, 0)] == "#DIV/0!"
+
+    def must_not_parse(handle):
+        raise AssertionError("content.xml parsed though it marks no error cell")
+
+    monkeypatch.setattr(error_cells, "parse_ods_errors", must_not_parse)
+    assert error_cells.ods_error_cells(FIXTURES / "mixed.ods") == {}
 
 
-def test_ods_error_cells_count_repeated_rows_and_cells(tmp_path):
+def test_ods_error_cells_count_repeated_rows_and_cells():
     """Repeats as LibreOffice writes them, and a table nested in a cell, which is not the grid."""
-    from app.sheets import error_cells
-    from app.sheets.error_cells import parse_ods_errors
-
     table = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
     calcext = 'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
     text = 'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
@@ -122,7 +131,7 @@ def test_ods_error_cells_count_repeated_rows_and_cells(tmp_path):
         + error.format(" table:number-columns-repeated='16384'")
         + "</table:table-row></table:table></doc>"
     )
-    found = parse_ods_errors(io.BytesIO(content.encode()))["S"]
+    found = error_cells.parse_ods_errors(io.BytesIO(content.encode()))["S"]
     assert {position: found[position] for position in sorted(found)[:5]} == {
         (3, 2): "#REF!",
         (3, 3): "#REF!",
