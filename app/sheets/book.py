@@ -7,7 +7,7 @@ from itertools import islice
 
 import python_calamine
 
-from . import ooxml
+from . import columnar, ooxml
 from .detect import Detection
 from .error_cells import ods_error_cells, xls_error_cells
 from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
@@ -82,6 +82,9 @@ class Book:
 
     def merges(self, sheet):
         return []
+
+    def typed_columns(self, sheet, skip):
+        raise columnar.NotColumnar(f"{self.format} files take the row-by-row path")
 
     def close(self):
         pass
@@ -266,7 +269,8 @@ class OoxmlBook(Book):
             lambda: self.calamine_workbook().get_sheet_by_name(sheet.name), f"sheet '{sheet.name}'"
         )
 
-    def load_while_scanning(self, sheet):
+    def load_while_scanning(self, sheet, load=None):
+        """Read the sheet with `load` (calamine by default) while the other core measures it."""
         outcome = {}
 
         def measure():
@@ -281,12 +285,59 @@ class OoxmlBook(Book):
 
         measuring = threading.Thread(target=measure, daemon=True)
         measuring.start()
-        loaded = self.load(sheet)
-        measuring.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        self.scans[sheet.name] = outcome["scan"]
+        try:
+            loaded = load() if load else self.load(sheet)
+        finally:
+            measuring.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            self.scans[sheet.name] = outcome["scan"]
         return loaded, outcome["scan"]
+
+    def typed_columns(self, sheet, skip):
+        """The fast path's reading (see columnar.py): the first `skip` rows as lists of
+        values, and the rest of the sheet as Arrow columns. Raises NotColumnar when the
+        sheet does not suit it; rows() still reads it then, without measuring it again."""
+        if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
+            raise columnar.NotColumnar("a sheet this large is streamed")
+
+        def load():
+            return columnar.load_columns(self.path, sheet.name, skip)
+
+        scan = self.scans.get(sheet.name)
+        if scan is None:
+            batch, scan = self.load_while_scanning(sheet, load)
+        else:
+            batch = load()
+        width = batch.num_columns
+        leading = list(islice(self.first_rows(sheet, width), skip))
+        # fastexcel, like calamine, starts at the first used row and column: A1 must be used.
+        if not leading or leading[0][0] == "" or any(len(row) > width for row in leading):
+            raise columnar.NotColumnar("the sheet does not start at A1")
+        if any(type(value) not in (str, float, bool) for row in leading for value in row):
+            raise columnar.NotColumnar("dates above the columns")  # read as calamine would
+        sheet.rows, sheet.columns = len(leading) + batch.num_rows, width
+        for (row, column), text in scan.errors.items():
+            if row < len(leading) and column < width:
+                leading[row][column] = text
+        errors = {
+            (row - skip, column): text
+            for (row, column), text in scan.errors.items()
+            if row >= skip and column < width
+        }
+        return columnar.TypedSheet(leading, batch, errors, self.date1904)
+
+    def first_rows(self, sheet, width):
+        """The sheet's first rows, read from its XML as far as they go: no table is read whole."""
+        return ooxml.stream_rows(
+            self.archive,
+            self.parts[sheet.name],
+            width,
+            ooxml.SharedStrings(self.archive),
+            ooxml.number_format_kinds(self.archive),
+            self.date1904,
+            chunk_size=1 << 14,
+        )
 
     def stream(self, sheet, scan):
         if self.streaming_parts is None:

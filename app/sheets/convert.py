@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from . import columnar
 from .book import SheetInfo, open_book
 from .detect import detect_format
 from .errors import EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
@@ -279,12 +280,18 @@ def write_output(book, sheets, options, tracker, target):
             writer.close()
         return result
     writer_class = JsonSheetWriter if options.format == "json" else CsvSheetWriter
+
+    def write_sheet(binary, sheet):
+        if columnar.suits(options) and write_columns(book, sheet, options, tracker, binary, result):
+            return
+        writer = writer_class(binary, options, sheet.name)
+        writer.write_batches(counted(sheet))
+        writer.close()
+
     extension = options.format
     if len(sheets) == 1:
         with open(target, "wb") as binary:
-            writer = writer_class(binary, options, sheets[0].name)
-            writer.write_batches(counted(sheets[0]))
-            writer.close()
+            write_sheet(binary, sheets[0])
         return result
     result.output = "zip"
     taken = set()
@@ -292,10 +299,21 @@ def write_output(book, sheets, options, tracker, target):
         for sheet in sheets:
             member = unique_file_name(options.name_stem, sheet.name, extension, taken)
             with archive.open(member, "w", force_zip64=True) as binary:
-                writer = writer_class(binary, options, sheet.name)
-                writer.write_batches(counted(sheet))
-                writer.close()
+                write_sheet(binary, sheet)
     return result
+
+
+def write_columns(book, sheet, options, tracker, binary, result):
+    """The fast path for CSV/TSV (see columnar.py). False, having written nothing,
+    when the sheet does not suit it."""
+    try:
+        typed = book.typed_columns(sheet, options.skip_rows + 1)
+        rows = columnar.write_csv(binary, typed, options, sheet.name, tracker.advance)
+    except columnar.NotColumnar:
+        return False
+    result.rows += rows
+    result.cells += rows * sheet.columns
+    return True
 
 
 def warnings_for(book, sheets, options):

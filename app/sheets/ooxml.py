@@ -325,10 +325,32 @@ def serial_to_value(serial, kind, date1904):
 
 def read_shared_strings(archive):
     """The shared string table, parsed as a stream (it can be tens of megabytes)."""
+    return list(shared_strings(archive))
+
+
+class SharedStrings:
+    """The shared string table, read only as far as the cells asked for so far need:
+    the first rows of a sheet mostly use the first strings."""
+
+    def __init__(self, archive):
+        self.strings = []
+        self.source = shared_strings(archive, chunk_size=1 << 16)
+
+    def __getitem__(self, index):
+        while index >= len(self.strings):
+            try:
+                self.strings.append(next(self.source))
+            except StopIteration:
+                raise IndexError(f"no text number {index}") from None
+        return self.strings[index]
+
+
+def shared_strings(archive, chunk_size=CHUNK):
+    """Yield the strings of the shared string table as its XML streams past."""
     try:
         handle = archive.open("xl/sharedStrings.xml")
     except KeyError:
-        return []
+        return
     strings = []
     parts = []
     state = {"text": False, "phonetic": 0}
@@ -361,15 +383,19 @@ def read_shared_strings(archive):
     parser.CharacterDataHandler = text
     with handle:
         try:
-            parser.ParseFile(handle)
+            while chunk := handle.read(chunk_size):
+                parser.Parse(chunk, False)
+                yield from strings
+                strings.clear()
+            parser.Parse(b"", True)
         except expat.ExpatError as error:
             raise DamagedFile(
                 f"The workbook is damaged: its text table cannot be read ({error})."
             ) from None
-    return strings
+    yield from strings
 
 
-def stream_rows(archive, part, width, shared_strings, format_kinds, date1904):
+def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, chunk_size=CHUNK):
     """Yield the rows of one sheet as lists of values, anchored at A1 and `width` wide.
 
     Rows are produced as the XML streams past, so memory stays flat however long the sheet.
@@ -466,7 +492,7 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904):
     parser.CharacterDataHandler = text
     try:
         with archive.open(part) as handle:
-            while chunk := handle.read(CHUNK):
+            while chunk := handle.read(chunk_size):
                 parser.Parse(chunk, False)
                 if ready:
                     yield from ready

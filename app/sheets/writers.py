@@ -6,8 +6,6 @@ import io
 import json
 import re
 
-import xlsxwriter
-
 from .errors import EncodingFailed, TooLarge
 from .options import LINE_ENDINGS, QUOTING
 from .values import (
@@ -125,6 +123,8 @@ class XlsxWriter:
     """One workbook, any number of sheets, in XlsxWriter's constant-memory mode."""
 
     def __init__(self, path):
+        import xlsxwriter  # here: CSV conversions need not load it
+
         self.workbook = xlsxwriter.Workbook(
             str(path),
             {
