@@ -112,8 +112,10 @@ def test_fast_path_writes_what_the_row_by_row_path_writes(
     fast, slow, used = both_ways(book, **options)
     assert fast == slow
     has_data = any(value is not None for row in table[1:] for value in row)
-    skipped_rows_hold_dates = has_data and options["skip_rows"] and any(
-        isinstance(value, (dt.date, dt.time, dt.timedelta)) for value in table[1]
+    skipped_rows_hold_dates = (
+        has_data
+        and options["skip_rows"]
+        and any(isinstance(value, (dt.date, dt.time, dt.timedelta)) for value in table[1])
     )
     if has_data and not skipped_rows_hold_dates:
         assert used
@@ -192,7 +194,9 @@ def test_options_it_does_not_write_leave_it_alone(tmp_path, both_ways):
 def test_every_sheet_of_a_zip_takes_it(tmp_path, monkeypatch):
     calls = []
     write_csv = columnar.write_csv
-    monkeypatch.setattr(columnar, "write_csv", lambda *a, **k: calls.append(1) or write_csv(*a, **k))
+    monkeypatch.setattr(
+        columnar, "write_csv", lambda *a, **k: calls.append(1) or write_csv(*a, **k)
+    )
     book = write_xlsx(tmp_path / "z.xlsx", {"A": [["h"], [1]], "B": [["g"], ["x"]]})
     result = convert(book, tmp_path / "z.zip", Options(all_sheets=True))
     assert result.output == "zip" and result.rows == 4 and len(calls) == 2
