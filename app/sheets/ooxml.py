@@ -99,7 +99,8 @@ def read_xml(archive, name):
 
 
 def sheet_parts(archive):
-    """Map each worksheet's name to its XML part, and tell whether dates count from 1904."""
+    """The worksheets, in order: {name: XML part}; the names of the hidden ones; and
+    whether dates count from 1904. Chart, dialog and macro sheets are left out."""
     workbook = read_xml(archive, "xl/workbook.xml")
     if workbook is None:
         raise DamagedFile("The workbook is damaged: it has no list of sheets.")
@@ -107,17 +108,21 @@ def sheet_parts(archive):
     targets = {}
     if rels is not None:
         for rel in rels.iter(f"{PKG_REL_NS}Relationship"):
+            if not rel.get("Type", "").endswith("/worksheet"):
+                continue
             target = rel.get("Target", "")
             path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
             targets[rel.get("Id")] = posixpath.normpath(path)
-    parts = {}
+    parts, hidden = {}, set()
     for sheet in workbook.iter(f"{MAIN_NS}sheet"):
         part = targets.get(sheet.get(f"{REL_NS}id"))
-        if part:
+        if part and sheet.get("name") not in parts:
             parts[sheet.get("name")] = part
+            if sheet.get("state", "visible") != "visible":
+                hidden.add(sheet.get("name"))
     properties = workbook.find(f"{MAIN_NS}workbookPr")
     date1904 = properties is not None and properties.get("date1904") in ("1", "true")
-    return parts, date1904
+    return parts, hidden, date1904
 
 
 def scan_sheet(archive, part):
@@ -371,7 +376,7 @@ def shared_strings(archive, chunk_size=CHUNK):
         elif name == "rPh":
             state["phonetic"] -= 1
         elif name == "si":
-            strings.append("".join(parts))
+            strings.append(unescape("".join(parts)))
 
     def text(data):
         if state["text"]:
@@ -466,8 +471,10 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
                 value = raw == "1"
             elif kind == "d":
                 value = iso_value(raw)
-            else:  # str (formula text), inlineStr, e (error)
+            elif kind == "e":
                 value = raw
+            else:  # str (formula text), inlineStr
+                value = unescape(raw)
             cells[state["column"]] = value
         elif name == "row" and cells:
             emit_row(state["row"])
@@ -503,6 +510,17 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
     except (ValueError, IndexError) as error:
         raise DamagedFile(f"The workbook is damaged: a cell cannot be read ({error}).") from None
     yield from ready
+
+
+ESCAPED_CHARACTER = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(text):
+    """Text as stored, with OOXML's escapes undone: "_x000D_" is a carriage return
+    (XML cannot carry it), "_x005F_" an underscore."""
+    if "_x" not in text:
+        return text
+    return ESCAPED_CHARACTER.sub(lambda found: chr(int(found.group(1), 16)), text)
 
 
 def iso_value(text):

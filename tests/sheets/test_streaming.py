@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 
@@ -36,6 +37,19 @@ def test_streaming_matches_calamine(tmp_path, inline_strings, date_1904, output)
     )
     calamine, stream = both_ways(tmp_path, book, Options(format=output, header=False))
     assert stream == calamine
+
+
+@pytest.mark.parametrize("inline_strings", [False, True], ids=["shared-strings", "inline-strings"])
+def test_streaming_undoes_escaped_characters(tmp_path, inline_strings):
+    """XML cannot hold a carriage return or most control characters, so xlsx stores them
+    as _x000D_; a literal "_x000D_" is stored as _x005F_x000D_."""
+    texts = ["a\rb", "_x000D_", "x_x0041_y", "\x01ctl", "plain_x"]
+    book = write_xlsx(
+        tmp_path / "e.xlsx", {"S": [[text] for text in texts]}, constant_memory=inline_strings
+    )
+    calamine, stream = both_ways(tmp_path, book, Options(format="json", json_style="rows"))
+    assert stream == calamine
+    assert json.loads(stream) == [[text] for text in texts]
 
 
 def test_streaming_preview_and_many_rows(tmp_path):
