@@ -215,22 +215,18 @@ class OoxmlBook(Book):
             self.archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as error:
             raise DamagedFile(f"The workbook is damaged ({error}).") from None
-        self.parts, self.date1904 = ooxml.sheet_parts(self.archive)
+        self.parts, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
         self.bail_out = bail_out
-        self.workbook = None
+        self.workbook = None  # calamine's, opened when a sheet is read through it
         self.scans = {}
         self.xml_sizes = {}
         self.streaming_parts = None
-        metadata = guarded(self.calamine_workbook).sheets_metadata
-        if len(metadata) > limits.max_sheets:
+        if len(self.parts) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
-        for entry in metadata:
-            if entry.typ != python_calamine.SheetTypeEnum.WorkSheet or entry.name not in self.parts:
-                continue
-            sheet = SheetInfo(entry.name, entry.visible == python_calamine.SheetVisibleEnum.Visible)
-            part = self.parts[entry.name]
+        for name, part in self.parts.items():
+            sheet = SheetInfo(name, name not in hidden)
             try:
-                size = self.xml_sizes[entry.name] = self.archive.getinfo(part).file_size
+                size = self.xml_sizes[name] = self.archive.getinfo(part).file_size
             except KeyError:
                 raise DamagedFile(f"The workbook is damaged: {part} is missing.") from None
             extent = None
@@ -239,7 +235,7 @@ class OoxmlBook(Book):
             if extent:  # an estimate for now; measured exactly beside calamine in rows()
                 sheet.rows, sheet.columns = extent
             else:
-                scan = self.scans[entry.name] = ooxml.scan_sheet(self.archive, part)
+                scan = self.scans[name] = ooxml.scan_sheet(self.archive, part)
                 self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
                 sheet.rows, sheet.columns = scan.rows, scan.columns
             self.sheets.append(sheet)
@@ -298,8 +294,11 @@ class OoxmlBook(Book):
         """The fast path's reading (see columnar.py): the first `skip` rows as lists of
         values, and the rest of the sheet as Arrow columns. Raises NotColumnar when the
         sheet does not suit it; rows() still reads it then, without measuring it again."""
-        if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
+        size = self.xml_sizes[sheet.name]
+        if size > self.limits.stream_above_bytes:
             raise columnar.NotColumnar("a sheet this large is streamed")
+        if size <= self.limits.columnar_above_bytes:
+            raise columnar.NotColumnar("a sheet this small is done sooner row by row")
 
         def load():
             return columnar.load_columns(self.path, sheet.name, skip)

@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import secrets
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -238,7 +237,7 @@ def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMIT
         return isolated(convert, path, destination, options, limits=limits, progress=progress)
     options = (options or Options()).validate()
     destination = Path(destination)
-    partial = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.partial")
+    partial = destination.with_name(f".{destination.name}.{os.urandom(4).hex()}.partial")
     try:
         with (
             damaged_as_user_error(),

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import olefile
-from charset_normalizer import from_bytes
 
 from .errors import DamagedFile, EmptyFile, NotASpreadsheet, PasswordProtected, TooLarge
 from .limits import DEFAULT_LIMITS
@@ -183,6 +182,8 @@ def detect_text_encoding(sample, complete):
         text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
         encoding = "utf-8"
     except UnicodeDecodeError:
+        from charset_normalizer import from_bytes  # here: most files never need it
+
         match = from_bytes(sample).best()
         if match is None:
             raise NotASpreadsheet("This file is not a spreadsheet or a text file.") from None

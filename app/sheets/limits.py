@@ -17,6 +17,9 @@ class Limits:
     max_text_length: int = 1_000_000  # characters in one cell of a text file
     max_seconds: float = 900.0  # one conversion
     stream_above_bytes: int = 48 * MiB  # xlsx sheets whose XML is larger stream row by row
+    # xlsx sheets whose XML is larger go to CSV by the columnar fast path (columnar.py);
+    # below this, importing pyarrow costs more than the fast path saves.
+    columnar_above_bytes: int = 8 * MiB
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
 
 

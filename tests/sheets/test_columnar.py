@@ -5,6 +5,7 @@ switched off, and compares the bytes. The fast path is also checked to have been
 where it should be, and left where it should not.
 """
 
+import dataclasses
 import datetime as dt
 import subprocess
 import sys
@@ -14,13 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.sheets import Options, columnar, convert
+from app.sheets import DEFAULT_LIMITS, Options, columnar, convert
 from app.sheets.values import number_for_text
 
 from .books import Formula, write_xlsx
 from .test_properties import TEXT
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+# Small sheets normally take the row-by-row path: these tests want the fast one.
+FAST = dataclasses.replace(DEFAULT_LIMITS, columnar_above_bytes=0)
 
 
 @pytest.fixture
@@ -38,11 +41,11 @@ def both_ways(tmp_path, monkeypatch):
         taken.clear()
         monkeypatch.setattr(columnar, "write_csv", counting)
         fast = tmp_path / "fast.csv"
-        convert(book, fast, Options(**options))
+        convert(book, fast, Options(**options), limits=FAST)
         used = bool(taken)
         monkeypatch.setattr(columnar, "suits", lambda options: False)
         slow = tmp_path / "slow.csv"
-        convert(book, slow, Options(**options))
+        convert(book, slow, Options(**options), limits=FAST)
         monkeypatch.undo()
         return fast.read_bytes(), slow.read_bytes(), used
 
@@ -111,7 +114,7 @@ def test_fast_path_writes_what_the_row_by_row_path_writes(
     book = write_xlsx(tmp_path / "t.xlsx", {"S": table}, date_1904=date_1904)
     fast, slow, used = both_ways(book, **options)
     assert fast == slow
-    has_data = any(value is not None for row in table[1:] for value in row)
+    has_data = any(value not in (None, "") for row in table[1:] for value in row)
     skipped_rows_hold_dates = (
         has_data
         and options["skip_rows"]
@@ -198,7 +201,7 @@ def test_every_sheet_of_a_zip_takes_it(tmp_path, monkeypatch):
         columnar, "write_csv", lambda *a, **k: calls.append(1) or write_csv(*a, **k)
     )
     book = write_xlsx(tmp_path / "z.xlsx", {"A": [["h"], [1]], "B": [["g"], ["x"]]})
-    result = convert(book, tmp_path / "z.zip", Options(all_sheets=True))
+    result = convert(book, tmp_path / "z.zip", Options(all_sheets=True), limits=FAST)
     assert result.output == "zip" and result.rows == 4 and len(calls) == 2
 
 
@@ -206,7 +209,9 @@ def test_progress_is_reported(tmp_path):
     rows = [["h"], *([i] for i in range(columnar.SLICE_ROWS + 10))]
     book = write_xlsx(tmp_path / "p.xlsx", {"S": rows}, constant_memory=True)
     seen = []
-    result = convert(book, tmp_path / "p.csv", Options(), progress=lambda d, t: seen.append(d))
+    result = convert(
+        book, tmp_path / "p.csv", Options(), progress=lambda d, t: seen.append(d), limits=FAST
+    )
     assert result.rows == len(rows) and result.cells == len(rows)
     assert len(seen) >= 3 and seen[-1] == len(rows)
 
@@ -226,10 +231,12 @@ def test_it_never_makes_pyarrow_import_pandas(tmp_path):
                 if name.partition(".")[0] == "pandas":
                     raise SystemExit("pandas was imported")
         sys.meta_path.insert(0, Spy())
-        from app.sheets import Options, columnar, convert
+        from app.sheets import Limits, Options, columnar, convert
+        limits = Limits(columnar_above_bytes=0)
         write_csv = columnar.write_csv
         columnar.write_csv = lambda *a, **k: print("fast path") or write_csv(*a, **k)
-        convert({str(book)!r}, {str(tmp_path / "n.csv")!r}, Options(protect_formulas=True))
+        options = Options(protect_formulas=True)
+        convert({str(book)!r}, {str(tmp_path / "n.csv")!r}, options, limits=limits)
         """
     )
     done = subprocess.run(
@@ -238,3 +245,11 @@ def test_it_never_makes_pyarrow_import_pandas(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "fast path\n"
     assert (tmp_path / "n.csv").read_bytes() == b"h,d,t\r\n1.5,2024-01-01 01:00:00,30:00:00\r\n"
+
+
+def test_small_sheets_take_the_row_by_row_path(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(columnar, "write_csv", lambda *a, **k: calls.append(1))
+    book = write_xlsx(tmp_path / "s.xlsx", {"S": [["h"], [1]]})
+    assert convert(book, tmp_path / "s.csv", Options()).rows == 2
+    assert not calls and (tmp_path / "s.csv").read_bytes() == b"h\r\n1\r\n"
