@@ -49,8 +49,9 @@ def mixed_rows(count, seed=42):
         ]
 
 
-def make_xlsx(path, sheets):
-    """sheets: {name: row count}. Shared strings, as Excel writes them."""
+def make_xlsx(path, sheets, odd_amounts=False):
+    """sheets: {name: row count}. Shared strings, as Excel writes them. With odd_amounts,
+    every 50th amount is the text "n/a": a column mixing numbers and text."""
     import xlsxwriter
 
     book = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_urls": False})
@@ -60,6 +61,8 @@ def make_xlsx(path, sheets):
         sheet = book.add_worksheet(name)
         sheet.write_row(0, 0, HEADER)
         for r, row in enumerate(mixed_rows(count), 1):
+            if odd_amounts and r % 50 == 0:
+                row[1] = "n/a"
             for c, value in enumerate(row):
                 if value == "":
                     continue
@@ -98,6 +101,8 @@ def make_main(kind, path, counts):
     counts = [int(c) for c in counts]
     if kind == "csv":
         make_csv(path, counts[0])
+    elif kind == "xlsx-odd":
+        make_xlsx(path, {"Data": counts[0]}, odd_amounts=True)
     elif len(counts) == 1:
         make_xlsx(path, {"Data": counts[0]})
     else:
@@ -119,6 +124,8 @@ def run_sheetport(source, target, *args):
         limits = type(limits)(**{**limits.__dict__, "stream_above_bytes": 0})
     if "whole" in args:
         limits = type(limits)(**{**limits.__dict__, "stream_above_bytes": 2**62})
+    if "rows" in args:  # no columnar fast path
+        limits = type(limits)(**{**limits.__dict__, "columnar_above_bytes": 2**62})
     if "all" in args:
         options.all_sheets = True
         options.format = "csv"
@@ -279,10 +286,24 @@ def main():
         table.add(
             group,
             size,
+            "Sheetport, whole-sheet row-by-row path",
+            measure("sheetport", book, f"{out}.csv", "whole", "rows"),
+            bare,
+        )
+        table.add(
+            group,
+            size,
             "Sheetport, streaming path",
             measure("sheetport", book, f"{out}.csv", "stream"),
             bare,
         )
+        if size == 100_000:  # a failed try of the fast path costs a read by fastexcel
+            group = "XLSX -> CSV, mixed column"
+            odd = ensure(OUT / f"odd-{size}.xlsx", "xlsx-odd", size)
+            odd_bare = measure("bare", odd, f"{out}.csv")
+            table.add(group, size, "bare calamine + csv.writer loop", odd_bare)
+            sheetport = measure("sheetport", odd, f"{out}.csv")
+            table.add(group, size, "Sheetport (fast path tried, row by row)", sheetport, odd_bare)
         if size >= 1_000_000 and pandas_first:
             table.add(
                 group,

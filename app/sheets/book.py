@@ -216,6 +216,7 @@ class OoxmlBook(Book):
         except (zipfile.BadZipFile, OSError) as error:
             raise DamagedFile(f"The workbook is damaged ({error}).") from None
         self.parts, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
+        self.missing_indices = ooxml.missing_text_indices(self.archive)
         self.bail_out = bail_out
         self.workbook = None  # calamine's, opened when a sheet is read through it
         self.scans = {}
@@ -235,7 +236,7 @@ class OoxmlBook(Book):
             if extent:  # an estimate for now; measured exactly beside calamine in rows()
                 sheet.rows, sheet.columns = extent
             else:
-                scan = self.scans[name] = ooxml.scan_sheet(self.archive, part)
+                scan = self.scans[name] = ooxml.scan_sheet(self.archive, part, self.missing_indices)
                 self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
                 sheet.rows, sheet.columns = scan.rows, scan.columns
             self.sheets.append(sheet)
@@ -271,7 +272,7 @@ class OoxmlBook(Book):
 
         def measure():
             try:
-                scan = ooxml.scan_sheet(self.archive, self.parts[sheet.name])
+                scan = ooxml.scan_sheet(self.archive, self.parts[sheet.name], self.missing_indices)
                 self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
                 outcome["scan"] = scan
             except SheetError as error:
@@ -308,6 +309,10 @@ class OoxmlBook(Book):
             batch, scan = self.load_while_scanning(sheet, load)
         else:
             batch = load()
+        # fastexcel reads a text such as NA among numbers as an empty cell.
+        gaps, missing = columnar.gap_columns(batch), scan.missing_text_columns
+        if gaps and (missing is None or gaps & missing):
+            raise columnar.NotColumnar("a text such as NA among numbers, dates or booleans")
         width = batch.num_columns
         leading = list(islice(self.first_rows(sheet, width), skip))
         # fastexcel, like calamine, starts at the first used row and column: A1 must be used.

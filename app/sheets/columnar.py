@@ -111,6 +111,22 @@ def load_columns(path, sheet_name, skip):
         raise NotColumnar(f"fastexcel: {error}") from None
 
 
+def gap_columns(batch):
+    """The columns of numbers, dates or booleans with empty cells (or NaN, which only a
+    text such as "nan" becomes: a cell cannot hold NaN)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    gaps = set()
+    for index, array in enumerate(batch.columns):
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            continue
+        floating = pa.types.is_floating(array.type)
+        if array.null_count or (floating and pc.any(pc.is_nan(array)).as_py()):
+            gaps.add(index)
+    return gaps
+
+
 def literal(value):
     """An Arrow scalar built from bytes, as pyarrow's own conversion would import pandas."""
     import pyarrow as pa

@@ -37,6 +37,14 @@ VALUE_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</")
 MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\sref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?"')
 LAST_VALUE_MARKERS = (b"</v>", b"</is>")
+# pandas' list of texts meaning "missing". fastexcel reads them as empty cells in a column
+# of numbers, dates or booleans, so a sheet holding one cannot take the columnar fast path.
+MISSING_TEXTS = (
+    "#N/A N/A", "#N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "&lt;NA&gt;", "&lt;NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+MISSING_TEXT = re.compile(rb">(?:%s)<" % b"|".join(re.escape(t.encode()) for t in MISSING_TEXTS))
+TEXT_CELL_MARKERS = (b"inlineStr", b't="str"')  # cells holding their text in the sheet XML
 PREFIXED_VALUE_MARKERS = (b":v>", b":is>")
 
 # Built-in number formats that show dates and times (ECMA-376 18.8.30, plus the CJK ones).
@@ -58,6 +66,8 @@ class SheetScan:
     dimension_columns: int = 0
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
+    # Columns where a text cell says "NA" or the like (see MISSING_TEXTS); None: any column.
+    missing_text_columns: set | None = field(default_factory=set)
 
     @property
     def column_bound(self):
@@ -125,9 +135,13 @@ def sheet_parts(archive):
     return parts, hidden, date1904
 
 
-def scan_sheet(archive, part):
-    """Stream one sheet's XML and measure it without parsing every cell."""
+def scan_sheet(archive, part, missing_indices=()):
+    """Stream one sheet's XML and measure it without parsing every cell.
+
+    `missing_indices`: the shared strings that say "NA" or the like (missing_text_indices).
+    """
     scan = SheetScan()
+    needles = [b"<v>%d</v>" % index for index in missing_indices]
     tail = b""
     for chunk in inflated_chunks(archive, part):
         scan.xml_bytes += len(chunk)
@@ -135,6 +149,8 @@ def scan_sheet(archive, part):
         if not tail:
             read_dimension(window, scan)
         scan_window(window, scan)
+        if scan.missing_text_columns is not None:
+            find_missing_texts(window, scan, needles)
         tail = window[-OVERLAP:]
     return scan
 
@@ -239,6 +255,34 @@ def scan_window(window, scan):
         ref = CELL_REF.search(window, max(cell_start, 0), last_value)
         if ref is not None:
             scan.rows = max(scan.rows, int(ref.group(2)))
+
+
+def find_missing_texts(window, scan, needles):
+    """Note the columns of cells saying "NA" or the like: shared strings by their index,
+    text held in the sheet XML by a search of it."""
+    hits = [found.start() for needle in needles for found in re.finditer(re.escape(needle), window)]
+    if any(marker in window for marker in TEXT_CELL_MARKERS):
+        if b"<is><r" in window:  # rich inline text: runs may split "NA" in two
+            scan.missing_text_columns = None
+            return
+        hits.extend(found.start() for found in MISSING_TEXT.finditer(window))
+    for position in hits:
+        if position < OVERLAP and scan.xml_bytes > len(window):
+            continue  # in the tail of the window before, and seen there
+        reach = max(position - OVERLAP, 0)
+        start = max(window.rfind(b"<c ", reach, position), window.rfind(b":c ", reach, position))
+        ref = CELL_REF.search(window, start, position) if start >= 0 else None
+        if ref is None:
+            scan.missing_text_columns = None  # cannot tell where: assume anywhere
+            return
+        tag_end = window.find(b">", start, position)
+        if (
+            needles
+            and window[position : position + 3] == b"<v>"
+            and b't="s"' not in window[start:tag_end]
+        ):
+            continue  # a number that happens to equal the index
+        scan.missing_text_columns.add(column_index(ref.group(1).decode()))
 
 
 def last_value_end(window):
@@ -348,6 +392,19 @@ class SharedStrings:
             except StopIteration:
                 raise IndexError(f"no text number {index}") from None
         return self.strings[index]
+
+
+def missing_text_indices(archive):
+    """The indices of shared strings saying "NA" or the like (see MISSING_TEXTS)."""
+    try:
+        data = archive.read("xl/sharedStrings.xml")
+    except KeyError:
+        return []
+    plain = b"<si>" in data and b"<r>" not in data and b"<r " not in data
+    if plain:  # the usual table: find the few matches, count the strings before each
+        return [data.count(b"<si>", 0, found.start()) - 1 for found in MISSING_TEXT.finditer(data)]
+    texts = {text.replace("&lt;", "<").replace("&gt;", ">") for text in MISSING_TEXTS}
+    return [index for index, text in enumerate(shared_strings(archive)) if text in texts]
 
 
 def shared_strings(archive, chunk_size=CHUNK):

@@ -253,3 +253,40 @@ def test_small_sheets_take_the_row_by_row_path(tmp_path, monkeypatch):
     book = write_xlsx(tmp_path / "s.xlsx", {"S": [["h"], [1]]})
     assert convert(book, tmp_path / "s.csv", Options()).rows == 2
     assert not calls and (tmp_path / "s.csv").read_bytes() == b"h\r\n1\r\n"
+
+
+@pytest.mark.parametrize("inline_strings", [False, True], ids=["shared-strings", "inline-strings"])
+@pytest.mark.parametrize("text", ["NA", "n/a", "#N/A", "null", "None", "nan", "<NA>", "-1.#IND"])
+@pytest.mark.parametrize("kind", [2.5, dt.date(2024, 1, 1), True])
+def test_texts_meaning_missing_stay_text(tmp_path, both_ways, inline_strings, text, kind):
+    """fastexcel reads "NA" and the like as empty among numbers: such sheets go row by row."""
+    rows = [["h", "g"], [kind, "x"], [text, "y"], [kind, "z"]]
+    book = write_xlsx(tmp_path / "na.xlsx", {"S": rows}, constant_memory=inline_strings)
+    fast, slow, used = both_ways(book)
+    assert not used and fast == slow
+    assert f"\r\n{text},y\r\n".encode() in fast
+
+
+def test_texts_meaning_missing_in_a_text_column_keep_the_fast_path(tmp_path, both_ways):
+    rows = [["h", "g"], [1, "NA"], [None, "n/a"], [3, "x"]]
+    book = write_xlsx(tmp_path / "na.xlsx", {"S": rows})
+    fast, slow, used = both_ways(book)
+    assert used and fast == slow == b"h,g\r\n1,NA\r\n,n/a\r\n3,x\r\n"
+
+
+def test_rich_text_cannot_hide_a_missing_text(tmp_path, both_ways):
+    import xlsxwriter
+
+    path = tmp_path / "rich.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("S")
+    bold = workbook.add_format({"bold": True})
+    sheet.write_row(0, 0, ["h", "g"])
+    sheet.write_row(1, 0, [1.5, "x"])
+    sheet.write_rich_string(2, 0, "N", bold, "A")  # "NA" in two runs
+    sheet.write_row(3, 0, [None, "z"])
+    sheet.write(2, 1, "y")
+    workbook.close()
+    fast, slow, used = both_ways(path)
+    assert not used and fast == slow
+    assert b"\r\nNA,y\r\n" in fast
