@@ -216,7 +216,7 @@ class OoxmlBook(Book):
         except (zipfile.BadZipFile, OSError) as error:
             raise DamagedFile(f"The workbook is damaged ({error}).") from None
         self.parts, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
-        self.missing_indices = ooxml.missing_text_indices(self.archive)
+        self.missing_indices = None  # see scan()
         self.bail_out = bail_out
         self.workbook = None  # calamine's, opened when a sheet is read through it
         self.scans = {}
@@ -236,10 +236,21 @@ class OoxmlBook(Book):
             if extent:  # an estimate for now; measured exactly beside calamine in rows()
                 sheet.rows, sheet.columns = extent
             else:
-                scan = self.scans[name] = ooxml.scan_sheet(self.archive, part, self.missing_indices)
+                scan = self.scans[name] = self.scan(name)
                 self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
                 sheet.rows, sheet.columns = scan.rows, scan.columns
             self.sheets.append(sheet)
+
+    def scan(self, name):
+        """Measure a sheet (ooxml.scan_sheet). For a sheet the columnar fast path may read,
+        also note where texts such as NA are, which needs the shared strings searched."""
+        size = self.xml_sizes[name]
+        missing = None
+        if self.limits.columnar_above_bytes < size <= self.limits.stream_above_bytes:
+            if self.missing_indices is None:
+                self.missing_indices = ooxml.missing_text_indices(self.archive)
+            missing = self.missing_indices
+        return ooxml.scan_sheet(self.archive, self.parts[name], missing)
 
     def calamine_workbook(self):
         if self.workbook is None:
@@ -272,7 +283,7 @@ class OoxmlBook(Book):
 
         def measure():
             try:
-                scan = ooxml.scan_sheet(self.archive, self.parts[sheet.name], self.missing_indices)
+                scan = self.scan(sheet.name)
                 self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
                 outcome["scan"] = scan
             except SheetError as error:

@@ -135,13 +135,16 @@ def sheet_parts(archive):
     return parts, hidden, date1904
 
 
-def scan_sheet(archive, part, missing_indices=()):
+def scan_sheet(archive, part, missing_indices=None):
     """Stream one sheet's XML and measure it without parsing every cell.
 
-    `missing_indices`: the shared strings that say "NA" or the like (missing_text_indices).
+    `missing_indices`: the shared strings that say "NA" or the like (missing_text_indices),
+    to note the columns of such texts; without it, they are not looked for.
     """
     scan = SheetScan()
-    needles = [b"<v>%d</v>" % index for index in missing_indices]
+    if missing_indices is None:
+        scan.missing_text_columns = None  # unknown: anywhere
+    needles = [b"<v>%d</v>" % index for index in missing_indices or ()]
     tail = b""
     for chunk in inflated_chunks(archive, part):
         scan.xml_bytes += len(chunk)

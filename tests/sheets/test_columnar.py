@@ -274,19 +274,41 @@ def test_texts_meaning_missing_in_a_text_column_keep_the_fast_path(tmp_path, bot
     assert used and fast == slow == b"h,g\r\n1,NA\r\n,n/a\r\n3,x\r\n"
 
 
-def test_rich_text_cannot_hide_a_missing_text(tmp_path, both_ways):
+@pytest.mark.parametrize("inline_strings", [False, True], ids=["shared-strings", "inline-strings"])
+def test_rich_text_cannot_hide_a_missing_text(tmp_path, both_ways, inline_strings):
     import xlsxwriter
 
     path = tmp_path / "rich.xlsx"
-    workbook = xlsxwriter.Workbook(str(path))
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": inline_strings})
     sheet = workbook.add_worksheet("S")
     bold = workbook.add_format({"bold": True})
     sheet.write_row(0, 0, ["h", "g"])
     sheet.write_row(1, 0, [1.5, "x"])
     sheet.write_rich_string(2, 0, "N", bold, "A")  # "NA" in two runs
-    sheet.write_row(3, 0, [None, "z"])
     sheet.write(2, 1, "y")
+    sheet.write_row(3, 0, [None, "z"])
     workbook.close()
     fast, slow, used = both_ways(path)
     assert not used and fast == slow
     assert b"\r\nNA,y\r\n" in fast
+
+
+def test_a_sandboxed_conversion_takes_it_while_the_sheet_is_scanned(tmp_path, monkeypatch):
+    """In a sandboxed child, a large sheet is scanned on the other core as fastexcel reads
+    it: that scan must note the columns of texts such as NA too."""
+    from app.sheets import book as books
+
+    marker = tmp_path / "fast-path-taken"
+    write_csv = columnar.write_csv
+
+    def marking(*args, **kwargs):
+        marker.touch()  # the child's calls are not seen here: it leaves a file
+        return write_csv(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "write_csv", marking)
+    monkeypatch.setattr(books, "CONCURRENT_SCAN_ABOVE", 0)
+    rows = [["h", "g"], [1, "NA"], [None, "n/a"], [3, "x"]]
+    book = write_xlsx(tmp_path / "na.xlsx", {"S": rows})
+    convert(book, tmp_path / "na.csv", Options(), limits=FAST, isolate=True)
+    assert marker.exists()
+    assert (tmp_path / "na.csv").read_bytes() == b"h,g\r\n1,NA\r\n,n/a\r\n3,x\r\n"
