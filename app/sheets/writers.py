@@ -150,17 +150,17 @@ class XlsxWriter:
         return self.workbook.add_worksheet(name)
 
     def write_batches(self, worksheet, batches, sheet_name):
-        # The public write_*() methods only wrap these in a decorator that accepts "A1"
-        # notation; calling them directly saves about 7% on large sheets.
-        write_string = worksheet._write_string
-        write_number = worksheet._write_number
-        write_boolean = worksheet._write_boolean
-        write_datetime = worksheet._write_datetime
-        formats = self.formats
-        out_row = -1
+        # In constant-memory mode XlsxWriter writes each row's cells as XML to a temporary
+        # file and copies that file into the sheet when the workbook closes. Its
+        # write_*() methods spend about 7 us of Python on each cell, most of a CSV -> XLSX
+        # conversion, so we write the same XML to that file ourselves (a test compares the
+        # bytes with XlsxWriter's for the same cells) and set the dimensions it would have.
+        sheet_xml = SheetXml(self.formats, sheet_name)
+        out = worksheet.row_data_fh
         rows = (
             (start + offset, row) for start, batch in batches for offset, row in enumerate(batch)
         )
+        out_row = -1
         for index, row in rows:
             out_row += 1
             if out_row >= EXCEL_MAX_ROWS:
@@ -171,25 +171,146 @@ class XlsxWriter:
                 raise TooLarge(
                     f"Sheet '{sheet_name}' has more than {EXCEL_MAX_COLUMNS:,} columns, the most an XLSX sheet can hold."
                 )
-            for column, value in enumerate(row):
-                kind = type(value)
-                if kind is str:
-                    if value:
-                        if len(value) > EXCEL_MAX_TEXT:
-                            raise TooLarge(
-                                f"Cell {cell_name(index, column)} of sheet '{sheet_name}' holds "
-                                f"{len(value):,} characters; an XLSX cell holds at most {EXCEL_MAX_TEXT:,}."
-                            )
-                        write_string(out_row, column, value)
-                elif kind is float or kind is int:
-                    write_number(out_row, column, value)
-                elif kind is bool:
-                    write_boolean(out_row, column, value)
-                else:
-                    write_datetime(out_row, column, value, formats[kind])
+            xml = sheet_xml.row(out_row, row, index)
+            if xml:
+                out.write(xml)
+        if sheet_xml.first_row is not None:
+            worksheet.dim_rowmin, worksheet.dim_rowmax = sheet_xml.first_row, sheet_xml.last_row
+            worksheet.dim_colmin, worksheet.dim_colmax = (
+                sheet_xml.first_column,
+                sheet_xml.last_column,
+            )
+            worksheet.previous_row = sheet_xml.last_row
 
     def close(self):
         self.workbook.close()
+
+
+class SheetXml:
+    """The <row> elements of a sheet, as XlsxWriter writes them in constant-memory mode:
+    text as inline strings, dates as serial numbers with a date style, empty text omitted."""
+
+    def __init__(self, formats, sheet_name):
+        self.formats = formats  # XlsxWriter Formats by value type
+        self.styles = {}
+        self.sheet_name = sheet_name
+        self.letters = []
+        self.first_row = self.last_row = None
+        self.first_column = self.last_column = None
+
+    def row(self, row_index, values, source_index):
+        """The XML of one row (0-based), or "" when it has no cells. source_index is
+        the row's index in the sheet read, for messages."""
+        letters = self.letters
+        if len(letters) < len(values):
+            letters.extend(column_letter(column) for column in range(len(letters), len(values)))
+        number = row_index + 1
+        cells = []
+        first = None
+        for column, value in enumerate(values):
+            kind = type(value)
+            if kind is str:
+                if not value:
+                    continue
+                if len(value) > EXCEL_MAX_TEXT // 2 and utf16_length(value) > EXCEL_MAX_TEXT:
+                    raise TooLarge(
+                        f"Cell {cell_name(source_index, column)} of sheet '{self.sheet_name}' holds "
+                        f"{len(value):,} characters; an XLSX cell holds at most {EXCEL_MAX_TEXT:,}."
+                    )
+                cells.append(
+                    f'<c r="{letters[column]}{number}" t="inlineStr"><is>{inline_text(value)}</is></c>'
+                )
+            elif kind is float or kind is int:
+                if value - value != 0:  # NaN or infinity, which XLSX cannot store as a number
+                    cells.append(f'<c r="{letters[column]}{number}"{NON_FINITE[str(value)]}</c>')
+                else:
+                    cells.append(f'<c r="{letters[column]}{number}"><v>{value:.16G}</v></c>')
+            elif kind is bool:
+                cells.append(f'<c r="{letters[column]}{number}" t="b"><v>{int(value)}</v></c>')
+            else:
+                serial = excel_serial(value)
+                if serial is None:  # before 1900: Excel keeps such dates as text
+                    text = f"<t>{display_text(value)}</t>"
+                    cells.append(
+                        f'<c r="{letters[column]}{number}" t="inlineStr"><is>{text}</is></c>'
+                    )
+                else:
+                    style = self.styles.get(kind) or self.style(kind)
+                    cells.append(
+                        f'<c r="{letters[column]}{number}"{style}><v>{serial:.16G}</v></c>'
+                    )
+            if first is None:
+                first = column
+            last = column
+        if first is None:
+            return ""
+        if self.first_row is None:
+            self.first_row, self.first_column, self.last_column = row_index, first, last
+        else:
+            self.first_column = min(self.first_column, first)
+            self.last_column = max(self.last_column, last)
+        self.last_row = row_index
+        return f'<row r="{number}">{"".join(cells)}</row>'
+
+    def style(self, kind):
+        # XlsxWriter numbers a format when a cell first uses it, and lists only those.
+        self.styles[kind] = f' s="{self.formats[kind]._get_xf_index()}"'
+        return self.styles[kind]
+
+
+# What XlsxWriter's nan_inf_to_errors option writes: a formula giving the error.
+NON_FINITE = {
+    "nan": ' t="e"><f>#NUM!</f><v>#NUM!</v>',
+    "inf": ' t="e"><f>1/0</f><v>#DIV/0!</v>',
+    "-inf": ' t="e"><f>-1/0</f><v>#DIV/0!</v>',
+}
+NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f]")
+OOXML_ESCAPE_LOOKALIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+
+
+def utf16_length(text):
+    # Excel counts text in UTF-16 units: a character beyond U+FFFF, such as an emoji, is two.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def inline_text(value):
+    """<t> of an inline string: control characters as OOXML's _xHHHH_ escapes (and text
+    that looks like one escaped too), then XML's escapes. Unlike XlsxWriter, text that
+    looks like rich-text markup (<r>...</r>) is escaped like any other."""
+    if NEEDS_ESCAPE.search(value):
+        value = OOXML_ESCAPE_LOOKALIKE.sub(r"_x005F\1", value)
+        value = CONTROL_CHARACTER.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
+        value = value.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if value[0].isspace() or value[-1].isspace():
+        return f'<t xml:space="preserve">{value}</t>'
+    return f"<t>{value}</t>"
+
+
+EPOCH_ORDINAL = dt.date(1899, 12, 31).toordinal()
+
+
+def excel_serial(value):
+    """A date, date-time, time or duration as an Excel serial number (1900 date system),
+    computed in XlsxWriter's order of float operations; None for a date before 1900,
+    which Excel cannot hold as a date."""
+    kind = type(value)
+    if kind is dt.timedelta:
+        return value.days + (float(value.seconds) + float(value.microseconds) / 1e6) / 86400
+    days = 0 if kind is dt.time else value.toordinal() - EPOCH_ORDINAL
+    if days < 1 and kind is not dt.time:
+        return None
+    if kind is dt.date:
+        seconds = microseconds = 0
+    else:
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+        microseconds = value.microsecond
+    serial = days + (float(seconds) + float(microseconds) / 1e6) / 86400
+    # Excel counts 1900-02-29, which never was, so its days from 1900-03-01 are one
+    # higher. (XlsxWriter adds the day to 1900-02-28 with a time too, and takes one
+    # from date-times on 1900-01-01: both wrong.)
+    return serial + 1 if days >= 60 else serial
 
 
 def unique_sheet_name(name, taken):
