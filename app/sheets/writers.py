@@ -213,10 +213,7 @@ class SheetXml:
                 if not value:
                     continue
                 if len(value) > EXCEL_MAX_TEXT // 2 and utf16_length(value) > EXCEL_MAX_TEXT:
-                    raise TooLarge(
-                        f"Cell {cell_name(source_index, column)} of sheet '{self.sheet_name}' holds "
-                        f"{len(value):,} characters; an XLSX cell holds at most {EXCEL_MAX_TEXT:,}."
-                    )
+                    self.too_long(source_index, column, value)
                 cells.append(
                     f'<c r="{letters[column]}{number}" t="inlineStr"><is>{inline_text(value)}</is></c>'
                 )
@@ -251,6 +248,16 @@ class SheetXml:
             self.last_column = max(self.last_column, last)
         self.last_row = row_index
         return f'<row r="{number}">{"".join(cells)}</row>'
+
+    def too_long(self, source_index, column, value):
+        length, counted = len(value), utf16_length(value)
+        holds = f"{length:,} characters"
+        if counted != length:
+            holds += f" ({counted:,} as Excel counts them: an emoji counts as two)"
+        raise TooLarge(
+            f"Cell {cell_name(source_index, column)} of sheet '{self.sheet_name}' holds {holds}; "
+            f"an XLSX cell holds at most {EXCEL_MAX_TEXT:,}."
+        )
 
     def style(self, kind):
         # XlsxWriter numbers a format when a cell first uses it, and lists only those.
