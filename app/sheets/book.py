@@ -9,7 +9,7 @@ import python_calamine
 
 from . import columnar, ooxml
 from .detect import Detection
-from .error_cells import ods_error_cells, xls_error_cells
+from .error_cells import ods_error_cells, xls_error_cells, xlsb_error_cells
 from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
@@ -120,9 +120,9 @@ class TextBook(Book):
 
 class CalamineBook(Book):
     """xls, xlsb and ods: calamine reads each sheet whole. It reads error cells as empty,
-    so those of xls and ods are found separately (error_cells.py); xlsb's stay empty."""
+    so those are found separately (error_cells.py)."""
 
-    ERROR_READERS = {"xls": xls_error_cells, "ods": ods_error_cells}
+    ERROR_READERS = {"xls": xls_error_cells, "xlsb": xlsb_error_cells, "ods": ods_error_cells}
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)

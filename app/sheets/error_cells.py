@@ -1,18 +1,22 @@
-"""Error cells (#DIV/0!, #N/A, ...) of xls and ods workbooks, which calamine reads as empty.
+"""Error cells (#DIV/0!, #N/A, ...) of xls, xlsb and ods workbooks, which calamine reads
+as empty.
 
 Each reader first looks for a sign of an error cell with one cheap pass over the bytes,
 so workbooks without any (nearly all) cost almost nothing; only then is the file parsed
 to find where they are. Both return {sheet name: {(row, column): text}}, 0-based.
 """
 
+import io
 import re
+import struct
 import zipfile
 import zlib
 from xml.parsers import expat
 
 import olefile
 
-from .ooxml import safe_expat
+from .errors import SheetError
+from .ooxml import safe_expat, worksheet_targets
 
 # Excel's error codes ([MS-XLS] 2.5.97.2 BErr) and the BIFF records that hold an error:
 # FORMULA (0x0006) with a cached error (byte 0 of the value 0x02, bytes 6-7 0xFFFF),
@@ -21,6 +25,26 @@ ERROR_CODES = rb"[\x00\x07\x0f\x17\x1d\x24\x2a]"
 XLS_ERROR_RECORD = re.compile(
     rb"\x06\x00..(?:.{6})\x02." + ERROR_CODES + rb".{3}\xff\xff"
     rb"|\x05\x02\x08\x00(?:.{6})" + ERROR_CODES + rb"\x01",
+    re.S,
+)
+ERROR_TEXTS = {
+    0x00: "#NULL!",
+    0x07: "#DIV/0!",
+    0x0F: "#VALUE!",
+    0x17: "#REF!",
+    0x1D: "#NAME?",
+    0x24: "#NUM!",
+    0x2A: "#N/A",
+    0x2B: "#GETTING_DATA",
+}
+# xlsb ([MS-XLSB] 2.4): a record is its type and its size, each a little-endian number
+# in 7-bit groups (the high bit says another byte follows), then its data. A sheet's
+# cells follow the BrtRowHdr (type 0) of their row, up to BrtEndSheetData (146);
+# BrtCellError (3) and BrtFmlaError (11) start with the column (4 bytes), a style
+# (4 bytes) and the error code.
+XLSB_ROW, XLSB_CELL_ERROR, XLSB_FORMULA_ERROR, XLSB_END_CELLS, XLSB_SHEET = 0, 3, 11, 146, 156
+XLSB_ERROR_RECORD = re.compile(
+    rb"(?:\x03\x09|\x0b(?:[\x13-\x7f]|[\x80-\xff]{1,3}[\x00-\x7f])).{8}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]",
     re.S,
 )
 ODS_ERROR_MARK = b'calcext:value-type="error"'
@@ -63,6 +87,96 @@ def xls_error_cells(path):
     return found
 
 
+def xlsb_error_cells(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            targets = worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
+            found = {}
+            for name, rel_id in xlsb_sheets(archive.read("xl/workbook.bin")):
+                part = targets.get(rel_id)
+                if part and member_matches(archive, part, XLSB_ERROR_RECORD):
+                    with archive.open(part) as handle:
+                        if cells := xlsb_sheet_errors(handle):
+                            found[name] = cells
+            return found
+    except (SheetError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
+        return {}
+    except (struct.error, IndexError, ValueError):  # damaged records
+        return {}
+
+
+def xlsb_records(handle, chunk=1 << 20):
+    """(type, data) of each record of an xlsb part, read in chunks; a truncated last
+    record ends it."""
+    buffer, position, ended = b"", 0, False
+    while True:
+        while not ended and len(buffer) - position < 6:  # the longest header
+            more = handle.read(chunk)
+            ended = not more
+            buffer, position = buffer[position:] + more, 0
+        if position >= len(buffer):
+            return
+        try:
+            kind, position = xlsb_number(buffer, position, 2)
+            size, position = xlsb_number(buffer, position, 4)
+        except IndexError:
+            return
+        while not ended and len(buffer) - position < size:
+            more = handle.read(max(chunk, size))
+            ended = not more
+            buffer, position = buffer[position:] + more, 0
+        if len(buffer) - position < size:
+            return
+        yield kind, buffer[position : position + size]
+        position += size
+
+
+def xlsb_number(buffer, position, most_bytes):
+    value = 0
+    for shift in range(0, 7 * most_bytes, 7):
+        byte = buffer[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+    return value, position
+
+
+def xlsb_sheets(workbook_bin):
+    """(name, relationship id) of each BrtBundleSh of xl/workbook.bin: a state and a tab
+    id (4 bytes each), then the id and the name as UTF-16 text after their length."""
+    for kind, data in xlsb_records(io.BytesIO(workbook_bin)):
+        if kind != XLSB_SHEET:
+            continue
+        rel_id, position = xlsb_text(data, 8)
+        name, _ = xlsb_text(data, position)
+        yield name, rel_id
+
+
+def xlsb_text(data, position):
+    (length,) = struct.unpack_from("<I", data, position)
+    position += 4
+    if length == 0xFFFFFFFF:
+        return "", position
+    end = position + 2 * length
+    return data[position:end].decode("utf-16-le"), end
+
+
+def xlsb_sheet_errors(handle):
+    cells, row = {}, 0
+    for kind, data in xlsb_records(handle):
+        if kind == XLSB_ROW:
+            (row,) = struct.unpack_from("<I", data)
+        elif kind in (XLSB_CELL_ERROR, XLSB_FORMULA_ERROR):
+            (column,) = struct.unpack_from("<I", data)
+            cells[(row, column)] = ERROR_TEXTS.get(data[8], "#N/A")
+            if len(cells) >= MAX_ERROR_CELLS:
+                break
+        elif kind == XLSB_END_CELLS:
+            break
+    return cells
+
+
 def ods_error_cells(path):
     try:
         with zipfile.ZipFile(path) as archive:
@@ -83,12 +197,17 @@ def ods_error_cells(path):
 
 
 def member_contains(archive, name, needle):
+    return member_matches(archive, name, re.compile(re.escape(needle)), len(needle))
+
+
+def member_matches(archive, name, pattern, longest=32):
+    """Whether a pattern no longer than `longest` bytes occurs in a zip member."""
     tail = b""
     with archive.open(name) as handle:
         while chunk := handle.read(1 << 20):
-            if needle in tail + chunk:
+            if pattern.search(tail + chunk):
                 return True
-            tail = chunk[-len(needle) :]
+            tail = chunk[-longest:]
     return False
 
 

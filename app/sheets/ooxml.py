@@ -108,13 +108,9 @@ def read_xml(archive, name):
         raise DamagedFile(f"The workbook is damaged: {name} cannot be read ({error}).") from None
 
 
-def sheet_parts(archive):
-    """The worksheets, in order: {name: XML part}; the names of the hidden ones; and
-    whether dates count from 1904. Chart, dialog and macro sheets are left out."""
-    workbook = read_xml(archive, "xl/workbook.xml")
-    if workbook is None:
-        raise DamagedFile("The workbook is damaged: it has no list of sheets.")
-    rels = read_xml(archive, "xl/_rels/workbook.xml.rels")
+def worksheet_targets(archive, rels_name):
+    """{relationship id: part name} of the worksheets a workbook part refers to."""
+    rels = read_xml(archive, rels_name)
     targets = {}
     if rels is not None:
         for rel in rels.iter(f"{PKG_REL_NS}Relationship"):
@@ -123,6 +119,16 @@ def sheet_parts(archive):
             target = rel.get("Target", "")
             path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
             targets[rel.get("Id")] = posixpath.normpath(path)
+    return targets
+
+
+def sheet_parts(archive):
+    """The worksheets, in order: {name: XML part}; the names of the hidden ones; and
+    whether dates count from 1904. Chart, dialog and macro sheets are left out."""
+    workbook = read_xml(archive, "xl/workbook.xml")
+    if workbook is None:
+        raise DamagedFile("The workbook is damaged: it has no list of sheets.")
+    targets = worksheet_targets(archive, "xl/_rels/workbook.xml.rels")
     parts, hidden = {}, set()
     for sheet in workbook.iter(f"{MAIN_NS}sheet"):
         part = targets.get(sheet.get(f"{REL_NS}id"))

@@ -47,7 +47,7 @@ def test_fixtures_read_faithfully(tmp_path, name, kind):
     assert parse_csv(read_text(out)) == expected
 
 
-# errors.xls and errors.ods (see fixtures/README.md): error cells, which calamine reads as empty.
+# errors.xls, .ods and .xlsb (see fixtures/README.md): error cells, which calamine reads as empty.
 EXPECTED_ERRORS = [
     ["kind", "value", "after"],
     ["", "", ""],
@@ -60,8 +60,8 @@ EXPECTED_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["xls", "ods"])
-def test_error_cells_of_xls_and_ods_keep_their_text(tmp_path, kind):
+@pytest.mark.parametrize("kind", ["xls", "ods", "xlsb"])
+def test_error_cells_of_xls_ods_and_xlsb_keep_their_text(tmp_path, kind):
     out = tmp_path / "out.zip"
     convert(FIXTURES / f"errors.{kind}", out, Options(all_sheets=True))
     with zipfile.ZipFile(out) as archive:
@@ -70,12 +70,14 @@ def test_error_cells_of_xls_and_ods_keep_their_text(tmp_path, kind):
     expected = [list(row) for row in EXPECTED_ERRORS]
     if kind == "ods":  # LibreOffice recalculated SQRT(-1) and stores its own error text
         expected[6][1] = "Err:502"
+    if kind == "xlsb":  # written directly, not through LibreOffice
+        expected[6][1] = "#NUM!"
     assert errors == expected
     assert more == [["", "#N/A", "#N/A"]]
     assert preview(FIXTURES / f"errors.{kind}", "Errors").rows[2][1] == "#DIV/0!"
 
 
-@pytest.mark.parametrize("kind", ["xls", "ods"])
+@pytest.mark.parametrize("kind", ["xls", "ods", "xlsb"])
 def test_error_cells_typed_outputs(tmp_path, kind):
     out = tmp_path / "out.json"
     convert(FIXTURES / f"errors.{kind}", out, Options(format="json"))
@@ -104,6 +106,25 @@ def test_error_cells_are_looked_for_only_when_the_file_has_some(monkeypatch):
 
     monkeypatch.setattr(error_cells, "parse_ods_errors", must_not_parse)
     assert error_cells.ods_error_cells(FIXTURES / "mixed.ods") == {}
+
+    assert error_cells.xlsb_error_cells(FIXTURES / "errors.xlsb")["More"] == {
+        (0, 1): "#N/A",
+        (0, 2): "#N/A",
+    }
+    monkeypatch.setattr(error_cells, "xlsb_sheet_errors", must_not_parse)
+    assert error_cells.xlsb_error_cells(FIXTURES / "mixed.xlsb") == {}
+
+
+def test_xlsb_records_read_across_chunks():
+    with zipfile.ZipFile(FIXTURES / "errors.xlsb") as archive:
+        sheet = archive.read("xl/worksheets/sheet1.bin")
+    whole = list(error_cells.xlsb_records(io.BytesIO(sheet)))
+    assert len(whole) > 30 and (3, b"\x00" * 8 + b"\x07") in whole  # BrtCellError, #DIV/0!
+    for chunk in (1, 5, 17):
+        assert list(error_cells.xlsb_records(io.BytesIO(sheet), chunk)) == whole
+    assert error_cells.xlsb_sheet_errors(io.BytesIO(sheet[: len(sheet) // 2])) == {
+        (2, 1): "#DIV/0!"
+    }  # truncated: what there is
 
 
 def test_ods_error_cells_count_repeated_rows_and_cells():

@@ -102,7 +102,14 @@ def test_fuzzed_files_get_a_message_never_a_crash(tmp_path):
     csv_seed.write_text('id;name\n1;"quoted ; text"\n2;naïve\n', encoding="utf-8")
     sources = [book, csv_seed] + [
         FIXTURES / name
-        for name in ("mixed.xls", "mixed.xlsb", "mixed.ods", "errors.xls", "errors.ods")
+        for name in (
+            "mixed.xls",
+            "mixed.xlsb",
+            "mixed.ods",
+            "errors.xls",
+            "errors.ods",
+            "errors.xlsb",
+        )
     ]
     originals = [source.read_bytes() for source in sources]
     cases = int(os.environ.get("SHEETPORT_FUZZ_CASES", "150"))
