@@ -3,7 +3,7 @@
 import threading
 import zipfile
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 
 import python_calamine
 
@@ -129,6 +129,8 @@ class CalamineBook(Book):
         self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
         self.loaded = {}
         self.error_cells = None
+        if self.format == "xlsb":  # calamine leaves formula errors out of a sheet's extent
+            self.error_cells = xlsb_error_cells(path)
         metadata = guarded(lambda: self.workbook.sheets_metadata)
         if len(metadata) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
@@ -140,6 +142,9 @@ class CalamineBook(Book):
             end = guarded(lambda loaded=loaded: loaded.end)
             if end is not None:
                 sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
+            for row, column in self.error_cells.get(sheet.name, ()) if self.error_cells else ():
+                sheet.rows, sheet.columns = max(sheet.rows, row + 1), max(sheet.columns, column + 1)
+            if sheet.rows:
                 self.check_size(sheet, sheet.rows, sheet.columns)
             self.sheets.append(sheet)
             self.loaded.pop(sheet.name, None)  # keep memory to one sheet at a time
@@ -189,7 +194,9 @@ def padded_rows(iterator, sheet, start_column, errors):
     errors_by_row = {}
     for (row_index, column), text in errors.items():
         errors_by_row.setdefault(row_index, []).append((column, text))
-    for index, row in enumerate(islice(iterator, sheet.rows)):
+    # Error cells may lie past calamine's last row: empty rows carry them.
+    rows = islice(chain(iterator, iter(list, None)), sheet.rows)
+    for index, row in enumerate(rows):
         if lead:
             row = lead + row
         if len(row) < width:

@@ -43,8 +43,9 @@ ERROR_TEXTS = {
 # BrtCellError (3) and BrtFmlaError (11) start with the column (4 bytes), a style
 # (4 bytes) and the error code.
 XLSB_ROW, XLSB_CELL_ERROR, XLSB_FORMULA_ERROR, XLSB_END_CELLS, XLSB_SHEET = 0, 3, 11, 146, 156
-XLSB_ERROR_RECORD = re.compile(
-    rb"(?:\x03\x09|\x0b(?:[\x13-\x7f]|[\x80-\xff]{1,3}[\x00-\x7f])).{8}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]",
+XLSB_ERROR_RECORD = re.compile(  # the header, a column under 16,384, a style, the code
+    rb"(?:\x03\x09|\x0b(?:[\x13-\x7f]|[\x80-\xff]{1,3}[\x00-\x7f]))"
+    rb".[\x00-\x3f]\x00\x00.{4}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]",
     re.S,
 )
 ODS_ERROR_MARK = b'calcext:value-type="error"'
@@ -167,9 +168,12 @@ def xlsb_sheet_errors(handle):
     for kind, data in xlsb_records(handle):
         if kind == XLSB_ROW:
             (row,) = struct.unpack_from("<I", data)
+            if row >= 1_048_576:  # past Excel's last row: calamine stops reading here too
+                break
         elif kind in (XLSB_CELL_ERROR, XLSB_FORMULA_ERROR):
             (column,) = struct.unpack_from("<I", data)
-            cells[(row, column)] = ERROR_TEXTS.get(data[8], "#N/A")
+            if column < 16_384:
+                cells[(row, column)] = ERROR_TEXTS.get(data[8], "#N/A")
             if len(cells) >= MAX_ERROR_CELLS:
                 break
         elif kind == XLSB_END_CELLS:

@@ -73,7 +73,11 @@ def test_error_cells_of_xls_ods_and_xlsb_keep_their_text(tmp_path, kind):
     if kind == "xlsb":  # written directly, not through LibreOffice
         expected[6][1] = "#NUM!"
     assert errors == expected
-    assert more == [["", "#N/A", "#N/A"]]
+    if kind == "xlsb":  # and a formula error past calamine's extent (fixtures/README.md)
+        assert more == [["", "#N/A", "#N/A", ""], [""] * 4, ["", "", "", "#DIV/0!"]]
+        assert inspect(FIXTURES / "errors.xlsb").sheets[1].columns == 4
+    else:
+        assert more == [["", "#N/A", "#N/A"]]
     assert preview(FIXTURES / f"errors.{kind}", "Errors").rows[2][1] == "#DIV/0!"
 
 
@@ -110,6 +114,7 @@ def test_error_cells_are_looked_for_only_when_the_file_has_some(monkeypatch):
     assert error_cells.xlsb_error_cells(FIXTURES / "errors.xlsb")["More"] == {
         (0, 1): "#N/A",
         (0, 2): "#N/A",
+        (2, 3): "#DIV/0!",
     }
     monkeypatch.setattr(error_cells, "xlsb_sheet_errors", must_not_parse)
     assert error_cells.xlsb_error_cells(FIXTURES / "mixed.xlsb") == {}
