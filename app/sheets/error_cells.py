@@ -44,7 +44,7 @@ ERROR_TEXTS = {
 # (4 bytes) and the error code.
 XLSB_ROW, XLSB_CELL_ERROR, XLSB_FORMULA_ERROR, XLSB_END_CELLS, XLSB_SHEET = 0, 3, 11, 146, 156
 XLSB_ERROR_RECORD = re.compile(  # the header, a column under 16,384, a style, the code
-    rb"(?:\x03\x09|\x0b(?:[\x13-\x7f]|[\x80-\xff]{1,3}[\x00-\x7f]))"
+    rb"(?:\x03\x09|\x0b(?:[\x13-\x7f]|[\x80-\xff][\x00-\x7f]))"
     rb".[\x00-\x3f]\x00\x00.{4}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]",
     re.S,
 )
@@ -95,7 +95,7 @@ def xlsb_error_cells(path):
             found = {}
             for name, rel_id in xlsb_sheets(archive.read("xl/workbook.bin")):
                 part = targets.get(rel_id)
-                if part and member_matches(archive, part, XLSB_ERROR_RECORD):
+                if part and member_matches(archive, part, XLSB_ERROR_RECORD, 64, xlsb_record_at):
                     with archive.open(part) as handle:
                         if cells := xlsb_sheet_errors(handle):
                             found[name] = cells
@@ -104,6 +104,38 @@ def xlsb_error_cells(path):
         return {}
     except (struct.error, IndexError, ValueError):  # damaged records
         return {}
+
+
+# The sizes of the records that follow cells in sheet data: exact, or (+) at least.
+XLSB_SIZES = {0: "17+", 1: "8", 2: "12", 3: "9", 4: "9", 5: "16", 6: "12+", 7: "12"}
+XLSB_SIZES |= {8: "22+", 9: "26+", 10: "19+", 11: "19+", XLSB_END_CELLS: "0"}
+
+
+def xlsb_record_at(data, match):
+    """Whether a match of XLSB_ERROR_RECORD is a whole error record: in the bytes of
+    numbers, zeros and small integers match its pattern now and then. A BrtFmlaError's
+    size must be that of its parts; a BrtCellError must be followed by a record that can
+    follow a cell. True when the bytes to tell run out."""
+    kind, position = xlsb_number(data, match.start(), 2)  # the pattern holds the header
+    size, position = xlsb_number(data, position, 4)
+    if kind == XLSB_FORMULA_ERROR:
+        if position + size > len(data):
+            return True
+        (formula_size,) = struct.unpack_from("<I", data, position + 11)
+        if 19 + formula_size > size:
+            return False
+        (extra_size,) = struct.unpack_from("<I", data, position + 15 + formula_size)
+        return 19 + formula_size + extra_size == size
+    if position + size + 6 > len(data):
+        return True
+    following, at = xlsb_number(data, position + size, 2)
+    following_size, _ = xlsb_number(data, at, 4)
+    expected = XLSB_SIZES.get(following)
+    if expected is None:
+        return True
+    if expected.endswith("+"):
+        return following_size >= int(expected[:-1])
+    return following_size == int(expected)
 
 
 def xlsb_records(handle, chunk=1 << 20):
@@ -204,14 +236,17 @@ def member_contains(archive, name, needle):
     return member_matches(archive, name, re.compile(re.escape(needle)), len(needle))
 
 
-def member_matches(archive, name, pattern, longest=32):
-    """Whether a pattern no longer than `longest` bytes occurs in a zip member."""
+def member_matches(archive, name, pattern, longest=32, accept=None):
+    """Whether a pattern occurs in a zip member (and `accept(data, match)` agrees).
+    A match may be cut off at the end of a chunk, but not one `longest` bytes long."""
     tail = b""
     with archive.open(name) as handle:
         while chunk := handle.read(1 << 20):
-            if pattern.search(tail + chunk):
-                return True
-            tail = chunk[-longest:]
+            data = tail + chunk
+            for match in pattern.finditer(data):
+                if accept is None or accept(data, match):
+                    return True
+            tail = data[-longest:]
     return False
 
 

@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import random
+import struct
 import zipfile
 
 import olefile
@@ -118,6 +120,29 @@ def test_error_cells_are_looked_for_only_when_the_file_has_some(monkeypatch):
     }
     monkeypatch.setattr(error_cells, "xlsb_sheet_errors", must_not_parse)
     assert error_cells.xlsb_error_cells(FIXTURES / "mixed.xlsb") == {}
+
+
+def test_xlsb_first_pass_tells_error_records_from_numbers():
+    # Sheet data as pyxlsbwriter writes it: row headers, shared strings, random floats.
+    # Row numbers such as 2,307 (03 09 00 00) and the bytes of floats match the pattern.
+    rng = random.Random(7)
+    records = []
+    for row in range(20_000):
+        header = struct.pack("<IIIBBBBBII", row, 0, 300, 0, 1, 0, 0, 0, 0, 2)
+        records.append(b"\x00\x19" + header)
+        records.append(b"\x07\x0c" + struct.pack("<III", 0, 0, row % 50))
+        records.append(b"\x05\x10" + struct.pack("<IId", 1, 0, round(rng.uniform(-1e5, 1e5), 2)))
+        records.append(b"\x07\x0c" + struct.pack("<III", 2, 0, 0))
+    data = b"".join(records) + b"\x92\x01\x00"
+    matches = list(error_cells.XLSB_ERROR_RECORD.finditer(data))
+    assert len(matches) > 10
+    assert not [m for m in matches if error_cells.xlsb_record_at(data, m)]
+    assert error_cells.xlsb_sheet_errors(io.BytesIO(data)) == {}
+
+    with zipfile.ZipFile(FIXTURES / "errors.xlsb") as archive:
+        sheet = archive.read("xl/worksheets/sheet1.bin")
+    matches = list(error_cells.XLSB_ERROR_RECORD.finditer(sheet))
+    assert len([m for m in matches if error_cells.xlsb_record_at(sheet, m)]) == 6
 
 
 def test_xlsb_records_read_across_chunks():
