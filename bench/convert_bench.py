@@ -326,7 +326,7 @@ def main():
             table.add(
                 group,
                 size,
-                "Sheetport (XlsxWriter constant memory)",
+                "Sheetport (own cell XML, XlsxWriter package)",
                 measure("sheetport", text, f"{out}.xlsx"),
                 base,
             )
