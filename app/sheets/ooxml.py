@@ -578,7 +578,9 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
     yield from ready
 
 
-ESCAPED_CHARACTER = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# calamine undoes only escapes up to _x00FF_ (Excel writes them for control characters);
+# the streaming reader does the same, so that both paths read a sheet alike.
+ESCAPED_CHARACTER = re.compile(r"_x(00[0-9A-Fa-f]{2})_")
 
 
 def unescape(text):

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import json
+import zipfile
 
 import pytest
 
@@ -50,6 +51,33 @@ def test_streaming_undoes_escaped_characters(tmp_path, inline_strings):
     calamine, stream = both_ways(tmp_path, book, Options(format="json", json_style="rows"))
     assert stream == calamine
     assert json.loads(stream) == [[text] for text in texts]
+
+
+def test_streaming_leaves_escapes_past_00ff_as_calamine_does(tmp_path):
+    # Excel escapes only control characters; other writers may escape anything, and
+    # calamine undoes only _x0000_ to _x00FF_ (a lone surrogate such as _xD800_ could not
+    # be written out anyway).
+    codes = ["0041", "00e9", "00FF", "0100", "4E2D", "D800", "FFFE"]
+    book = write_xlsx(tmp_path / "p.xlsx", {"S": [[f"MARK{i}"] for i in range(len(codes))]})
+    patched = tmp_path / "escapes.xlsx"
+    with zipfile.ZipFile(book) as old, zipfile.ZipFile(patched, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "xl/sharedStrings.xml":
+                for i, code in enumerate(codes):
+                    data = data.replace(f">MARK{i}<".encode(), f">a_x{code}_b<".encode())
+            new.writestr(item, data)
+    calamine, stream = both_ways(tmp_path, patched, Options(format="json", json_style="rows"))
+    assert stream == calamine
+    assert json.loads(stream) == [
+        ["aAb"],
+        ["aéb"],
+        ["aÿb"],
+        ["a_x0100_b"],
+        ["a_x4E2D_b"],
+        ["a_xD800_b"],
+        ["a_xFFFE_b"],
+    ]
 
 
 def test_streaming_preview_and_many_rows(tmp_path):
