@@ -101,14 +101,15 @@ def xlsb_error_cells(path):
                             found[name] = cells
             return found
     except (SheetError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
-        return {}
-    except (struct.error, IndexError, ValueError):  # damaged records
+        return {}  # calamine has read the file: a reader that cannot just finds nothing
+    except (struct.error, IndexError, ValueError):  # damaged records, likewise
         return {}
 
 
-# The sizes of the records that follow cells in sheet data: exact, or (+) at least.
-XLSB_SIZES = {0: "17+", 1: "8", 2: "12", 3: "9", 4: "9", 5: "16", 6: "12+", 7: "12"}
-XLSB_SIZES |= {8: "22+", 9: "26+", 10: "19+", 11: "19+", XLSB_END_CELLS: "0"}
+# The sizes of the records that may follow a cell in sheet data: BrtRowHdr, the cells
+# BrtCellBlank to BrtFmlaError, BrtEndSheetData.
+XLSB_EXACT_SIZES = {1: 8, 2: 12, 3: 9, 4: 9, 5: 16, 7: 12, XLSB_END_CELLS: 0}
+XLSB_LEAST_SIZES = {0: 17, 6: 12, 8: 22, 9: 26, 10: 19, 11: 19}
 
 
 def xlsb_record_at(data, match):
@@ -130,12 +131,9 @@ def xlsb_record_at(data, match):
         return True
     following, at = xlsb_number(data, position + size, 2)
     following_size, _ = xlsb_number(data, at, 4)
-    expected = XLSB_SIZES.get(following)
-    if expected is None:
-        return True
-    if expected.endswith("+"):
-        return following_size >= int(expected[:-1])
-    return following_size == int(expected)
+    if following in XLSB_EXACT_SIZES:
+        return following_size == XLSB_EXACT_SIZES[following]
+    return following_size >= XLSB_LEAST_SIZES.get(following, 0)  # other records: any size
 
 
 def xlsb_records(handle, chunk=1 << 20):
