@@ -1,8 +1,10 @@
 """Converting in a real browser: upload through the file input, progress, download."""
 
+import datetime as dt
 import re
 from pathlib import Path
 
+import openpyxl
 import pytest
 from playwright.sync_api import expect
 
@@ -82,3 +84,36 @@ def test_browser_checks_the_size_before_sending(page, tmp_path):
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator("#file-error")).to_contain_text("larger than the 1 MB limit")
     assert "POST" not in requests
+
+
+def test_csv_to_xlsx_keeps_types(page, tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text(
+        'code,amount,ordered,paid,note\n00123,12.5,2024-03-15,TRUE,"Zoë, ""VIP"""\n'
+        "00124,-3,2024-03-16 09:30:00,FALSE,<r>not markup</r>\n",
+        encoding="utf-8",
+    )
+    page.goto("/convert")
+    page.get_by_label("Drop a file here, or choose one").set_input_files(source)
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator(".preview-table")).to_contain_text("00123")
+    page.get_by_label("Convert to").select_option("xlsx")
+    page.get_by_role("button", name="Convert").click()
+    expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("result-name")).to_have_text("orders.xlsx")
+    with page.expect_download() as info:
+        page.get_by_test_id("download").click()
+    assert info.value.suggested_filename == "orders.xlsx"
+    info.value.save_as(tmp_path / "orders.xlsx")  # openpyxl goes by the extension
+    sheet = openpyxl.load_workbook(tmp_path / "orders.xlsx").active
+    first, second = ([cell for cell in row] for row in sheet.iter_rows(min_row=2))
+    assert [cell.value for cell in first] == [
+        "00123",
+        12.5,
+        dt.datetime(2024, 3, 15),
+        True,
+        'Zoë, "VIP"',
+    ]
+    assert first[2].number_format == "yyyy-mm-dd"
+    assert second[2].value == dt.datetime(2024, 3, 16, 9, 30)
+    assert second[4].value == "<r>not markup</r>"
