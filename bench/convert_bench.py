@@ -323,27 +323,12 @@ def main():
             text = ensure(OUT / f"mixed-{size}.csv", "csv", size)
             base = measure("pandas", text, f"{out}.xlsx")
             table.add(group, size, "pandas.read_csv + to_excel", base)
-            table.add(
-                group,
-                size,
-                "Sheetport (own cell XML, XlsxWriter package)",
-                measure("sheetport", text, f"{out}.xlsx"),
-                base,
-            )
-            table.add(
-                group,
-                size,
-                "PyExcelerate (typed rows)",
-                measure("pyexcelerate", text, f"{out}.xlsx"),
-                base,
-            )
-            table.add(
-                group,
-                size,
-                "rustpy-xlsxwriter (records)",
-                measure("rustpy", text, f"{out}.xlsx"),
-                base,
-            )
+            for name, runner in [
+                ("Sheetport (own cell XML, XlsxWriter package)", "sheetport"),
+                ("PyExcelerate (typed rows)", "pyexcelerate"),
+                ("rustpy-xlsxwriter (records)", "rustpy"),
+            ]:
+                table.add(group, size, name, measure(runner, text, f"{out}.xlsx"), base)
 
             group = "all sheets -> zip"
             third = size // 3

@@ -122,7 +122,8 @@ class CalamineBook(Book):
     """xls, xlsb and ods: calamine reads each sheet whole. It reads error cells as empty,
     so those are found separately (error_cells.py)."""
 
-    ERROR_READERS = {"xls": xls_error_cells, "xlsb": xlsb_error_cells, "ods": ods_error_cells}
+    # Found when a sheet is first read (xlsb's when the workbook is opened, see below).
+    ERROR_READERS = {"xls": xls_error_cells, "ods": ods_error_cells}
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
@@ -142,7 +143,7 @@ class CalamineBook(Book):
             end = guarded(lambda loaded=loaded: loaded.end)
             if end is not None:
                 sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
-            for row, column in self.error_cells.get(sheet.name, ()) if self.error_cells else ():
+            for row, column in (self.error_cells or {}).get(sheet.name, ()):
                 sheet.rows, sheet.columns = max(sheet.rows, row + 1), max(sheet.columns, column + 1)
             if sheet.rows:
                 self.check_size(sheet, sheet.rows, sheet.columns)

@@ -10,12 +10,10 @@ import io
 import re
 import struct
 import zipfile
-import zlib
-from xml.parsers import expat
 
 import olefile
 
-from .errors import SheetError
+from .errors import DAMAGED_DATA, SheetError
 from .ooxml import safe_expat, worksheet_targets
 
 # Excel's error codes ([MS-XLS] 2.5.97.2 BErr) and the BIFF records that hold an error:
@@ -27,6 +25,8 @@ XLS_ERROR_RECORD = re.compile(
     rb"|\x05\x02\x08\x00(?:.{6})" + ERROR_CODES + rb"\x01",
     re.S,
 )
+# What the xlsb and ods readers may raise on a file calamine could read but they cannot.
+UNREADABLE = (SheetError, KeyError, OSError, IndexError, ValueError, *DAMAGED_DATA)
 ERROR_TEXTS = {
     0x00: "#NULL!",
     0x07: "#DIV/0!",
@@ -45,7 +45,7 @@ ERROR_TEXTS = {
 XLSB_ROW, XLSB_CELL_ERROR, XLSB_FORMULA_ERROR, XLSB_END_CELLS, XLSB_SHEET = 0, 3, 11, 146, 156
 XLSB_ERROR_RECORD = re.compile(  # the header, a column under 16,384, a style, the code
     rb"(?:\x03\x09|\x0b(?:[\x13-\x7f]|[\x80-\xff][\x00-\x7f]))"
-    rb".[\x00-\x3f]\x00\x00.{4}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]",
+    rb".[\x00-\x3f]\x00\x00.{4}[" + re.escape(bytes(ERROR_TEXTS)) + rb"]",
     re.S,
 )
 ODS_ERROR_MARK = b'calcext:value-type="error"'
@@ -100,9 +100,7 @@ def xlsb_error_cells(path):
                         if cells := xlsb_sheet_errors(handle):
                             found[name] = cells
             return found
-    except (SheetError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
-        return {}  # calamine has read the file: a reader that cannot just finds nothing
-    except (struct.error, IndexError, ValueError):  # damaged records, likewise
+    except UNREADABLE:  # calamine has read the file: a reader that cannot just finds nothing
         return {}
 
 
@@ -218,15 +216,7 @@ def ods_error_cells(path):
                 return {}
             with archive.open("content.xml") as handle:
                 return parse_ods_errors(handle)
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        EOFError,
-        KeyError,
-        OSError,
-        expat.ExpatError,
-        ValueError,
-    ):
+    except UNREADABLE:
         return {}
 
 
