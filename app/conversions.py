@@ -15,6 +15,7 @@ from .extensions import db
 from .models import Conversion, utcnow
 from .sheets import SheetError, preview, survey
 from .sheets.convert import MEDIA_TYPES
+from .sheets.names import clean_file_name
 
 SESSION_KEY = "anonymous_key"
 OPTIONS_KEY = "convert_options"
@@ -64,7 +65,8 @@ def receive_upload(file):
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
     limits = jobs.engine_limits(current_app)
-    stem = text_sheet_name(file.filename)
+    name = clean_file_name(file.filename)  # one name for the record and the text sheet
+    stem = text_sheet_name(name)
     try:
         # One child process reads the file once for both answers (see app.sheets.survey).
         info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
@@ -77,7 +79,7 @@ def receive_upload(file):
     details = asdict(info)
     details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
     conversion = Conversion(
-        original_name=(file.filename or "upload")[:255],
+        original_name=name,
         stored_name=stored,
         detected_format=info.format,
         size=size,

@@ -76,6 +76,14 @@ def send_change_email_email(user, new_email):
     send_email(new_email, "Confirm your new email address", "change_email", user=user, token=token)
 
 
+def send_account_exists_email(user, reason="register"):
+    """Tell an account's owner that someone tried to use their address, instead of telling
+    the person at the form whether the address has an account."""
+    send_email(
+        user.email, "You already have an account", "account_exists", user=user, reason=reason
+    )
+
+
 def send_new_user_notice(user):
     send_email(admin_recipients(), "New registration", "new_user", user=user)
 

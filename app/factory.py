@@ -10,6 +10,7 @@ from config import config
 
 from . import cli, errors, jobs, security
 from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
+from .urls import BoundedIntConverter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,7 @@ def create_app(config_name=None, overrides=None):
         instance_path=os.environ.get("SHEETPORT_INSTANCE_PATH") or str(PROJECT_DIR / "instance"),
     )
     configure(app, config[config_name], overrides or {})
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     register_extensions(app)
     register_blueprints(app)
     jobs.init_app(app)
@@ -79,8 +81,10 @@ def register_blueprints(app):
 def register_template_helpers(app):
     from .errors import format_size
     from .sheets.values import column_letter
+    from .urls import site_url_for
 
     app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.globals["site_url_for"] = site_url_for
     app.jinja_env.globals["column_letters"] = lambda count: [column_letter(i) for i in range(count)]
 
 

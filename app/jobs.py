@@ -181,19 +181,17 @@ def notify_if_slow(app, conversion):
     if conversion.finished_at - conversion.started_at < timedelta(seconds=60):
         return
     from .email import send_email
+    from .urls import site_url_for
 
-    base = app.config.get("SITE_URL") or "http://127.0.0.1:5000"
-    link = f"{base.rstrip('/')}/convert/{conversion.public_id}"
-    with app.test_request_context(base_url=base):
-        send_email(
-            conversion.user.email,
-            "Your conversion is ready"
-            if conversion.status == Conversion.DONE
-            else "Your conversion failed",
-            "conversion_done",
-            conversion=conversion,
-            link=link,
-        )
+    send_email(
+        conversion.user.email,
+        "Your conversion is ready"
+        if conversion.status == Conversion.DONE
+        else "Your conversion failed",
+        "conversion_done",
+        conversion=conversion,
+        link=site_url_for("convert.show", public_id=conversion.public_id),
+    )
 
 
 def recover_interrupted():

@@ -1,12 +1,16 @@
 """Database models."""
 
+import contextlib
+import hashlib
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
+import idna
 from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, select
+from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -93,13 +97,20 @@ class User(UserMixin, db.Model):
     role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Part of the login cookie; replacing it ends every other session and remember-me cookie.
+    # Carried by every emailed link; replacing it (on a password change) voids them all.
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, index=True, default=new_session_token
     )
 
     role: Mapped[Role | None] = relationship(back_populates="users")
     messages: Mapped[list["Message"]] = relationship(back_populates="user")
+    login_sessions: Mapped[list["LoginSession"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # The signed-in session this request belongs to (set at login and by the user loader).
+    login_session = None
+    login_token = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -108,7 +119,7 @@ class User(UserMixin, db.Model):
 
     @staticmethod
     def normalise_email(email):
-        return (email or "").strip().lower()
+        return normalise_email(email)
 
     @classmethod
     def by_email(cls, email):
@@ -119,13 +130,25 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self):
-        return self.session_token
+        # What Flask-Login keeps in the session and the remember-me cookie: the token of
+        # this sign-in, so that ending it on the server ends every copy of the cookie.
+        return self.login_token
 
     def set_password(self, password):
+        """Set the password; voids emailed links and ends every signed-in session."""
         self.password_hash = generate_password_hash(
             password, method=current_app.config["PASSWORD_HASH_METHOD"]
         )
         self.session_token = new_session_token()
+        if self.id is not None:
+            LoginSession.end_all(self)
+
+    def login_sessions_newest_first(self):
+        return db.session.scalars(
+            select(LoginSession)
+            .where(LoginSession.user_id == self.id)
+            .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+        ).all()
 
     def verify_password(self, password):
         return check_password_hash(self.password_hash, password)
@@ -206,12 +229,86 @@ def _serializer(purpose):
 login_manager.anonymous_user = AnonymousUser
 
 
+class LoginSession(db.Model):
+    """One signed-in browser. The cookie carries a random token; the row holds its hash, so
+    deleting the row (log out, log out everywhere, password change) ends every copy of
+    that cookie, remember-me included."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")
+
+    @staticmethod
+    def hash(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def open(cls, user, remember=False, user_agent="", address=None):
+        """Record a sign-in; returns the token for the cookie (only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        db.session.add(
+            cls(
+                user=user,
+                token_hash=cls.hash(token),
+                remember=remember,
+                user_agent=(user_agent or "")[:200],
+                address=address,
+            )
+        )
+        return token
+
+    @classmethod
+    def end_all(cls, user):
+        db.session.execute(delete(cls).where(cls.user_id == user.id))
+
+    def ping(self, now=None):
+        """Record activity, at most once a minute."""
+        now = now or utcnow()
+        if now - self.last_seen_at > timedelta(minutes=1):
+            self.last_seen_at = now
+            return True
+        return False
+
+
 @login_manager.user_loader
-def load_user(session_token):
+def load_user(token):
     # Inactive users are not loaded at all, so deactivation takes effect at once.
-    return db.session.scalar(
-        select(User).where(User.session_token == session_token, User.active.is_(True))
-    )
+    if not isinstance(token, str) or not token:
+        return None
+    found = db.session.execute(
+        select(LoginSession, User)
+        .join(LoginSession.user)
+        .where(LoginSession.token_hash == LoginSession.hash(token), User.active.is_(True))
+    ).first()
+    if found is None:
+        return None
+    login_session, user = found
+    user.login_session, user.login_token = login_session, token
+    return user
+
+
+def normalise_email(email):
+    """One spelling per mailbox, so look-alike addresses cannot make separate accounts:
+    NFKC (full-width letters, composed accents), case-folded, the domain in its IDNA
+    ASCII form (bücher.example and xn--bcher-kva.example are one domain)."""
+    email = unicodedata.normalize("NFKC", (email or "").strip())
+    email = unicodedata.normalize("NFKC", email.casefold())
+    local, at, domain = email.rpartition("@")
+    if not at or not domain:
+        return email
+    # Not a valid domain: leave it as it is for the form's validator to refuse.
+    with contextlib.suppress(idna.IDNAError, UnicodeError):
+        domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+    return f"{local}@{domain}"
 
 
 # A real hash to check against when no account matches, so that a wrong address

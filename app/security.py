@@ -2,7 +2,7 @@
 
 import secrets
 
-from flask import g
+from flask import abort, g, request
 
 # Flask-Moment marks its not-yet-rendered timestamps with style="display: none";
 # this hash allows exactly that inline style and no other.
@@ -32,8 +32,19 @@ def content_security_policy(nonce):
     )
 
 
+def has_nul(values):
+    return any("\x00" in value for value in values)
+
+
 def register(app):
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No text field has a use for NUL, and PostgreSQL refuses to store it: refuse it
+        # at the edge, for every form and query string, rather than fail at the database.
+        if has_nul(request.args.values()) or has_nul(request.form.values()):
+            abort(400, "The request contains a character that is not allowed (NUL).")
 
     @app.after_request
     def set_security_headers(response):

@@ -2,8 +2,9 @@
 
 import re
 import secrets
-import unicodedata
 from pathlib import Path
+
+from .sheets.names import visible_text
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z]{3,4})?")
 UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
@@ -57,9 +58,8 @@ class Storage:
 
 def download_name(original, extension, sheet=None):
     """'report.xlsx' -> 'report.csv'; with a sheet: 'report - Sheet 1.csv'. Safe in any OS."""
-    stem = Path(original or "").stem
-    stem = unicodedata.normalize("NFC", stem)
+    stem = visible_text(Path(original or "").stem)
     stem = UNSAFE_IN_NAMES.sub("_", stem).strip(" .") or "converted"
     if sheet:
-        stem = f"{stem} - {UNSAFE_IN_NAMES.sub('_', sheet).strip(' .')}"
+        stem = f"{stem} - {UNSAFE_IN_NAMES.sub('_', visible_text(sheet)).strip(' .')}"
     return f"{stem[:150]}.{extension}"
