@@ -2,7 +2,8 @@
 
 import secrets
 
-from flask import abort, g, request
+from flask import Response, abort, g, request
+from werkzeug.exceptions import SecurityError
 
 # Flask-Moment marks its not-yet-rendered timestamps with style="display: none";
 # this hash allows exactly that inline style and no other.
@@ -30,6 +31,24 @@ def content_security_policy(nonce):
             "frame-ancestors 'none'",
         ]
     )
+
+
+UNTRUSTED_HOST = "This site does not answer to that host name."
+
+
+def guard_hosts(app):
+    """Answer a request for a host outside TRUSTED_HOSTS with a plain 400 before anything
+    else runs: no URL can be built for it, so no page or other hook can render."""
+
+    @app.before_request
+    def refuse_untrusted_host():
+        if isinstance(request.routing_exception, SecurityError):
+            return Response(UNTRUSTED_HOST, status=400, mimetype="text/plain")
+        return None
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        return Response(UNTRUSTED_HOST, status=400, mimetype="text/plain")
 
 
 def has_nul(values):
