@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app, email
+from app import create_app
+from app import email as outgoing
 from app.extensions import db
 from app.models import Conversion, LoginSession, User, normalise_email
 from app.sheets.names import clean_file_name, visible_text
@@ -256,7 +257,7 @@ def test_huge_integers_in_paths_are_404s(app, client, admin):
 
 
 def views_that_send_mail(app):
-    senders = [name for name in vars(email) if name.startswith("send_")]
+    senders = [name for name in vars(outgoing) if name.startswith("send_")]
     for endpoint, view in app.view_functions.items():
         source = inspect.getsource(inspect.unwrap(view))
         if any(re.search(rf"\b{name}\(", source) for name in senders):
