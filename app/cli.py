@@ -85,3 +85,19 @@ def register(app):
             "\n  First admin account created (shown once; change the password after login):\n"
             f"    email:    {email}\n    password: {password}\n"
         )
+
+    @app.cli.command("check-deploy")
+    def check_deploy():
+        """List settings that are unsafe for a public deployment; exit 1 if any is an error."""
+        from .deploy import ERROR, deployment_problems
+
+        problems = deployment_problems(app.config)
+        for level, message in problems:
+            click.echo(f"{level.upper()}: {message}")
+        errors = sum(level == ERROR for level, _ in problems)
+        click.echo(
+            f"{errors} error{'' if errors == 1 else 's'}, "
+            f"{len(problems) - errors} warning{'' if len(problems) - errors == 1 else 's'}."
+        )
+        if errors:
+            raise SystemExit(1)

@@ -486,3 +486,25 @@ def test_nul_characters_are_refused_with_a_400(client, method, path, data):
     response = client.open(path, method=method, data=data)
     assert response.status_code == 400
     assert b"not allowed" in response.data
+
+
+# flask check-deploy
+
+
+def test_check_deploy_lists_unsafe_settings(runner):
+    result = runner.invoke(args=["check-deploy"])
+    assert result.exit_code == 1
+    assert "ERROR: SECRET_KEY is missing or short" in result.output
+    assert "ERROR: SITE_URL is http://sheetport.test" in result.output
+    assert "ERROR: TRUSTED_HOSTS is empty" in result.output
+    assert "ERROR: Rate limits are off" in result.output
+
+
+def test_check_deploy_passes_a_sound_production_setup(production):
+    production.config["TRUSTED_PROXIES"] = 1
+    production.config["MAIL_SERVER"] = "smtp.example.org"
+    production.config["RATELIMIT_STORAGE_URI"] = "redis://localhost:6379"
+    result = production.test_cli_runner().invoke(args=["check-deploy"])
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+    assert "SQLite" in result.output  # still a warning worth reading
