@@ -80,6 +80,13 @@ class Config:
     # Host names the app answers to (a request for another host gets a 400); None: any.
     # Production always adds SITE_URL's host.
     TRUSTED_HOSTS = env_list("TRUSTED_HOSTS") or None
+    # A running or queued job holds a lease its runner renews every quarter of this; when it
+    # lapses (the runner died), any process fails the job or, if it never started, requeues it.
+    JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60)
+    JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # runs of a job whose runner keeps dying
+    # Mail: seconds to wait on the SMTP server, and how often to retry a message it refused.
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+    MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
     CONVERSIONS_PER_PAGE = 20
 
     # Sessions and cookies.
@@ -99,9 +106,10 @@ class Config:
     RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MINUTES", 60) * 60
     PASSWORD_HASH_METHOD = "scrypt"
 
-    # Rate limits (Flask-Limiter syntax). In-memory storage suits one process;
-    # set RATELIMIT_STORAGE_URI (e.g. redis://) when running several.
-    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+    # Rate limits (Flask-Limiter syntax). The default keeps the counters in the database, so
+    # every process (gunicorn --workers N) shares them; redis:// is faster when there is one.
+    # memory:// counts per process: the app warns at start when it is used outside tests.
+    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "sheetport+db://")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = env_str("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per day")

@@ -63,11 +63,31 @@ def register(app):
 
     @app.cli.command("cleanup")
     def cleanup():
-        """Delete expired conversions and their files (the app also does this every few minutes)."""
-        from .jobs import cleanup as delete_expired
+        """Delete expired conversions and their files, fail jobs whose runner died, and
+        remove files no row owns (the app also does this every few minutes)."""
+        from . import jobs
 
-        count = delete_expired(app)
+        interrupted = jobs.reclaim_expired()
+        if interrupted:
+            click.echo(
+                f"Reclaimed {interrupted} job{'' if interrupted == 1 else 's'} whose runner died."
+            )
+        count = jobs.cleanup(app)
         click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
+        removed = jobs.sweep_files()
+        click.echo(f"Removed {len(removed)} orphaned file{'' if len(removed) == 1 else 's'}.")
+        for name in removed:
+            click.echo(f"  {name}")
+
+    @app.cli.command("send-mail")
+    def send_mail():
+        """Send the emails that are due: new ones and retries of those the server refused."""
+        from .email import send_pending_mail
+
+        sent, failed = send_pending_mail()
+        click.echo(
+            f"Sent {sent} email{'' if sent == 1 else 's'}; {failed} failed and will be retried."
+        )
 
     @app.cli.command("setup")
     def setup():

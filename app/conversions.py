@@ -119,6 +119,16 @@ def owned_conversion(public_id):
         abort(404)
     if conversion.is_expired():
         abort(410)
+    return reclaimed_if_lapsed(conversion)
+
+
+def reclaimed_if_lapsed(conversion):
+    """A job whose runner died says so as soon as its owner looks (no need to wait for
+    the periodic tick), so that they can retry or delete it."""
+    lease = conversion.lease_expires_at
+    lapsed = conversion.status in jobs.ACTIVE and (lease is None or lease < utcnow())
+    if lapsed and jobs.reclaim_expired(conversion_ids=[conversion.id]):
+        db.session.refresh(conversion)
     return conversion
 
 
@@ -176,7 +186,7 @@ def remembered_options():
 
 def end_anonymous_session():
     """Delete the anonymous visitor's files and records, then forget the session.
-    A job still running notices and deletes its result (jobs.gone)."""
+    A job still running notices and deletes its result (see jobs.delete_conversion)."""
     if current_user.is_anonymous and anonymous_key():
         for conversion in db.session.scalars(visitor_conversions()).all():
             jobs.delete_conversion(conversion)

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import config
 
-from . import cli, errors, jobs, security
+from . import cli, errors, jobs, ratelimit, security  # noqa: F401 (ratelimit: sheetport+db://)
 from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
 from .urls import BoundedIntConverter
 

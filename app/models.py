@@ -358,13 +358,22 @@ class Conversion(db.Model):
     rows: Mapped[int | None] = mapped_column()
     warnings: Mapped[list] = mapped_column(db.JSON, default=list)
     notify: Mapped[bool] = mapped_column(default=False)
-    runner: Mapped[str | None] = mapped_column(String(80))  # host:pid:boot of the job's process
+    # The lease of the job's current run: a random token held by whichever runner has the job,
+    # and an expiry that runner keeps pushing forward (jobs.py). Any process may fail or
+    # requeue a queued or running job whose lease has expired.
+    runner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
     user: Mapped[User | None] = relationship()
+    # Every result file written for this upload, the current one and earlier ones: deleting
+    # the conversion walks them, so no file outlives its row.
+    results: Mapped[list["ConversionResult"]] = relationship(
+        back_populates="conversion", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def percent(self):
@@ -385,6 +394,68 @@ class Conversion(db.Model):
         if self.user_id is not None:
             return user.is_authenticated and user.id == self.user_id
         return session_key is not None and session_key == self.session_key
+
+
+class ConversionResult(db.Model):
+    """One file a conversion wrote. The row exists before the file does (complete=False while
+    the job writes it), so a job that dies still leaves a row that says which file to delete."""
+
+    __tablename__ = "conversion_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversion_id: Mapped[int] = mapped_column(
+        ForeignKey("conversions.id", ondelete="CASCADE"), index=True
+    )
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    output_format: Mapped[str] = mapped_column(String(8))
+    complete: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str | None] = mapped_column(String(255))  # the download name
+    size: Mapped[int | None] = mapped_column()
+    rows: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversion: Mapped[Conversion] = relationship(back_populates="results")
+
+
+class OutgoingMail(db.Model):
+    """An email waiting to be sent, or sent. Kept so that a mail server that refuses or
+    never answers delays a message instead of losing it (app/email.py retries it)."""
+
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipients: Mapped[list] = mapped_column(db.JSON)
+    sender: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Which process is sending it now, until when: two processes never send one message twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class PeriodicRun(db.Model):
+    """When a periodic task last ran: every process ticks, one of them runs it per interval."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateLimitCounter(db.Model):
+    """Flask-Limiter's counters when no Redis is configured (app/ratelimit.py), shared by
+    every process that uses the database."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[float] = mapped_column(index=True)  # seconds since the epoch
 
 
 class AuditEvent(db.Model):
