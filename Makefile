@@ -25,10 +25,14 @@ setup: $(VENV)/.runtime
 run: setup
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# With SHEETPORT_TEST_DATABASE_URL set (CI sets it: see .ci/postgres), the whole suite runs
+# a second time against that PostgreSQL database.
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	if [ -n "$$SHEETPORT_TEST_DATABASE_URL" ]; then \
+	  echo "== the suite again, on PostgreSQL"; $(BIN)/pytest -p no:cacheprovider; fi
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

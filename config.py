@@ -36,9 +36,11 @@ def env_list(name):
 
 def database_url():
     url = env_str("DATABASE_URL")
-    # Heroku-style URLs say postgres://, which SQLAlchemy no longer accepts.
-    if url and url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
+    # Heroku-style URLs say postgres://, which SQLAlchemy no longer accepts; a bare
+    # postgresql:// means psycopg2 to SQLAlchemy, and we install psycopg (3).
+    for prefix in ("postgres://", "postgresql://"):
+        if url and url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -1,12 +1,17 @@
+import os
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.extensions import db as _db
 from app.extensions import mail
 from app.models import Role, User
+
+# Set (by `make test` in CI) to run the whole suite a second time on a real PostgreSQL server.
+TEST_DATABASE_URL = os.environ.get("SHEETPORT_TEST_DATABASE_URL")
 
 
 def build_app(tmp_path, **overrides):
@@ -15,7 +20,22 @@ def build_app(tmp_path, **overrides):
         "WTF_CSRF_ENABLED": False,
     }
     settings.update(overrides)
+    if TEST_DATABASE_URL:
+        settings["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
+        # No pool: a connection closes when its session ends, whatever the test does.
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"poolclass": NullPool}
+        empty_database(TEST_DATABASE_URL)
     return create_app("testing", settings)
+
+
+def empty_database(url):
+    """Every test starts from an empty PostgreSQL schema, as it would from a new SQLite file."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("SET lock_timeout = '10s'"))  # a test that left a lock fails
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 @pytest.fixture

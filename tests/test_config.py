@@ -41,7 +41,7 @@ def test_default_database_is_sqlite_in_instance(tmp_path, monkeypatch):
 
 def test_database_url_accepts_heroku_style(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/sheetport")
-    assert config.database_url() == "postgresql://u:p@db/sheetport"
+    assert config.database_url() == "postgresql+psycopg://u:p@db/sheetport"
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,11 @@ in URLs, mail floods, account enumeration, look-alike addresses, hostile file na
 import inspect
 import re
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from app import create_app
@@ -391,13 +393,28 @@ def test_migration_respells_existing_addresses(tmp_path):
     app = build_app(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.sqlite'}")
     with app.app_context():
         upgrade(revision="e1c27a32b413")
+        users = sa.table(
+            "users",
+            *(sa.column(name) for name in ("id", "email", "name", "password_hash")),
+            *(sa.column(name) for name in ("confirmed", "active", "session_token")),
+            sa.column("created_at", sa.DateTime),
+            sa.column("last_seen_at", sa.DateTime),
+        )
+        when = datetime(2026, 1, 1)
         with db.engine.begin() as connection:
             for n, email in enumerate(["José@Example.com", NFC, "Ｂｏｂ@example.com"], 1):
-                connection.exec_driver_sql(
-                    "INSERT INTO users (id, email, name, password_hash, confirmed, active,"
-                    " created_at, last_seen_at, session_token)"
-                    f" VALUES ({n}, ?, '', 'x', 1, 1, '2026-01-01', '2026-01-01', 't{n}')",
-                    (email,),
+                connection.execute(
+                    users.insert().values(
+                        id=n,
+                        email=email,
+                        name="",
+                        password_hash="x",
+                        confirmed=True,
+                        active=True,
+                        session_token=f"t{n}",
+                        created_at=when,
+                        last_seen_at=when,
+                    )
                 )
         upgrade(revision="b7c1d2e3f4a5")
         with db.engine.connect() as connection:
