@@ -192,6 +192,65 @@ def typed_value(text):
     return text
 
 
+# With a decimal comma: 47,91 and 1.234,56 (thousands in threes); no leading zeros.
+COMMA_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,14}|[1-9]\d{0,2}(?:\.\d{3}){1,4})(?:,\d{1,15})?")
+# Dates such as 02/03/2024, 2.3.2024, 02-03-2024 (with a time: 13:45 or 13:45:30), whose
+# day and month the date order places; and 2024/03/02 in year-month-day order.
+DAY_MONTH_YEAR = re.compile(
+    r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+YEAR_MONTH_DAY = re.compile(
+    r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+
+
+def text_typer(decimal_separator=".", date_order=""):
+    """typed_value, also reading numbers with a decimal comma (`47,91` -> 47.91) and
+    dates in the given order (`02/03/2024` -> 2 March under "dmy", 3 February under
+    "mdy"). Text that does not fit stays text."""
+    comma = decimal_separator == ","
+    if not comma and not date_order:
+        return typed_value
+
+    def typed(text):
+        if not text or not (text[0].isdigit() or text[0] == "-"):
+            return typed_value(text)
+        if comma:
+            if COMMA_NUMBER.fullmatch(text):
+                plain = text.replace(".", "").replace(",", ".")
+                return float(plain) if "." in plain else int(plain)
+            if "." in text and CANONICAL_NUMBER.fullmatch(text):
+                return text  # 12.5 under a decimal comma is not twelve and a half
+        value = typed_value(text)
+        if date_order and type(value) is str:
+            return slashed_date(text, date_order)
+        return value
+
+    return typed
+
+
+def slashed_date(text, date_order):
+    """A date (or date-time) written with separators, read in `date_order`; else the text."""
+    if date_order == "ymd":
+        match = YEAR_MONTH_DAY.fullmatch(text)
+        if not match:
+            return text
+        year, _, month, day, *clock = match.groups()
+    else:
+        match = DAY_MONTH_YEAR.fullmatch(text)
+        if not match:
+            return text
+        first, _, second, year, *clock = match.groups()
+        day, month = (first, second) if date_order == "dmy" else (second, first)
+    try:
+        if clock[0] is None:
+            return dt.date(int(year), int(month), int(day))
+        hour, minute, second = (int(part or 0) for part in clock)
+        return dt.datetime(int(year), int(month), int(day), hour, minute, second)
+    except ValueError:  # 31/02/2024, 25:00
+        return text
+
+
 def column_letter(index):
     """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
     letters = ""

@@ -179,7 +179,7 @@ def test_text_cell_length_limit(tmp_path):
 
 def test_xlsx_cell_length_limit(tmp_path):
     source = write_text(tmp_path / "long.csv", "a\n" + "y" * 40_000 + "\n")
-    message = "Cell A2 of sheet 'Sheet1' holds 40,000 characters"
+    message = "Cell A2 of sheet 'long' holds 40,000 characters"
     refused(source, TooLarge, message, options=Options(format="xlsx"))
 
 
