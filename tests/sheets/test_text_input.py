@@ -2,7 +2,9 @@
 
 import contextlib
 import csv
+import datetime as dt
 import io
+import json
 import threading
 
 import openpyxl
@@ -11,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.sheets import BadOptions, Options, SheetError, convert, inspect, preview, survey
-from app.sheets.text import SAMPLE_CHARS, sniff_delimiter
+from app.sheets.text import SAMPLE_CHARS, sniff_delimiter, text_sheet_name
+from app.sheets.values import text_typer
 
 
 def finishes(function, *args, seconds=60):
@@ -193,3 +196,124 @@ def test_input_encoding_that_does_not_fit_says_so(tmp_path):
 
 def test_input_encoding_is_ignored_for_workbooks(tmp_path, mixed_xlsx):
     assert inspect(mixed_xlsx, input_encoding="cp1251").encoding is None
+
+
+# Decimal separators and date orders, for typing text input in XLSX and JSON
+
+
+def typed_cells(tmp_path, text, name="t.csv", **options):
+    source = tmp_path / name
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "o.json"
+    convert(source, out, Options(format="json", json_style="rows", **options))
+    return json.loads(out.read_text("utf-8"))
+
+
+def test_semicolon_file_with_decimal_commas_is_typed(tmp_path):
+    text = "name;amount;total;day\nA;47,91;1.234,56;02/03/2024\nB;-3,5;12;25/12/2023\n"
+    source = tmp_path / "t.csv"
+    source.write_text(text)
+    info = inspect(source)
+    assert (info.delimiter, info.decimal_separator, info.date_order) == (";", ",", "dmy")
+    rows = typed_cells(tmp_path, text)
+    assert rows[1:] == [["A", 47.91, 1234.56, "2024-03-02"], ["B", -3.5, 12, "2023-12-25"]]
+    convert(source, tmp_path / "o.xlsx", Options(format="xlsx"))
+    sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active
+    assert sheet["B2"].value == 47.91 and sheet["C2"].value == 1234.56
+    assert sheet["D2"].is_date and sheet["D2"].value == dt.datetime(2024, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "text, decimal, order",
+    [
+        ("a,b\n12.5,03/25/2024\n", ".", "mdy"),  # the month first: 25 cannot be a month
+        ("a;b\n12,5;25.03.2024\n", ",", "dmy"),
+        ("a\tb\n1,5\t2024/03/25\n", ",", "ymd"),
+        ("a;b\nx;y\n", ",", ""),  # a ;-file: the comma habit, no dates
+        ("a,b\nx,y\n", ".", ""),
+        ('a,b\n"47,91",02/03/2024\n', ",", "dmy"),  # ambiguous dates follow the comma
+        ("a,b\n4.5,02/03/2024\n", ".", "mdy"),
+        ("a;b\n1.234;x\n", ",", ""),  # 1.234 says nothing; the ; does
+    ],
+)
+def test_detected_number_style(tmp_path, text, decimal, order):
+    source = tmp_path / "t.csv"
+    source.write_text(text)
+    info = inspect(source)
+    assert (info.decimal_separator, info.date_order) == (decimal, order)
+
+
+def test_number_style_is_none_for_workbooks(mixed_xlsx):
+    info = inspect(mixed_xlsx)
+    assert (info.decimal_separator, info.date_order) == (None, None)
+
+
+def test_decimal_separator_and_date_order_options_win(tmp_path):
+    text = "a;b;c\n47,91;02/03/2024;1.5\n"
+    assert typed_cells(tmp_path, text)[1] == [47.91, "2024-03-02", "1.5"]
+    assert typed_cells(tmp_path, text, date_order="mdy")[1] == [47.91, "2024-02-03", "1.5"]
+    assert typed_cells(tmp_path, text, decimal_separator=".")[1] == ["47,91", "2024-03-02", 1.5]
+    # Dates that do not exist in the order asked stay text.
+    assert typed_cells(tmp_path, "a\n25/03/2024\n", date_order="mdy")[1] == ["25/03/2024"]
+    # Without typing, everything stays text, and CSV output is never typed.
+    assert typed_cells(tmp_path, text, infer_types=False)[1] == ["47,91", "02/03/2024", "1.5"]
+    out = tmp_path / "o.csv"
+    convert(tmp_path / "t.csv", out, Options(line_ending="lf"))
+    assert out.read_text().splitlines()[1] == '"47,91",02/03/2024,1.5'
+
+
+@pytest.mark.parametrize(
+    "text, decimal, order, value",
+    [
+        ("47,91", ",", "", 47.91),
+        ("1.234,56", ",", "", 1234.56),
+        ("1.234", ",", "", 1234),
+        ("-0,5", ",", "", -0.5),
+        ("00,5", ",", "", "00,5"),  # leading zeros stay text, as with a point
+        ("12.5", ",", "", "12.5"),  # a point under a decimal comma is not a decimal point
+        ("1,2,3", ",", "", "1,2,3"),
+        ("12.5", ".", "", 12.5),
+        ("47,91", ".", "", "47,91"),
+        ("02/03/2024", ".", "dmy", dt.date(2024, 3, 2)),
+        ("02/03/2024", ".", "mdy", dt.date(2024, 2, 3)),
+        ("2.3.2024 13:45", ",", "dmy", dt.datetime(2024, 3, 2, 13, 45)),
+        ("02-03-2024 13:45:30", ".", "mdy", dt.datetime(2024, 2, 3, 13, 45, 30)),
+        ("2024/03/02", ".", "ymd", dt.date(2024, 3, 2)),
+        ("2024/03/02", ".", "dmy", "2024/03/02"),
+        ("31/02/2024", ".", "dmy", "31/02/2024"),
+        ("02/03/24", ".", "dmy", "02/03/24"),  # two-digit years stay text
+        ("2024-03-15", ",", "mdy", dt.date(2024, 3, 15)),  # ISO dates in any order
+        ("TRUE", ",", "dmy", True),
+        ("0042", ".", "", "0042"),
+    ],
+)
+def test_text_typer(text, decimal, order, value):
+    typed = text_typer(decimal, order)(text)
+    assert typed == value and type(typed) is type(value)
+
+
+# A text file's sheet is named after the file
+
+
+def test_text_sheet_is_named_after_the_file(tmp_path):
+    source = tmp_path / "sales.csv"
+    source.write_text("a,b\n1,2\n")
+    assert [sheet.name for sheet in inspect(source).sheets] == ["sales"]
+    assert preview(source).sheet == "sales"
+    assert preview(source, sheet="sales").rows == [["a", "b"], ["1", "2"]]
+    assert preview(source, sheet="Sheet1").sheet == "sales"  # the old name still answers
+    # Callers that store the file under another name say what it was called.
+    assert inspect(source, text_sheet_name="Q3 figures").sheets[0].name == "Q3 figures"
+    convert(source, tmp_path / "o.xlsx", Options(format="xlsx", sheets=["sales"]))
+    assert openpyxl.load_workbook(tmp_path / "o.xlsx").sheetnames == ["sales"]
+    convert(source, tmp_path / "o.xlsx", Options(format="xlsx", name_stem="report"))
+    assert openpyxl.load_workbook(tmp_path / "o.xlsx").sheetnames == ["report"]
+    with pytest.raises(SheetError, match="no sheet named 'other'"):
+        preview(source, sheet="other")
+
+
+@pytest.mark.parametrize(
+    "name, sheet", [("sales.csv", "sales"), ("a.b.tsv", "a.b"), (".csv", ".csv"), ("", "Sheet1")]
+)
+def test_text_sheet_name_rule(name, sheet):
+    assert text_sheet_name(name) == sheet
