@@ -12,7 +12,7 @@ from pathlib import Path
 from . import columnar
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
-from .errors import BadOptions, EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
+from .errors import BadOptions, TimedOut, UnsupportedSheet, damaged_as_user_error
 from .limits import DEFAULT_LIMITS
 from .options import Options, is_text_encoding
 from .sandbox import current_bail_out, run_isolated
@@ -207,7 +207,9 @@ def pick_sheet(book, name):
 
 
 def choose_sheets(book, options):
-    """The sheets to convert. Empty sheets are refused, or skipped among several."""
+    """The sheets to convert. Empty sheets are skipped among several; when every one
+    chosen is empty, they are converted all the same, to empty output (as Excel and
+    LibreOffice export an empty sheet), and warnings_for() says so."""
     if options.all_sheets:
         chosen = [s for s in book.sheets if s.visible or options.include_hidden]
         if not chosen:
@@ -216,15 +218,7 @@ def choose_sheets(book, options):
         chosen = [pick_sheet(book, name) for name in dict.fromkeys(options.sheets)]
     else:
         chosen = [pick_sheet(book, None)]
-    filled = [sheet for sheet in chosen if sheet.rows]
-    if not filled:
-        names = ", ".join(f"'{sheet.name}'" for sheet in chosen)
-        raise EmptyFile(
-            f"Sheet {names} is empty: there is nothing to convert."
-            if len(chosen) == 1
-            else f"Sheets {names} are empty: there is nothing to convert."
-        )
-    return filled
+    return [sheet for sheet in chosen if sheet.rows] or chosen
 
 
 class Tracker:
@@ -380,6 +374,13 @@ def write_columns(book, sheet, options, tracker, binary, result):
 def warnings_for(book, sheets, options):
     warnings = []
     converted = {sheet.name for sheet in sheets}
+    if not any(sheet.rows for sheet in sheets):
+        names = ", ".join(f"'{sheet.name}'" for sheet in sheets)
+        warnings.append(
+            f"Sheet {names} is empty: the file written is empty."
+            if len(sheets) == 1
+            else f"Sheets {names} are empty: the files written are empty."
+        )
     empty = [s.name for s in book.sheets if not s.rows and s.name not in converted]
     others = [s.name for s in book.sheets if s.name not in converted and s.name not in empty]
     for name in empty:
