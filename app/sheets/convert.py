@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from . import columnar
+from . import columnar, fixups
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
 from .errors import BadOptions, TimedOut, UnsupportedSheet, damaged_as_user_error
@@ -185,7 +185,7 @@ def text_number_style(book):
 
 def first_rows(book, sheet, rows):
     shown = []
-    for row in book.rows(sheet):
+    for row in fixups.read_rows(book, sheet):
         shown.append([display_text(value) for value in row])
         if len(shown) >= rows:
             break
@@ -247,7 +247,7 @@ class Tracker:
 
 def sheet_batches(book, sheet, options, tracker):
     """(index of the first row, rows) in batches: per-row work stays in C where it can."""
-    rows = iter(book.rows(sheet))
+    rows = iter(fixups.read_rows(book, sheet))
     if options.fill_merged:
         rows = fill_merged(rows, book.merges(sheet))
     index = len(list(islice(rows, options.skip_rows))) if options.skip_rows else 0
@@ -363,6 +363,8 @@ def write_columns(book, sheet, options, tracker, binary, result):
     when the sheet does not suit it."""
     try:
         typed = book.typed_columns(sheet, options.skip_rows + 1)
+        if fixups.columns_need_fixups(book, sheet, typed.batch):
+            return False  # cells calamine misreads: the row-by-row path puts them right
         rows = columnar.write_csv(binary, typed, options, sheet.name, tracker.advance)
     except columnar.NotColumnar:
         return False

@@ -75,19 +75,24 @@ def serial_moment(serial, kind, date1904=False):
 
     kind is "date", "datetime", "time" or "duration" (what the number format shows):
     - durations ([h]:mm:ss) are elapsed time, negative ones too;
-    - under a time-of-day format (h:mm:ss) the time of day Excel shows, whatever the
-      days: 12.3 is 07:12:00, and -0.25 is 18:00:00;
+    - under a time-of-day format (h:mm:ss) a time of day below one day, and elapsed
+      time from one day up or below zero (12.3 is 295:12:00, -0.25 is -6:00:00), as
+      LibreOffice exports them: no days are lost (Excel would show 07:12:00);
     - under a date format a date (a date-time when it has a time), counted from
       1899-12-30 below day 1, as LibreOffice does: 0 is 1899-12-30 and -1.2 is
       1899-12-28 19:12:00. From day 1 Excel's count holds: 1 is 1900-01-01, and days
       before 1900-03-01 are one less, for the 29 February 1900 Excel counts.
     A serial too far out for a date stays a number.
     """
-    if kind == "duration":
-        return dt.timedelta(milliseconds=round(serial * DAY_MS))
-    if kind == "time":
-        millis = round(serial * DAY_MS) % DAY_MS
-        return (dt.datetime.min + dt.timedelta(milliseconds=millis)).time()
+    if kind == "time" and 0 <= serial < 1:
+        millis = round(serial * DAY_MS)
+        if millis < DAY_MS:
+            return (dt.datetime.min + dt.timedelta(milliseconds=millis)).time()
+    if kind in ("time", "duration"):
+        try:
+            return dt.timedelta(milliseconds=round(serial * DAY_MS))
+        except OverflowError:
+            return serial
     if not date1904 and 1 <= serial < 60:
         serial += 1
     try:
