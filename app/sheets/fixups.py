@@ -32,12 +32,102 @@ MOMENTS = frozenset({dt.date, dt.datetime, dt.time})
 
 
 def read_rows(book, sheet):
-    """book.rows(sheet), with the cells calamine misreads put right (xlsx sheets that
-    calamine reads; the streaming reader follows the rules itself)."""
+    """book.rows(sheet), with the cells calamine misreads put right: in xlsx sheets that
+    calamine reads (the streaming reader follows the rules itself) and xls sheets, the
+    serials above; in ods, durations of a day or more, which calamine leaves as their
+    ISO 8601 text (PT30H00M00S)."""
     rows = book.rows(sheet)
+    if book.format == "ods":
+        return ods_durations(rows)
+    if book.format == "xls" and sheet.rows:
+        return patched(rows, lambda: xls_fixups(book.path, sheet.name))
     if not needs_check(book, sheet):
         return rows
     return checked_rows(book, sheet, rows)
+
+
+def patched(rows, find_fixups):
+    """rows, with the fixups find_fixups() gives put in from the first row holding a
+    date or a time (the cells to put right are among those)."""
+    by_row = None
+    for index, row in enumerate(rows):
+        if by_row is None and not MOMENTS.isdisjoint(map(type, row)):
+            by_row = {}
+            for (row_index, column), value in find_fixups().items():
+                by_row.setdefault(row_index, []).append((column, value))
+        if by_row and index in by_row:
+            for column, value in by_row[index]:
+                if column < len(row):
+                    row[column] = value
+        yield row
+
+
+def xls_fixups(path, sheet_name):
+    """The xls cells calamine misreads in one sheet (see sheet_fixups), found with xlrd,
+    which gives each number's format; {} when xlrd cannot read the file."""
+    try:
+        import xlrd  # only for the xls sheets that hold dates or times
+
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return {}
+    fixups = {}
+    try:
+        sheet = book.sheet_by_name(sheet_name)
+        kinds = {}
+        for row in range(sheet.nrows):
+            types = sheet.row_types(row)
+            if xlrd.XL_CELL_DATE not in types:
+                continue
+            for column, serial in enumerate(sheet.row_values(row)):
+                if types[column] != xlrd.XL_CELL_DATE:
+                    continue
+                xf = sheet.cell_xf_index(row, column)
+                if xf not in kinds:
+                    key = book.xf_list[xf].format_key
+                    number_format = book.format_map.get(key)
+                    kinds[xf] = ooxml.BUILTIN_DATE_FORMATS.get(key) or ooxml.classify_format(
+                        number_format.format_str if number_format else ""
+                    )
+                kind = kinds[xf]
+                if (kind in ("date", "datetime") and serial < 1) or (
+                    kind == "time" and not 0 <= serial < 1
+                ):
+                    fixups[(row, column)] = serial_moment(serial, kind, book.datemode == 1)
+    except Exception:
+        return fixups
+    finally:
+        book.release_resources()
+    return fixups
+
+
+ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S")
+
+
+def ods_durations(rows):
+    for row in rows:
+        for column, value in enumerate(row):
+            if type(value) is str and value[:3] in (
+                "PT0",
+                "PT1",
+                "PT2",
+                "PT3",
+                "PT4",
+                "PT5",
+                "PT6",
+                "PT7",
+                "PT8",
+                "PT9",
+                "-PT",
+            ):
+                match = ISO_DURATION.fullmatch(value)
+                if match:
+                    sign, hours, minutes, seconds = match.groups()
+                    delta = dt.timedelta(
+                        hours=int(hours), minutes=int(minutes), seconds=float(seconds)
+                    )
+                    row[column] = -delta if sign else delta
+        yield row
 
 
 def needs_check(book, sheet):

@@ -14,6 +14,8 @@ import xlsxwriter
 from app.sheets import DEFAULT_LIMITS, Options, convert, preview
 from app.sheets.values import serial_moment
 
+from .books import FIXTURES
+
 PATHS = {
     "calamine": DEFAULT_LIMITS,
     "streaming": dataclasses.replace(DEFAULT_LIMITS, stream_above_bytes=0),
@@ -78,6 +80,20 @@ def test_serial_rule_in_json_and_preview(tmp_path, rule, number, code, text):
     convert(book, out, Options(format="json"))
     assert json.loads(out.read_text()) == [{"value": text}]
     assert preview(book).rows[1] == [text]
+
+
+def test_serials_in_xls_and_ods_written_by_libreoffice(tmp_path):
+    # serials.xls/.ods: LibreOffice's conversions of the cells of SERIALS (fixtures/README).
+    expected = [text for _, _, _, text in SERIALS]
+    for name in ("serials.xls", "serials.ods"):
+        out = tmp_path / "o.csv"
+        convert(FIXTURES / name, out, Options(line_ending="lf"))
+        lines = out.read_text().splitlines()[1:]
+        if name.endswith(".ods"):
+            # An ods stores dates, not serials: LibreOffice counts day 1 as 1899-12-31
+            # (no 29 February 1900), and a date at midnight is a date.
+            expected[3], expected[5] = "1899-12-30", "1899-12-31"
+        assert lines == expected, name
 
 
 def test_serials_in_the_1904_date_system():
