@@ -13,15 +13,16 @@ give are put back.
 import datetime as dt
 import re
 
-from . import ooxml
+from . import columnar, ooxml
 from .values import column_index, serial_moment
 
 # A cell's style (one of those given), the rest of its tag and its value (after any
 # formula). The pattern starts with a literal, which re searches for quickly.
 STYLED_VALUE = rb' s="(%s)"([^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>(%s)</v>'
 CELL_START = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^>]*)$')
-DATE_LOSSES = rb"-[^<]*|0[^<]*|\.[^<]*"  # below day 1
-TIME_LOSSES = rb"-[^<]*|[1-9][^<]*"  # a day or more, or negative
+# What may be a value below day 1, and a day or more or negative (checked once parsed).
+DATE_LOSSES = rb"-[^<]*|0[^<]*|\.[^<]*|[^<]*[eE]-[^<]*"
+TIME_LOSSES = rb"-[^<]*|[1-9][^<]*"
 NOT_A_NUMBER = re.compile(rb'\bt="(?!n")')
 BLANK_TEXT = re.compile(rb"<t(?: [^>]*)?>[ \t\r\n]+</t>")
 SHARED_CELL = rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?\bt="s"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>(%s)</v>'
@@ -90,9 +91,7 @@ def xls_fixups(path, sheet_name):
                         number_format.format_str if number_format else ""
                     )
                 kind = kinds[xf]
-                if (kind in ("date", "datetime") and serial < 1) or (
-                    kind == "time" and not 0 <= serial < 1
-                ):
+                if kind in ("date", "datetime", "time") and misread(serial, kind):
                     fixups[(row, column)] = serial_moment(serial, kind, book.datemode == 1)
     except Exception:
         return fixups
@@ -137,14 +136,25 @@ def needs_check(book, sheet):
     return book.xml_sizes[sheet.name] <= book.limits.stream_above_bytes
 
 
+def suspects(book):
+    """The value types that show a sheet may hold misread cells: any date or time when
+    the workbook has time-of-day formats (a day or more under one reads as a date-time),
+    a time when it has date formats (below day 1 under one reads as a time), else none."""
+    kinds = set(ooxml.number_format_kinds(book.archive))
+    if "time" in kinds:
+        return MOMENTS
+    if kinds & {"date", "datetime"}:
+        return frozenset({dt.time})
+    return frozenset()
+
+
 def checked_rows(book, sheet, rows):
     blanks = blank_shared_strings(book.archive)
-    by_row = None
-    if blanks:
-        by_row = fixups_by_row(book, sheet, blanks)
+    watch = suspects(book)
+    by_row = fixups_by_row(book, sheet, blanks) if blanks else None
     for index, row in enumerate(rows):
-        if by_row is None and not MOMENTS.isdisjoint(map(type, row)):
-            by_row = fixups_by_row(book, sheet, blanks)  # the first date or time
+        if by_row is None and watch and not watch.isdisjoint(map(type, row)):
+            by_row = fixups_by_row(book, sheet, blanks)  # the first suspect
         if by_row and index in by_row:
             for column, value in by_row[index]:
                 if column < len(row):
@@ -154,12 +164,21 @@ def checked_rows(book, sheet, rows):
 
 def columns_need_fixups(book, sheet, batch):
     """Whether the columnar path must give way: the sheet has cells calamine misreads
-    (see read_rows) among columns of dates and times or of text."""
+    (see read_rows). Looked for only when the columns show suspects (see suspects())."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     blanks = blank_shared_strings(book.archive)
-    if not blanks and not any(pa.types.is_timestamp(array.type) for array in batch.columns):
-        return False
+    if not blanks:
+        watch = suspects(book)
+        moments = [a for a in batch.columns if pa.types.is_timestamp(a.type)]
+        if not watch or not moments:
+            return False
+        if dt.datetime not in watch:  # times only: what the fast path reads as times of day
+            day_one = columnar.literal(columnar.DAY_ZERO_MS[book.date1904] + columnar.DAY_MS)
+            as_millis = [a.cast(pa.timestamp("ms")).cast(pa.int64()) for a in moments]
+            if not any(pc.any(pc.less(millis, day_one)).as_py() for millis in as_millis):
+                return False
     return bool(fixups_by_row(book, sheet, blanks))
 
 
@@ -192,7 +211,9 @@ def sheet_fixups(archive, part, date1904, blanks=None):
                 serial = float(raw)
             except ValueError:
                 continue
-            fixups[cell[:2]] = serial_moment(serial, kinds[int(style)], date1904)
+            kind = kinds[int(style)]
+            if misread(serial, kind):
+                fixups[cell[:2]] = serial_moment(serial, kind, date1904)
     if blanks:
         indices = b"|".join(str(index).encode() for index in blanks)
         for match in re.finditer(SHARED_CELL % indices, data):
@@ -203,6 +224,14 @@ def sheet_fixups(archive, part, date1904, blanks=None):
         if cell is not None:
             fixups[cell[:2]] = match.group(1).decode()
     return fixups
+
+
+def misread(serial, kind):
+    """Whether calamine reads this serial under this kind of format otherwise than the
+    rules: below day 1 under a date format, outside one day under a time format."""
+    if kind == "time":
+        return not 0 <= serial < 1
+    return serial < 1
 
 
 def cell_before(data, position):
