@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from app.sheets import DEFAULT_LIMITS, Options, convert, preview
+from app.sheets import DEFAULT_LIMITS, BadOptions, Options, convert, preview
 from app.sheets.values import serial_moment
 
 from .books import FIXTURES
@@ -242,3 +242,42 @@ def test_empty_sheet_to_xlsx_and_empty_text_file(tmp_path):
         assert sorted(archive.namelist()) == ["A.csv", "B.csv"]
         assert archive.read("A.csv") == b""
     assert result.warnings == ["Sheets 'A', 'B' are empty: the files written are empty."]
+
+
+def test_stored_options_of_earlier_versions_still_load():
+    # The web app keeps each job's options as JSON; those stored before these options
+    # existed must still make Options.
+    stored = {
+        "format": "xlsx",
+        "sheets": ["sales"],
+        "all_sheets": False,
+        "include_hidden": False,
+        "delimiter": ",",
+        "quoting": "minimal",
+        "line_ending": "crlf",
+        "encoding": "utf-8",
+        "skip_rows": 0,
+        "header": True,
+        "json_style": "records",
+        "date_style": "iso",
+        "fill_merged": False,
+        "protect_formulas": False,
+        "infer_types": True,
+        "name_stem": "sales",
+    }
+    options = Options(**stored).validate()
+    assert (options.input_encoding, options.decimal_separator, options.date_order) == ("", "", "")
+    assert options.full_precision is False
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("decimal_separator", ";", "The decimal separator must be"),
+        ("date_order", "ydm", "Unknown date order 'ydm'"),
+        ("input_encoding", "base64", "Unknown encoding to read the file as"),
+    ],
+)
+def test_bad_input_options_are_refused(field, value, message):
+    with pytest.raises(BadOptions, match=message):
+        Options(**{field: value}).validate()
