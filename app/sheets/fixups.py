@@ -12,6 +12,10 @@ give are put back.
 
 import datetime as dt
 import re
+import struct
+from itertools import chain, islice
+
+import olefile
 
 from . import columnar, ooxml
 from .values import column_index, serial_moment
@@ -41,26 +45,97 @@ def read_rows(book, sheet):
     if book.format == "ods":
         return ods_durations(rows)
     if book.format == "xls" and sheet.rows:
-        return patched(rows, lambda: xls_fixups(book.path, sheet.name))
+        watch = watched_types(xls_format_kinds(book.path))
+        return patched(rows, watch, lambda: xls_fixups(book.path, sheet.name))
     if not needs_check(book, sheet):
         return rows
-    return checked_rows(book, sheet, rows)
+    blanks = blank_shared_strings(book.archive)
+    watch = watched_types(ooxml.number_format_kinds(book.archive))
+    return patched(rows, watch, lambda: sheet_fixups(book, sheet, blanks), now=bool(blanks))
 
 
-def patched(rows, find_fixups):
-    """rows, with the fixups find_fixups() gives put in from the first row holding a
-    date or a time (the cells to put right are among those)."""
-    by_row = None
-    for index, row in enumerate(rows):
-        if by_row is None and not MOMENTS.isdisjoint(map(type, row)):
-            by_row = {}
-            for (row_index, column), value in find_fixups().items():
-                by_row.setdefault(row_index, []).append((column, value))
-        if by_row and index in by_row:
-            for column, value in by_row[index]:
-                if column < len(row):
-                    row[column] = value
-        yield row
+def watched_types(kinds):
+    """The value types that show a sheet may hold misread cells, by the kinds of number
+    format the workbook has: any date or time when it has time-of-day formats (a day or
+    more under one reads as a date-time), a time when it has date formats (below day 1
+    under one reads as a time), else none."""
+    kinds = set(kinds)
+    if "time" in kinds:
+        return MOMENTS
+    if kinds & {"date", "datetime"}:
+        return frozenset({dt.time})
+    return frozenset()
+
+
+def patched(rows, watch, find_fixups, now=False, chunk_rows=512):
+    """rows, with the fixups that find_fixups() gives put in: at once when `now`, else
+    from the first chunk of rows holding a value of a `watch`ed type (the cells to put
+    right are among those, so the rows before need nothing)."""
+    if not now and not watch:
+        yield from rows
+        return
+    by_row = group_by_row(find_fixups()) if now else None
+    rows, index = iter(rows), 0
+    while chunk := list(islice(rows, chunk_rows)):
+        # Types are looked at a chunk of rows at a time: one pass in C, not one per row.
+        if by_row is None and not watch.isdisjoint(map(type, chain.from_iterable(chunk))):
+            by_row = group_by_row(find_fixups())
+        if by_row:
+            for offset, row in enumerate(chunk):
+                for column, value in by_row.get(index + offset, ()):
+                    if column < len(row):
+                        row[column] = value
+        yield from chunk
+        index += len(chunk)
+
+
+def group_by_row(fixups):
+    by_row = {}
+    for (row, column), value in fixups.items():
+        by_row.setdefault(row, []).append((column, value))
+    return by_row
+
+
+# BIFF records of an xls workbook's globals: BOF, FORMAT, XF, EOF.
+BIFF_BOF, BIFF_FORMAT, BIFF_XF, BIFF_EOF = 0x0809, 0x041E, 0x00E0, 0x000A
+
+
+def xls_format_kinds(path):
+    """The kind of number format ('date', 'time'...) of each XF of an xls workbook, read
+    from its globals (FORMAT and XF records) without parsing the sheets; [] when the
+    file cannot be read so (BIFF5 and BIFF8 are)."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            data = ole.openstream(name).read() if name else b""
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return []
+    formats, xf_formats, wide, position = {}, [], True, 0
+    while position + 4 <= len(data):
+        kind, size = struct.unpack_from("<HH", data, position)
+        body = data[position + 4 : position + 4 + size]
+        position += 4 + size
+        try:
+            if kind == BIFF_BOF:
+                wide = struct.unpack_from("<H", body)[0] >= 0x0600  # BIFF8 strings
+            elif kind == BIFF_FORMAT:
+                (index,) = struct.unpack_from("<H", body)
+                if wide:
+                    (length,), flags = struct.unpack_from("<H", body, 2), body[4]
+                    text = body[5 : 5 + 2 * length] if flags & 1 else body[5 : 5 + length]
+                    formats[index] = text.decode("utf-16-le" if flags & 1 else "latin-1")
+                else:
+                    formats[index] = body[3 : 3 + body[2]].decode("latin-1")
+            elif kind == BIFF_XF:
+                xf_formats.append(struct.unpack_from("<H", body, 2)[0])
+            elif kind == BIFF_EOF:
+                break
+        except (struct.error, IndexError, UnicodeDecodeError):
+            continue
+    return [
+        ooxml.classify_format(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
+        for i in xf_formats
+    ]
 
 
 def xls_fixups(path, sheet_name):
@@ -136,32 +211,6 @@ def needs_check(book, sheet):
     return book.xml_sizes[sheet.name] <= book.limits.stream_above_bytes
 
 
-def suspects(book):
-    """The value types that show a sheet may hold misread cells: any date or time when
-    the workbook has time-of-day formats (a day or more under one reads as a date-time),
-    a time when it has date formats (below day 1 under one reads as a time), else none."""
-    kinds = set(ooxml.number_format_kinds(book.archive))
-    if "time" in kinds:
-        return MOMENTS
-    if kinds & {"date", "datetime"}:
-        return frozenset({dt.time})
-    return frozenset()
-
-
-def checked_rows(book, sheet, rows):
-    blanks = blank_shared_strings(book.archive)
-    watch = suspects(book)
-    by_row = fixups_by_row(book, sheet, blanks) if blanks else None
-    for index, row in enumerate(rows):
-        if by_row is None and watch and not watch.isdisjoint(map(type, row)):
-            by_row = fixups_by_row(book, sheet, blanks)  # the first suspect
-        if by_row and index in by_row:
-            for column, value in by_row[index]:
-                if column < len(row):
-                    row[column] = value
-        yield row
-
-
 def columns_need_fixups(book, sheet, batch):
     """Whether the columnar path must give way: the sheet has cells calamine misreads
     (see read_rows). Looked for only when the columns show suspects (see suspects())."""
@@ -170,7 +219,7 @@ def columns_need_fixups(book, sheet, batch):
 
     blanks = blank_shared_strings(book.archive)
     if not blanks:
-        watch = suspects(book)
+        watch = watched_types(ooxml.number_format_kinds(book.archive))
         moments = [a for a in batch.columns if pa.types.is_timestamp(a.type)]
         if not watch or not moments:
             return False
@@ -179,20 +228,13 @@ def columns_need_fixups(book, sheet, batch):
             as_millis = [a.cast(pa.timestamp("ms")).cast(pa.int64()) for a in moments]
             if not any(pc.any(pc.less(millis, day_one)).as_py() for millis in as_millis):
                 return False
-    return bool(fixups_by_row(book, sheet, blanks))
+    return bool(sheet_fixups(book, sheet, blanks))
 
 
-def fixups_by_row(book, sheet, blanks):
-    fixups = sheet_fixups(book.archive, book.parts[sheet.name], book.date1904, blanks)
-    by_row = {}
-    for (row, column), value in fixups.items():
-        by_row.setdefault(row, []).append((column, value))
-    return by_row
-
-
-def sheet_fixups(archive, part, date1904, blanks=None):
-    """{(row, column): value} (0-based) for the cells of one sheet that calamine reads
-    otherwise than the value rules say; empty for most sheets."""
+def sheet_fixups(book, sheet, blanks=None):
+    """{(row, column): value} (0-based) for the cells of one xlsx sheet that calamine
+    reads otherwise than the value rules say; empty for most sheets."""
+    archive, part, date1904 = book.archive, book.parts[sheet.name], book.date1904
     kinds = ooxml.number_format_kinds(archive)
     dates = [str(i).encode() for i, kind in enumerate(kinds) if kind in ("date", "datetime")]
     times = [str(i).encode() for i, kind in enumerate(kinds) if kind == "time"]
