@@ -11,13 +11,17 @@ give are put back.
 """
 
 import datetime as dt
+import io
 import re
 import struct
+import zipfile
 from itertools import chain, islice
 
 import olefile
 
 from . import columnar, ooxml
+from .error_cells import xlsb_records, xlsb_sheets, xlsb_text
+from .errors import DAMAGED_DATA
 from .values import column_index, serial_moment
 
 # A cell's style (one of those given), the rest of its tag and its value (after any
@@ -47,6 +51,10 @@ def read_rows(book, sheet):
     if book.format == "xls" and sheet.rows:
         watch = watched_types(xls_format_kinds(book.path))
         return patched(rows, watch, lambda: xls_fixups(book.path, sheet.name))
+    if book.format == "xlsb" and sheet.rows:
+        styles = xlsb_styles(book.path)
+        watch = watched_types(styles[0]) if styles else frozenset()
+        return patched(rows, watch, lambda: xlsb_fixups(book.path, sheet.name, *styles))
     if not needs_check(book, sheet):
         return rows
     blanks = blank_shared_strings(book.archive)
@@ -173,6 +181,96 @@ def xls_fixups(path, sheet_name):
     finally:
         book.release_resources()
     return fixups
+
+
+# xlsb records ([MS-XLSB] 2.4): BrtFmt, BrtXF between BrtBeginCellXFs and BrtEndCellXFs,
+# BrtWbProp; in a sheet BrtRowHdr, the number cells BrtCellRk, BrtCellReal, BrtFmlaNum,
+# and BrtEndSheetData.
+XLSB_FORMAT, XLSB_XF, XLSB_CELL_XFS, XLSB_END_CELL_XFS, XLSB_WORKBOOK_PROPERTIES = (
+    44,
+    47,
+    617,
+    618,
+    153,
+)
+XLSB_ROW, XLSB_RK, XLSB_REAL, XLSB_FORMULA_NUMBER, XLSB_END_CELLS = 0, 2, 5, 9, 146
+
+
+def xlsb_styles(path):
+    """(kind of number format of each cell XF, whether dates count from 1904) of an
+    xlsb workbook, or None when it cannot be read so."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            styles = archive.read("xl/styles.bin")
+            workbook = archive.read("xl/workbook.bin")
+    except (KeyError, OSError, zipfile.BadZipFile, *DAMAGED_DATA):
+        return None
+    formats, xf_formats, in_cell_xfs = {}, [], False
+    try:
+        for kind, data in xlsb_records(io.BytesIO(styles)):
+            if kind == XLSB_FORMAT:
+                formats[struct.unpack_from("<H", data)[0]] = xlsb_text(data, 2)[0]
+            elif kind in (XLSB_CELL_XFS, XLSB_END_CELL_XFS):
+                in_cell_xfs = kind == XLSB_CELL_XFS
+            elif kind == XLSB_XF and in_cell_xfs:
+                xf_formats.append(struct.unpack_from("<H", data, 2)[0])
+        date1904 = any(
+            struct.unpack_from("<I", data)[0] & 1
+            for kind, data in xlsb_records(io.BytesIO(workbook))
+            if kind == XLSB_WORKBOOK_PROPERTIES
+        )
+    except (struct.error, IndexError, UnicodeDecodeError):
+        return None
+    kinds = [
+        ooxml.classify_format(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
+        for i in xf_formats
+    ]
+    return kinds, date1904
+
+
+def xlsb_fixups(path, sheet_name, kinds, date1904):
+    """The xlsb cells calamine misreads in one sheet (see sheet_fixups), from the number
+    records of the sheet and the formats of their styles."""
+    fixups = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            targets = ooxml.worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
+            sheets = dict(xlsb_sheets(archive.read("xl/workbook.bin")))
+            part = targets.get(sheets.get(sheet_name))
+            if not part:
+                return {}
+            with archive.open(part) as handle:
+                row = 0
+                for kind, data in xlsb_records(handle):
+                    if kind == XLSB_ROW:
+                        (row,) = struct.unpack_from("<I", data)
+                    elif kind in (XLSB_RK, XLSB_REAL, XLSB_FORMULA_NUMBER):
+                        column, style = struct.unpack_from("<II", data)
+                        style &= 0xFFFFFF
+                        number_kind = kinds[style] if style < len(kinds) else None
+                        if number_kind not in ("date", "datetime", "time"):
+                            continue
+                        serial = (
+                            rk_number(struct.unpack_from("<I", data, 8)[0])
+                            if kind == XLSB_RK
+                            else struct.unpack_from("<d", data, 8)[0]
+                        )
+                        if misread(serial, number_kind):
+                            fixups[(row, column)] = serial_moment(serial, number_kind, date1904)
+                    elif kind == XLSB_END_CELLS:
+                        break
+    except (KeyError, OSError, zipfile.BadZipFile, struct.error, IndexError, *DAMAGED_DATA):
+        return fixups
+    return fixups
+
+
+def rk_number(rk):
+    """[MS-XLSB] 2.5.122 RkNumber: a 30-bit integer or the top of a double, maybe x100."""
+    if rk & 2:
+        number = (rk >> 2) - (1 << 30 if rk & 0x80000000 else 0)
+    else:
+        number = struct.unpack("<d", struct.pack("<Q", (rk & 0xFFFFFFFC) << 32))[0]
+    return number / 100 if rk & 1 else number
 
 
 ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S")

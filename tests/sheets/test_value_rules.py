@@ -3,7 +3,9 @@ numbers as Excel shows them, text of only spaces, empty sheets. Each rule is che
 through every reader path an xlsx sheet can take (calamine, the streaming reader, the
 columnar fast path), which must write the same bytes."""
 
+import csv
 import dataclasses
+import io
 import json
 import zipfile
 
@@ -94,6 +96,14 @@ def test_serials_in_xls_and_ods_written_by_libreoffice(tmp_path):
             # (no 29 February 1900), and a date at midnight is a date.
             expected[3], expected[5] = "1899-12-30", "1899-12-31"
         assert lines == expected, name
+
+
+def test_serials_in_xlsb(tmp_path):
+    # serials.xlsb: mixed.xlsb with its dates patched into such serials (fixtures/README).
+    out = tmp_path / "o.csv"
+    convert(FIXTURES / "serials.xlsb", out, Options(line_ending="lf"))
+    when = [row[3] for row in csv.reader(io.StringIO(out.read_text(), newline=""))]
+    assert when == ["when", "1899-12-28 19:12:00", "1899-12-30", "295:12:00"]
 
 
 def test_serials_in_the_1904_date_system():
