@@ -23,6 +23,7 @@ class SheetInfo:
     visible: bool = True
     rows: int = 0  # rows used, counted from row 1 (leading empty rows included)
     columns: int = 0  # columns used, counted from column A
+    kind: str = "worksheet"  # or "chart": a chart sheet, listed but holding no cells
 
 
 def calamine_errors(error, what="workbook"):
@@ -220,20 +221,26 @@ class OoxmlBook(Book):
     def __init__(self, path, detection, limits, bail_out=None):
         super().__init__(path, detection, limits)
         try:
-            self.archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as error:
-            raise DamagedFile(f"The workbook is damaged ({error}).") from None
-        self.parts, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
+            self.archive = ooxml.Package(path)
+        except (zipfile.BadZipFile, OSError):
+            raise DamagedFile(
+                "The workbook is damaged: it is not a readable ZIP package."
+            ) from None
+        listed, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
+        self.parts = {name: part for name, part, kind in listed if kind == "worksheet"}
         self.missing_indices = None  # see scan()
         self.bail_out = bail_out
         self.workbook = None  # calamine's, opened when a sheet is read through it
         self.scans = {}
         self.xml_sizes = {}
         self.streaming_parts = None
-        if len(self.parts) > limits.max_sheets:
+        if len(listed) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
-        for name, part in self.parts.items():
-            sheet = SheetInfo(name, name not in hidden)
+        for name, part, kind in listed:
+            sheet = SheetInfo(name, name not in hidden, kind=kind)
+            if kind != "worksheet":
+                self.sheets.append(sheet)
+                continue
             try:
                 size = self.xml_sizes[name] = self.archive.getinfo(part).file_size
             except KeyError:
@@ -266,16 +273,27 @@ class OoxmlBook(Book):
         return self.workbook
 
     def rows(self, sheet):
+        if sheet.kind != "worksheet":
+            return iter(())
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return self.stream(sheet, self.scans[sheet.name])
-        scan = self.scans.get(sheet.name)
-        if scan is None:
-            loaded, scan = self.load_while_scanning(sheet)
-        else:
-            loaded = self.load(sheet)
-        end = loaded.end
+        try:
+            if sheet.name in self.scans:
+                loaded = self.load(sheet)
+            else:
+                loaded, _ = self.load_while_scanning(sheet)
+            end = guarded(lambda: loaded.end)
+        except DamagedFile:  # calamine cannot read it, but the package may be sound
+            end = None
+        scan = self.scans[sheet.name]
         if end is None:
-            return iter(())
+            # calamine failed, or found nothing where the XML has values: read it here.
+            # This reader fails loudly if the XML is damaged; it never yields a
+            # half-read sheet as if that were all.
+            if not scan.rows:
+                return iter(())
+            sheet.rows, sheet.columns = scan.rows, scan.columns or scan.column_bound
+            return self.stream(sheet, scan)
         # calamine's own extent is exact; the scan's was an estimate.
         sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
         return calamine_rows(loaded, sheet, (loaded.start or (0, 0))[1], scan.errors)
@@ -314,6 +332,8 @@ class OoxmlBook(Book):
         """The fast path's reading (see columnar.py): the first `skip` rows as lists of
         values, and the rest of the sheet as Arrow columns. Raises NotColumnar when the
         sheet does not suit it; rows() still reads it then, without measuring it again."""
+        if sheet.kind != "worksheet":
+            raise columnar.NotColumnar("a chart sheet has no cells")
         size = self.xml_sizes[sheet.name]
         if size > self.limits.stream_above_bytes:
             raise columnar.NotColumnar("a sheet this large is streamed")
@@ -382,10 +402,15 @@ class OoxmlBook(Book):
         return islice(rows, sheet.rows)
 
     def merges(self, sheet):
+        if sheet.kind != "worksheet":
+            return []
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return ooxml.scan_merges(self.archive, self.parts[sheet.name])
-        loaded = self.load(sheet)
-        return list(guarded(lambda: loaded.merged_cell_ranges) or [])
+        try:
+            loaded = self.load(sheet)
+            return list(guarded(lambda: loaded.merged_cell_ranges) or [])
+        except DamagedFile:  # as in rows(): calamine's failure is not the package's
+            return ooxml.scan_merges(self.archive, self.parts[sheet.name])
 
     def close(self):
         if self.workbook is not None:

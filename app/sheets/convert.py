@@ -137,7 +137,8 @@ def first_rows(book, sheet, rows):
 
 def pick_sheet(book, name):
     if name is None:
-        visible = [sheet for sheet in book.sheets if sheet.visible] or book.sheets
+        worksheets = [sheet for sheet in book.sheets if sheet.kind == "worksheet"]
+        visible = [sheet for sheet in worksheets if sheet.visible] or worksheets or book.sheets
         if not visible:
             raise UnsupportedSheet("The workbook has no worksheets.")
         return visible[0]
@@ -158,6 +159,8 @@ def choose_sheets(book, options):
     else:
         chosen = [pick_sheet(book, None)]
     filled = [sheet for sheet in chosen if sheet.rows]
+    if not filled and all(sheet.kind == "chart" for sheet in chosen):
+        raise EmptyFile(f"{chart_note(chosen)}: there is nothing to convert.")
     if not filled:
         names = ", ".join(f"'{sheet.name}'" for sheet in chosen)
         raise EmptyFile(
@@ -315,13 +318,25 @@ def write_columns(book, sheet, options, tracker, binary, result):
     return True
 
 
+def chart_note(charts):
+    """Chart sheets are listed among the sheets but hold no cells."""
+    names = ", ".join(f"'{sheet.name}'" for sheet in charts)
+    if len(charts) == 1:
+        return f"Sheet {names} is a chart, with no cells"
+    return f"Sheets {names} are charts, with no cells"
+
+
 def warnings_for(book, sheets, options):
     warnings = []
     converted = {sheet.name for sheet in sheets}
+    charts = [s for s in book.sheets if s.kind == "chart" and s.name not in converted]
     empty = [s.name for s in book.sheets if not s.rows and s.name not in converted]
     others = [s.name for s in book.sheets if s.name not in converted and s.name not in empty]
+    if charts:
+        warnings.append(f"{chart_note(charts)} and left out.")
     for name in empty:
-        warnings.append(f"Sheet '{name}' is empty and was left out.")
+        if book.sheet(name).kind == "worksheet":
+            warnings.append(f"Sheet '{name}' is empty and was left out.")
     if others and not options.all_sheets:
         warnings.append(
             f"The workbook has {len(book.sheets)} sheets; only "

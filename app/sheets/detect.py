@@ -2,6 +2,7 @@
 
 import codecs
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import olefile
 
 from .errors import DamagedFile, EmptyFile, NotASpreadsheet, PasswordProtected, TooLarge
 from .limits import DEFAULT_LIMITS
+from .ooxml import Package
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -106,38 +108,41 @@ def check_zip_sizes(archive, limits):
 
 def detect_zip(path, limits):
     try:
-        with zipfile.ZipFile(path) as archive:
+        with Package(path) as archive:
             check_zip_sizes(archive, limits)
-            names = set(archive.namelist())
-            if "xl/workbook.bin" in names:
+            keys = archive.keys
+            if "xl/workbook.bin" in keys:
                 return "xlsb"
-            if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
-                return ooxml_kind(archive, names)
-            if "mimetype" in names:
+            if keys.keys() & {"xl/workbook.xml", "[content_types].xml", "_rels/.rels"}:
+                return ooxml_kind(archive, keys)
+            if "mimetype" in keys:
                 mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
                 if mimetype.startswith("application/vnd.oasis.opendocument.spreadsheet"):
                     return "ods"
                 raise NotASpreadsheet(
                     "This is an OpenDocument file, but not a spreadsheet "
-                    f"({mimetype or 'unknown kind'})."
+                    f"({mimetype[:60] or 'unknown kind'})."
                 )
-            if "content.xml" in names and "META-INF/manifest.xml" in names:
+            if "content.xml" in keys and "meta-inf/manifest.xml" in keys:
                 return "ods"
-    except zipfile.BadZipFile as error:
-        raise DamagedFile(f"The file looks like a workbook but is damaged ({error}).") from None
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as error:
+    except (zipfile.BadZipFile, zlib.error):
         raise DamagedFile(
-            f"The file looks like a workbook but cannot be opened ({error})."
+            "The file looks like a workbook but is damaged: it is not a readable ZIP archive."
+        ) from None
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError):
+        raise DamagedFile(
+            "The file looks like a workbook but cannot be opened: its ZIP archive uses "
+            "features Sheetport cannot read."
         ) from None
     raise NotASpreadsheet("This is a ZIP archive, not a spreadsheet.")
 
 
-def ooxml_kind(archive, names):
-    if "word/document.xml" in names:
+def ooxml_kind(archive, keys):
+    if "word/document.xml" in keys:
         raise NotASpreadsheet("This is a Word document, not a spreadsheet.")
-    if "ppt/presentation.xml" in names:
+    if "ppt/presentation.xml" in keys:
         raise NotASpreadsheet("This is a PowerPoint presentation, not a spreadsheet.")
-    if "xl/workbook.xml" not in names:
+    if not archive.has(archive.workbook_part):
         raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
     try:
         content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")

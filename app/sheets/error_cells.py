@@ -91,7 +91,7 @@ def xls_error_cells(path):
 def xlsb_error_cells(path):
     try:
         with zipfile.ZipFile(path) as archive:
-            targets = worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
+            targets = worksheet_targets(archive, "xl/workbook.bin")
             found = {}
             for name, rel_id in xlsb_sheets(archive.read("xl/workbook.bin")):
                 part = targets.get(rel_id)

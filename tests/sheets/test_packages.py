@@ -1,0 +1,204 @@
+"""xlsx packages as other writers make them: Strict OOXML namespaces, parts in other
+places or spelt with backslashes, rows and cells without references, a <dimension>
+that is wrong, chart sheets. Each is read like the plain workbook it was made from,
+by every reading path (calamine, the columnar fast path, the streaming reader)."""
+
+import datetime as dt
+import re
+import zipfile
+
+import pytest
+import xlsxwriter
+
+from app.sheets import Limits, Options, convert, inspect, preview
+from app.sheets.errors import EmptyFile
+
+from .books import read_text, write_xlsx
+
+PATHS = {
+    "calamine": Limits(),
+    "columnar": Limits(columnar_above_bytes=0),
+    "streamed": Limits(stream_above_bytes=0),
+}
+ROWS = [
+    ["id", "name", "when", "amount"],
+    [1, "Zoë", dt.date(2024, 3, 15), 12.5],
+    [2, "plain", dt.datetime(2024, 3, 15, 13, 45, 30), -0.25],
+    [3, "", None, 7],
+]
+EXPECTED = "id,name,when,amount\n1,Zoë,2024-03-15,12.5\n2,plain,2024-03-15 13:45:30,-0.25\n3,,,7\n"
+
+TRANSITIONAL_TO_STRICT = {
+    b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": (
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+    ),
+    b"http://schemas.openxmlformats.org/officeDocument/2006/relationships": (
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships"
+    ),
+}
+
+
+def rewrite(source, target, edit):
+    """Copy a zip package through edit(name, data) -> (name, data), or None to drop a member."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            edited = edit(item.filename, old.read(item.filename))
+            if edited is not None:
+                new.writestr(edited[0], edited[1])
+    return target
+
+
+def to_csv(path, tmp_path, limits, sheet=None):
+    out = tmp_path / "out.csv"
+    options = Options(format="csv", line_ending="lf", sheets=[sheet] if sheet else [])
+    convert(path, out, options, limits=limits)
+    return read_text(out)
+
+
+@pytest.fixture
+def plain(tmp_path):
+    return write_xlsx(tmp_path / "plain.xlsx", {"Data": ROWS, "Hidden": [["h"]]}, hidden=["Hidden"])
+
+
+def strict(data):
+    for old, new in TRANSITIONAL_TO_STRICT.items():
+        data = data.replace(old, new)
+    return data
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_strict_ooxml_reads_like_transitional(plain, tmp_path, path):
+    book = rewrite(plain, tmp_path / "strict.xlsx", lambda name, data: (name, strict(data)))
+    assert b"purl.oclc.org" in zipfile.ZipFile(book).read("xl/workbook.xml")
+    info = inspect(book)
+    assert [(s.name, s.visible, s.rows, s.columns) for s in info.sheets] == [
+        ("Data", True, 4, 4),
+        ("Hidden", False, 1, 1),
+    ]
+    assert to_csv(book, tmp_path, PATHS[path]) == EXPECTED
+
+
+def test_strict_ooxml_dates_from_1904(tmp_path):
+    source = write_xlsx(tmp_path / "plain.xlsx", {"Data": [[dt.date(2024, 3, 15)]]}, date_1904=True)
+    book = rewrite(source, tmp_path / "strict.xlsx", lambda name, data: (name, strict(data)))
+    for limits in PATHS.values():
+        assert to_csv(book, tmp_path, limits) == "2024-03-15\n"
+
+
+def move_workbook(name, data):
+    """The workbook part at the package root, named in _rels/.rels, spelt with backslashes
+    and another case, as a few Windows and hand-made writers store them."""
+    moves = {"xl/workbook.xml": "Book.xml", "xl/_rels/workbook.xml.rels": "_rels/Book.xml.rels"}
+    if name == "_rels/.rels":
+        data = data.replace(b'Target="xl/workbook.xml"', b'Target="Book.xml"')
+    elif name == "[Content_Types].xml":
+        data = data.replace(b'PartName="/xl/workbook.xml"', b'PartName="/Book.xml"')
+    elif name == "xl/_rels/workbook.xml.rels":
+        data = re.sub(rb'Target="(?!/)', b'Target="xl/', data)
+    name = moves.get(name, name)
+    if name.startswith("xl/worksheets/"):
+        name = name.replace("/", "\\").replace("sheet", "Sheet")
+    return name, data
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_parts_found_through_relationships_not_fixed_names(plain, tmp_path, path):
+    book = rewrite(plain, tmp_path / "moved.xlsx", move_workbook)
+    names = zipfile.ZipFile(book).namelist()
+    assert "Book.xml" in names and "xl\\workSheets\\Sheet1.xml" in names
+    assert "xl/workbook.xml" not in names
+    assert inspect(book).format == "xlsx"
+    assert to_csv(book, tmp_path, PATHS[path]) == EXPECTED
+
+
+def without_references(name, data, dimension=b'<dimension ref="A1"/>'):
+    if name.startswith("xl/worksheets/"):
+        data = re.sub(rb'(<(?:row|c)\b[^>]*?) r="[A-Z]*[0-9]+"', rb"\1", data)
+        data = re.sub(rb"<dimension [^>]*/>", dimension, data)
+    return name, data
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_cells_without_references_placed_by_order(tmp_path, path):
+    # Empty cells are left out of the XML, so only dense rows keep their places by order.
+    rows = [["id", "name", "amount"], [1, "Zoë", 12.5], [2, "plain", -0.25]]
+    source = write_xlsx(tmp_path / "plain.xlsx", {"Data": rows})
+    book = rewrite(source, tmp_path / "bare.xlsx", without_references)
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml")
+    assert b' r="' not in xml and b'<dimension ref="A1"/>' in xml
+    [sheet] = inspect(book).sheets
+    assert (sheet.rows, sheet.columns) == (3, 3)
+    expected = "id,name,amount\n1,Zoë,12.5\n2,plain,-0.25\n"
+    assert to_csv(book, tmp_path, PATHS[path]) == expected
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_rows_without_references_and_cells_with_them(tmp_path, path):
+    """Rows numbered by order, cells by their own references (with gaps); no <dimension>."""
+    source = write_xlsx(tmp_path / "plain.xlsx", {"Data": {(0, 0): "a", (1, 2): "c", (2, 1): 2}})
+
+    def edit(name, data):
+        if name.startswith("xl/worksheets/"):
+            data = re.sub(rb'(<row\b[^>]*?) r="[0-9]+"', rb"\1", data)
+            data = re.sub(rb"<dimension [^>]*/>", b"", data)
+        return name, data
+
+    book = rewrite(source, tmp_path / "rows.xlsx", edit)
+    assert to_csv(book, tmp_path, PATHS[path]) == "a,,\n,,c\n,2,\n"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_dimension_smaller_than_the_data_is_not_trusted(tmp_path, path):
+    rows = [["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    source = write_xlsx(tmp_path / "plain.xlsx", {"Data": rows})
+
+    def edit(name, data):
+        if name.startswith("xl/worksheets/"):
+            data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:B2"/>', data)
+        return name, data
+
+    book = rewrite(source, tmp_path / "small_dimension.xlsx", edit)
+    [sheet] = inspect(book).sheets
+    assert (sheet.rows, sheet.columns) == (3, 5)
+    assert to_csv(book, tmp_path, PATHS[path]) == "a,b,c,d,e\n1,2,3,4,5\n6,7,8,9,10\n"
+
+
+def test_error_cells_without_references_keep_their_place(tmp_path):
+    workbook = xlsxwriter.Workbook(str(tmp_path / "plain.xlsx"))
+    sheet = workbook.add_worksheet("Data")
+    sheet.write_row(0, 0, ["x", "y"])
+    sheet.write_formula(1, 0, "=1/0", None, "#DIV/0!")
+    sheet.write_number(1, 1, 4)
+    workbook.close()
+    book = rewrite(tmp_path / "plain.xlsx", tmp_path / "bare.xlsx", without_references)
+    for limits in PATHS.values():
+        assert to_csv(book, tmp_path, limits) == "x,y\n#DIV/0!,4\n"
+
+
+@pytest.fixture
+def with_chart(tmp_path):
+    path = tmp_path / "chart.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    data = workbook.add_worksheet("Data")
+    data.write_column(0, 0, [1, 2, 3])
+    chart = workbook.add_chart({"type": "line"})
+    chart.add_series({"values": "=Data!$A$1:$A$3"})
+    chartsheet = workbook.add_chartsheet("Chart1")
+    chartsheet.set_chart(chart)
+    workbook.close()
+    return path
+
+
+def test_chart_sheets_are_listed_with_no_cells(with_chart, tmp_path):
+    info = inspect(with_chart)
+    assert [(s.name, s.kind, s.rows) for s in info.sheets] == [
+        ("Data", "worksheet", 3),
+        ("Chart1", "chart", 0),
+    ]
+    assert preview(with_chart).sheet == "Data"
+    assert preview(with_chart, sheet="Chart1").rows == []
+    result = convert(with_chart, tmp_path / "all.csv", Options(format="csv", all_sheets=True))
+    assert result.sheets == ["Data"]
+    assert any("'Chart1' is a chart" in warning for warning in result.warnings)
+    with pytest.raises(EmptyFile, match="'Chart1' is a chart"):
+        convert(with_chart, tmp_path / "c.csv", Options(format="csv", sheets=["Chart1"]))
