@@ -36,6 +36,7 @@ VALUE_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</")
 MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\sref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?"')
 LAST_VALUE_MARKERS = (b"</v>", b"</is>")
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # pandas' list of texts meaning "missing". fastexcel reads them as empty cells in a column
 # of numbers, dates or booleans, so a sheet holding one cannot take the columnar fast path.
 MISSING_TEXTS = (
@@ -63,7 +64,9 @@ class SheetScan:
     max_row: int = 0  # largest row number seen anywhere (for the safety bound)
     wide_columns: int = 0  # largest column if beyond Z, else 0
     narrow_columns: int = 0  # largest column up to Z named by a cell reference
-    unreferenced: bool = False  # rows or cells without an r attribute: placed by order
+    # Rows or cells without an r attribute (placed by order), or XML not in UTF-8 (as
+    # Excel for Windows Phone writes it): measured by parsing, see scan_in_order.
+    parse: bool = False
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
     # Columns where a text cell says "NA" or the like (see MISSING_TEXTS); None: any column.
@@ -244,13 +247,16 @@ def scan_sheet(archive, part, missing_indices=None):
     needles = [b"<v>%d</v>" % index for index in missing_indices or ()]
     tail = b""
     for chunk in inflated_chunks(archive, part):
+        if not scan.xml_bytes and (chunk[:2] in UTF16_BOMS or b"\x00" in chunk[:64]):
+            scan.parse = True  # UTF-16: the byte patterns below would find nothing
+            break
         scan.xml_bytes += len(chunk)
         window = tail + chunk
         scan_window(window, scan)
         if scan.missing_text_columns is not None:
             find_missing_texts(window, scan, needles)
         tail = window[-OVERLAP:]
-    if scan.unreferenced:
+    if scan.parse:
         scan_in_order(archive, part, scan)
     return scan
 
@@ -264,9 +270,10 @@ def unreferenced(window):
 
 
 def scan_in_order(archive, part, scan):
-    """Measure a sheet whose rows or cells lack references exactly, by parsing it: a
-    row without r follows the one before, a cell without r the cell before. Rare, so
-    slower than scan_window; the extent cannot outgrow the XML, so it is safe to do."""
+    """Measure a sheet exactly by parsing it, when its rows or cells lack references
+    (a row without r follows the one before, a cell without r the cell before) or its
+    XML is not UTF-8. Rare, so slower than scan_window; the extent cannot outgrow
+    the XML, so it is safe to do."""
     state = {"row": 0, "column": -1, "value": False, "error": None, "in_value": False}
     rows = columns = max_row = 0
     errors = {}
@@ -313,6 +320,7 @@ def scan_in_order(archive, part, scan):
         parser.Parse(b"", True)
     except expat.ExpatError:
         raise DamagedFile("The workbook is damaged: a sheet's XML cannot be read.") from None
+    scan.xml_bytes = parser.CurrentByteIndex
     scan.rows, scan.max_row = rows, max(max_row, rows)
     scan.wide_columns = columns if columns > 26 else 0
     scan.narrow_columns = min(columns, 26)
@@ -402,8 +410,8 @@ def scan_window(window, scan):
     elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
         widest = max(NARROW_COLUMN.findall(window))
         scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
-    if not scan.unreferenced and unreferenced(window):
-        scan.unreferenced = True
+    if not scan.parse and unreferenced(window):
+        scan.parse = True
     if b't="e"' in window:
         for attributes, body in ERROR_CELL.findall(window):
             ref = CELL_REF.search(b" " + attributes)

@@ -202,3 +202,23 @@ def test_chart_sheets_are_listed_with_no_cells(with_chart, tmp_path):
     assert any("'Chart1' is a chart" in warning for warning in result.warnings)
     with pytest.raises(EmptyFile, match="'Chart1' is a chart"):
         convert(with_chart, tmp_path / "c.csv", Options(format="csv", sheets=["Chart1"]))
+
+
+def utf16(name, data):
+    """Every XML part in UTF-16, as Excel for Windows Phone writes them (calamine cannot
+    read those: the workbook must not come out as empty sheets)."""
+    if name.endswith((".xml", ".rels")):
+        text = data.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+        if not text.startswith("<?xml"):
+            text = '<?xml version="1.0" encoding="UTF-16" standalone="yes"?>\n' + text
+        data = text.encode("utf-16")
+    return name, data
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_xml_parts_in_utf16(plain, tmp_path, path):
+    book = rewrite(plain, tmp_path / "utf16.xlsx", utf16)
+    assert zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml")[:2] == b"\xff\xfe"
+    info = inspect(book)
+    assert [(s.name, s.rows, s.columns) for s in info.sheets] == [("Data", 4, 4), ("Hidden", 1, 1)]
+    assert to_csv(book, tmp_path, PATHS[path]) == EXPECTED
