@@ -1,10 +1,14 @@
 """Open any supported file as a Book: a list of sheets, each read as rows anchored at A1."""
 
+import codecs
+import os
+import struct
 import threading
 import zipfile
 from dataclasses import dataclass
 from itertools import chain, islice
 
+import olefile
 import python_calamine
 
 from . import columnar, ooxml
@@ -26,13 +30,16 @@ class SheetInfo:
     kind: str = "worksheet"  # or "chart": a chart sheet, listed but holding no cells
 
 
+PASSWORD_MESSAGE = (
+    "This workbook is protected with a password. Remove the password in Excel or "
+    "LibreOffice, save, and upload it again."
+)
+
+
 def calamine_errors(error, what="workbook"):
     """calamine's exceptions (and Rust panics) as the user-facing errors they mean."""
     if isinstance(error, python_calamine.PasswordError):
-        return PasswordProtected(
-            "This workbook is protected with a password. Remove the password in Excel or "
-            "LibreOffice, save, and upload it again."
-        )
+        return PasswordProtected(PASSWORD_MESSAGE)
     detail = (
         str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
     )
@@ -176,6 +183,193 @@ class CalamineBook(Book):
     def close(self):
         self.loaded.clear()
         guarded(self.workbook.close)
+
+
+class XlrdBook(Book):
+    """xls files calamine refuses: code pages it does not know (Mac Central European,
+    Mac Roman, Quattro's 0x8001...), BIFF2 to BIFF4 worksheets, records it trips on.
+    xlrd reads them, decoding text with the code page the file names (see
+    XLS_ENCODINGS for those Python does not know). Merged ranges are not read."""
+
+    def __init__(self, path, detection, limits):
+        super().__init__(path, detection, limits)
+        import xlrd  # only for the few files calamine refuses
+
+        self.xlrd = xlrd
+        self.workbook = open_with_xlrd(path)
+        if len(self.workbook.sheet_names()) > limits.max_sheets:
+            raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
+        self.date1904 = bool(self.workbook.datemode)
+        self.formats = xlrd_format_kinds(self.workbook)
+        for index, name in enumerate(self.workbook.sheet_names()):
+            loaded = self.load(index)
+            rows, columns = xlrd_extent(loaded)
+            sheet = SheetInfo(name, loaded.visibility == 0, rows, columns)
+            self.check_size(sheet, rows, columns)
+            self.sheets.append(sheet)
+
+    def load(self, index):
+        try:
+            return self.workbook.sheet_by_index(index)
+        except Exception:  # xlrd raises many kinds on damaged records
+            raise DamagedFile("The workbook is damaged: a sheet cannot be read.") from None
+
+    def rows(self, sheet):
+        loaded = self.load(self.sheets.index(sheet))
+        xlrd = self.xlrd
+        for index in range(sheet.rows):
+            types = loaded.row_types(index, 0, sheet.columns)
+            values = loaded.row_values(index, 0, sheet.columns)
+            row = [""] * sheet.columns
+            for column, (kind, value) in enumerate(zip(types, values, strict=False)):
+                if kind == xlrd.XL_CELL_TEXT or kind == xlrd.XL_CELL_NUMBER:
+                    row[column] = value
+                elif kind == xlrd.XL_CELL_DATE:
+                    row[column] = self.moment(loaded, index, column, value)
+                elif kind == xlrd.XL_CELL_BOOLEAN:
+                    row[column] = bool(value)
+                elif kind == xlrd.XL_CELL_ERROR:
+                    row[column] = xlrd.error_text_from_code.get(value, "#N/A")
+            yield row
+
+    def moment(self, loaded, row, column, serial):
+        kind = None
+        if self.workbook.formatting_info:
+            try:
+                kind = self.formats.get(loaded.cell_xf_index(row, column))
+            except (IndexError, AttributeError):
+                kind = None
+            if kind is None:  # xlrd saw a date where the format shows none ([<100]0, say)
+                return serial
+        else:  # BIFF2-4 without formats read: by the value, as calamine does
+            kind = "time" if 0 <= serial < 1 else "date" if serial == int(serial) else "datetime"
+        return ooxml.serial_to_value(serial, kind, self.date1904)
+
+    def merges(self, sheet):
+        loaded = self.load(self.sheets.index(sheet))
+        return [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in loaded.merged_cells]
+
+    def close(self):
+        self.workbook.release_resources()
+
+
+def open_with_xlrd(path):
+    """xlrd's Book for an xls, its text decoded with the code page the file names."""
+    import xlrd
+
+    encoding = LENIENT_PREFIX + xls_encoding(path)
+    with open(os.devnull, "w") as quiet:  # xlrd writes its warnings to a log file
+        for formatting_info in (True, False):
+            try:
+                return xlrd.open_workbook(
+                    str(path),
+                    formatting_info=formatting_info,
+                    encoding_override=encoding,
+                    logfile=quiet,
+                )
+            except xlrd.XLRDError as error:
+                if "encrypted" in str(error).lower():
+                    raise PasswordProtected(PASSWORD_MESSAGE) from None
+                break
+            except NotImplementedError:
+                continue  # xlrd reads no formatting from BIFF2-4 files
+            except Exception:  # xlrd raises many kinds on damaged records
+                break
+    raise DamagedFile("The workbook is damaged and cannot be read.")
+
+
+# Code pages BIFF names by numbers that are not Windows code pages (as xlrd maps them).
+XLS_CODE_PAGES = {
+    10000: "mac_roman",
+    10006: "mac_greek",
+    10007: "mac_cyrillic",
+    10029: "mac_latin2",
+    10079: "mac_iceland",
+    10081: "mac_turkish",
+    0x8000: "mac_roman",  # Apple Roman, in BIFF2-BIFF5
+    0x8001: "cp1252",  # "ANSI Latin I", in BIFF2-BIFF3 and Quattro's files
+    1200: "utf_16_le",
+}
+BIFF_CODEPAGE = 0x0042
+
+
+def xls_encoding(path):
+    """The encoding of an xls file's byte strings, from its CODEPAGE record. Where it
+    names none, or one Python lacks, cp1252: what Excel and LibreOffice assume on
+    Western systems (xlrd would take latin-1, which turns quotes and dashes into
+    control characters)."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            stream = ole.openstream(name).read(1 << 16) if name else b""
+    except Exception:  # not an OLE file: a bare BIFF2-4 stream
+        with open(path, "rb") as handle:
+            stream = handle.read(1 << 16)
+    position = 0
+    while position + 6 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, position)
+        if kind == BIFF_CODEPAGE and size >= 2:
+            (code_page,) = struct.unpack_from("<H", stream, position + 4)
+            encoding = XLS_CODE_PAGES.get(code_page, f"cp{code_page}")
+            try:
+                return codecs.lookup(encoding).name
+            except LookupError:
+                return "cp1252"
+        position += 4 + size
+    return "cp1252"
+
+
+LENIENT_PREFIX = "sheetport_lenient_"
+
+
+def lenient_codec(name):
+    """Codecs named sheetport_lenient_<encoding>: <encoding>, with bytes it has no
+    character for shown as U+FFFD instead of failing the whole file."""
+    if not name.startswith(LENIENT_PREFIX):
+        return None
+    base = codecs.lookup(name[len(LENIENT_PREFIX) :])
+    return codecs.CodecInfo(
+        base.encode, lambda data, errors="strict": base.decode(data, "replace"), name=name
+    )
+
+
+codecs.register(lenient_codec)
+
+
+def older_than_biff8(path):
+    """Whether an xls holds a BIFF5 (or older) workbook stream: "Book", not "Workbook"."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {entry[0].lower() for entry in ole.listdir(streams=True)}
+    except Exception:  # not an OLE file: a bare BIFF2-4 stream
+        return True
+    return "book" in streams
+
+
+def xlrd_format_kinds(book):
+    """{XF index: 'date', 'datetime', 'time', 'duration'} for the cell formats that show one."""
+    kinds = {}
+    for index, xf in enumerate(getattr(book, "xf_list", None) or ()):
+        number_format = book.format_map.get(xf.format_key)
+        if number_format is not None:
+            kind = ooxml.classify_format(number_format.format_str or "")
+            if kind:
+                kinds[index] = kind
+    return kinds
+
+
+def xlrd_extent(loaded):
+    """(rows, columns) holding values: formatting_info makes xlrd count blank cells too."""
+    import xlrd
+
+    empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
+    rows = columns = 0
+    for index in range(loaded.nrows):
+        types = loaded.row_types(index)
+        used = [column for column, kind in enumerate(types) if kind not in empty]
+        if used:
+            rows, columns = index + 1, max(columns, used[-1] + 1)
+    return rows, columns
 
 
 def calamine_rows(loaded, sheet, start_column, errors):
@@ -423,4 +617,16 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
         return OoxmlBook(path, detection, limits, bail_out)
-    return CalamineBook(path, detection, limits)
+    if detection.format != "xls":
+        return CalamineBook(path, detection, limits)
+    # Excel 95 and older are small files, whose byte strings calamine decodes without
+    # their code page in places (rich text, files naming none): xlrd reads them first.
+    # Otherwise calamine does, and what it refuses, xlrd may read.
+    readers = [XlrdBook, CalamineBook] if older_than_biff8(path) else [CalamineBook, XlrdBook]
+    try:
+        return readers[0](path, detection, limits)
+    except DamagedFile as refused:
+        try:
+            return readers[1](path, detection, limits)
+        except DamagedFile:
+            raise refused from None
