@@ -13,8 +13,14 @@ import python_calamine
 
 from . import columnar, ooxml
 from .detect import Detection
-from .error_cells import ods_error_cells, xls_error_cells, xlsb_error_cells
-from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
+from .error_cells import (
+    TooManyCells,
+    ods_error_cells,
+    ods_sheets,
+    xls_error_cells,
+    xlsb_error_cells,
+)
+from .errors import DAMAGED_DATA, DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
 
@@ -251,6 +257,44 @@ class XlrdBook(Book):
 
     def close(self):
         self.workbook.release_resources()
+
+
+class OdsBook(Book):
+    """ods files calamine cannot parse though the package is sound (pretty-printed XML,
+    no mimetype member...): content.xml read with expat (error_cells.ods_sheets)."""
+
+    def __init__(self, path, detection, limits):
+        super().__init__(path, detection, limits)
+        try:
+            with zipfile.ZipFile(path) as archive, archive.open("content.xml") as handle:
+                tables = ods_sheets(handle, limits.max_cells)
+        except TooManyCells:
+            raise TooLarge(
+                f"The workbook holds more than the {limits.max_cells:,} cells Sheetport "
+                "converts at once."
+            ) from None
+        except (KeyError, OSError, ValueError, *DAMAGED_DATA):
+            raise DamagedFile("The workbook is damaged and cannot be read.") from None
+        if len(tables) > limits.max_sheets:
+            raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
+        self.cells = {}
+        for name, visible, cells in tables:
+            rows = max((row for row, _ in cells), default=-1) + 1
+            columns = max((column for _, column in cells), default=-1) + 1
+            sheet = SheetInfo(name, visible, rows, columns)
+            self.check_size(sheet, rows, columns)
+            self.sheets.append(sheet)
+            self.cells[name] = cells
+
+    def rows(self, sheet):
+        by_row = {}
+        for (row, column), value in self.cells[sheet.name].items():
+            by_row.setdefault(row, []).append((column, value))
+        for index in range(sheet.rows):
+            row = [""] * sheet.columns
+            for column, value in by_row.get(index, ()):
+                row[column] = value
+            yield row
 
 
 def open_with_xlrd(path):
@@ -617,6 +661,14 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
         return OoxmlBook(path, detection, limits, bail_out)
+    if detection.format == "ods":
+        try:
+            return CalamineBook(path, detection, limits)
+        except DamagedFile as refused:
+            try:  # the package may be sound where calamine's parser is strict
+                return OdsBook(path, detection, limits)
+            except DamagedFile:
+                raise refused from None
     if detection.format != "xls":
         return CalamineBook(path, detection, limits)
     # Excel 95 and older are small files, whose byte strings calamine decodes without
