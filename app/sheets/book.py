@@ -19,6 +19,7 @@ from .error_cells import (
     ods_sheets,
     xls_error_cells,
     xlsb_error_cells,
+    xlsb_without_macro_sheets,
 )
 from .errors import DAMAGED_DATA, DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
@@ -33,7 +34,9 @@ class SheetInfo:
     visible: bool = True
     rows: int = 0  # rows used, counted from row 1 (leading empty rows included)
     columns: int = 0  # columns used, counted from column A
-    kind: str = "worksheet"  # or "chart": a chart sheet, listed but holding no cells
+    # "worksheet"; "macro" or "dialog" (Excel 4 macro and Excel 5 dialog sheets, read as
+    # worksheets); or "chart": a chart sheet, listed but holding no cells.
+    kind: str = "worksheet"
 
 
 PASSWORD_MESSAGE = (
@@ -69,6 +72,7 @@ class Book:
     format = ""
     encoding = None
     delimiter = None
+    unread = ()  # (name, kind) of sheets the workbook lists that could not be read
 
     def __init__(self, path, detection, limits):
         self.path = path
@@ -132,6 +136,14 @@ class TextBook(Book):
                 return
 
 
+CALAMINE_KINDS = [  # calamine's sheet types are not hashable
+    (python_calamine.SheetTypeEnum.WorkSheet, "worksheet"),
+    (python_calamine.SheetTypeEnum.MacroSheet, "macro"),
+    (python_calamine.SheetTypeEnum.DialogSheet, "dialog"),
+    (python_calamine.SheetTypeEnum.ChartSheet, "chart"),
+]
+
+
 class CalamineBook(Book):
     """xls, xlsb and ods: calamine reads each sheet whole. It reads error cells as empty,
     so those are found separately (error_cells.py)."""
@@ -141,7 +153,12 @@ class CalamineBook(Book):
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
-        self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
+        try:
+            self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
+        except DamagedFile:
+            if self.format != "xlsb":
+                raise
+            self.workbook = self.without_macro_sheets()
         self.loaded = {}
         self.error_cells = None
         if self.format == "xlsb":  # calamine leaves formula errors out of a sheet's extent
@@ -150,9 +167,14 @@ class CalamineBook(Book):
         if len(metadata) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         for entry in metadata:
-            if entry.typ != python_calamine.SheetTypeEnum.WorkSheet:
+            kind = next((kind for typ, kind in CALAMINE_KINDS if entry.typ == typ), None)
+            if kind is None:
                 continue
-            sheet = SheetInfo(entry.name, entry.visible == python_calamine.SheetVisibleEnum.Visible)
+            visible = entry.visible == python_calamine.SheetVisibleEnum.Visible
+            sheet = SheetInfo(entry.name, visible, kind=kind)
+            if kind == "chart":
+                self.sheets.append(sheet)
+                continue
             loaded = self.load(sheet)
             end = guarded(lambda loaded=loaded: loaded.end)
             if end is not None:
@@ -163,6 +185,17 @@ class CalamineBook(Book):
                 self.check_size(sheet, sheet.rows, sheet.columns)
             self.sheets.append(sheet)
             self.loaded.pop(sheet.name, None)  # keep memory to one sheet at a time
+
+    def without_macro_sheets(self):
+        """calamine's workbook for an xlsb it refused for listing a macro or dialog sheet,
+        opened from a copy that lists only the others; those are noted in self.unread."""
+        try:
+            patched, self.unread = xlsb_without_macro_sheets(self.path)
+        except (KeyError, OSError, IndexError, ValueError, *DAMAGED_DATA):
+            patched = None
+        if patched is None:
+            raise DamagedFile("The workbook is damaged and cannot be read.")
+        return guarded(lambda: python_calamine.CalamineWorkbook.from_filelike(patched))
 
     def load(self, sheet):
         if sheet.name not in self.loaded:
@@ -465,7 +498,7 @@ class OoxmlBook(Book):
                 "The workbook is damaged: it is not a readable ZIP package."
             ) from None
         listed, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
-        self.parts = {name: part for name, part, kind in listed if kind == "worksheet"}
+        self.parts = {name: part for name, part, kind in listed if kind != "chart"}
         self.missing_indices = None  # see scan()
         self.bail_out = bail_out
         self.workbook = None  # calamine's, opened when a sheet is read through it
@@ -476,7 +509,7 @@ class OoxmlBook(Book):
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         for name, part, kind in listed:
             sheet = SheetInfo(name, name not in hidden, kind=kind)
-            if kind != "worksheet":
+            if kind == "chart":
                 self.sheets.append(sheet)
                 continue
             try:
@@ -511,7 +544,7 @@ class OoxmlBook(Book):
         return self.workbook
 
     def rows(self, sheet):
-        if sheet.kind != "worksheet":
+        if sheet.kind == "chart":
             return iter(())
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return self.stream(sheet, self.scans[sheet.name])
@@ -570,7 +603,7 @@ class OoxmlBook(Book):
         """The fast path's reading (see columnar.py): the first `skip` rows as lists of
         values, and the rest of the sheet as Arrow columns. Raises NotColumnar when the
         sheet does not suit it; rows() still reads it then, without measuring it again."""
-        if sheet.kind != "worksheet":
+        if sheet.kind == "chart":
             raise columnar.NotColumnar("a chart sheet has no cells")
         size = self.xml_sizes[sheet.name]
         if size > self.limits.stream_above_bytes:
@@ -640,7 +673,7 @@ class OoxmlBook(Book):
         return islice(rows, sheet.rows)
 
     def merges(self, sheet):
-        if sheet.kind != "worksheet":
+        if sheet.kind == "chart":
             return []
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return ooxml.scan_merges(self.archive, self.parts[sheet.name])

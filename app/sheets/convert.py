@@ -334,6 +334,9 @@ def warnings_for(book, sheets, options):
     others = [s.name for s in book.sheets if s.name not in converted and s.name not in empty]
     if charts:
         warnings.append(f"{chart_note(charts)} and left out.")
+    for name, kind in book.unread:
+        what = "a dialog sheet" if kind == "dialogsheet" else "an Excel 4 macro sheet"
+        warnings.append(f"Sheet '{name}' is {what}, which Sheetport cannot read in this format.")
     for name in empty:
         if book.sheet(name).kind == "worksheet":
             warnings.append(f"Sheet '{name}' is empty and was left out.")

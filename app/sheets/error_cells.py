@@ -15,7 +15,7 @@ import zipfile
 import olefile
 
 from .errors import DAMAGED_DATA, SheetError
-from .ooxml import iso_value, safe_expat, worksheet_targets
+from .ooxml import iso_value, part_relations, safe_expat, worksheet_targets
 
 # Excel's error codes ([MS-XLS] 2.5.97.2 BErr) and the BIFF records that hold an error:
 # FORMULA (0x0006) with a cached error (byte 0 of the value 0x02, bytes 6-7 0xFFFF),
@@ -435,3 +435,37 @@ def iso_duration(value):
     if dt.timedelta(0) <= span < dt.timedelta(days=1):
         return (dt.datetime.min + span).time()
     return span
+
+
+def xlsb_without_macro_sheets(path):
+    """An xlsb package (in memory) whose workbook.bin lists only its worksheets and chart
+    sheets, and the (name, kind) of the sheets left out; None if nothing is left out.
+
+    calamine refuses a whole xlsb that lists an Excel 4 macro sheet or a dialog sheet
+    ("Unrecognized BoundSheet8"); without them it reads the rest."""
+    with zipfile.ZipFile(path) as archive:
+        kinds = {rel_id: kind for rel_id, kind, _ in part_relations(archive, "xl/workbook.bin")}
+        workbook = archive.read("xl/workbook.bin")
+        kept, dropped, position = [], [], 0
+        while position < len(workbook):
+            start = position
+            kind, position = xlsb_number(workbook, position, 2)
+            size, position = xlsb_number(workbook, position, 4)
+            data = workbook[position : position + size]
+            position += size
+            if kind == XLSB_SHEET:
+                rel_id, at = xlsb_text(data, 8)
+                name, _ = xlsb_text(data, at)
+                if kinds.get(rel_id) not in ("worksheet", "chartsheet"):
+                    dropped.append((name, kinds.get(rel_id)))
+                    continue
+            kept.append(workbook[start:position])
+        if not dropped:
+            return None, []
+        patched = io.BytesIO()
+        with zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as copy:
+            for item in archive.infolist():
+                data = b"".join(kept) if item.filename == "xl/workbook.bin" else archive.read(item)
+                copy.writestr(item, data)
+    patched.seek(0)
+    return patched, dropped

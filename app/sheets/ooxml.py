@@ -212,10 +212,20 @@ def worksheet_targets(archive, workbook_part):
     }
 
 
+# Relationship kinds of the sheets a workbook lists. Macro and dialog sheets hold cells
+# in a worksheet's markup (LibreOffice shows them as sheets); chart sheets hold none.
+SHEET_KINDS = {
+    "worksheet": "worksheet",
+    "xlMacrosheet": "macro",
+    "xlIntlMacrosheet": "macro",
+    "dialogsheet": "dialog",
+    "chartsheet": "chart",
+}
+
+
 def sheet_parts(archive):
-    """The sheets in workbook order, as (name, XML part, kind): kind "worksheet", or
-    "chart" for a chart sheet (which holds no cells); the names of the hidden ones; and
-    whether dates count from 1904. Dialog and macro sheets are left out."""
+    """The sheets in workbook order, as (name, XML part, kind), kind one of SHEET_KINDS'
+    values; the names of the hidden ones; and whether dates count from 1904."""
     workbook = read_xml(archive, archive.workbook_part)
     if workbook is None:
         raise DamagedFile("The workbook is damaged: it has no list of sheets.")
@@ -224,10 +234,10 @@ def sheet_parts(archive):
     for sheet in children_named(workbook, "sheet"):
         name = sheet.get("name")
         kind, part = kinds.get(relationship_id(sheet), (None, None))
-        if name is None or name in names or kind not in ("worksheet", "chartsheet"):
+        if name is None or name in names or kind not in SHEET_KINDS:
             continue
         names.add(name)
-        sheets.append((name, part, "worksheet" if kind == "worksheet" else "chart"))
+        sheets.append((name, part, SHEET_KINDS[kind]))
         if sheet.get("state", "visible") != "visible":
             hidden.add(name)
     properties = children_named(workbook, "workbookPr")

@@ -5,6 +5,7 @@ by every reading path (calamine, the columnar fast path, the streaming reader)."
 
 import datetime as dt
 import re
+import struct
 import zipfile
 
 import pytest
@@ -13,7 +14,7 @@ import xlsxwriter
 from app.sheets import Limits, Options, convert, inspect, preview
 from app.sheets.errors import EmptyFile
 
-from .books import read_text, write_xlsx
+from .books import FIXTURES, read_text, write_xlsx
 
 PATHS = {
     "calamine": Limits(),
@@ -222,3 +223,72 @@ def test_xml_parts_in_utf16(plain, tmp_path, path):
     info = inspect(book)
     assert [(s.name, s.rows, s.columns) for s in info.sheets] == [("Data", 4, 4), ("Hidden", 1, 1)]
     assert to_csv(book, tmp_path, PATHS[path]) == EXPECTED
+
+
+PUBLIC = FIXTURES / "public"
+
+
+@pytest.mark.parametrize("extension", ["xlsx", "xlsb", "xls"])
+def test_chart_sheets_of_every_format_are_listed(extension):
+    """calamine's any_sheets workbooks: visible, hidden, very hidden and chart sheets."""
+    info = inspect(PUBLIC / f"calamine-any_sheets.{extension}")
+    assert [(s.name, s.kind, s.visible) for s in info.sheets] == [
+        ("Visible", "worksheet", True),
+        ("Hidden", "worksheet", False),
+        ("VeryHidden", "worksheet", False),
+        ("Chart", "chart", True),
+    ]
+    assert preview(PUBLIC / f"calamine-any_sheets.{extension}").rows[0] == ["1", "2"]
+
+
+def test_macro_and_dialog_sheets_of_an_xlsm_are_read_as_sheets():
+    info = inspect(PUBLIC / "sheetjs-BlankSheetTypes.xlsm")
+    assert [(s.name, s.kind) for s in info.sheets] == [
+        ("Sheet1", "worksheet"),
+        ("Chart1", "chart"),
+        ("Macro1", "macro"),
+        ("Dialog1", "dialog"),
+    ]
+
+
+def test_xlsb_listing_a_macro_sheet_is_read_and_the_sheet_named(tmp_path):
+    """calamine refuses the whole file ("Unrecognized BoundSheet8"); the others are read."""
+    info = inspect(PUBLIC / "sheetjs-BlankSheetTypes.xlsb")
+    assert [(s.name, s.kind) for s in info.sheets] == [("Sheet1", "worksheet"), ("Chart1", "chart")]
+    book = with_macro_sheet(FIXTURES / "mixed.xlsb", tmp_path / "macro.xlsb")
+    options = Options(format="csv", line_ending="lf", sheets=["Data"])
+    result = convert(book, tmp_path / "out.csv", options)
+    convert(FIXTURES / "mixed.xlsb", tmp_path / "plain.csv", options)
+    assert read_text(tmp_path / "out.csv") == read_text(tmp_path / "plain.csv")
+    warnings = " ".join(result.warnings)
+    assert "Sheet 'Macro1' is an Excel 4 macro sheet, which Sheetport cannot read" in warnings
+    assert "BoundSheet" not in warnings
+
+
+def xlsb_text(text):
+    return struct.pack("<I", len(text)) + text.encode("utf-16-le")
+
+
+def with_macro_sheet(source, target):
+    """An xlsb whose workbook lists an Excel 4 macro sheet after its other sheets: a
+    BrtBundleSh record (type 156, state, tab id, relationship id, name) and its part."""
+    data = struct.pack("<II", 0, 99) + xlsb_text("rId99") + xlsb_text("Macro1")
+    bundle = bytes([0x9C, 0x01, len(data)]) + data
+    relationship = (
+        b'<Relationship Id="rId99" Target="macrosheets/sheet1.bin" Type="http://schemas.'
+        b'microsoft.com/office/2006/relationships/xlMacrosheet"/></Relationships>'
+    )
+
+    def edit(name, content):
+        if name == "xl/workbook.bin":
+            end_sheets = bytes([0x90, 0x01, 0x00])  # BrtEndBundleShs
+            at = content.index(end_sheets)
+            content = content[:at] + bundle + content[at:]
+        elif name == "xl/_rels/workbook.bin.rels":
+            content = content.replace(b"</Relationships>", relationship)
+        return name, content
+
+    rewrite(source, target, edit)
+    with zipfile.ZipFile(target, "a") as archive:
+        archive.writestr("xl/macrosheets/sheet1.bin", archive.read("xl/worksheets/sheet1.bin"))
+    return target
