@@ -2,11 +2,15 @@
 
 import codecs
 import os
+import shutil
 import struct
+import tempfile
 import threading
+import weakref
 import zipfile
 from dataclasses import dataclass
 from itertools import chain, islice
+from pathlib import Path
 
 import olefile
 import python_calamine
@@ -28,6 +32,17 @@ from .text import measure_text, read_sample, sniff_delimiter, text_rows
 CONCURRENT_SCAN_ABOVE = 8 * MiB  # smaller sheets are measured first: it costs little
 
 
+# The extensions calamine reads each format by (the first one is given to links).
+READER_SUFFIXES = {
+    "xlsx": (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlam"),
+    "xlsm": (".xlsm", ".xlsx", ".xltx", ".xltm", ".xlam"),
+    "xltx": (".xlsx", ".xltx", ".xlsm", ".xltm", ".xlam"),
+    "xlsb": (".xlsb",),
+    "xls": (".xls", ".xla"),
+    "ods": (".ods",),
+}
+
+
 @dataclass
 class SheetInfo:
     name: str
@@ -45,14 +60,35 @@ PASSWORD_MESSAGE = (
 )
 
 
+# What calamine's messages mean, in words for the person who uploaded the file (its own
+# text names Rust types and records, and is kept only as the error's detail, for logs).
+CALAMINE_CAUSES = [
+    (("codepage",), "it uses a character encoding (code page) Sheetport cannot read"),
+    (("zip", "eocd", "crc"), "its ZIP container is broken or cut short"),
+    (("file not found", "not found in archive", "worksheetnotfound"), "a part is missing"),
+    (("cell limit", "too large", "exceeds"), "it claims a size far larger than its data"),
+    (("xml", "expecting", "unexpected", "attribute", "syntax", "tag"), "its XML is malformed"),
+    (("eof", "end of file", "end of stream", "truncat"), "it ends early"),
+    (("cfb", "ole", "sector", "stream"), "its container (OLE) is broken"),
+]
+
+
 def calamine_errors(error, what="workbook"):
     """calamine's exceptions (and Rust panics) as the user-facing errors they mean."""
     if isinstance(error, python_calamine.PasswordError):
         return PasswordProtected(PASSWORD_MESSAGE)
-    detail = (
-        str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    text = str(error).strip()
+    lowered = text.lower()
+    cause = next(
+        (cause for marks, cause in CALAMINE_CAUSES if any(m in lowered for m in marks)), None
     )
-    return DamagedFile(f"The {what} is damaged and cannot be read ({detail}).")
+    refused = DamagedFile(
+        f"The {what} is damaged and cannot be read: {cause}."
+        if cause
+        else f"The {what} is damaged and cannot be read."
+    )
+    refused.detail = text.splitlines()[0][:200] if text else type(error).__name__
+    return refused
 
 
 def guarded(call, what="workbook"):
@@ -73,6 +109,7 @@ class Book:
     encoding = None
     delimiter = None
     unread = ()  # (name, kind) of sheets the workbook lists that could not be read
+    alias = None  # see reader_path()
 
     def __init__(self, path, detection, limits):
         self.path = path
@@ -104,8 +141,29 @@ class Book:
     def typed_columns(self, sheet, skip):
         raise columnar.NotColumnar(f"{self.format} files take the row-by-row path")
 
+    def reader_path(self):
+        """The file's path for calamine and fastexcel, which choose their reader by the
+        name's extension: an xls or ods named .xlsx (detected by its bytes) gets a link
+        named as what it is, removed on close()."""
+        suffixes = READER_SUFFIXES.get(self.format, ())
+        if not suffixes or Path(self.path).suffix in suffixes:
+            return str(self.path)
+        if self.alias is None:
+            folder = tempfile.mkdtemp(prefix="sheetport-")
+            # Removed on close(), or when a book whose opening failed is collected.
+            self.remove_alias = weakref.finalize(self, shutil.rmtree, folder, True)
+            alias = os.path.join(folder, "book" + suffixes[0])
+            try:
+                os.symlink(os.path.abspath(self.path), alias)
+            except OSError:  # no symbolic links here: a copy then
+                shutil.copyfile(self.path, alias)
+            self.alias = alias
+        return self.alias
+
     def close(self):
-        pass
+        if self.alias is not None:
+            self.remove_alias()
+            self.alias = None
 
     def __enter__(self):
         return self
@@ -154,7 +212,9 @@ class CalamineBook(Book):
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
         try:
-            self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
+            self.workbook = guarded(
+                lambda: python_calamine.CalamineWorkbook.from_path(self.reader_path())
+            )
         except DamagedFile:
             if self.format != "xlsb":
                 raise
@@ -222,6 +282,7 @@ class CalamineBook(Book):
     def close(self):
         self.loaded.clear()
         guarded(self.workbook.close)
+        super().close()
 
 
 class XlrdBook(Book):
@@ -290,6 +351,7 @@ class XlrdBook(Book):
 
     def close(self):
         self.workbook.release_resources()
+        super().close()
 
 
 class OdsBook(Book):
@@ -540,7 +602,7 @@ class OoxmlBook(Book):
 
     def calamine_workbook(self):
         if self.workbook is None:
-            self.workbook = python_calamine.CalamineWorkbook.from_path(str(self.path))
+            self.workbook = python_calamine.CalamineWorkbook.from_path(self.reader_path())
         return self.workbook
 
     def rows(self, sheet):
@@ -612,7 +674,7 @@ class OoxmlBook(Book):
             raise columnar.NotColumnar("a sheet this small is done sooner row by row")
 
         def load():
-            return columnar.load_columns(self.path, sheet.name, skip)
+            return columnar.load_columns(self.reader_path(), sheet.name, skip)
 
         scan = self.scans.get(sheet.name)
         if scan is None:
@@ -687,6 +749,7 @@ class OoxmlBook(Book):
         if self.workbook is not None:
             guarded(self.workbook.close)
         self.archive.close()
+        super().close()
 
 
 def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail_out=None):

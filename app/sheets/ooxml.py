@@ -637,7 +637,8 @@ def shared_strings(archive, chunk_size=CHUNK):
             parser.Parse(b"", True)
         except expat.ExpatError as error:
             raise DamagedFile(
-                f"The workbook is damaged: its text table cannot be read ({error})."
+                "The workbook is damaged: its text table cannot be read (malformed XML at "
+                f"line {error.lineno})."
             ) from None
     yield from strings
 
@@ -748,9 +749,14 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
                     ready.clear()
             parser.Parse(b"", True)
     except expat.ExpatError as error:
-        raise DamagedFile(f"The workbook is damaged: a sheet cannot be read ({error}).") from None
-    except (ValueError, IndexError) as error:
-        raise DamagedFile(f"The workbook is damaged: a cell cannot be read ({error}).") from None
+        raise DamagedFile(
+            f"The workbook is damaged: a sheet cannot be read (malformed XML at line {error.lineno})."
+        ) from None
+    except (ValueError, IndexError):
+        raise DamagedFile(
+            "The workbook is damaged: a cell holds a value that does not fit its type, "
+            "or refers to text that is not there."
+        ) from None
     yield from ready
 
 
