@@ -292,3 +292,33 @@ def with_macro_sheet(source, target):
     with zipfile.ZipFile(target, "a") as archive:
         archive.writestr("xl/macrosheets/sheet1.bin", archive.read("xl/worksheets/sheet1.bin"))
     return target
+
+
+@pytest.mark.parametrize(
+    ("fixture", "named"),
+    [
+        ("mixed.xls", "book.xlsx"),
+        ("mixed.ods", "book.xlsx"),
+        ("mixed.xlsb", "book.xls"),
+        ("mixed.xls", "book"),
+    ],
+)
+def test_files_named_as_another_format_are_read_as_what_they_are(tmp_path, fixture, named):
+    """calamine picks its reader by the extension; Sheetport by the bytes, for both."""
+    import tempfile
+    from pathlib import Path
+
+    renamed = tmp_path / named
+    renamed.write_bytes((FIXTURES / fixture).read_bytes())
+    before = set(Path(tempfile.gettempdir()).glob("sheetport-*"))
+    options = Options(format="csv", line_ending="lf", all_sheets=True)
+    convert(FIXTURES / fixture, tmp_path / "plain.zip", options)
+    convert(renamed, tmp_path / "renamed.zip", options)
+    with (
+        zipfile.ZipFile(tmp_path / "plain.zip") as plain,
+        zipfile.ZipFile(tmp_path / "renamed.zip") as other,
+    ):
+        assert [plain.read(name) for name in plain.namelist()] == [
+            other.read(name) for name in other.namelist()
+        ]
+    assert set(Path(tempfile.gettempdir()).glob("sheetport-*")) == before  # links removed
