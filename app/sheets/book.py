@@ -302,6 +302,8 @@ class XlrdBook(Book):
         self.date1904 = bool(self.workbook.datemode)
         self.formats = xlrd_format_kinds(self.workbook)
         for index, name in enumerate(self.workbook.sheet_names()):
+            if self.workbook.biff_version < 50:  # a bare worksheet names no sheet
+                name = f"Sheet{index + 1}"  # as LibreOffice calls it (xlrd: "Sheet 1")
             loaded = self.load(index)
             rows, columns = xlrd_extent(loaded)
             sheet = SheetInfo(name, loaded.visibility == 0, rows, columns)

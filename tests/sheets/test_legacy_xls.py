@@ -88,6 +88,7 @@ def test_bare_biff4_worksheet_is_read(tmp_path):
     out = tmp_path / "out.csv"
     convert(path, out, Options(format="csv", line_ending="lf"))
     lines = read_text(out).splitlines()
+    assert inspect(path).sheets[0].name == "Sheet1"
     assert lines[0] == "ID,TOTAL,MAIN,SUB"
     assert lines[1] == "A,DOG & CAT PRODUCTS,Dog & Cat Product,"
     assert len(lines) == 27
