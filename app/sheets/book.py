@@ -587,7 +587,7 @@ class OoxmlBook(Book):
                 sheet.rows, sheet.columns = extent
             else:
                 scan = self.scans[name] = self.scan(name)
-                self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+                self.check_scan(sheet, scan)
                 sheet.rows, sheet.columns = scan.rows, scan.columns
             self.sheets.append(sheet)
 
@@ -601,6 +601,20 @@ class OoxmlBook(Book):
                 self.missing_indices = ooxml.missing_text_indices(self.archive)
             missing = self.missing_indices
         return ooxml.scan_sheet(self.archive, self.parts[name], missing)
+
+    def check_scan(self, sheet, scan):
+        """Refuse a sheet whose extent is too large. The quick scan bounds it by every row
+        and cell named, values or not; a sheet that fails that bound (Gnumeric writes
+        styled empty cells out to XFD1048576) is measured exactly, by its values, which
+        is what calamine allocates for."""
+        try:
+            self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+        except TooLarge:
+            if scan.parse:
+                raise
+            scan.parse = True
+            ooxml.scan_in_order(self.archive, self.parts[sheet.name], scan)
+            self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
 
     def calamine_workbook(self):
         if self.workbook is None:
@@ -645,7 +659,7 @@ class OoxmlBook(Book):
         def measure():
             try:
                 scan = self.scan(sheet.name)
-                self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+                self.check_scan(sheet, scan)
                 outcome["scan"] = scan
             except SheetError as error:
                 self.bail_out(error)  # does not return: the process ends here

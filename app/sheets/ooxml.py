@@ -285,7 +285,7 @@ def scan_in_order(archive, part, scan):
     XML is not UTF-8. Rare, so slower than scan_window; the extent cannot outgrow
     the XML, so it is safe to do."""
     state = {"row": 0, "column": -1, "value": False, "error": None, "in_value": False}
-    rows = columns = max_row = 0
+    rows = columns = 0
     errors = {}
 
     def start(name, attributes):
@@ -295,26 +295,28 @@ def scan_in_order(archive, part, scan):
             state["row"] = int(number) if number and number.isdigit() else state["row"] + 1
             state["column"] = -1
         elif name == "c":
-            ref = attributes.get("r")
-            letters = ref.rstrip("0123456789") if ref else ""
+            ref = attributes.get("r") or ""
+            letters = ref.rstrip("0123456789")
+            digits = ref[len(letters) :]
             state["column"] = column_index(letters) if letters else state["column"] + 1
+            # A cell's own reference wins over its row's, as in calamine (whose grid this
+            # measures for): a far reference in a short row must not hide.
+            state["cell_row"] = int(digits) if digits.isdigit() else state["row"]
             state["value"] = False
             state["error"] = [] if attributes.get("t") == "e" else None
         elif name in ("v", "is"):
             state["value"] = state["in_value"] = True
 
     def end(name):
-        nonlocal rows, columns, max_row
+        nonlocal rows, columns
         name = name.rpartition(":")[2]
         if name in ("v", "is"):
             state["in_value"] = False
-        elif name == "row":
-            max_row = max(max_row, state["row"])
         elif name == "c" and state["value"]:
-            rows = max(rows, state["row"])
+            rows = max(rows, state["cell_row"])
             columns = max(columns, state["column"] + 1)
             if state["error"] is not None:
-                errors[(state["row"] - 1, state["column"])] = "".join(state["error"])
+                errors[(state["cell_row"] - 1, state["column"])] = "".join(state["error"])
 
     def text(data):
         if state["error"] is not None and state["in_value"]:
@@ -331,7 +333,9 @@ def scan_in_order(archive, part, scan):
     except expat.ExpatError:
         raise DamagedFile("The workbook is damaged: a sheet's XML cannot be read.") from None
     scan.xml_bytes = parser.CurrentByteIndex
-    scan.rows, scan.max_row = rows, max(max_row, rows)
+    # The extent of the values: what calamine allocates for (empty rows and cells, even
+    # styled ones far out, it leaves out).
+    scan.rows = scan.max_row = rows
     scan.wide_columns = columns if columns > 26 else 0
     scan.narrow_columns = min(columns, 26)
     scan.errors = errors

@@ -322,3 +322,21 @@ def test_files_named_as_another_format_are_read_as_what_they_are(tmp_path, fixtu
             other.read(name) for name in other.namelist()
         ]
     assert set(Path(tempfile.gettempdir()).glob("sheetport-*")) == before  # links removed
+
+
+def test_styled_empty_cells_far_out_do_not_make_a_sheet_too_large(tmp_path):
+    """Gnumeric writes styled empty cells out to XFD1048576; only values make the extent.
+    (A value out there is still refused: test_hostile.py.)"""
+    source = write_xlsx(tmp_path / "plain.xlsx", {"Data": [["a", "b"], [1, 2]]})
+
+    def edit(name, data):
+        if name == "xl/worksheets/sheet1.xml":
+            far = b'<row r="1048576"><c r="A1048576" s="0"/><c r="XFD1048576" s="0"/></row>'
+            data = data.replace(b"</sheetData>", far + b"</sheetData>")
+        return name, data
+
+    book = rewrite(source, tmp_path / "styled.xlsx", edit)
+    [sheet] = inspect(book).sheets
+    assert (sheet.rows, sheet.columns) == (2, 2)
+    for limits in PATHS.values():
+        assert to_csv(book, tmp_path, limits) == "a,b\n1,2\n"
