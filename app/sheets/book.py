@@ -215,10 +215,10 @@ class CalamineBook(Book):
             self.workbook = guarded(
                 lambda: python_calamine.CalamineWorkbook.from_path(self.reader_path())
             )
-        except DamagedFile:
+        except DamagedFile as refused:
             if self.format != "xlsb":
                 raise
-            self.workbook = self.without_macro_sheets()
+            self.workbook = self.without_macro_sheets(refused)
         self.loaded = {}
         self.error_cells = None
         if self.format == "xlsb":  # calamine leaves formula errors out of a sheet's extent
@@ -246,15 +246,16 @@ class CalamineBook(Book):
             self.sheets.append(sheet)
             self.loaded.pop(sheet.name, None)  # keep memory to one sheet at a time
 
-    def without_macro_sheets(self):
+    def without_macro_sheets(self, refused):
         """calamine's workbook for an xlsb it refused for listing a macro or dialog sheet,
-        opened from a copy that lists only the others; those are noted in self.unread."""
+        opened from a copy that lists only the others; those are noted in self.unread.
+        Any other refusal stands."""
         try:
             patched, self.unread = xlsb_without_macro_sheets(self.path)
         except (KeyError, OSError, IndexError, ValueError, *DAMAGED_DATA):
             patched = None
         if patched is None:
-            raise DamagedFile("The workbook is damaged and cannot be read.")
+            raise refused
         return guarded(lambda: python_calamine.CalamineWorkbook.from_filelike(patched))
 
     def load(self, sheet):

@@ -147,6 +147,8 @@ def ooxml_kind(archive, keys):
         raise NotASpreadsheet("This is a PowerPoint presentation, not a spreadsheet.")
     if not archive.has(archive.workbook_part):
         raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
+    if archive.workbook_part.lower().endswith(".bin"):  # an xlsb's workbook kept elsewhere
+        return "xlsb"
     try:
         content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
     except KeyError:

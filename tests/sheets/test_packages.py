@@ -340,3 +340,17 @@ def test_styled_empty_cells_far_out_do_not_make_a_sheet_too_large(tmp_path):
     assert (sheet.rows, sheet.columns) == (2, 2)
     for limits in PATHS.values():
         assert to_csv(book, tmp_path, limits) == "a,b\n1,2\n"
+
+
+def test_xlsb_with_its_workbook_elsewhere_is_detected_as_xlsb(tmp_path):
+    from app.sheets import DamagedFile, detect_format
+
+    def edit(name, data):
+        if name == "_rels/.rels":
+            data = data.replace(b'Target="xl/workbook.bin"', b'Target="wb/workbook.bin"')
+        return ("wb/workbook.bin" if name == "xl/workbook.bin" else name), data
+
+    book = rewrite(FIXTURES / "mixed.xlsb", tmp_path / "moved.xlsb", edit)
+    assert detect_format(book).format == "xlsb"
+    with pytest.raises(DamagedFile, match="a part is missing"):  # calamine looks in xl/ only
+        inspect(book)
