@@ -289,8 +289,8 @@ class CalamineBook(Book):
 class XlrdBook(Book):
     """xls files calamine refuses: code pages it does not know (Mac Central European,
     Mac Roman, Quattro's 0x8001...), BIFF2 to BIFF4 worksheets, records it trips on.
-    xlrd reads them, decoding text with the code page the file names (see
-    XLS_ENCODINGS for those Python does not know). Merged ranges are not read."""
+    xlrd reads them, decoding text with the code page the file names (xls_encoding).
+    It holds the whole workbook in memory, as calamine does."""
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
@@ -357,19 +357,23 @@ class XlrdBook(Book):
         super().close()
 
 
+ODS_FALLBACK_CELLS = 5_000_000  # OdsBook keeps every value in a dict: bound its memory
+
+
 class OdsBook(Book):
     """ods files calamine cannot parse though the package is sound (pretty-printed XML,
     no mimetype member...): content.xml read with expat (error_cells.ods_sheets)."""
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
+        most = min(limits.max_cells, ODS_FALLBACK_CELLS)
         try:
             with zipfile.ZipFile(path) as archive, archive.open("content.xml") as handle:
-                tables = ods_sheets(handle, limits.max_cells)
+                tables = ods_sheets(handle, most)
         except TooManyCells:
             raise TooLarge(
-                f"The workbook holds more than the {limits.max_cells:,} cells Sheetport "
-                "converts at once."
+                f"The workbook holds more than the {most:,} cells Sheetport reads from an "
+                "ods file written this way."
             ) from None
         except (KeyError, OSError, ValueError, *DAMAGED_DATA):
             raise DamagedFile("The workbook is damaged and cannot be read.") from None
