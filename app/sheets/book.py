@@ -436,7 +436,7 @@ XLS_CODE_PAGES = {
     0x8001: "cp1252",  # "ANSI Latin I", in BIFF2-BIFF3 and Quattro's files
     1200: "utf_16_le",
 }
-BIFF_CODEPAGE = 0x0042
+BIFF_CODEPAGE, BIFF_BOUNDSHEET = 0x0042, 0x0085
 
 
 def xls_encoding(path):
@@ -444,6 +444,17 @@ def xls_encoding(path):
     names none, or one Python lacks, cp1252: what Excel and LibreOffice assume on
     Western systems (xlrd would take latin-1, which turns quotes and dashes into
     control characters)."""
+    code_page = xls_code_page(path)
+    if code_page is None:
+        return "cp1252"
+    try:
+        return codecs.lookup(XLS_CODE_PAGES.get(code_page, f"cp{code_page}")).name
+    except LookupError:
+        return "cp1252"
+
+
+def xls_code_page(path):
+    """The number in an xls file's CODEPAGE record, or None."""
     try:
         with olefile.OleFileIO(str(path)) as ole:
             name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
@@ -455,14 +466,11 @@ def xls_encoding(path):
     while position + 6 <= len(stream):
         kind, size = struct.unpack_from("<HH", stream, position)
         if kind == BIFF_CODEPAGE and size >= 2:
-            (code_page,) = struct.unpack_from("<H", stream, position + 4)
-            encoding = XLS_CODE_PAGES.get(code_page, f"cp{code_page}")
-            try:
-                return codecs.lookup(encoding).name
-            except LookupError:
-                return "cp1252"
+            return struct.unpack_from("<H", stream, position + 4)[0]
+        if kind == BIFF_BOUNDSHEET:  # the CODEPAGE record comes before the sheets
+            return None
         position += 4 + size
-    return "cp1252"
+    return None
 
 
 LENIENT_PREFIX = "sheetport_lenient_"
@@ -482,14 +490,18 @@ def lenient_codec(name):
 codecs.register(lenient_codec)
 
 
-def older_than_biff8(path):
-    """Whether an xls holds a BIFF5 (or older) workbook stream: "Book", not "Workbook"."""
+def xlrd_reads_better(path):
+    """Whether xlrd should read an xls before calamine: Excel 95 and older files (a
+    "Book" stream, or a bare BIFF2-4 one), whose byte strings calamine decodes without
+    their code page in places; and BIFF8 files naming a code page other than UTF-16
+    (1200), whose 8-bit strings calamine spreads out with NULs ("T\x00i\x00t..."),
+    as some writers other than Excel make them."""
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {entry[0].lower() for entry in ole.listdir(streams=True)}
     except Exception:  # not an OLE file: a bare BIFF2-4 stream
         return True
-    return "book" in streams
+    return "book" in streams or xls_code_page(path) not in (None, 1200)
 
 
 def xlrd_format_kinds(book):
@@ -791,7 +803,7 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
     # Excel 95 and older are small files, whose byte strings calamine decodes without
     # their code page in places (rich text, files naming none): xlrd reads them first.
     # Otherwise calamine does, and what it refuses, xlrd may read.
-    readers = [XlrdBook, CalamineBook] if older_than_biff8(path) else [CalamineBook, XlrdBook]
+    readers = [XlrdBook, CalamineBook] if xlrd_reads_better(path) else [CalamineBook, XlrdBook]
     try:
         return readers[0](path, detection, limits)
     except DamagedFile as refused:

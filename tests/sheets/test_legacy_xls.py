@@ -112,3 +112,21 @@ def test_any_encrypted_biff_stream_is_password_protected(tmp_path):
         ole.write_stream("Workbook", bytes(stream))
     with pytest.raises(PasswordProtected, match="protected with a password"):
         inspect(path)
+
+
+def test_biff8_naming_a_windows_code_page_reads_like_utf16(tmp_path):
+    """Some writers put 1252 in a BIFF8 file's CODEPAGE record (Excel writes 1200);
+    calamine then spreads 8-bit strings out with NULs ("T\\x00i\\x00t\\x00..."): xlrd reads them."""
+    import python_calamine
+
+    path = tmp_path / "cp1252.xls"
+    shutil.copy(FIXTURES / "mixed.xls", path)
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("Workbook").read())
+        position = next(at for kind, at in records(stream) if kind == CODEPAGE)
+        assert struct.unpack_from("<H", stream, position + 4) == (1200,)
+        struct.pack_into("<H", stream, position + 4, 1252)
+        ole.write_stream("Workbook", bytes(stream))
+    spread = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    assert "\x00" in spread.to_python()[0][0]  # what calamine makes of it
+    assert preview(path).rows == preview(FIXTURES / "mixed.xls").rows
