@@ -1,20 +1,46 @@
 """Open any supported file as a Book: a list of sheets, each read as rows anchored at A1."""
 
+import codecs
+import os
+import shutil
+import struct
+import tempfile
 import threading
+import weakref
 import zipfile
 from dataclasses import dataclass
 from itertools import chain, islice
+from pathlib import Path
 
+import olefile
 import python_calamine
 
 from . import columnar, ooxml
 from .detect import Detection
-from .error_cells import ods_error_cells, xls_error_cells, xlsb_error_cells
-from .errors import DamagedFile, PasswordProtected, SheetError, TooLarge
+from .error_cells import (
+    TooManyCells,
+    ods_error_cells,
+    ods_sheets,
+    xls_error_cells,
+    xlsb_error_cells,
+    xlsb_without_macro_sheets,
+)
+from .errors import DAMAGED_DATA, DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
 
 CONCURRENT_SCAN_ABOVE = 8 * MiB  # smaller sheets are measured first: it costs little
+
+
+# The extensions calamine reads each format by (the first one is given to links).
+READER_SUFFIXES = {
+    "xlsx": (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlam"),
+    "xlsm": (".xlsm", ".xlsx", ".xltx", ".xltm", ".xlam"),
+    "xltx": (".xlsx", ".xltx", ".xlsm", ".xltm", ".xlam"),
+    "xlsb": (".xlsb",),
+    "xls": (".xls", ".xla"),
+    "ods": (".ods",),
+}
 
 
 @dataclass
@@ -23,19 +49,46 @@ class SheetInfo:
     visible: bool = True
     rows: int = 0  # rows used, counted from row 1 (leading empty rows included)
     columns: int = 0  # columns used, counted from column A
+    # "worksheet"; "macro" or "dialog" (Excel 4 macro and Excel 5 dialog sheets, read as
+    # worksheets); or "chart": a chart sheet, listed but holding no cells.
+    kind: str = "worksheet"
+
+
+PASSWORD_MESSAGE = (
+    "This workbook is protected with a password. Remove the password in Excel or "
+    "LibreOffice, save, and upload it again."
+)
+
+
+# What calamine's messages mean, in words for the person who uploaded the file (its own
+# text names Rust types and records, and is kept only as the error's detail, for logs).
+CALAMINE_CAUSES = [
+    (("codepage",), "it uses a character encoding (code page) Sheetport cannot read"),
+    (("zip", "eocd", "crc"), "its ZIP container is broken or cut short"),
+    (("file not found", "not found in archive", "worksheetnotfound"), "a part is missing"),
+    (("cell limit", "too large", "exceeds"), "it claims a size far larger than its data"),
+    (("xml", "expecting", "unexpected", "attribute", "syntax", "tag"), "its XML is malformed"),
+    (("eof", "end of file", "end of stream", "truncat"), "it ends early"),
+    (("cfb", "ole", "sector", "stream"), "its container (OLE) is broken"),
+]
 
 
 def calamine_errors(error, what="workbook"):
     """calamine's exceptions (and Rust panics) as the user-facing errors they mean."""
     if isinstance(error, python_calamine.PasswordError):
-        return PasswordProtected(
-            "This workbook is protected with a password. Remove the password in Excel or "
-            "LibreOffice, save, and upload it again."
-        )
-    detail = (
-        str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        return PasswordProtected(PASSWORD_MESSAGE)
+    text = str(error).strip()
+    lowered = text.lower()
+    cause = next(
+        (cause for marks, cause in CALAMINE_CAUSES if any(m in lowered for m in marks)), None
     )
-    return DamagedFile(f"The {what} is damaged and cannot be read ({detail}).")
+    refused = DamagedFile(
+        f"The {what} is damaged and cannot be read: {cause}."
+        if cause
+        else f"The {what} is damaged and cannot be read."
+    )
+    refused.detail = text.splitlines()[0][:200] if text else type(error).__name__
+    return refused
 
 
 def guarded(call, what="workbook"):
@@ -55,6 +108,8 @@ class Book:
     format = ""
     encoding = None
     delimiter = None
+    unread = ()  # (name, kind) of sheets the workbook lists that could not be read
+    alias = None  # see reader_path()
 
     def __init__(self, path, detection, limits):
         self.path = path
@@ -86,8 +141,29 @@ class Book:
     def typed_columns(self, sheet, skip):
         raise columnar.NotColumnar(f"{self.format} files take the row-by-row path")
 
+    def reader_path(self):
+        """The file's path for calamine and fastexcel, which choose their reader by the
+        name's extension: an xls or ods named .xlsx (detected by its bytes) gets a link
+        named as what it is, removed on close()."""
+        suffixes = READER_SUFFIXES.get(self.format, ())
+        if not suffixes or Path(self.path).suffix in suffixes:
+            return str(self.path)
+        if self.alias is None:
+            folder = tempfile.mkdtemp(prefix="sheetport-")
+            # Removed on close(), or when a book whose opening failed is collected.
+            self.remove_alias = weakref.finalize(self, shutil.rmtree, folder, True)
+            alias = os.path.join(folder, "book" + suffixes[0])
+            try:
+                os.symlink(os.path.abspath(self.path), alias)
+            except OSError:  # no symbolic links here: a copy then
+                shutil.copyfile(self.path, alias)
+            self.alias = alias
+        return self.alias
+
     def close(self):
-        pass
+        if self.alias is not None:
+            self.remove_alias()
+            self.alias = None
 
     def __enter__(self):
         return self
@@ -118,6 +194,14 @@ class TextBook(Book):
                 return
 
 
+CALAMINE_KINDS = [  # calamine's sheet types are not hashable
+    (python_calamine.SheetTypeEnum.WorkSheet, "worksheet"),
+    (python_calamine.SheetTypeEnum.MacroSheet, "macro"),
+    (python_calamine.SheetTypeEnum.DialogSheet, "dialog"),
+    (python_calamine.SheetTypeEnum.ChartSheet, "chart"),
+]
+
+
 class CalamineBook(Book):
     """xls, xlsb and ods: calamine reads each sheet whole. It reads error cells as empty,
     so those are found separately (error_cells.py)."""
@@ -127,7 +211,14 @@ class CalamineBook(Book):
 
     def __init__(self, path, detection, limits):
         super().__init__(path, detection, limits)
-        self.workbook = guarded(lambda: python_calamine.CalamineWorkbook.from_path(str(path)))
+        try:
+            self.workbook = guarded(
+                lambda: python_calamine.CalamineWorkbook.from_path(self.reader_path())
+            )
+        except DamagedFile as refused:
+            if self.format != "xlsb":
+                raise
+            self.workbook = self.without_macro_sheets(refused)
         self.loaded = {}
         self.error_cells = None
         if self.format == "xlsb":  # calamine leaves formula errors out of a sheet's extent
@@ -136,9 +227,14 @@ class CalamineBook(Book):
         if len(metadata) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         for entry in metadata:
-            if entry.typ != python_calamine.SheetTypeEnum.WorkSheet:
+            kind = next((kind for typ, kind in CALAMINE_KINDS if entry.typ == typ), None)
+            if kind is None:
                 continue
-            sheet = SheetInfo(entry.name, entry.visible == python_calamine.SheetVisibleEnum.Visible)
+            visible = entry.visible == python_calamine.SheetVisibleEnum.Visible
+            sheet = SheetInfo(entry.name, visible, kind=kind)
+            if kind == "chart":
+                self.sheets.append(sheet)
+                continue
             loaded = self.load(sheet)
             end = guarded(lambda loaded=loaded: loaded.end)
             if end is not None:
@@ -149,6 +245,18 @@ class CalamineBook(Book):
                 self.check_size(sheet, sheet.rows, sheet.columns)
             self.sheets.append(sheet)
             self.loaded.pop(sheet.name, None)  # keep memory to one sheet at a time
+
+    def without_macro_sheets(self, refused):
+        """calamine's workbook for an xlsb it refused for listing a macro or dialog sheet,
+        opened from a copy that lists only the others; those are noted in self.unread.
+        Any other refusal stands."""
+        try:
+            patched, self.unread = xlsb_without_macro_sheets(self.path)
+        except (KeyError, OSError, IndexError, ValueError, *DAMAGED_DATA):
+            patched = None
+        if patched is None:
+            raise refused
+        return guarded(lambda: python_calamine.CalamineWorkbook.from_filelike(patched))
 
     def load(self, sheet):
         if sheet.name not in self.loaded:
@@ -175,6 +283,251 @@ class CalamineBook(Book):
     def close(self):
         self.loaded.clear()
         guarded(self.workbook.close)
+        super().close()
+
+
+class XlrdBook(Book):
+    """xls files calamine refuses: code pages it does not know (Mac Central European,
+    Mac Roman, Quattro's 0x8001...), BIFF2 to BIFF4 worksheets, records it trips on.
+    xlrd reads them, decoding text with the code page the file names (xls_encoding).
+    It holds the whole workbook in memory, as calamine does."""
+
+    def __init__(self, path, detection, limits):
+        super().__init__(path, detection, limits)
+        import xlrd  # only for the few files calamine refuses
+
+        self.xlrd = xlrd
+        self.workbook = open_with_xlrd(path)
+        if len(self.workbook.sheet_names()) > limits.max_sheets:
+            raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
+        self.date1904 = bool(self.workbook.datemode)
+        self.formats = xlrd_format_kinds(self.workbook)
+        for index, name in enumerate(self.workbook.sheet_names()):
+            if self.workbook.biff_version < 50:  # a bare worksheet names no sheet
+                name = f"Sheet{index + 1}"  # as LibreOffice calls it (xlrd: "Sheet 1")
+            loaded = self.load(index)
+            rows, columns = xlrd_extent(loaded)
+            sheet = SheetInfo(name, loaded.visibility == 0, rows, columns)
+            self.check_size(sheet, rows, columns)
+            self.sheets.append(sheet)
+
+    def load(self, index):
+        try:
+            return self.workbook.sheet_by_index(index)
+        except Exception:  # xlrd raises many kinds on damaged records
+            raise DamagedFile("The workbook is damaged: a sheet cannot be read.") from None
+
+    def rows(self, sheet):
+        loaded = self.load(self.sheets.index(sheet))
+        xlrd = self.xlrd
+        for index in range(sheet.rows):
+            types = loaded.row_types(index, 0, sheet.columns)
+            values = loaded.row_values(index, 0, sheet.columns)
+            row = [""] * sheet.columns
+            for column, (kind, value) in enumerate(zip(types, values, strict=False)):
+                if kind == xlrd.XL_CELL_TEXT or kind == xlrd.XL_CELL_NUMBER:
+                    row[column] = value
+                elif kind == xlrd.XL_CELL_DATE:
+                    row[column] = self.moment(loaded, index, column, value)
+                elif kind == xlrd.XL_CELL_BOOLEAN:
+                    row[column] = bool(value)
+                elif kind == xlrd.XL_CELL_ERROR:
+                    row[column] = xlrd.error_text_from_code.get(value, "#N/A")
+            yield row
+
+    def moment(self, loaded, row, column, serial):
+        kind = None
+        if self.workbook.formatting_info:
+            try:
+                kind = self.formats.get(loaded.cell_xf_index(row, column))
+            except (IndexError, AttributeError):
+                kind = None
+            if kind is None:  # xlrd saw a date where the format shows none ([<100]0, say)
+                return serial
+        else:  # BIFF2-4 without formats read: by the value, as calamine does
+            kind = "time" if 0 <= serial < 1 else "date" if serial == int(serial) else "datetime"
+        return ooxml.serial_to_value(serial, kind, self.date1904)
+
+    def merges(self, sheet):
+        loaded = self.load(self.sheets.index(sheet))
+        return [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in loaded.merged_cells]
+
+    def close(self):
+        self.workbook.release_resources()
+        super().close()
+
+
+ODS_FALLBACK_CELLS = 5_000_000  # OdsBook keeps every value in a dict: bound its memory
+
+
+class OdsBook(Book):
+    """ods files calamine cannot parse though the package is sound (pretty-printed XML,
+    no mimetype member...): content.xml read with expat (error_cells.ods_sheets)."""
+
+    def __init__(self, path, detection, limits):
+        super().__init__(path, detection, limits)
+        most = min(limits.max_cells, ODS_FALLBACK_CELLS)
+        try:
+            with zipfile.ZipFile(path) as archive, archive.open("content.xml") as handle:
+                tables = ods_sheets(handle, most)
+        except TooManyCells:
+            raise TooLarge(
+                f"The workbook holds more than the {most:,} cells Sheetport reads from an "
+                "ods file written this way."
+            ) from None
+        except (KeyError, OSError, ValueError, *DAMAGED_DATA):
+            raise DamagedFile("The workbook is damaged and cannot be read.") from None
+        if len(tables) > limits.max_sheets:
+            raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
+        self.cells = {}
+        for name, visible, cells in tables:
+            rows = max((row for row, _ in cells), default=-1) + 1
+            columns = max((column for _, column in cells), default=-1) + 1
+            sheet = SheetInfo(name, visible, rows, columns)
+            self.check_size(sheet, rows, columns)
+            self.sheets.append(sheet)
+            self.cells[name] = cells
+
+    def rows(self, sheet):
+        by_row = {}
+        for (row, column), value in self.cells[sheet.name].items():
+            by_row.setdefault(row, []).append((column, value))
+        for index in range(sheet.rows):
+            row = [""] * sheet.columns
+            for column, value in by_row.get(index, ()):
+                row[column] = value
+            yield row
+
+
+def open_with_xlrd(path):
+    """xlrd's Book for an xls, its text decoded with the code page the file names."""
+    import xlrd
+
+    encoding = LENIENT_PREFIX + xls_encoding(path)
+    with open(os.devnull, "w") as quiet:  # xlrd writes its warnings to a log file
+        for formatting_info in (True, False):
+            try:
+                return xlrd.open_workbook(
+                    str(path),
+                    formatting_info=formatting_info,
+                    encoding_override=encoding,
+                    logfile=quiet,
+                )
+            except xlrd.XLRDError as error:
+                if "encrypted" in str(error).lower():
+                    raise PasswordProtected(PASSWORD_MESSAGE) from None
+                break
+            except NotImplementedError:
+                continue  # xlrd reads no formatting from BIFF2-4 files
+            except Exception:  # xlrd raises many kinds on damaged records
+                break
+    raise DamagedFile("The workbook is damaged and cannot be read.")
+
+
+# Code pages BIFF names by numbers that are not Windows code pages (as xlrd maps them).
+XLS_CODE_PAGES = {
+    10000: "mac_roman",
+    10006: "mac_greek",
+    10007: "mac_cyrillic",
+    10029: "mac_latin2",
+    10079: "mac_iceland",
+    10081: "mac_turkish",
+    0x8000: "mac_roman",  # Apple Roman, in BIFF2-BIFF5
+    0x8001: "cp1252",  # "ANSI Latin I", in BIFF2-BIFF3 and Quattro's files
+    1200: "utf_16_le",
+}
+BIFF_CODEPAGE, BIFF_BOUNDSHEET = 0x0042, 0x0085
+
+
+def xls_encoding(path):
+    """The encoding of an xls file's byte strings, from its CODEPAGE record. Where it
+    names none, or one Python lacks, cp1252: what Excel and LibreOffice assume on
+    Western systems (xlrd would take latin-1, which turns quotes and dashes into
+    control characters)."""
+    code_page = xls_code_page(path)
+    if code_page is None:
+        return "cp1252"
+    try:
+        return codecs.lookup(XLS_CODE_PAGES.get(code_page, f"cp{code_page}")).name
+    except LookupError:
+        return "cp1252"
+
+
+def xls_code_page(path):
+    """The number in an xls file's CODEPAGE record, or None."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            stream = ole.openstream(name).read(1 << 16) if name else b""
+    except Exception:  # not an OLE file: a bare BIFF2-4 stream
+        with open(path, "rb") as handle:
+            stream = handle.read(1 << 16)
+    position = 0
+    while position + 6 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, position)
+        if kind == BIFF_CODEPAGE and size >= 2:
+            return struct.unpack_from("<H", stream, position + 4)[0]
+        if kind == BIFF_BOUNDSHEET:  # the CODEPAGE record comes before the sheets
+            return None
+        position += 4 + size
+    return None
+
+
+LENIENT_PREFIX = "sheetport_lenient_"
+
+
+def lenient_codec(name):
+    """Codecs named sheetport_lenient_<encoding>: <encoding>, with bytes it has no
+    character for shown as U+FFFD instead of failing the whole file."""
+    if not name.startswith(LENIENT_PREFIX):
+        return None
+    base = codecs.lookup(name[len(LENIENT_PREFIX) :])
+    return codecs.CodecInfo(
+        base.encode, lambda data, errors="strict": base.decode(data, "replace"), name=name
+    )
+
+
+codecs.register(lenient_codec)
+
+
+def xlrd_reads_better(path):
+    """Whether xlrd should read an xls before calamine: Excel 95 and older files (a
+    "Book" stream, or a bare BIFF2-4 one), whose byte strings calamine decodes without
+    their code page in places; and BIFF8 files naming a code page other than UTF-16
+    (1200), whose 8-bit strings calamine spreads out with NULs ("T\x00i\x00t..."),
+    as some writers other than Excel make them."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {entry[0].lower() for entry in ole.listdir(streams=True)}
+    except Exception:  # not an OLE file: a bare BIFF2-4 stream
+        return True
+    return "book" in streams or xls_code_page(path) not in (None, 1200)
+
+
+def xlrd_format_kinds(book):
+    """{XF index: 'date', 'datetime', 'time', 'duration'} for the cell formats that show one."""
+    kinds = {}
+    for index, xf in enumerate(getattr(book, "xf_list", None) or ()):
+        number_format = book.format_map.get(xf.format_key)
+        if number_format is not None:
+            kind = ooxml.classify_format(number_format.format_str or "")
+            if kind:
+                kinds[index] = kind
+    return kinds
+
+
+def xlrd_extent(loaded):
+    """(rows, columns) holding values: formatting_info makes xlrd count blank cells too."""
+    import xlrd
+
+    empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
+    rows = columns = 0
+    for index in range(loaded.nrows):
+        types = loaded.row_types(index)
+        used = [column for column, kind in enumerate(types) if kind not in empty]
+        if used:
+            rows, columns = index + 1, max(columns, used[-1] + 1)
+    return rows, columns
 
 
 def calamine_rows(loaded, sheet, start_column, errors):
@@ -220,20 +573,26 @@ class OoxmlBook(Book):
     def __init__(self, path, detection, limits, bail_out=None):
         super().__init__(path, detection, limits)
         try:
-            self.archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as error:
-            raise DamagedFile(f"The workbook is damaged ({error}).") from None
-        self.parts, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
+            self.archive = ooxml.Package(path)
+        except (zipfile.BadZipFile, OSError):
+            raise DamagedFile(
+                "The workbook is damaged: it is not a readable ZIP package."
+            ) from None
+        listed, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
+        self.parts = {name: part for name, part, kind in listed if kind != "chart"}
         self.missing_indices = None  # see scan()
         self.bail_out = bail_out
         self.workbook = None  # calamine's, opened when a sheet is read through it
         self.scans = {}
         self.xml_sizes = {}
         self.streaming_parts = None
-        if len(self.parts) > limits.max_sheets:
+        if len(listed) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
-        for name, part in self.parts.items():
-            sheet = SheetInfo(name, name not in hidden)
+        for name, part, kind in listed:
+            sheet = SheetInfo(name, name not in hidden, kind=kind)
+            if kind == "chart":
+                self.sheets.append(sheet)
+                continue
             try:
                 size = self.xml_sizes[name] = self.archive.getinfo(part).file_size
             except KeyError:
@@ -245,7 +604,7 @@ class OoxmlBook(Book):
                 sheet.rows, sheet.columns = extent
             else:
                 scan = self.scans[name] = self.scan(name)
-                self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+                self.check_scan(sheet, scan)
                 sheet.rows, sheet.columns = scan.rows, scan.columns
             self.sheets.append(sheet)
 
@@ -260,22 +619,47 @@ class OoxmlBook(Book):
             missing = self.missing_indices
         return ooxml.scan_sheet(self.archive, self.parts[name], missing)
 
+    def check_scan(self, sheet, scan):
+        """Refuse a sheet whose extent is too large. The quick scan bounds it by every row
+        and cell named, values or not; a sheet that fails that bound (Gnumeric writes
+        styled empty cells out to XFD1048576) is measured exactly, by its values, which
+        is what calamine allocates for."""
+        try:
+            self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+        except TooLarge:
+            if scan.parse:
+                raise
+            scan.parse = True
+            ooxml.scan_in_order(self.archive, self.parts[sheet.name], scan)
+            self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+
     def calamine_workbook(self):
         if self.workbook is None:
-            self.workbook = python_calamine.CalamineWorkbook.from_path(str(self.path))
+            self.workbook = python_calamine.CalamineWorkbook.from_path(self.reader_path())
         return self.workbook
 
     def rows(self, sheet):
+        if sheet.kind == "chart":
+            return iter(())
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return self.stream(sheet, self.scans[sheet.name])
-        scan = self.scans.get(sheet.name)
-        if scan is None:
-            loaded, scan = self.load_while_scanning(sheet)
-        else:
-            loaded = self.load(sheet)
-        end = loaded.end
+        try:
+            if sheet.name in self.scans:
+                loaded = self.load(sheet)
+            else:
+                loaded, _ = self.load_while_scanning(sheet)
+            end = guarded(lambda: loaded.end)
+        except DamagedFile:  # calamine cannot read it, but the package may be sound
+            end = None
+        scan = self.scans[sheet.name]
         if end is None:
-            return iter(())
+            # calamine failed, or found nothing where the XML has values: read it here.
+            # This reader fails loudly if the XML is damaged; it never yields a
+            # half-read sheet as if that were all.
+            if not scan.rows:
+                return iter(())
+            sheet.rows, sheet.columns = scan.rows, scan.columns or scan.column_bound
+            return self.stream(sheet, scan)
         # calamine's own extent is exact; the scan's was an estimate.
         sheet.rows, sheet.columns = end[0] + 1, end[1] + 1
         return calamine_rows(loaded, sheet, (loaded.start or (0, 0))[1], scan.errors)
@@ -292,7 +676,7 @@ class OoxmlBook(Book):
         def measure():
             try:
                 scan = self.scan(sheet.name)
-                self.check_size(sheet, scan.max_row, scan.columns or scan.column_bound)
+                self.check_scan(sheet, scan)
                 outcome["scan"] = scan
             except SheetError as error:
                 self.bail_out(error)  # does not return: the process ends here
@@ -314,6 +698,8 @@ class OoxmlBook(Book):
         """The fast path's reading (see columnar.py): the first `skip` rows as lists of
         values, and the rest of the sheet as Arrow columns. Raises NotColumnar when the
         sheet does not suit it; rows() still reads it then, without measuring it again."""
+        if sheet.kind == "chart":
+            raise columnar.NotColumnar("a chart sheet has no cells")
         size = self.xml_sizes[sheet.name]
         if size > self.limits.stream_above_bytes:
             raise columnar.NotColumnar("a sheet this large is streamed")
@@ -321,7 +707,7 @@ class OoxmlBook(Book):
             raise columnar.NotColumnar("a sheet this small is done sooner row by row")
 
         def load():
-            return columnar.load_columns(self.path, sheet.name, skip)
+            return columnar.load_columns(self.reader_path(), sheet.name, skip)
 
         scan = self.scans.get(sheet.name)
         if scan is None:
@@ -382,15 +768,21 @@ class OoxmlBook(Book):
         return islice(rows, sheet.rows)
 
     def merges(self, sheet):
+        if sheet.kind == "chart":
+            return []
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return ooxml.scan_merges(self.archive, self.parts[sheet.name])
-        loaded = self.load(sheet)
-        return list(guarded(lambda: loaded.merged_cell_ranges) or [])
+        try:
+            loaded = self.load(sheet)
+            return list(guarded(lambda: loaded.merged_cell_ranges) or [])
+        except DamagedFile:  # as in rows(): calamine's failure is not the package's
+            return ooxml.scan_merges(self.archive, self.parts[sheet.name])
 
     def close(self):
         if self.workbook is not None:
             guarded(self.workbook.close)
         self.archive.close()
+        super().close()
 
 
 def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail_out=None):
@@ -398,4 +790,24 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
         return OoxmlBook(path, detection, limits, bail_out)
-    return CalamineBook(path, detection, limits)
+    if detection.format == "ods":
+        try:
+            return CalamineBook(path, detection, limits)
+        except DamagedFile as refused:
+            try:  # the package may be sound where calamine's parser is strict
+                return OdsBook(path, detection, limits)
+            except DamagedFile:
+                raise refused from None
+    if detection.format != "xls":
+        return CalamineBook(path, detection, limits)
+    # Excel 95 and older are small files, whose byte strings calamine decodes without
+    # their code page in places (rich text, files naming none): xlrd reads them first.
+    # Otherwise calamine does, and what it refuses, xlrd may read.
+    readers = [XlrdBook, CalamineBook] if xlrd_reads_better(path) else [CalamineBook, XlrdBook]
+    try:
+        return readers[0](path, detection, limits)
+    except DamagedFile as refused:
+        try:
+            return readers[1](path, detection, limits)
+        except DamagedFile:
+            raise refused from None

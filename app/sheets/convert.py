@@ -12,7 +12,7 @@ from pathlib import Path
 from . import columnar, fixups
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
-from .errors import BadOptions, TimedOut, UnsupportedSheet, damaged_as_user_error
+from .errors import BadOptions, EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
 from .limits import DEFAULT_LIMITS
 from .options import Options, is_text_encoding
 from .sandbox import current_bail_out, run_isolated
@@ -194,7 +194,8 @@ def first_rows(book, sheet, rows):
 
 def pick_sheet(book, name):
     if name is None:
-        visible = [sheet for sheet in book.sheets if sheet.visible] or book.sheets
+        worksheets = [sheet for sheet in book.sheets if sheet.kind == "worksheet"]
+        visible = [sheet for sheet in worksheets if sheet.visible] or worksheets or book.sheets
         if not visible:
             raise UnsupportedSheet("The workbook has no worksheets.")
         return visible[0]
@@ -218,7 +219,11 @@ def choose_sheets(book, options):
         chosen = [pick_sheet(book, name) for name in dict.fromkeys(options.sheets)]
     else:
         chosen = [pick_sheet(book, None)]
-    return [sheet for sheet in chosen if sheet.rows] or chosen
+    filled = [sheet for sheet in chosen if sheet.rows]
+    if not filled and all(sheet.kind == "chart" for sheet in chosen):
+        raise EmptyFile(f"{chart_note(chosen)}: there is nothing to convert.")
+    # Empty worksheets make an empty file (with a note), as Excel and LibreOffice export them.
+    return filled or chosen
 
 
 class Tracker:
@@ -373,6 +378,14 @@ def write_columns(book, sheet, options, tracker, binary, result):
     return True
 
 
+def chart_note(charts):
+    """Chart sheets are listed among the sheets but hold no cells."""
+    names = ", ".join(f"'{sheet.name}'" for sheet in charts)
+    if len(charts) == 1:
+        return f"Sheet {names} is a chart, with no cells"
+    return f"Sheets {names} are charts, with no cells"
+
+
 def warnings_for(book, sheets, options):
     warnings = []
     converted = {sheet.name for sheet in sheets}
@@ -383,10 +396,17 @@ def warnings_for(book, sheets, options):
             if len(sheets) == 1
             else f"Sheets {names} are empty: the files written are empty."
         )
+    charts = [s for s in book.sheets if s.kind == "chart" and s.name not in converted]
     empty = [s.name for s in book.sheets if not s.rows and s.name not in converted]
     others = [s.name for s in book.sheets if s.name not in converted and s.name not in empty]
+    if charts:
+        warnings.append(f"{chart_note(charts)} and left out.")
+    for name, kind in book.unread:
+        what = "a dialog sheet" if kind == "dialogsheet" else "an Excel 4 macro sheet"
+        warnings.append(f"Sheet '{name}' is {what}, which Sheetport cannot read in this format.")
     for name in empty:
-        warnings.append(f"Sheet '{name}' is empty and was left out.")
+        if book.sheet(name).kind == "worksheet":
+            warnings.append(f"Sheet '{name}' is empty and was left out.")
     if others and not options.all_sheets:
         warnings.append(
             f"The workbook has {len(book.sheets)} sheets; only "

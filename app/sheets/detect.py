@@ -2,8 +2,10 @@
 
 import codecs
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import olefile
 
 from .errors import DamagedFile, EmptyFile, NotASpreadsheet, PasswordProtected, TooLarge
 from .limits import DEFAULT_LIMITS
+from .ooxml import Package
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -78,6 +81,8 @@ def detect_format(path, limits=DEFAULT_LIMITS):
         return Detection(detect_zip(path, limits))
     if head.startswith(OLE_MAGIC):
         return Detection(detect_ole(path))
+    if bare_biff(head):
+        return Detection("xls")
     for magic, kind in OTHER_KINDS:
         if head.startswith(magic):
             raise NotASpreadsheet(f"This file is {kind}, not a spreadsheet.")
@@ -108,39 +113,44 @@ def check_zip_sizes(archive, limits):
 
 def detect_zip(path, limits):
     try:
-        with zipfile.ZipFile(path) as archive:
+        with Package(path) as archive:
             check_zip_sizes(archive, limits)
-            names = set(archive.namelist())
-            if "xl/workbook.bin" in names:
+            keys = archive.keys
+            if "xl/workbook.bin" in keys:
                 return "xlsb"
-            if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
-                return ooxml_kind(archive, names)
-            if "mimetype" in names:
+            if keys.keys() & {"xl/workbook.xml", "[content_types].xml", "_rels/.rels"}:
+                return ooxml_kind(archive, keys)
+            if "mimetype" in keys:
                 mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
                 if mimetype.startswith("application/vnd.oasis.opendocument.spreadsheet"):
                     return "ods"
                 raise NotASpreadsheet(
                     "This is an OpenDocument file, but not a spreadsheet "
-                    f"({mimetype or 'unknown kind'})."
+                    f"({mimetype[:60] or 'unknown kind'})."
                 )
-            if "content.xml" in names and "META-INF/manifest.xml" in names:
+            if "content.xml" in keys and "meta-inf/manifest.xml" in keys:
                 return "ods"
-    except zipfile.BadZipFile as error:
-        raise DamagedFile(f"The file looks like a workbook but is damaged ({error}).") from None
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as error:
+    except (zipfile.BadZipFile, zlib.error):
         raise DamagedFile(
-            f"The file looks like a workbook but cannot be opened ({error})."
+            "The file looks like a workbook but is damaged: it is not a readable ZIP archive."
+        ) from None
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError):
+        raise DamagedFile(
+            "The file looks like a workbook but cannot be opened: its ZIP archive uses "
+            "features Sheetport cannot read."
         ) from None
     raise NotASpreadsheet("This is a ZIP archive, not a spreadsheet.")
 
 
-def ooxml_kind(archive, names):
-    if "word/document.xml" in names:
+def ooxml_kind(archive, keys):
+    if "word/document.xml" in keys:
         raise NotASpreadsheet("This is a Word document, not a spreadsheet.")
-    if "ppt/presentation.xml" in names:
+    if "ppt/presentation.xml" in keys:
         raise NotASpreadsheet("This is a PowerPoint presentation, not a spreadsheet.")
-    if "xl/workbook.xml" not in names:
+    if not archive.has(archive.workbook_part):
         raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
+    if archive.workbook_part.lower().endswith(".bin"):  # an xlsb's workbook kept elsewhere
+        return "xlsb"
     try:
         content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
     except KeyError:
@@ -151,26 +161,66 @@ def ooxml_kind(archive, names):
     return "xlsx"
 
 
+PASSWORD_MESSAGE = (
+    "This workbook is protected with a password. Open it in Excel, remove the "
+    "password (File > Info > Protect Workbook), save, and upload it again."
+)
+BIFF_FILEPASS, BIFF_BOUNDSHEET, BIFF_EOF = 0x002F, 0x0085, 0x000A
+
+
 def detect_ole(path):
     try:
         with olefile.OleFileIO(str(path)) as ole:
-            streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True)}
-    except Exception as error:  # olefile raises many kinds on damaged directories (even recursion)
+            entries = {"/".join(entry).lower(): entry for entry in ole.listdir(streams=True)}
+            book = entries.get("workbook") or entries.get("book")
+            head = ole.openstream(book).read(1 << 16) if book else b""
+    except Exception:  # olefile raises many kinds on damaged directories (even recursion)
         raise DamagedFile(
-            f"The file looks like an Excel 97-2003 workbook but is damaged ({error})."
+            "The file looks like an Excel 97-2003 workbook but is damaged: its "
+            "container cannot be read."
         ) from None
-    if "encryptedpackage" in streams or "encryptioninfo" in streams:
-        raise PasswordProtected(
-            "This workbook is protected with a password. Open it in Excel, remove the "
-            "password (File > Info > Protect Workbook), save, and upload it again."
-        )
-    if "workbook" in streams or "book" in streams:
+    if "encryptedpackage" in entries or "encryptioninfo" in entries or has_filepass(head):
+        raise PasswordProtected(PASSWORD_MESSAGE)
+    if book:
         return "xls"
-    if "worddocument" in streams:
+    if "worddocument" in entries:
         raise NotASpreadsheet("This is a Word 97-2003 document, not a spreadsheet.")
-    if "powerpoint document" in streams:
+    if "powerpoint document" in entries:
         raise NotASpreadsheet("This is a PowerPoint 97-2003 presentation, not a spreadsheet.")
     raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
+
+
+def bare_biff(head):
+    """Excel 2.x to 4.0 worksheets (and some Quattro and Works exports) are a bare BIFF
+    stream, not in an OLE container: a BOF record (type 0x0009, 0x0209, 0x0409 or
+    0x0809, 4 to 20 bytes), then records whose sizes walk on through the bytes."""
+    if len(head) < 8 or head[0] != 0x09 or head[1] not in (0x00, 0x02, 0x04, 0x08):
+        return False
+    position, records = 0, 0
+    while position + 4 <= len(head) and records < 8:
+        kind, size = struct.unpack_from("<HH", head, position)
+        if records == 0 and not 4 <= size <= 20:
+            return False
+        if kind == 0 or size > 8224:  # no record type 0; BIFF records are short
+            return False
+        position += 4 + size
+        records += 1
+    return records >= 3 or position == len(head)
+
+
+def has_filepass(stream):
+    """Whether a BIFF workbook stream is encrypted (XOR obfuscation or RC4): a FILEPASS
+    record among the first records, before the sheets are listed. The rest of the
+    stream is then unreadable, so readers that miss it report nonsense."""
+    position = 0
+    while position + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, position)
+        if kind == BIFF_FILEPASS:
+            return True
+        if kind in (BIFF_BOUNDSHEET, BIFF_EOF):
+            return False
+        position += 4 + size
+    return False
 
 
 def detect_text_encoding(sample, complete):

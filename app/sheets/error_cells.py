@@ -6,6 +6,7 @@ so workbooks without any (nearly all) cost almost nothing; only then is the file
 to find where they are. Both return {sheet name: {(row, column): text}}, 0-based.
 """
 
+import datetime as dt
 import io
 import re
 import struct
@@ -14,7 +15,7 @@ import zipfile
 import olefile
 
 from .errors import DAMAGED_DATA, SheetError
-from .ooxml import safe_expat, worksheet_targets
+from .ooxml import iso_value, part_relations, safe_expat, worksheet_targets
 
 # Excel's error codes ([MS-XLS] 2.5.97.2 BErr) and the BIFF records that hold an error:
 # FORMULA (0x0006) with a cached error (byte 0 of the value 0x02, bytes 6-7 0xFFFF),
@@ -91,7 +92,7 @@ def xls_error_cells(path):
 def xlsb_error_cells(path):
     try:
         with zipfile.ZipFile(path) as archive:
-            targets = worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
+            targets = worksheet_targets(archive, "xl/workbook.bin")
             found = {}
             for name, rel_id in xlsb_sheets(archive.read("xl/workbook.bin")):
                 part = targets.get(rel_id)
@@ -301,3 +302,170 @@ def parse_ods_errors(handle):
     parser.CharacterDataHandler = characters
     parser.ParseFile(handle)
     return found
+
+
+OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+STYLE = "urn:oasis:names:tc:opendocument:xmlns:style:1.0"
+ISO_DURATION = re.compile(r"-?P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?")
+
+
+class TooManyCells(Exception):
+    """More cells with values than the caller allows."""
+
+
+def ods_sheets(handle, max_cells):
+    """Every table of an ods content.xml as (name, visible, {(row, column): value}), read with
+    expat: the second reader, for files calamine cannot parse (pretty-printed XML, say).
+    Values as calamine gives them: floats, dates and datetimes, times (or timedeltas
+    from a day up), booleans, text, and error cells as their text."""
+    sheets = []
+    state = {"depth": 0, "row": -1, "rows_repeat": 1, "column": 0, "cell": None, "skip": 0}
+    text, paragraphs = [], []
+    table, row = f"{TABLE} table", f"{TABLE} table-row"
+    cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
+    paragraph_names = (f"{TEXT} p", f"{TEXT} h")
+    skipped = (f"{OFFICE} annotation", f"{TEXT} note")  # comments are not the cell's text
+    counted = [0]
+    hidden_styles, style = set(), [None]
+
+    def start(name, attributes):
+        if name == table:
+            state["depth"] += 1
+            if state["depth"] == 1:
+                visible = attributes.get(f"{TABLE} style-name") not in hidden_styles
+                sheets.append((attributes.get(f"{TABLE} name", ""), visible, {}))
+                state["row"], state["rows_repeat"] = -1, 1
+            return
+        if name == f"{STYLE} style":
+            style[0] = attributes.get(f"{STYLE} name")
+        elif name == f"{STYLE} table-properties" and attributes.get(f"{TABLE} display") == "false":
+            hidden_styles.add(style[0])
+        if state["depth"] != 1:
+            return  # a table inside a cell is not part of the sheet's grid
+        if name in skipped:
+            state["skip"] += 1
+        elif state["skip"]:
+            return
+        elif name == row:
+            state["row"] += state["rows_repeat"]
+            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            state["column"] = 0
+        elif name in cells:
+            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            state["cell"] = (state["column"], repeat, attributes)
+            state["column"] += repeat
+            paragraphs.clear()
+        elif state["cell"] is not None:
+            if name in paragraph_names:
+                text.clear()
+            elif name == f"{TEXT} s":
+                text.append(" " * int(attributes.get(f"{TEXT} c", 1)))
+            elif name == f"{TEXT} tab":
+                text.append("\t")
+            elif name == f"{TEXT} line-break":
+                text.append("\n")
+
+    def end(name):
+        if name == table:
+            state["depth"] -= 1
+            return
+        if state["depth"] != 1:
+            return
+        if name in skipped:
+            state["skip"] -= 1
+        elif state["skip"]:
+            return
+        elif name in paragraph_names and state["cell"] is not None:
+            paragraphs.append("".join(text))
+        elif name in cells and state["cell"] is not None:
+            first, repeat, attributes = state["cell"]
+            state["cell"] = None
+            value = ods_value(attributes, "\n".join(paragraphs))
+            if value == "":
+                return
+            top, rows = state["row"], min(state["rows_repeat"], 1_048_576 - state["row"])
+            counted[0] += rows * min(repeat, 16_384)
+            if counted[0] > max_cells:
+                raise TooManyCells
+            found = sheets[-1][2]
+            for row_index in range(top, top + rows):
+                for column in range(first, min(first + repeat, 16_384)):
+                    found[(row_index, column)] = value
+
+    def characters(data):
+        if state["cell"] is not None and not state["skip"]:
+            text.append(data)
+
+    parser = safe_expat(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.ParseFile(handle)
+    return sheets
+
+
+def ods_value(attributes, text):
+    kind = attributes.get(f"{OFFICE} value-type")
+    if attributes.get(f"{CALCEXT} value-type") == "error":
+        return text.strip() or "#N/A"
+    if kind in ("float", "percentage", "currency"):
+        try:
+            return float(attributes.get(f"{OFFICE} value", ""))
+        except ValueError:
+            return text
+    if kind == "boolean":
+        return attributes.get(f"{OFFICE} boolean-value") == "true"
+    if kind == "date":
+        return iso_value(attributes.get(f"{OFFICE} date-value", "")) or text
+    if kind == "time":
+        return iso_duration(attributes.get(f"{OFFICE} time-value", "")) or text
+    return attributes.get(f"{OFFICE} string-value", text)
+
+
+def iso_duration(value):
+    """An ISO 8601 duration (PT10H10M10.5S) as a time of day, or a timedelta from a day up."""
+    found = ISO_DURATION.fullmatch(value)
+    if not found or not value:
+        return None
+    days, hours, minutes, seconds = (float(part or 0) for part in found.groups())
+    span = dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if value.startswith("-"):
+        span = -span
+    if dt.timedelta(0) <= span < dt.timedelta(days=1):
+        return (dt.datetime.min + span).time()
+    return span
+
+
+def xlsb_without_macro_sheets(path):
+    """An xlsb package (in memory) whose workbook.bin lists only its worksheets and chart
+    sheets, and the (name, kind) of the sheets left out; None if nothing is left out.
+
+    calamine refuses a whole xlsb that lists an Excel 4 macro sheet or a dialog sheet
+    ("Unrecognized BoundSheet8"); without them it reads the rest."""
+    with zipfile.ZipFile(path) as archive:
+        kinds = {rel_id: kind for rel_id, kind, _ in part_relations(archive, "xl/workbook.bin")}
+        workbook = archive.read("xl/workbook.bin")
+        kept, dropped, position = [], [], 0
+        while position < len(workbook):
+            start = position
+            kind, position = xlsb_number(workbook, position, 2)
+            size, position = xlsb_number(workbook, position, 4)
+            data = workbook[position : position + size]
+            position += size
+            if kind == XLSB_SHEET:
+                rel_id, at = xlsb_text(data, 8)
+                name, _ = xlsb_text(data, at)
+                if kinds.get(rel_id) not in ("worksheet", "chartsheet"):
+                    dropped.append((name, kinds.get(rel_id)))
+                    continue
+            kept.append(workbook[start:position])
+        if not dropped:
+            return None, []
+        patched = io.BytesIO()
+        with zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as copy:
+            for item in archive.infolist():
+                data = b"".join(kept) if item.filename == "xl/workbook.bin" else archive.read(item)
+                copy.writestr(item, data)
+    patched.seek(0)
+    return patched, dropped

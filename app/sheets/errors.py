@@ -12,6 +12,8 @@ class SheetError(Exception):
 
     code = "sheet_error"
 
+    detail = None  # what a library said, for logs only: never shown to the user
+
     def __init__(self, message):
         super().__init__(message)
         self.message = message
@@ -65,10 +67,23 @@ class BadOptions(SheetError):
 DAMAGED_DATA = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, expat.ExpatError)
 
 
+# What each of those means, in the user's words (the library's text is kept as detail).
+DAMAGED_CAUSES = {
+    zipfile.BadZipFile: "its ZIP container is broken",
+    zlib.error: "its compressed data is corrupt",
+    EOFError: "it ends early",
+    struct.error: "a record in it is cut short",
+    expat.ExpatError: "its XML is malformed",
+}
+
+
 @contextlib.contextmanager
 def damaged_as_user_error():
     """Turn low-level decoding failures into a DamagedFile the user can read."""
     try:
         yield
     except DAMAGED_DATA as error:
-        raise DamagedFile(f"The file is damaged and cannot be read ({error}).") from None
+        cause = next(text for kind, text in DAMAGED_CAUSES.items() if isinstance(error, kind))
+        refused = DamagedFile(f"The file is damaged and cannot be read: {cause}.")
+        refused.detail = str(error)[:200]
+        raise refused from None

@@ -233,7 +233,7 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
     fixups = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            targets = ooxml.worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
+            targets = ooxml.worksheet_targets(archive, "xl/workbook.bin")
             sheets = dict(xlsb_sheets(archive.read("xl/workbook.bin")))
             part = targets.get(sheets.get(sheet_name))
             if not part:

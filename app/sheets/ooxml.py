@@ -13,6 +13,7 @@ import posixpath
 import queue
 import re
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
@@ -21,9 +22,6 @@ from defusedxml.ElementTree import fromstring
 from .errors import DamagedFile
 from .values import column_index, serial_moment
 
-MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 CHUNK = 1 << 20
 OVERLAP = 512  # bytes carried between chunks so no pattern is cut in two
 
@@ -31,12 +29,14 @@ ROW_ATTRIBUTE = re.compile(rb'\sr="([0-9]+)"')
 ROW_OR_CELL_NUMBER = re.compile(rb' r="[A-Z]{0,3}([0-9]+)"')
 WIDE_COLUMN = re.compile(rb' r="[A-Z]{2}')
 ANY_COLUMN = re.compile(rb' r="([A-Z]{1,3})[0-9]')
+NARROW_COLUMN = re.compile(rb' r="([A-Z])[0-9]')
 ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?\st="e"[^>]*?)>(.*?)</(?:\w+:)?c>', re.S)
 CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
 VALUE_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</")
 MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\sref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?"')
 LAST_VALUE_MARKERS = (b"</v>", b"</is>")
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # pandas' list of texts meaning "missing". fastexcel reads them as empty cells in a column
 # of numbers, dates or booleans, so a sheet holding one cannot take the columnar fast path.
 MISSING_TEXTS = (
@@ -63,7 +63,10 @@ class SheetScan:
     rows: int = 0  # last row holding a value (1-based), so trailing empty rows are trimmed
     max_row: int = 0  # largest row number seen anywhere (for the safety bound)
     wide_columns: int = 0  # largest column if beyond Z, else 0
-    dimension_columns: int = 0
+    narrow_columns: int = 0  # largest column up to Z named by a cell reference
+    # Rows or cells without an r attribute (placed by order), or XML not in UTF-8 (as
+    # Excel for Windows Phone writes it): measured by parsing, see scan_in_order.
+    parse: bool = False
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
     # Columns where a text cell says "NA" or the like (see MISSING_TEXTS); None: any column.
@@ -71,15 +74,14 @@ class SheetScan:
 
     @property
     def column_bound(self):
-        """An upper bound on the columns used: exact when past Z, else at most 26."""
-        return self.wide_columns or 26
+        """An upper bound on the columns used."""
+        return self.wide_columns or self.narrow_columns or 26
 
     @property
     def columns(self):
-        """Columns used, as well as the scan knows them."""
-        if self.wide_columns:
-            return self.wide_columns
-        return min(self.dimension_columns, 26) if self.dimension_columns else 0
+        """Columns used, as the cell references name them (never the <dimension>, which
+        writers may leave out or get wrong)."""
+        return self.wide_columns or self.narrow_columns
 
 
 def safe_expat(namespace_separator=None):
@@ -99,46 +101,148 @@ def safe_expat(namespace_separator=None):
     return parser
 
 
+class Package(zipfile.ZipFile):
+    """An xlsx/xlsm/xltx package (a ZipFile), with its parts found as the package says, not by fixed
+    names: the workbook through _rels/.rels, its sheets, text table and styles through the
+    workbook's relationships. Part names match without regard to case (as OPC says) or to
+    backslashes, which some Windows writers store instead of slashes."""
+
+    @functools.cached_property
+    def keys(self):
+        keys = {}
+        for name in self.namelist():
+            keys.setdefault(part_key(name), name)
+        return keys
+
+    @functools.cached_property
+    def workbook_part(self):
+        return main_part(self)
+
+    @functools.cached_property
+    def relations(self):
+        return part_relations(self, self.workbook_part)
+
+    @property
+    def shared_strings_part(self):
+        return self.related("sharedStrings") or "xl/sharedStrings.xml"
+
+    @property
+    def styles_part(self):
+        return self.related("styles") or "xl/styles.xml"
+
+    def getinfo(self, name):  # ZipFile.open and read look members up through this
+        try:
+            return super().getinfo(name)
+        except KeyError:
+            actual = self.keys.get(part_key(name))
+            if actual is None:
+                raise
+            return super().getinfo(actual)
+
+    def has(self, name):
+        return part_key(name) in self.keys
+
+    def related(self, kind):
+        """The first part of the workbook's relationships of this kind, or None."""
+        return next((target for _, found, target in self.relations if found == kind), None)
+
+
+def part_key(name):
+    return name.replace("\\", "/").lstrip("/").lower()
+
+
+def local_name(tag):
+    """An element's or attribute's name without its namespace: Strict OOXML
+    (purl.oclc.org) and transitional (schemas.openxmlformats.org) alike."""
+    return tag.rpartition("}")[2]
+
+
+def children_named(element, name):
+    return [child for child in element.iter() if local_name(child.tag) == name]
+
+
+def relationship_id(element):
+    """The r:id attribute, whichever relationships namespace (transitional or Strict) it is in."""
+    for key, value in element.attrib.items():
+        if key.startswith("{") and local_name(key) == "id":
+            return value
+    return None
+
+
+def main_part(archive):
+    """The workbook part, as _rels/.rels names it (xl/workbook.xml by convention)."""
+    for _, kind, target in part_relations(archive, ""):
+        if kind == "officeDocument" and archive.has(target):
+            return target
+    return "xl/workbook.xml"
+
+
+def part_relations(archive, part):
+    """[(id, kind, target part)] of a part's relationships file; kind is the last word of
+    the relationship type (worksheet, chartsheet, styles...), whose namespace differs
+    between transitional and Strict."""
+    folder, _, base = part.replace("\\", "/").rpartition("/")
+    rels = read_xml(archive, posixpath.join(folder, "_rels", f"{base}.rels"))
+    found = []
+    for rel in children_named(rels, "Relationship") if rels is not None else ():
+        if rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target", "").replace("\\", "/")
+        path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
+        kind = rel.get("Type", "").rstrip("/").rpartition("/")[2]
+        found.append((rel.get("Id"), kind, posixpath.normpath(path)))
+    return found
+
+
 def read_xml(archive, name):
     try:
         return fromstring(archive.read(name))
     except KeyError:
         return None
-    except Exception as error:  # defusedxml's refusals and ParseError alike
-        raise DamagedFile(f"The workbook is damaged: {name} cannot be read ({error}).") from None
+    except Exception:  # defusedxml's refusals and ParseError alike
+        raise DamagedFile(f"The workbook is damaged: {name} cannot be read.") from None
 
 
-def worksheet_targets(archive, rels_name):
+def worksheet_targets(archive, workbook_part):
     """{relationship id: part name} of the worksheets a workbook part refers to."""
-    rels = read_xml(archive, rels_name)
-    targets = {}
-    if rels is not None:
-        for rel in rels.iter(f"{PKG_REL_NS}Relationship"):
-            if not rel.get("Type", "").endswith("/worksheet"):
-                continue
-            target = rel.get("Target", "")
-            path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
-            targets[rel.get("Id")] = posixpath.normpath(path)
-    return targets
+    return {
+        rel_id: target
+        for rel_id, kind, target in part_relations(archive, workbook_part)
+        if kind == "worksheet"
+    }
+
+
+# Relationship kinds of the sheets a workbook lists. Macro and dialog sheets hold cells
+# in a worksheet's markup (LibreOffice shows them as sheets); chart sheets hold none.
+SHEET_KINDS = {
+    "worksheet": "worksheet",
+    "xlMacrosheet": "macro",
+    "xlIntlMacrosheet": "macro",
+    "dialogsheet": "dialog",
+    "chartsheet": "chart",
+}
 
 
 def sheet_parts(archive):
-    """The worksheets, in order: {name: XML part}; the names of the hidden ones; and
-    whether dates count from 1904. Chart, dialog and macro sheets are left out."""
-    workbook = read_xml(archive, "xl/workbook.xml")
+    """The sheets in workbook order, as (name, XML part, kind), kind one of SHEET_KINDS'
+    values; the names of the hidden ones; and whether dates count from 1904."""
+    workbook = read_xml(archive, archive.workbook_part)
     if workbook is None:
         raise DamagedFile("The workbook is damaged: it has no list of sheets.")
-    targets = worksheet_targets(archive, "xl/_rels/workbook.xml.rels")
-    parts, hidden = {}, set()
-    for sheet in workbook.iter(f"{MAIN_NS}sheet"):
-        part = targets.get(sheet.get(f"{REL_NS}id"))
-        if part and sheet.get("name") not in parts:
-            parts[sheet.get("name")] = part
-            if sheet.get("state", "visible") != "visible":
-                hidden.add(sheet.get("name"))
-    properties = workbook.find(f"{MAIN_NS}workbookPr")
-    date1904 = properties is not None and properties.get("date1904") in ("1", "true")
-    return parts, hidden, date1904
+    kinds = {rel_id: (kind, target) for rel_id, kind, target in archive.relations}
+    sheets, names, hidden = [], set(), set()
+    for sheet in children_named(workbook, "sheet"):
+        name = sheet.get("name")
+        kind, part = kinds.get(relationship_id(sheet), (None, None))
+        if name is None or name in names or kind not in SHEET_KINDS:
+            continue
+        names.add(name)
+        sheets.append((name, part, SHEET_KINDS[kind]))
+        if sheet.get("state", "visible") != "visible":
+            hidden.add(name)
+    properties = children_named(workbook, "workbookPr")
+    date1904 = bool(properties) and properties[0].get("date1904") in ("1", "true")
+    return sheets, hidden, date1904
 
 
 def scan_sheet(archive, part, missing_indices=None):
@@ -153,15 +257,89 @@ def scan_sheet(archive, part, missing_indices=None):
     needles = [b"<v>%d</v>" % index for index in missing_indices or ()]
     tail = b""
     for chunk in inflated_chunks(archive, part):
+        if not scan.xml_bytes and (chunk[:2] in UTF16_BOMS or b"\x00" in chunk[:64]):
+            scan.parse = True  # UTF-16: the byte patterns below would find nothing
+            break
         scan.xml_bytes += len(chunk)
         window = tail + chunk
-        if not tail:
-            read_dimension(window, scan)
         scan_window(window, scan)
         if scan.missing_text_columns is not None:
             find_missing_texts(window, scan, needles)
         tail = window[-OVERLAP:]
+    if scan.parse:
+        scan_in_order(archive, part, scan)
     return scan
+
+
+def unreferenced(window):
+    """Whether some row or cell in the window may lack its r attribute (optional in the
+    standard). Counts only: every row and cell has one, so fewer means some lack it.
+    A tag cut at the window's edge may be miscounted: then the exact pass just runs."""
+    tags = sum(map(window.count, (b"<c ", b"<c>", b"<row ", b"<row>", b":c ", b":row ")))
+    return tags > window.count(b' r="') + 1
+
+
+def scan_in_order(archive, part, scan):
+    """Measure a sheet exactly by parsing it, when its rows or cells lack references
+    (a row without r follows the one before, a cell without r the cell before) or its
+    XML is not UTF-8. Rare, so slower than scan_window; the extent cannot outgrow
+    the XML, so it is safe to do."""
+    state = {"row": 0, "column": -1, "value": False, "error": None, "in_value": False}
+    rows = columns = 0
+    errors = {}
+
+    def start(name, attributes):
+        name = name.rpartition(":")[2]
+        if name == "row":
+            number = attributes.get("r")
+            state["row"] = int(number) if number and number.isdigit() else state["row"] + 1
+            state["column"] = -1
+        elif name == "c":
+            ref = attributes.get("r") or ""
+            letters = ref.rstrip("0123456789")
+            digits = ref[len(letters) :]
+            state["column"] = column_index(letters) if letters else state["column"] + 1
+            # A cell's own reference wins over its row's, as in calamine (whose grid this
+            # measures for): a far reference in a short row must not hide.
+            state["cell_row"] = int(digits) if digits.isdigit() else state["row"]
+            state["value"] = False
+            state["error"] = [] if attributes.get("t") == "e" else None
+        elif name in ("v", "is"):
+            state["value"] = state["in_value"] = True
+
+    def end(name):
+        nonlocal rows, columns
+        name = name.rpartition(":")[2]
+        if name in ("v", "is"):
+            state["in_value"] = False
+        elif name == "c" and state["value"]:
+            rows = max(rows, state["cell_row"])
+            columns = max(columns, state["column"] + 1)
+            if state["error"] is not None:
+                errors[(state["cell_row"] - 1, state["column"])] = "".join(state["error"])
+
+    def text(data):
+        if state["error"] is not None and state["in_value"]:
+            state["error"].append(data)
+
+    parser = safe_expat()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    try:
+        for chunk in inflated_chunks(archive, part):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError:
+        raise DamagedFile("The workbook is damaged: a sheet's XML cannot be read.") from None
+    scan.xml_bytes = parser.CurrentByteIndex
+    # The extent of the values: what calamine allocates for (empty rows and cells, even
+    # styled ones far out, it leaves out).
+    scan.rows = scan.max_row = rows
+    scan.wide_columns = columns if columns > 26 else 0
+    scan.narrow_columns = min(columns, 26)
+    scan.errors = errors
+    scan.missing_text_columns = None  # not looked for here: anywhere
 
 
 def inflated_chunks(archive, part):
@@ -227,14 +405,6 @@ def dimension_extent(archive, part):
     return None
 
 
-def read_dimension(window, scan):
-    found = DIMENSION.search(window, 0, 4096)
-    if found:
-        last_column = found.group(3) or found.group(1)
-        if last_column:
-            scan.dimension_columns = column_index(last_column.decode()) + 1
-
-
 def scan_window(window, scan):
     # Every pattern starts with a literal, so each is one fast pass over the bytes.
     last_row = window.rfind(b"<row ")
@@ -251,6 +421,11 @@ def scan_window(window, scan):
     if WIDE_COLUMN.search(window):
         widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
         scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
+    elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
+        widest = max(NARROW_COLUMN.findall(window))
+        scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
+    if not scan.parse and unreferenced(window):
+        scan.parse = True
     if b't="e"' in window:
         for attributes, body in ERROR_CELL.findall(window):
             ref = CELL_REF.search(b" " + attributes)
@@ -306,26 +481,31 @@ def last_value_end(window):
 
 
 @functools.cache
+def columns_after(count):
+    """Cell references to a column past the first `count` (count under 26)."""
+    return re.compile(rb' r="[%c-Z][0-9]' % (ord("A") + count))
+
+
+@functools.cache
 def further_rows(digits):
     return re.compile(rb' r="[A-Z]{0,3}[0-9]{%d}' % digits)
 
 
 def number_format_kinds(archive):
     """For each cell style index: 'date', 'datetime', 'time', 'duration' or None."""
-    styles = read_xml(archive, "xl/styles.xml")
+    styles = read_xml(archive, archive.styles_part)
     if styles is None:
         return []
     custom = {}
-    formats = styles.find(f"{MAIN_NS}numFmts")
-    if formats is not None:
+    for formats in children_named(styles, "numFmts")[:1]:
         for number_format in formats:
             try:
                 custom[int(number_format.get("numFmtId"))] = number_format.get("formatCode", "")
             except (TypeError, ValueError):
                 continue
     kinds = []
-    cell_formats = styles.find(f"{MAIN_NS}cellXfs")
-    for xf in cell_formats if cell_formats is not None else []:
+    cell_formats = children_named(styles, "cellXfs")
+    for xf in cell_formats[0] if cell_formats else []:
         try:
             format_id = int(xf.get("numFmtId", "0"))
         except ValueError:
@@ -392,7 +572,7 @@ class SharedStrings:
 def missing_text_indices(archive):
     """The indices of shared strings saying "NA" or the like (see MISSING_TEXTS)."""
     try:
-        data = archive.read("xl/sharedStrings.xml")
+        data = archive.read(archive.shared_strings_part)
     except KeyError:
         return []
     plain = b"<si>" in data and b"<r>" not in data and b"<r " not in data
@@ -405,7 +585,7 @@ def missing_text_indices(archive):
 def shared_strings(archive, chunk_size=CHUNK):
     """Yield the strings of the shared string table as its XML streams past."""
     try:
-        handle = archive.open("xl/sharedStrings.xml")
+        handle = archive.open(archive.shared_strings_part)
     except KeyError:
         return
     strings = []
@@ -447,7 +627,8 @@ def shared_strings(archive, chunk_size=CHUNK):
             parser.Parse(b"", True)
         except expat.ExpatError as error:
             raise DamagedFile(
-                f"The workbook is damaged: its text table cannot be read ({error})."
+                "The workbook is damaged: its text table cannot be read (malformed XML at "
+                f"line {error.lineno})."
             ) from None
     yield from strings
 
@@ -558,9 +739,14 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
                     ready.clear()
             parser.Parse(b"", True)
     except expat.ExpatError as error:
-        raise DamagedFile(f"The workbook is damaged: a sheet cannot be read ({error}).") from None
-    except (ValueError, IndexError) as error:
-        raise DamagedFile(f"The workbook is damaged: a cell cannot be read ({error}).") from None
+        raise DamagedFile(
+            f"The workbook is damaged: a sheet cannot be read (malformed XML at line {error.lineno})."
+        ) from None
+    except (ValueError, IndexError):
+        raise DamagedFile(
+            "The workbook is damaged: a cell holds a value that does not fit its type, "
+            "or refers to text that is not there."
+        ) from None
     yield from ready
 
 
