@@ -99,6 +99,14 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day")
     CONTACT_LIMIT = env_str("CONTACT_LIMIT", "5 per hour")
 
+    # The JSON API (/api/v1). Rate limit per token, Flask-Limiter syntax.
+    API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120 per minute;5000 per day")
+    # One-shot /api/v1/convert answers 202 + Location above this size, or after this wait.
+    API_ONE_SHOT_MAX_MB = env_int("API_ONE_SHOT_MAX_MB", 20)
+    API_ONE_SHOT_WAIT_SECONDS = env_int("API_ONE_SHOT_WAIT_SECONDS", 60)
+    # Origins allowed to call /api/ from a browser (CORS); empty: CORS is off.
+    API_CORS_ORIGINS = [o for o in (env_str("API_CORS_ORIGINS") or "").split() if o]
+
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 

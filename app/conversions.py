@@ -1,6 +1,7 @@
 """What the convert views do: receive uploads, find a visitor's conversions, start jobs."""
 
 import secrets
+import time
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from . import jobs, settings
 from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
-from .sheets import SheetError, preview, survey
+from .sheets import NotASpreadsheet, SheetError, preview, survey
 from .sheets.convert import MEDIA_TYPES
 
 SESSION_KEY = "anonymous_key"
@@ -35,9 +36,25 @@ EXTENSIONS = {
 class UploadRefused(Exception):
     """The upload cannot be used; the message says why, for the person who sent it."""
 
+    status = 422  # for the API: what an HTTP client is told
 
-def upload_limit():
-    signed_in = current_user.is_authenticated
+
+class UploadTooLarge(UploadRefused):
+    status = 413
+
+
+class NotSpreadsheet(UploadRefused):
+    status = 415
+
+
+def refusal(error):
+    """The UploadRefused that a SheetError from reading an upload means."""
+    kind = NotSpreadsheet if isinstance(error, NotASpreadsheet) else UploadRefused
+    return kind(str(error))
+
+
+def upload_limit(owner=None):
+    signed_in = owner is not None or current_user.is_authenticated
     megabytes = settings.get("upload_limit_user_mb" if signed_in else "upload_limit_anonymous_mb")
     return megabytes * 1024 * 1024
 
@@ -52,15 +69,18 @@ def anonymous_key(create=False):
     return session.get(SESSION_KEY)
 
 
-def receive_upload(file):
-    """Store an uploaded file, check what it is, and record it. Nothing is kept on refusal."""
+def receive_upload(file, owner=None):
+    """Store an uploaded file, check what it is, and record it. Nothing is kept on refusal.
+    `owner`: the user it belongs to (the API's); by default the visitor, signed in or not."""
+    if owner is None and current_user.is_authenticated:
+        owner = current_user
     files = jobs.storage()
-    limit = upload_limit()
+    limit = upload_limit(owner)
     stored, size = files.save_upload(file.stream, limit)
     if stored is None:
-        who = "with your account" if current_user.is_authenticated else "without an account"
-        advice = "" if current_user.is_authenticated else " Sign in to upload larger files."
-        raise UploadRefused(
+        who = "with your account" if owner is not None else "without an account"
+        advice = "" if owner is not None else " Sign in to upload larger files."
+        raise UploadTooLarge(
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
     limits = jobs.engine_limits(current_app)
@@ -70,7 +90,7 @@ def receive_upload(file):
         info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
     except SheetError as error:
         files.delete(stored)
-        raise UploadRefused(str(error)) from None
+        raise refusal(error) from None
     except BaseException:
         files.delete(stored)
         raise
@@ -84,8 +104,8 @@ def receive_upload(file):
         info=details,
         expires_at=utcnow() + timedelta(hours=settings.get("retention_hours")),
     )
-    if current_user.is_authenticated:
-        conversion.user_id = current_user.id
+    if owner is not None:
+        conversion.user_id = owner.id
     else:
         conversion.session_key = anonymous_key(create=True)
     db.session.add(conversion)
@@ -184,3 +204,38 @@ def end_anonymous_session():
 
 def media_type(conversion):
     return MEDIA_TYPES[conversion.result_name.rsplit(".", 1)[-1]]
+
+
+# The API's way in: the owner is an argument, "not found" is None (the view answers 404).
+
+
+def find_conversion(public_id, owner):
+    """`owner`'s conversion with this id, or None (someone else's is None too)."""
+    conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == public_id))
+    if conversion is None or conversion.user_id != owner.id:
+        return None
+    return conversion
+
+
+def conversions_of(owner):
+    """A query for `owner`'s conversions, newest first."""
+    return (
+        select(Conversion)
+        .where(Conversion.user_id == owner.id)
+        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
+    )
+
+
+def wait_for_job(conversion, seconds):
+    """Wait up to `seconds` for the job to finish (read from the database, so any runner
+    will do); True if it did."""
+    deadline = time.monotonic() + seconds
+    pause = 0.005
+    while True:
+        db.session.refresh(conversion)
+        if conversion.finished:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)

@@ -1,4 +1,4 @@
-"""Error handlers: an HTML page for browsers, JSON for API clients."""
+"""Error handlers: an HTML page for browsers, JSON for API clients, problem+json for /api/."""
 
 from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -29,7 +29,46 @@ def wants_json():
     return accept["application/json"] > accept["text/html"]
 
 
-def error_response(code, message, headers=()):
+def is_api_request():
+    return request.path.startswith("/api/")
+
+
+def problem_response(code, detail, headers=(), errors=None):
+    """An RFC 9457 problem document. `errors`: the fields at fault, for validation errors."""
+    body = {
+        "type": "about:blank",  # the status says it all; `title` is the status's phrase
+        "title": HTTP_STATUS_CODES.get(code, "Error"),
+        "status": code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    response.status_code = code
+    for key, value in headers:
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def field_errors(error):
+    """webargs' {location: {field: [messages]}} as a list of {name, in, detail}."""
+    messages = (getattr(error, "data", None) or {}).get("messages") or {}
+    found = []
+    for location, fields in messages.items():
+        if isinstance(fields, list):  # about the whole body, e.g. "Invalid JSON body."
+            found.extend({"in": location, "detail": str(problem)} for problem in fields)
+            continue
+        for name, problems in (fields or {}).items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                found.append({"name": name, "in": location, "detail": str(problem)})
+    return found
+
+
+def error_response(code, message, headers=(), errors=None):
+    if is_api_request():
+        return problem_response(code, message, headers, errors)
     if wants_json():
         response = jsonify(error=HTTP_STATUS_CODES.get(code, "Error"), message=message)
     else:
@@ -56,13 +95,17 @@ def format_size(size):
     return ""
 
 
+def has_own_message(error):
+    return bool(error.description) and error.description != type(error).description
+
+
 def message_for(error):
-    if error.code == 413 and request.max_content_length:
+    if error.code == 413 and request.max_content_length and not has_own_message(error):
         limit = format_size(request.max_content_length)
         return f"The upload is larger than the {limit} limit. Please try a smaller file."
     # abort(code, "message") in our views carries a message meant for the user;
     # werkzeug's stock descriptions are replaced by ours.
-    if error.description and error.description != type(error).description:
+    if has_own_message(error):
         return error.description
     return MESSAGES.get(error.code, error.description or "")
 
@@ -77,7 +120,8 @@ def register(app):
         if error.code >= 500:
             db.session.rollback()
             return error_response(error.code, MESSAGES[500])
-        return error_response(error.code, message_for(error), error.get_headers())
+        errors = field_errors(error) if is_api_request() else None
+        return error_response(error.code, message_for(error), error.get_headers(), errors)
 
     @app.errorhandler(500)
     def server_error(error):
