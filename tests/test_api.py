@@ -261,10 +261,9 @@ def test_bad_option_values_are_422_with_the_fields(api, workbook_bytes):
     assert all(e["in"] == "query" for e in body["errors"])
 
 
-def test_sheet_and_all_sheets_conflict(api, workbook_bytes):
+def test_all_sheets_overrides_sheet_as_on_the_web(api, workbook_bytes):
     response = api.upload("/api/v1/convert", workbook_bytes, query="?sheet=Data&all_sheets=1")
-    body = assert_problem(response, 422)
-    assert body["errors"][0]["name"] == "all_sheets"
+    assert response.mimetype == "application/zip"
 
 
 def test_not_a_spreadsheet_is_415_with_the_webs_reason(app, api, client, auth):

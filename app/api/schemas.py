@@ -39,7 +39,7 @@ class OptionsSchema(ma.Schema):
             "None: the first visible sheet."
         },
     )
-    all_sheets = flag(False, "Every visible sheet (a zip of files, or one xlsx).")
+    all_sheets = flag(False, "Every visible sheet (a zip of files, or one xlsx); overrides sheet.")
     include_hidden = flag(False, "With all_sheets: hidden sheets too.")
     delimiter = fields.String(
         load_default=DEFAULTS.delimiter,
@@ -67,16 +67,12 @@ class OptionsSchema(ma.Schema):
         DEFAULTS.infer_types, "Text input to xlsx/json: numbers, dates, booleans typed."
     )
 
-    @ma.validates_schema
-    def one_way_to_choose_sheets(self, data, **kwargs):
-        if data.get("sheet") and data.get("all_sheets"):
-            raise ma.ValidationError("Give sheet or all_sheets, not both.", "all_sheets")
-
     @staticmethod
     def engine_options(data, name_stem):
         """The engine's options as a dict that can be stored with the job."""
         options = {name: value for name, value in data.items() if name != "sheet"}
-        return {**options, "sheets": list(data["sheet"]), "name_stem": name_stem}
+        sheets = [] if data["all_sheets"] else list(data["sheet"])  # as the web form
+        return {**options, "sheets": sheets, "name_stem": name_stem}
 
 
 class StartOptionsSchema(OptionsSchema):
