@@ -545,3 +545,20 @@ def test_cors_origins_setting(client):
     assert "Access-Control-Allow-Origin" not in other.headers
     page = client.get("/help", headers={"Origin": "https://tools.example.com"})
     assert "Access-Control-Allow-Origin" not in page.headers
+
+
+def test_admin_sees_and_revokes_any_users_token(app, client, auth, user, admin):
+    secret = make_token(app, name="ada's nightly")
+    token = fetch(app, ApiToken, name="ada's nightly")
+    auth.login("root@example.com")
+    page = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "ada&#39;s nightly" in page and token.hint in page and secret not in page
+    response = client.post(f"/admin/users/{user.id}/tokens/{token.id}/revoke")
+    assert response.status_code == 302
+    assert fetch(app, ApiToken, id=token.id).revoked_at is not None
+    assert_problem(Api(client, secret).get("/api/v1/me"), 401, "revoked")
+    events = [e for e in db_events(app) if e.action == "api_token_revoke"]
+    assert events[0].actor_email == "root@example.com"
+    assert "ada@example.com" in events[0].target
+    # Another user's id with this token: 404.
+    assert client.post(f"/admin/users/{admin.id}/tokens/{token.id}/revoke").status_code == 404
