@@ -1,8 +1,9 @@
 """Pages for people: the API guide (/api) and the token section of the profile page."""
 
 from datetime import timedelta
+from pathlib import Path
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from ..forms import EmptyForm
@@ -16,7 +17,8 @@ NEW_SECRET_KEY = "new_api_token"
 
 @web.get("/api")
 def docs():
-    return render_template("api/docs.html")
+    example = Path(current_app.static_folder, "api", "example.py").read_text()
+    return render_template("api/docs.html", example=example)
 
 
 @web.post("/profile/tokens")
