@@ -2,6 +2,8 @@
 
 import secrets
 import time
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -14,8 +16,16 @@ from . import jobs, settings
 from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
-from .sheets import NotASpreadsheet, SheetError, preview, survey
-from .sheets.convert import MEDIA_TYPES
+from .sheets import (
+    NotASpreadsheet,
+    SheetError,
+    WorkbookInfo,
+    detect_format,
+    inspect,
+    preview,
+    survey,
+)
+from .sheets.convert import MEDIA_TYPES, isolated
 
 SESSION_KEY = "anonymous_key"
 OPTIONS_KEY = "convert_options"
@@ -69,9 +79,11 @@ def anonymous_key(create=False):
     return session.get(SESSION_KEY)
 
 
-def receive_upload(file, owner=None):
+def receive_upload(file, owner=None, look_inside=True):
     """Store an uploaded file, check what it is, and record it. Nothing is kept on refusal.
-    `owner`: the user it belongs to (the API's); by default the visitor, signed in or not."""
+    `owner`: the user it belongs to (the API's); by default the visitor, signed in or not.
+    look_inside=False checks only the format; the sheets are read when first needed
+    (inspected()): the API's one-shot convert, where the job reads the file anyway."""
     if owner is None and current_user.is_authenticated:
         owner = current_user
     files = jobs.storage()
@@ -86,8 +98,15 @@ def receive_upload(file, owner=None):
     limits = jobs.engine_limits(current_app)
     stem = text_sheet_name(file.filename)
     try:
-        # One child process reads the file once for both answers (see app.sheets.survey).
-        info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
+        if look_inside:
+            # One child process reads the file once for both answers (see app.sheets.survey).
+            info, shown = survey(
+                files.path(stored), limits=limits, isolate=True, text_sheet_name=stem
+            )
+        else:
+            found = isolated(detect_format, files.path(stored), limits=limits)
+            info = WorkbookInfo(found.format, found.description, [], found.encoding)
+            shown = None
     except SheetError as error:
         files.delete(stored)
         raise refusal(error) from None
@@ -95,6 +114,8 @@ def receive_upload(file, owner=None):
         files.delete(stored)
         raise
     details = asdict(info)
+    if not look_inside:
+        del details["sheets"]  # not read yet: see inspected()
     details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
     conversion = Conversion(
         original_name=(file.filename or "upload")[:255],
@@ -137,7 +158,7 @@ def owned_conversion(public_id):
         abort(404)
     if conversion.is_expired():
         abort(410)
-    return conversion
+    return inspected(conversion)
 
 
 def visitor_conversions():
@@ -226,10 +247,13 @@ def conversions_of(owner):
     )
 
 
-def wait_for_job(conversion, seconds):
-    """Wait up to `seconds` for the job to finish (read from the database, so any runner
-    will do); True if it did."""
+def wait_for_job(conversion, seconds, job=None):
+    """Wait up to `seconds` for the job to finish; True if it did. `job`: what jobs.start()
+    returned; a Future (the in-process runner's) is waited on, anything else is polled
+    for in the database, which works whatever runs the job."""
     deadline = time.monotonic() + seconds
+    if isinstance(job, Future):
+        futures_wait([job], timeout=seconds)
     pause = 0.005
     while True:
         db.session.refresh(conversion)
@@ -239,3 +263,22 @@ def wait_for_job(conversion, seconds):
             return False
         time.sleep(pause)
         pause = min(pause * 1.5, 0.2)
+
+
+def inspected(conversion):
+    """The conversion with its sheets read: an upload received with look_inside=False
+    is read now, once (a file that cannot be read has no sheets)."""
+    if "sheets" not in conversion.info:
+        try:
+            info = inspect(
+                jobs.storage().path(conversion.stored_name),
+                limits=jobs.engine_limits(current_app),
+                isolate=True,
+                text_sheet_name=text_sheet_name(conversion.original_name),
+            )
+            found = asdict(info)
+        except SheetError:
+            found = {"sheets": []}
+        conversion.info = {**conversion.info, **found}
+        db.session.commit()
+    return conversion

@@ -196,7 +196,8 @@ def test_one_shot_convert_streams_the_file(app, api, workbook_bytes, tmp_path):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith("attachment")
-    assert 'filename="report - Data.csv"' in response.headers["Content-Disposition"]
+    # Named as on the web, except that the one-shot path does not count the sheets first.
+    assert response.headers["Content-Disposition"] == "attachment; filename=report.csv"
     source = tmp_path / "source.xlsx"
     source.write_bytes(workbook_bytes)
     expected = tmp_path / "expected.csv"
@@ -562,3 +563,16 @@ def test_admin_sees_and_revokes_any_users_token(app, client, auth, user, admin):
     assert "ada@example.com" in events[0].target
     # Another user's id with this token: 404.
     assert client.post(f"/admin/users/{admin.id}/tokens/{token.id}/revoke").status_code == 404
+
+
+def test_one_shot_conversion_is_read_when_first_looked_at(app, client, auth, api, workbook_bytes):
+    assert api.upload("/api/v1/convert", workbook_bytes).status_code == 200
+    public_id = api.get("/api/v1/conversions").json["items"][0]["id"]
+    assert "sheets" not in fetch(app, Conversion, public_id=public_id).info  # not read yet
+    body = api.get(f"/api/v1/conversions/{public_id}").json
+    assert [s["name"] for s in body["sheets"]] == ["Data", "Other"]
+    assert body["status"] == "done" and body["result"]["rows"] == 3
+    # The web page of the same conversion (the token's owner signed in) shows its sheets.
+    auth.login()
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert ">Data" in page and ">Other" in page and "00123" in page

@@ -86,15 +86,19 @@ def file_response_doc(description):
 @bp.arguments(OptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
 def convert_now(options, upload):
-    conversion = receive(upload["file"])
-    start(conversion, options, fresh=True)
+    # The job reads the file (and checks its sheets) anyway: no separate look inside first.
+    conversion = receive(upload["file"], look_inside=False)
+    job = start(conversion, options, fresh=True)
     config = current_app.config
     if conversion.size > config["API_ONE_SHOT_MAX_MB"] * MB or not conversions.wait_for_job(
-        conversion, config["API_ONE_SHOT_WAIT_SECONDS"]
+        conversion, config["API_ONE_SHOT_WAIT_SECONDS"], job
     ):
         return accepted(conversion, dump=True)
     if conversion.status == Conversion.FAILED:
-        abort(422, conversion.error)
+        error = conversion.error
+        jobs.delete_conversion(conversion)  # nothing of a refused one-shot is kept
+        db.session.commit()
+        abort(422, error)
     return result_file(conversion)
 
 
@@ -252,9 +256,9 @@ def me():
 # --- helpers ------------------------------------------------------------------------------
 
 
-def receive(file):
+def receive(file, look_inside=True):
     try:
-        return conversions.receive_upload(file, owner=current_owner())
+        return conversions.receive_upload(file, owner=current_owner(), look_inside=look_inside)
     except conversions.UploadRefused as refusal:
         abort(refusal.status, str(refusal))
 
@@ -266,11 +270,13 @@ def owned(public_id):
         abort(404, "There is no conversion with this id.")
     if conversion.is_expired():
         abort(410)
-    return conversion
+    return conversions.inspected(conversion)
 
 
 def check_sheets(conversion, names):
-    known = {s["name"] for s in conversion.info.get("sheets", [])}
+    if "sheets" not in conversion.info:
+        return  # not read yet (one-shot): the job checks the names as it reads the file
+    known = {s["name"] for s in conversion.info["sheets"]}
     missing = [name for name in names if name not in known]
     if missing:
         abort(422, f"The file has no sheet named '{missing[0]}'.")
@@ -291,7 +297,7 @@ def start(conversion, data, fresh=False):
         if isinstance(error, BadOptions):
             abort(422, str(error))
         raise
-    jobs.start(conversion, options)
+    return jobs.start(conversion, options)
 
 
 def accepted(conversion, dump=False):
@@ -321,7 +327,7 @@ def resource(conversion):
         "format_description": info.get("description", conversion.detected_format),
         "encoding": info.get("encoding"),
         "delimiter": info.get("delimiter"),
-        "sheets": info.get("sheets", []),
+        "sheets": info.get("sheets") or [],
         "status": conversion.status,
         "progress": {
             "done": conversion.progress_done,
