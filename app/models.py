@@ -8,7 +8,7 @@ from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
@@ -340,7 +340,11 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship()
+    # The backref lets deleting a user delete their tokens also where the database does not
+    # enforce the foreign key (SQLite).
+    user: Mapped[User] = relationship(
+        backref=backref("api_tokens", cascade="all, delete-orphan", lazy="select")
+    )
 
     @staticmethod
     def hash_secret(secret):
@@ -374,4 +378,10 @@ class ApiToken(db.Model):
 
     def valid(self, now=None):
         """Neither revoked nor expired, and its owner's account is active."""
-        return self.revoked_at is None and not self.is_expired(now) and self.user.active
+        user = self.user
+        return (
+            self.revoked_at is None
+            and not self.is_expired(now)
+            and user is not None
+            and user.active
+        )

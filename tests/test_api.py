@@ -576,3 +576,12 @@ def test_one_shot_conversion_is_read_when_first_looked_at(app, client, auth, api
     auth.login()
     page = client.get(f"/convert/{public_id}").get_data(as_text=True)
     assert ">Data" in page and ">Other" in page and "00123" in page
+
+
+def test_deleting_a_user_deletes_their_tokens(app, client, auth, user, admin):
+    secret = make_token(app)
+    auth.login("root@example.com")
+    client.post(f"/admin/users/{user.id}/delete")
+    assert fetch(app, User, id=user.id) is None
+    assert fetch(app, ApiToken, user_id=user.id) is None
+    assert_problem(Api(client, secret).get("/api/v1/me"), 401)
