@@ -6,13 +6,19 @@ command line on the same file, measured in the same run (and the engine call alo
 
 The API server runs in its own process (werkzeug, threaded, SQLite in a temporary folder),
 as `make run` serves the site; the client streams the answer to a file. The CLI is timed
-from process start to exit (`python -m app.sheets book.xlsx out.csv`). Both convert in a
-sandboxed child process, the same engine. Overhead = (API - CLI) / CLI, on the best of the
-rounds (the least disturbed by other load) and on the medians.
+from process start to exit (`python -m app.sheets book.xlsx out.csv`). All three convert in
+a sandboxed child process: the same engine.
+
+Two figures for each: wall-clock seconds, and CPU seconds (user + system of every process
+that did the work: the CLI and its child; the server, its conversion child and the client;
+the engine's child). On a machine shared with other work the wall clock mostly measures the
+neighbours, the CPU seconds much less so. Overhead = (API - CLI) / CLI, medians.
 """
 
 import argparse
 import multiprocessing
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,6 +32,8 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
 import convert_bench  # noqa: E402  (generates the same workbooks into bench/out/)
+
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def serve(folder, ready):
@@ -67,28 +75,46 @@ def serve(folder, ready):
     server.serve_forever()
 
 
-def time_cli(book, target):
+def own_cpu():
+    """CPU seconds of this process and of its children it has waited for."""
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
+
+
+def server_cpu(pid):
+    """The server's CPU seconds, with the conversion children it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / TICK  # utime stime cutime cstime
+
+
+def measure(work, server_pid=None):
+    """(wall seconds, CPU seconds) of work()."""
+    cpu, server = own_cpu(), server_cpu(server_pid) if server_pid else 0.0
     started = time.perf_counter()
+    work()
+    wall = time.perf_counter() - started
+    cpu = own_cpu() - cpu + (server_cpu(server_pid) - server if server_pid else 0.0)
+    return wall, cpu
+
+
+def run_cli(book, target):
     subprocess.run(
         [sys.executable, "-m", "app.sheets", str(book), str(target)],
         check=True,
         cwd=ROOT,
         capture_output=True,
     )
-    return time.perf_counter() - started
 
 
-def time_engine(book, target):
+def run_engine(book, target):
     """The conversion alone: app.sheets.convert() in a sandboxed child, as a job runs it."""
     from app.sheets import Options, convert
 
-    started = time.perf_counter()
     convert(book, target, Options(format="csv"), isolate=True)
-    return time.perf_counter() - started
 
 
-def time_api(session, url, book, target):
-    started = time.perf_counter()
+def run_api(session, url, book, target):
     with book.open("rb") as source:
         response = session.post(
             f"{url}/api/v1/convert", params={"format": "csv"}, files={"file": source}, stream=True
@@ -97,7 +123,6 @@ def time_api(session, url, book, target):
         with target.open("wb") as out:
             for chunk in response.iter_content(1 << 20):
                 out.write(chunk)
-    return time.perf_counter() - started
 
 
 def main():
@@ -110,6 +135,7 @@ def main():
     convert_bench.OUT.mkdir(parents=True, exist_ok=True)
     book = convert_bench.ensure(convert_bench.OUT / f"mixed-{args.rows}.xlsx", "xlsx", args.rows)
     with tempfile.TemporaryDirectory() as folder:
+        outs = {name: Path(folder) / f"{name}.csv" for name in ("engine", "CLI", "API")}
         receive, send = multiprocessing.Pipe(duplex=False)
         server = multiprocessing.get_context("spawn").Process(
             target=serve, args=(folder, send)
@@ -120,33 +146,36 @@ def main():
             url = f"http://127.0.0.1:{port}"
             session = requests.Session()
             session.headers["Authorization"] = f"Bearer {secret}"
-            cli_out, api_out = Path(folder) / "cli.csv", Path(folder) / "api.csv"
-            time_api(session, url, book, api_out)  # warm up: imports, first request
-            engine_out = Path(folder) / "engine.csv"
-            cli, api, engine = [], [], []
+            work = {
+                "engine": (lambda: run_engine(book, outs["engine"]), None),
+                "CLI": (lambda: run_cli(book, outs["CLI"]), None),
+                "API": (lambda: run_api(session, url, book, outs["API"]), server.pid),
+            }
+            work["API"][0]()  # warm up: the server's imports and first request
+            runs = {name: [] for name in work}
             for _ in range(args.rounds):  # interleaved, so drift in load hits all three
-                cli.append(time_cli(book, cli_out))
-                api.append(time_api(session, url, book, api_out))
-                engine.append(time_engine(book, engine_out))
-            same = cli_out.read_bytes() == api_out.read_bytes() == engine_out.read_bytes()
+                for name, (job, pid) in work.items():
+                    runs[name].append(measure(job, pid))
+            same = len({path.read_bytes() for path in outs.values()}) == 1
         finally:
             server.terminate()
             server.join(timeout=10)
-    print(f"{book.name} ({book.stat().st_size / 2**20:.1f} MB) -> CSV, {args.rounds} rounds")
-    for name, runs in (("engine", engine), ("CLI", cli), ("API", api)):
-        listed = ", ".join(f"{t:.2f}" for t in runs)
+    print(
+        f"{book.name} ({book.stat().st_size / 2**20:.1f} MB) -> CSV, {args.rounds} rounds, medians"
+    )
+    median = {
+        name: [statistics.median(r[i] for r in found) for i in (0, 1)]
+        for name, found in runs.items()
+    }
+    for name, (wall, cpu) in median.items():
+        print(f"  {name:6}  wall {wall:6.2f} s   CPU {cpu:6.2f} s")
+    for base in ("CLI", "engine"):
+        wall, cpu = median[base]
         print(
-            f"  {name:6} best {min(runs):6.2f} s  median {statistics.median(runs):6.2f} s"
-            f"  (runs: {listed})"
+            f"  API overhead over the {base}: wall {100 * (median['API'][0] - wall) / wall:+.1f}%,"
+            f" CPU {100 * (median['API'][1] - cpu) / cpu:+.1f}%"
         )
-    # Best of N: the run least disturbed by anything else on the machine.
-    for name, runs in (("CLI", cli), ("engine call", engine)):
-        best, median = min(runs), statistics.median(runs)
-        print(
-            f"  API overhead over the {name}: best {100 * (min(api) - best) / best:+.1f}%,"
-            f" median {100 * (statistics.median(api) - median) / median:+.1f}%"
-        )
-    print(f"  same bytes: {same}")
+    print(f"  same bytes from all three: {same}")
 
 
 if __name__ == "__main__":
