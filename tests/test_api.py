@@ -161,7 +161,24 @@ def test_unconfirmed_user_cannot_create_tokens(app, client, auth, make_user):
     make_user(email="new@example.com", confirmed=False)
     auth.login(email="new@example.com")
     response = client.post("/profile/tokens", data={"name": "x", "expires_in_days": "0"})
-    assert response.status_code in (302, 403)
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/unconfirmed"
+    assert fetch(app, ApiToken, name="x") is None
+    # The guide stays open to them; the API answers for itself, never with a redirect.
+    assert client.get("/api").status_code == 200
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert_problem(client.get("/api/v1/me"), 401)
+
+
+def test_role_without_api_access_cannot_create_tokens(app, client, auth, user):
+    with app.app_context():
+        role = Role(name="Converter only", permissions=1)
+        db.session.add(role)
+        db.session.get(User, user.id).role = role
+        db.session.commit()
+    auth.login()
+    assert "does not include API access" in client.get("/profile").get_data(as_text=True)
+    response = client.post("/profile/tokens", data={"name": "x", "expires_in_days": "0"})
+    assert response.status_code == 403
     assert fetch(app, ApiToken, name="x") is None
 
 
@@ -468,6 +485,7 @@ def test_formats_lists_every_option_with_its_default(api):
     body = api.get("/api/v1/formats").json
     assert {f["format"] for f in body["inputs"]} >= {"xlsx", "xls", "xlsb", "ods", "csv"}
     assert [f["format"] for f in body["outputs"]] == ["csv", "tsv", "xlsx", "json"]
+    assert body["outputs"][2]["description"] == "Excel workbook (XLSX)"
     options = {o["name"]: o for o in body["options"]}
     defaults = Options()
     for name in ("format", "delimiter", "quoting", "encoding", "line_ending", "skip_rows"):

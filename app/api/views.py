@@ -8,6 +8,7 @@ from flask import abort, current_app, g, request, send_file, url_for
 
 from .. import conversions, jobs, settings
 from ..audit import audit
+from ..convert.forms import FORMATS as OUTPUT_CHOICES  # the web form's names for them
 from ..extensions import db
 from ..models import Conversion
 from ..sheets import FORMAT_NAMES, BadOptions, Options, SheetError
@@ -219,8 +220,8 @@ def formats():
     return {
         "inputs": [{"format": f, "description": d} for f, d in FORMAT_NAMES.items()],
         "outputs": [
-            {"format": f, "description": f.upper(), "media_type": MEDIA_TYPES[f]}
-            for f in ("csv", "tsv", "xlsx", "json")
+            {"format": c.value, "description": c.label, "media_type": MEDIA_TYPES[c.value]}
+            for c in OUTPUT_CHOICES
         ],
         "options": option_list(),
     }
