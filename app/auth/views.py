@@ -24,15 +24,8 @@ from .forms import (
 )
 
 # Pages an unconfirmed user may still see.
-OPEN_TO_UNCONFIRMED = {
-    "static",
-    "main.index",
-    "main.help",
-    "main.contact",
-    "main.set_theme",
-    "api_web.docs",
-    "api-docs.openapi_json",
-}
+OPEN_TO_UNCONFIRMED = {"static", "main.index", "main.help", "main.contact", "main.set_theme"}
+OPEN_TO_UNCONFIRMED |= {"api_web.docs", "api-docs.openapi_json"}  # the API's guide and document
 
 
 @bp.before_app_request
@@ -43,8 +36,7 @@ def track_and_gate_user():
         db.session.commit()
     if (
         not current_user.confirmed
-        and request.blueprint
-        not in ("auth", "convert", "api")  # anyone may convert; the API checks its tokens
+        and request.blueprint not in ("auth", "convert", "api")  # the API checks its tokens
         and request.endpoint not in OPEN_TO_UNCONFIRMED
     ):
         return redirect(url_for("auth.unconfirmed"))
