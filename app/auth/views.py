@@ -36,7 +36,7 @@ def track_and_gate_user():
         db.session.commit()
     if (
         not current_user.confirmed
-        and request.blueprint not in ("auth", "convert", "api")  # the API checks its tokens
+        and request.blueprint not in ("auth", "convert", "api")  # anyone may convert; API: token
         and request.endpoint not in OPEN_TO_UNCONFIRMED
     ):
         return redirect(url_for("auth.unconfirmed"))
