@@ -10,11 +10,15 @@ from .extensions import db
 
 MESSAGES = {
     400: "The request could not be understood.",
+    401: "This needs a valid API token.",
     403: "You do not have permission to see this page.",
     404: "There is nothing at this address.",
     405: "This page does not accept that kind of request.",
+    409: "This cannot be done while the item is in its current state.",
     410: "This item has expired and its files were deleted.",
     413: "The upload is larger than the limit.",
+    415: "This kind of content is not accepted here.",
+    422: "Some of what was sent cannot be used: see errors.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side.",
 }

@@ -273,7 +273,7 @@ def test_bad_option_values_are_422_with_the_fields(api, workbook_bytes):
     response = api.upload(
         "/api/v1/convert", workbook_bytes, query="?format=pdf&skip_rows=-1&delimiter=ab"
     )
-    body = assert_problem(response, 422)
+    body = assert_problem(response, 422, "see errors")
     names = {e["name"] for e in body["errors"]}
     assert names == {"format", "skip_rows", "delimiter"}
     assert all(e["in"] == "query" for e in body["errors"])
