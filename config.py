@@ -101,6 +101,7 @@ class Config:
 
     # The JSON API (/api/v1). Rate limit per token, Flask-Limiter syntax.
     API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120 per minute;5000 per day")
+    API_AUTH_FAILURE_LIMIT = env_str("API_AUTH_FAILURE_LIMIT", "30 per minute;300 per day")
     # One-shot /api/v1/convert answers 202 + Location above this size, or after this wait.
     API_ONE_SHOT_MAX_MB = env_int("API_ONE_SHOT_MAX_MB", 20)
     API_ONE_SHOT_WAIT_SECONDS = env_int("API_ONE_SHOT_WAIT_SECONDS", 60)

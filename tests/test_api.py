@@ -543,6 +543,17 @@ def test_rate_limit_per_token_is_429_with_retry_after(app, client, user):
     assert second.get("/api/v1/me").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "app_settings", [{"RATELIMIT_ENABLED": True, "API_AUTH_FAILURE_LIMIT": "2 per minute"}]
+)
+def test_guessing_tokens_is_limited_per_address(app, client, user):
+    good = Api(client, make_token(app))
+    for guess in range(2):
+        assert_problem(Api(client, f"spt_guess{guess}").get("/api/v1/me"), 401)
+    assert_problem(Api(client, "spt_guess3").get("/api/v1/me"), 429)
+    assert_problem(good.get("/api/v1/me"), 429)  # the address is limited, whatever token
+
+
 def test_cors_is_off_by_default(api):
     response = api.get("/api/v1/me", headers={"Origin": "https://tools.example.com"})
     assert "Access-Control-Allow-Origin" not in response.headers

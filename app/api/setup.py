@@ -51,9 +51,20 @@ def rate_limit_key():
     return "api-address:" + get_remote_address()
 
 
+def refused_token(response):
+    return response.status_code == 401
+
+
 # Once, at import: the limiter and the blueprint outlive any one app.
 limiter.limit(
     lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key, per_method=False
+)(bp)
+# Guessing tokens: refusals count per client address, whatever token each one tried.
+limiter.limit(
+    lambda: current_app.config["API_AUTH_FAILURE_LIMIT"],
+    key_func=lambda: "api-refused:" + get_remote_address(),
+    per_method=False,
+    deduct_when=refused_token,
 )(bp)
 
 
