@@ -122,6 +122,15 @@ class Config:
     MAIL_LIMIT_PER_ACCOUNT = env_str("MAIL_LIMIT_PER_ACCOUNT", "5 per hour;20 per day")
     MAIL_LIMIT_PER_MAILBOX = env_str("MAIL_LIMIT_PER_MAILBOX", "3 per hour;10 per day")
 
+    # The JSON API (/api/v1). Rate limit per token, Flask-Limiter syntax.
+    API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120 per minute;5000 per day")
+    API_AUTH_FAILURE_LIMIT = env_str("API_AUTH_FAILURE_LIMIT", "30 per minute;300 per day")
+    # One-shot /api/v1/convert answers 202 + Location above this size, or after this wait.
+    API_ONE_SHOT_MAX_MB = env_int("API_ONE_SHOT_MAX_MB", 20)
+    API_ONE_SHOT_WAIT_SECONDS = env_int("API_ONE_SHOT_WAIT_SECONDS", 60)
+    # Origins allowed to call /api/ from a browser (CORS); empty: CORS is off.
+    API_CORS_ORIGINS = [o for o in (env_str("API_CORS_ORIGINS") or "").split() if o]
+
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 

@@ -21,6 +21,8 @@ ACTIONS = {
     "conversion_retry": "Retried a conversion",
     "message_delete": "Deleted a message",
     "settings_change": "Changed settings",
+    "api_token_create": "Created an API token",
+    "api_token_revoke": "Revoked an API token",
 }
 
 

@@ -1,6 +1,9 @@
 """What the convert views do: receive uploads, find a visitor's conversions, start jobs."""
 
 import secrets
+import time
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +16,16 @@ from . import jobs, settings, sheets
 from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
-from .sheets import SheetError, preview, survey
-from .sheets.convert import MEDIA_TYPES
+from .sheets import (
+    NotASpreadsheet,
+    SheetError,
+    WorkbookInfo,
+    detect_format,
+    inspect,
+    preview,
+    survey,
+)
+from .sheets.convert import MEDIA_TYPES, isolated
 from .sheets.names import clean_file_name
 
 SESSION_KEY = "anonymous_key"
@@ -36,9 +47,25 @@ EXTENSIONS = {
 class UploadRefused(Exception):
     """The upload cannot be used; the message says why, for the person who sent it."""
 
+    status = 422  # for the API: what an HTTP client is told
 
-def upload_limit():
-    signed_in = current_user.is_authenticated
+
+class UploadTooLarge(UploadRefused):
+    status = 413
+
+
+class NotSpreadsheet(UploadRefused):
+    status = 415
+
+
+def refusal(error):
+    """The UploadRefused that a SheetError from reading an upload means."""
+    kind = NotSpreadsheet if isinstance(error, NotASpreadsheet) else UploadRefused
+    return kind(str(error))
+
+
+def upload_limit(owner=None):
+    signed_in = owner is not None or current_user.is_authenticated
     megabytes = settings.get("upload_limit_user_mb" if signed_in else "upload_limit_anonymous_mb")
     return megabytes * 1024 * 1024
 
@@ -53,30 +80,44 @@ def anonymous_key(create=False):
     return session.get(SESSION_KEY)
 
 
-def receive_upload(file):
-    """Store an uploaded file, check what it is, and record it. Nothing is kept on refusal."""
+def receive_upload(file, owner=None, look_inside=True):
+    """Store an uploaded file, check what it is, and record it. Nothing is kept on refusal.
+    `owner`: the user it belongs to (the API's); by default the visitor, signed in or not.
+    look_inside=False checks only the format; the sheets are read when first needed
+    (inspected()): the API's one-shot convert, where the job reads the file anyway."""
+    if owner is None and current_user.is_authenticated:
+        owner = current_user
     files = jobs.storage()
-    limit = upload_limit()
+    limit = upload_limit(owner)
     stored, size = files.save_upload(file.stream, limit)
     if stored is None:
-        who = "with your account" if current_user.is_authenticated else "without an account"
-        advice = "" if current_user.is_authenticated else " Sign in to upload larger files."
-        raise UploadRefused(
+        who = "with your account" if owner is not None else "without an account"
+        advice = "" if owner is not None else " Sign in to upload larger files."
+        raise UploadTooLarge(
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
     limits = jobs.engine_limits(current_app)
     name = clean_file_name(file.filename)  # one name for the record and the text sheet
     stem = text_sheet_name(name)
     try:
-        # One child process reads the file once for both answers (see app.sheets.survey).
-        info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
+        if look_inside:
+            # One child process reads the file once for both answers (see app.sheets.survey).
+            info, shown = survey(
+                files.path(stored), limits=limits, isolate=True, text_sheet_name=stem
+            )
+        else:
+            found = isolated(detect_format, files.path(stored), limits=limits)
+            info = WorkbookInfo(found.format, found.description, [], found.encoding)
+            shown = None
     except SheetError as error:
         files.delete(stored)
-        raise UploadRefused(str(error)) from None
+        raise refusal(error) from None
     except BaseException:
         files.delete(stored)
         raise
     details = asdict(info)
+    if not look_inside:
+        del details["sheets"]  # not read yet: see inspected()
     details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
     conversion = Conversion(
         original_name=name,
@@ -86,8 +127,8 @@ def receive_upload(file):
         info=details,
         expires_at=utcnow() + timedelta(hours=settings.get("retention_hours")),
     )
-    if current_user.is_authenticated:
-        conversion.user_id = current_user.id
+    if owner is not None:
+        conversion.user_id = owner.id
     else:
         conversion.session_key = anonymous_key(create=True)
     db.session.add(conversion)
@@ -119,7 +160,7 @@ def owned_conversion(public_id):
         abort(404)
     if conversion.is_expired():
         abort(410)
-    return reclaimed_if_lapsed(conversion)
+    return inspected(reclaimed_if_lapsed(conversion))
 
 
 def reclaimed_if_lapsed(conversion):
@@ -196,3 +237,60 @@ def end_anonymous_session():
 
 def media_type(conversion):
     return MEDIA_TYPES[conversion.result_name.rsplit(".", 1)[-1]]
+
+
+# The API's way in: the owner is an argument, "not found" is None (the view answers 404).
+
+
+def find_conversion(public_id, owner):
+    """`owner`'s conversion with this id, or None (someone else's is None too)."""
+    conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == public_id))
+    if conversion is None or conversion.user_id != owner.id:
+        return None
+    return conversion
+
+
+def conversions_of(owner):
+    """A query for `owner`'s conversions, newest first."""
+    return (
+        select(Conversion)
+        .where(Conversion.user_id == owner.id)
+        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
+    )
+
+
+def wait_for_job(conversion, seconds, job=None):
+    """Wait up to `seconds` for the job to finish; True if it did. `job`: what jobs.start()
+    returned; a Future (the in-process runner's) is waited on, anything else is polled
+    for in the database, which works whatever runs the job."""
+    deadline = time.monotonic() + seconds
+    if isinstance(job, Future):
+        futures_wait([job], timeout=seconds)
+    pause = 0.005
+    while True:
+        db.session.refresh(conversion)
+        if conversion.finished:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)
+
+
+def inspected(conversion):
+    """The conversion with its sheets read: an upload received with look_inside=False
+    is read now, once (a file that cannot be read has no sheets)."""
+    if "sheets" not in conversion.info:
+        try:
+            info = inspect(
+                jobs.storage().path(conversion.stored_name),
+                limits=jobs.engine_limits(current_app),
+                isolate=True,
+                text_sheet_name=text_sheet_name(conversion.original_name),
+            )
+            found = asdict(info)
+        except SheetError:
+            found = {"sheets": []}
+        conversion.info = {**conversion.info, **found}
+        db.session.commit()
+    return conversion

@@ -1,4 +1,4 @@
-"""Error handlers: an HTML page for browsers, JSON for API clients."""
+"""Error handlers: an HTML page for browsers, JSON for API clients, problem+json for /api/."""
 
 from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -10,11 +10,15 @@ from .extensions import db
 
 MESSAGES = {
     400: "The request could not be understood.",
+    401: "This needs a valid API token.",
     403: "You do not have permission to see this page.",
     404: "There is nothing at this address.",
     405: "This page does not accept that kind of request.",
+    409: "This cannot be done while the item is in its current state.",
     410: "This item has expired and its files were deleted.",
     413: "The upload is larger than the limit.",
+    415: "This kind of content is not accepted here.",
+    422: "Some of what was sent cannot be used: see errors.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side.",
     507: "Sheetport's storage is full, so the file could not be saved. Please try again later.",
@@ -30,7 +34,46 @@ def wants_json():
     return accept["application/json"] > accept["text/html"]
 
 
-def error_response(code, message, headers=()):
+def is_api_request():
+    return request.path.startswith("/api/")
+
+
+def problem_response(code, detail, headers=(), errors=None):
+    """An RFC 9457 problem document. `errors`: the fields at fault, for validation errors."""
+    body = {
+        "type": "about:blank",  # the status says it all; `title` is the status's phrase
+        "title": HTTP_STATUS_CODES.get(code, "Error"),
+        "status": code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    response.status_code = code
+    for key, value in headers:
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def field_errors(error):
+    """webargs' {location: {field: [messages]}} as a list of {name, in, detail}."""
+    messages = (getattr(error, "data", None) or {}).get("messages") or {}
+    found = []
+    for location, fields in messages.items():
+        if isinstance(fields, list):  # about the whole body, e.g. "Invalid JSON body."
+            found.extend({"in": location, "detail": str(problem)} for problem in fields)
+            continue
+        for name, problems in (fields or {}).items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                found.append({"name": name, "in": location, "detail": str(problem)})
+    return found
+
+
+def error_response(code, message, headers=(), errors=None):
+    if is_api_request():
+        return problem_response(code, message, headers, errors)
     if wants_json():
         response = jsonify(error=HTTP_STATUS_CODES.get(code, "Error"), message=message)
     else:
@@ -57,13 +100,17 @@ def format_size(size):
     return ""
 
 
+def has_own_message(error):
+    return bool(error.description) and error.description != type(error).description
+
+
 def message_for(error):
-    if error.code == 413 and request.max_content_length:
+    if error.code == 413 and request.max_content_length and not has_own_message(error):
         limit = format_size(request.max_content_length)
         return f"The upload is larger than the {limit} limit. Please try a smaller file."
     # abort(code, "message") in our views carries a message meant for the user;
     # werkzeug's stock descriptions are replaced by ours.
-    if error.description and error.description != type(error).description:
+    if has_own_message(error):
         return error.description
     return MESSAGES.get(error.code, error.description or "")
 
@@ -86,7 +133,8 @@ def register(app):
         if error.code >= 500:
             db.session.rollback()
             return error_response(error.code, MESSAGES[500])
-        return error_response(error.code, message_for(error), error.get_headers())
+        errors = field_errors(error) if is_api_request() else None
+        return error_response(error.code, message_for(error), error.get_headers(), errors)
 
     @app.errorhandler(500)
     def server_error(error):

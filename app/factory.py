@@ -69,6 +69,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from .admin import bp as admin_bp
+    from .api.setup import init_app as init_api
     from .auth import bp as auth_bp
     from .convert import bp as convert_bp
     from .main import bp as main_bp
@@ -77,6 +78,7 @@ def register_blueprints(app):
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(convert_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    init_api(app)  # the JSON API and its pages (app/api/setup.py)
 
 
 def register_template_helpers(app):

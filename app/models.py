@@ -11,7 +11,7 @@ from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, delete, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
@@ -484,3 +484,71 @@ class Setting(db.Model):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict] = mapped_column(db.JSON)  # {"value": ...}
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(db.Model):
+    """A personal API token. Only a SHA-256 of the secret is kept: the secret is 32 random
+    bytes, so a fast hash is as safe as a slow one (nothing to guess) and lets every API
+    request find its token with one indexed lookup."""
+
+    __tablename__ = "api_tokens"
+
+    PREFIX = "spt_"  # lets secret scanners and people recognise a Sheetport token
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    hint: Mapped[str] = mapped_column(
+        String(12)
+    )  # the secret's last characters, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The backref lets deleting a user delete their tokens also where the database does not
+    # enforce the foreign key (SQLite).
+    user: Mapped[User] = relationship(
+        backref=backref("api_tokens", cascade="all, delete-orphan", lazy="select")
+    )
+
+    @staticmethod
+    def hash_secret(secret):
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name, expires_at=None):
+        """A new token and its secret, which is shown once and never stored."""
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls(
+            user=user,
+            name=name,
+            token_hash=cls.hash_secret(secret),
+            hint=secret[-4:],
+            expires_at=expires_at,
+        )
+        return token, secret
+
+    @classmethod
+    def find(cls, secret):
+        return db.session.scalar(select(cls).where(cls.token_hash == cls.hash_secret(secret)))
+
+    def is_expired(self, now=None):
+        return self.expires_at is not None and (now or utcnow()) >= self.expires_at
+
+    @property
+    def state(self):
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired() else "active"
+
+    def valid(self, now=None):
+        """Neither revoked nor expired, and its owner's account is active."""
+        user = self.user
+        return (
+            self.revoked_at is None
+            and not self.is_expired(now)
+            and user is not None
+            and user.active
+        )

@@ -72,7 +72,8 @@ def test_405_keeps_allow_header(client):
 
 def test_api_paths_always_answer_json(client):
     response = client.get("/api/v1/nothing", headers={"Accept": "text/html"})
-    assert response.status_code == 404 and response.json["error"] == "Not Found"
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    assert response.json["title"] == "Not Found" and response.json["status"] == 404
 
 
 def test_browsers_get_html_even_when_they_accept_anything(client):

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from .. import jobs, settings
+from ..api.auth import revoke_token, tokens_of, user_token
 from ..audit import ACTIONS, audit
 from ..errors import format_size
 from ..extensions import db
@@ -117,7 +118,21 @@ def user(user_id):
         conversions=conversions,
         events=events,
         actions=ACTIONS,
+        tokens=tokens_of(account),
+        revoke_form=EmptyForm(),
     )
+
+
+@bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
+def revoke_api_token(user_id, token_id):
+    account = db.get_or_404(User, user_id)
+    token = user_token(account, token_id)
+    if token is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        revoke_token(token)
+        flash(f"Revoked {account.email}'s API token {token.name}.", "success")
+    return redirect(url_for("admin.user", user_id=user_id))
 
 
 @bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])

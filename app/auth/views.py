@@ -27,6 +27,7 @@ from .forms import (
 
 # Pages an unconfirmed user may still see.
 OPEN_TO_UNCONFIRMED = {"static", "main.index", "main.help", "main.contact", "main.set_theme"}
+OPEN_TO_UNCONFIRMED |= {"api_web.docs", "api-docs.openapi_json"}  # the API's guide and document
 
 
 @bp.before_app_request
@@ -40,7 +41,7 @@ def track_and_gate_user():
         db.session.commit()
     if (
         not current_user.confirmed
-        and request.blueprint not in ("auth", "convert")  # anyone may convert
+        and request.blueprint not in ("auth", "convert", "api")  # anyone may convert; API: token
         and request.endpoint not in OPEN_TO_UNCONFIRMED
     ):
         return redirect(url_for("auth.unconfirmed"))

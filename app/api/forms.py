@@ -1,0 +1,23 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+EXPIRY_CHOICES = [
+    SelectChoice(0, "Never"),
+    SelectChoice(7, "In 7 days"),
+    SelectChoice(30, "In 30 days"),
+    SelectChoice(90, "In 90 days"),
+    SelectChoice(365, "In a year"),
+]
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Token name",
+        validators=[
+            DataRequired("Name the token, e.g. after the script that uses it."),
+            Length(max=100),
+        ],
+    )
+    expires_in_days = SelectField("Expires", choices=EXPIRY_CHOICES, default=30, coerce=int)
+    submit = SubmitField("Create token")

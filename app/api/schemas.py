@@ -1,0 +1,228 @@
+"""What the API reads and writes, as marshmallow schemas: flask-smorest validates requests
+with them and builds the OpenAPI document from them."""
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+from marshmallow import fields, validate
+
+from ..sheets import ENCODINGS, OUTPUT_FORMATS, Options
+from ..sheets.options import JSON_STYLES, LINE_ENDINGS, QUOTING
+from ..sheets.values import DATE_STYLES
+
+DEFAULTS = Options()
+MAX_PREVIEW_ROWS = 100  # what an upload's preview keeps (as the web page shows)
+
+
+def choice(values, default, description):
+    values = list(values)
+    return fields.String(
+        load_default=default,
+        validate=validate.OneOf(values),
+        metadata={"description": description, "enum": values, "default": default},
+    )
+
+
+def flag(default, description):
+    return fields.Boolean(load_default=default, metadata={"description": description})
+
+
+class OptionsSchema(ma.Schema):
+    """The engine's options (app.sheets.Options), with the command line's names and defaults."""
+
+    format = choice(OUTPUT_FORMATS, DEFAULTS.format, "Output format.")
+    sheet = fields.List(
+        fields.String(validate=validate.Length(1, 255)),
+        load_default=list,
+        validate=validate.Length(max=1000),
+        metadata={
+            "description": "A sheet to convert, by name (repeatable). "
+            "None: the first visible sheet."
+        },
+    )
+    all_sheets = flag(False, "Every visible sheet (a zip of files, or one xlsx); overrides sheet.")
+    include_hidden = flag(False, "With all_sheets: hidden sheets too.")
+    delimiter = fields.String(
+        load_default=DEFAULTS.delimiter,
+        validate=validate.Regexp(r'^[^"\r\n]$', error="One character, not a quote or line break."),
+        metadata={"description": "CSV field delimiter (TSV always uses a tab).", "default": ","},
+    )
+    quoting = choice(QUOTING, DEFAULTS.quoting, "Which fields are quoted (CSV, TSV).")
+    line_ending = choice(LINE_ENDINGS, DEFAULTS.line_ending, "Line endings (CSV, TSV).")
+    encoding = choice(ENCODINGS, DEFAULTS.encoding, "Text encoding (CSV, TSV, JSON).")
+    skip_rows = fields.Integer(
+        load_default=DEFAULTS.skip_rows,
+        validate=validate.Range(0, 1_000_000),
+        metadata={"description": "Rows to skip at the top of each sheet.", "default": 0},
+    )
+    header = flag(DEFAULTS.header, "The first row (after skip_rows) names the columns.")
+    json_style = choice(
+        JSON_STYLES, DEFAULTS.json_style, "JSON: objects keyed by header, or arrays."
+    )
+    date_style = choice(DATE_STYLES, DEFAULTS.date_style, "How dates are written as text.")
+    fill_merged = flag(DEFAULTS.fill_merged, "Fill merged cells with their value.")
+    protect_formulas = flag(
+        DEFAULTS.protect_formulas, "Prefix text that a spreadsheet would run as a formula."
+    )
+    infer_types = flag(
+        DEFAULTS.infer_types, "Text input to xlsx/json: numbers, dates, booleans typed."
+    )
+
+    @staticmethod
+    def engine_options(data, name_stem):
+        """The engine's options as a dict that can be stored with the job."""
+        options = {name: value for name, value in data.items() if name != "sheet"}
+        sheets = [] if data["all_sheets"] else list(data["sheet"])  # as the web form
+        return {**options, "sheets": sheets, "name_stem": name_stem}
+
+
+class StartOptionsSchema(OptionsSchema):
+    start = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: only upload (preview it, then POST .../convert)."},
+    )
+
+
+class UploadSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description": "The spreadsheet."})
+
+
+class PreviewQuerySchema(ma.Schema):
+    sheet = fields.String(
+        validate=validate.Length(1, 255),
+        metadata={"description": "Sheet name; default: the first visible sheet."},
+    )
+    rows = fields.Integer(
+        load_default=20,
+        validate=validate.Range(1, MAX_PREVIEW_ROWS),
+        metadata={"description": "How many rows, at most 100.", "default": 20},
+    )
+
+
+class PageQuerySchema(ma.Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class SheetSchema(ma.Schema):
+    name = fields.String(required=True)
+    visible = fields.Boolean(required=True)
+    rows = fields.Integer(required=True, metadata={"description": "Rows used, from row 1."})
+    columns = fields.Integer(required=True, metadata={"description": "Columns used, from A."})
+
+
+class ProgressSchema(ma.Schema):
+    done = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    percent = fields.Integer(required=True)
+
+
+class ResultSchema(ma.Schema):
+    name = fields.String(required=True, metadata={"description": "Download file name."})
+    size = fields.Integer(required=True, metadata={"description": "Bytes."})
+    rows = fields.Integer(required=True, allow_none=True)
+    media_type = fields.String(required=True)
+    warnings = fields.List(fields.String(), required=True)
+
+
+class LinksSchema(ma.Schema):
+    self = fields.String(required=True)
+    preview = fields.String(required=True)
+    convert = fields.String(required=True)
+    result = fields.String(required=True, allow_none=True)
+
+
+class ConversionSchema(ma.Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "The uploaded file's name."})
+    size = fields.Integer(required=True, metadata={"description": "Bytes uploaded."})
+    detected_format = fields.String(required=True)
+    format_description = fields.String(required=True)
+    encoding = fields.String(required=True, allow_none=True)
+    delimiter = fields.String(required=True, allow_none=True)
+    sheets = fields.List(fields.Nested(SheetSchema), required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(["uploaded", "queued", "running", "done", "failed"])
+    )
+    progress = fields.Nested(ProgressSchema, required=True)
+    options = fields.Dict(required=True, metadata={"description": "The last job's options."})
+    output_format = fields.String(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    result = fields.Nested(ResultSchema, required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    finished_at = fields.DateTime(required=True, allow_none=True)
+    expires_at = fields.DateTime(required=True)
+    links = fields.Nested(LinksSchema, required=True)
+
+
+class ConversionListSchema(ma.Schema):
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+    items = fields.List(fields.Nested(ConversionSchema), required=True)
+
+
+class PreviewSchema(ma.Schema):
+    sheet = fields.String(required=True)
+    rows = fields.List(fields.List(fields.String()), required=True)
+    total_rows = fields.Integer(required=True)
+    total_columns = fields.Integer(required=True)
+
+
+class FormatSchema(ma.Schema):
+    format = fields.String(required=True)
+    description = fields.String(required=True)
+    media_type = fields.String(metadata={"description": "Output formats only."})
+
+
+class OptionSchema(ma.Schema):
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    default = fields.Raw(required=True)
+    allowed = fields.List(fields.Raw(), allow_none=True, required=True)
+    repeatable = fields.Boolean(required=True)
+    description = fields.String(required=True)
+
+
+class FormatsSchema(ma.Schema):
+    inputs = fields.List(fields.Nested(FormatSchema), required=True)
+    outputs = fields.List(fields.Nested(FormatSchema), required=True)
+    options = fields.List(fields.Nested(OptionSchema), required=True)
+
+
+class TokenSchema(ma.Schema):
+    name = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    last_used_at = fields.DateTime(required=True, allow_none=True)
+    expires_at = fields.DateTime(required=True, allow_none=True)
+
+
+class LimitsSchema(ma.Schema):
+    upload_bytes = fields.Integer(required=True)
+    request_bytes = fields.Integer(required=True, allow_none=True)
+    one_shot_bytes = fields.Integer(
+        required=True, metadata={"description": "Larger uploads to /convert answer 202."}
+    )
+    retention_hours = fields.Integer(required=True)
+    rate_limit = fields.String(required=True)
+
+
+class MeSchema(ma.Schema):
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True, allow_none=True)
+    token = fields.Nested(TokenSchema, required=True)
+    limits = fields.Nested(LimitsSchema, required=True)
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(
+        fields.Dict(),
+        metadata={"description": "Validation errors: [{name, in, detail}], one per problem."},
+    )

@@ -1,0 +1,394 @@
+"""The API's operations. Thin: parse (flask-smorest validates against the schemas the
+OpenAPI document shows), call the same service functions as the web, answer."""
+
+from functools import wraps
+from http import HTTPStatus
+
+from flask import abort, current_app, g, request, send_file, url_for
+
+from .. import conversions, jobs, settings
+from ..audit import audit
+from ..convert.forms import FORMATS as OUTPUT_CHOICES  # the web form's names for them
+from ..extensions import db
+from ..models import Conversion
+from ..sheets import FORMAT_NAMES, BadOptions, Options, SheetError
+from ..sheets.convert import MEDIA_TYPES
+from . import bp
+from .auth import api_refusal, auth, current_owner
+from .schemas import (
+    ConversionListSchema,
+    ConversionSchema,
+    FormatsSchema,
+    MeSchema,
+    OptionsSchema,
+    PageQuerySchema,
+    PreviewQuerySchema,
+    PreviewSchema,
+    StartOptionsSchema,
+    UploadSchema,
+)
+
+MB = 1024 * 1024
+RESULT_TYPES = sorted(set(MEDIA_TYPES.values()))
+
+
+@bp.before_request
+@auth.login_required
+def require_api_access():
+    if request.method == "OPTIONS":  # a CORS preflight carries no token
+        return
+    refusal = api_refusal(current_owner())
+    if refusal:
+        abort(403, refusal)
+
+
+def answers(*codes):
+    """Document the error statuses an operation can answer (401, 403 and 429 always)."""
+
+    def decorator(view):
+        for code in sorted({401, 403, 429, *codes}, reverse=True):
+            view = bp.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+
+    return decorator
+
+
+def multipart(view):
+    """415 before parsing when the upload is not multipart/form-data."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.mimetype != "multipart/form-data":
+            abort(415, "Send the file as multipart/form-data, in a field named 'file'.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def file_response_doc(description):
+    content = {media: {"schema": {"type": "string", "format": "binary"}} for media in RESULT_TYPES}
+    return {"responses": {"200": {"description": description, "content": content}}}
+
+
+# --- one-shot ---------------------------------------------------------------------------
+
+
+@bp.post("/convert")
+@bp.doc(
+    summary="Convert a file in one request",
+    description="Answers with the converted file. An upload larger than the one-shot limit "
+    "(see /me), or one that takes longer than the wait limit, answers 202 with a Location "
+    "to poll instead.",
+    **file_response_doc("The converted file."),
+)
+@bp.alt_response(202, schema=ConversionSchema, description="Too large or slow: poll Location.")
+@answers(400, 413, 415, 422)
+@multipart
+@bp.arguments(OptionsSchema, location="query")
+@bp.arguments(UploadSchema, location="files")
+def convert_now(options, upload):
+    # The job reads the file (and checks its sheets) anyway: no separate look inside first.
+    conversion = receive(upload["file"], look_inside=False)
+    job = start(conversion, options, fresh=True)
+    config = current_app.config
+    if conversion.size > config["API_ONE_SHOT_MAX_MB"] * MB or not conversions.wait_for_job(
+        conversion, config["API_ONE_SHOT_WAIT_SECONDS"], job
+    ):
+        return accepted(conversion, dump=True)
+    if conversion.status == Conversion.FAILED:
+        error = conversion.error
+        jobs.delete_conversion(conversion)  # nothing of a refused one-shot is kept
+        db.session.commit()
+        abort(422, error)
+    return result_file(conversion)
+
+
+# --- conversions as resources -----------------------------------------------------------
+
+
+@bp.post("/conversions")
+@bp.doc(summary="Upload a file and (unless start=false) start converting it")
+@bp.response(201, ConversionSchema)
+@answers(400, 413, 415, 422)
+@multipart
+@bp.arguments(StartOptionsSchema, location="query")
+@bp.arguments(UploadSchema, location="files")
+def create_conversion(options, upload):
+    conversion = receive(upload["file"])
+    if options.pop("start"):
+        start(conversion, options, fresh=True)
+    location = url_for("api.conversion", public_id=conversion.public_id)
+    return resource(conversion), 201, {"Location": location}
+
+
+@bp.get("/conversions")
+@bp.doc(summary="Your conversions, newest first")
+@bp.response(200, ConversionListSchema)
+@answers(422)
+@bp.arguments(PageQuerySchema, location="query")
+def list_conversions(query):
+    page = db.paginate(
+        conversions.conversions_of(current_owner()),
+        page=query["page"],
+        per_page=query["per_page"],
+        error_out=False,
+    )
+    body = {
+        "total": page.total,
+        "page": page.page,
+        "per_page": page.per_page,
+        "pages": page.pages,
+        "items": [resource(c) for c in page.items],
+    }
+    return body, 200, {"Link": page_links(page)}
+
+
+@bp.get("/conversions/<public_id>")
+@bp.doc(summary="A conversion: status, progress, sheets, options, result")
+@bp.response(200, ConversionSchema)
+@answers(404, 410)
+def conversion(public_id):
+    return resource(owned(public_id))
+
+
+@bp.delete("/conversions/<public_id>")
+@bp.doc(summary="Delete a conversion and its files")
+@bp.response(204)
+@answers(404, 409, 410)
+def delete_conversion(public_id):
+    conversion = owned(public_id)
+    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
+        abort(409, "Wait for the conversion to finish, then delete it.")
+    name = conversion.original_name
+    jobs.delete_conversion(conversion)
+    audit("conversion_delete", target=name, actor=current_owner())
+    db.session.commit()
+    return ""
+
+
+@bp.get("/conversions/<public_id>/preview")
+@bp.doc(summary="The first rows of a sheet, as text")
+@bp.response(200, PreviewSchema)
+@answers(404, 410, 422)
+@bp.arguments(PreviewQuerySchema, location="query")
+def preview(query, public_id):
+    conversion = owned(public_id)
+    sheet = query.get("sheet") or conversions.first_sheet_name(conversion)
+    if sheet is None:
+        abort(422, "This file has no sheets.")
+    check_sheets(conversion, [sheet])
+    try:
+        shown = conversions.sheet_preview(conversion, sheet)
+    except SheetError as error:
+        abort(422, str(error))
+    return {**shown, "rows": shown["rows"][: query["rows"]]}
+
+
+@bp.post("/conversions/<public_id>/convert")
+@bp.doc(summary="Convert again with new options (a new job)")
+@bp.response(202, ConversionSchema)
+@answers(400, 404, 409, 410, 415, 422)
+@bp.arguments(OptionsSchema, location="json", required=False)
+def reconvert(options, public_id):
+    conversion = owned(public_id)
+    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
+        abort(409, "This file is already being converted.")
+    start(conversion, options)
+    return accepted(conversion)
+
+
+@bp.get("/conversions/<public_id>/result")
+@bp.doc(summary="The converted file", **file_response_doc("The converted file."))
+@answers(404, 409, 410)
+def result(public_id):
+    conversion = owned(public_id)
+    if conversion.status == Conversion.FAILED:
+        abort(409, f"The conversion failed: {conversion.error}")
+    if conversion.status != Conversion.DONE:
+        abort(409, f"The conversion is not finished yet (it is {conversion.status}).")
+    return result_file(conversion)
+
+
+# --- about the service and the caller ---------------------------------------------------
+
+
+@bp.get("/formats")
+@bp.doc(summary="Input and output formats, and every option with its values and default")
+@bp.response(200, FormatsSchema)
+@answers()
+def formats():
+    return {
+        "inputs": [{"format": f, "description": d} for f, d in FORMAT_NAMES.items()],
+        "outputs": [
+            {"format": c.value, "description": c.label, "media_type": MEDIA_TYPES[c.value]}
+            for c in OUTPUT_CHOICES
+        ],
+        "options": option_list(),
+    }
+
+
+@bp.get("/me")
+@bp.doc(summary="Whose token this is, and its limits")
+@bp.response(200, MeSchema)
+@answers()
+def me():
+    user, token = current_owner(), g.api_token
+    config = current_app.config
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.name if user.role else None,
+        "token": {
+            "name": token.name,
+            "created_at": token.created_at,
+            "last_used_at": token.last_used_at,
+            "expires_at": token.expires_at,
+        },
+        "limits": {
+            "upload_bytes": conversions.upload_limit(user),
+            "request_bytes": config["MAX_CONTENT_LENGTH"],
+            "one_shot_bytes": config["API_ONE_SHOT_MAX_MB"] * MB,
+            "retention_hours": settings.get("retention_hours"),
+            "rate_limit": config["API_RATE_LIMIT"],
+        },
+    }
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def receive(file, look_inside=True):
+    try:
+        return conversions.receive_upload(file, owner=current_owner(), look_inside=look_inside)
+    except conversions.UploadRefused as refusal:
+        abort(refusal.status, str(refusal))
+
+
+def owned(public_id):
+    """The caller's conversion: 404 for anyone else's, 410 once expired (as the web)."""
+    conversion = conversions.find_conversion(public_id, current_owner())
+    if conversion is None:
+        abort(404, "There is no conversion with this id.")
+    if conversion.is_expired():
+        abort(410)
+    return conversions.inspected(conversion)
+
+
+def check_sheets(conversion, names):
+    if "sheets" not in conversion.info:
+        return  # not read yet (one-shot): the job checks the names as it reads the file
+    known = {s["name"] for s in conversion.info["sheets"]}
+    missing = [name for name in names if name not in known]
+    if missing:
+        abort(422, f"The file has no sheet named '{missing[0]}'.")
+
+
+def start(conversion, data, fresh=False):
+    """Start a job with the API's options, or refuse them (a `fresh` upload is deleted)."""
+    options = OptionsSchema.engine_options(
+        data, conversions.text_sheet_name(conversion.original_name)
+    )
+    try:
+        check_sheets(conversion, options["sheets"])
+        Options(**options).validate()
+    except BaseException as error:
+        if fresh:
+            jobs.delete_conversion(conversion)
+            db.session.commit()
+        if isinstance(error, BadOptions):
+            abort(422, str(error))
+        raise
+    return jobs.start(conversion, options)
+
+
+def accepted(conversion, dump=False):
+    body = resource(conversion)
+    location = url_for("api.conversion", public_id=conversion.public_id)
+    return (ConversionSchema().dump(body) if dump else body), 202, {"Location": location}
+
+
+def result_file(conversion):
+    return send_file(
+        jobs.storage().path(conversion.result_stored_name),
+        as_attachment=True,
+        download_name=conversion.result_name,
+        mimetype=conversions.media_type(conversion),
+    )
+
+
+def resource(conversion):
+    info = conversion.info or {}
+    public_id = conversion.public_id
+    done = conversion.status == Conversion.DONE
+    return {
+        "id": public_id,
+        "name": conversion.original_name,
+        "size": conversion.size,
+        "detected_format": conversion.detected_format,
+        "format_description": info.get("description", conversion.detected_format),
+        "encoding": info.get("encoding"),
+        "delimiter": info.get("delimiter"),
+        "sheets": info.get("sheets") or [],
+        "status": conversion.status,
+        "progress": {
+            "done": conversion.progress_done,
+            "total": conversion.progress_total,
+            "percent": conversion.percent,
+        },
+        "options": conversion.options or {},
+        "output_format": conversion.output_format,
+        "error": conversion.error,
+        "result": {
+            "name": conversion.result_name,
+            "size": conversion.result_size,
+            "rows": conversion.rows,
+            "media_type": conversions.media_type(conversion),
+            "warnings": conversion.warnings or [],
+        }
+        if done
+        else None,
+        "created_at": conversion.created_at,
+        "finished_at": conversion.finished_at,
+        "expires_at": conversion.expires_at,
+        "links": {
+            "self": url_for("api.conversion", public_id=public_id),
+            "preview": url_for("api.preview", public_id=public_id),
+            "convert": url_for("api.reconvert", public_id=public_id),
+            "result": url_for("api.result", public_id=public_id) if done else None,
+        },
+    }
+
+
+def page_links(page):
+    def link(number, rel):
+        url = url_for("api.list_conversions", page=number, per_page=page.per_page)
+        return f'<{url}>; rel="{rel}"'
+
+    links = [link(1, "first"), link(max(page.pages, 1), "last")]
+    if page.has_prev:
+        links.append(link(page.prev_num, "prev"))
+    if page.has_next:
+        links.append(link(page.next_num, "next"))
+    return ", ".join(links)
+
+
+def option_list():
+    schema = OptionsSchema()
+    listed = []
+    for name, field in schema.fields.items():
+        meta = field.metadata
+        kind = type(field).__name__.lower()
+        default = field.load_default() if callable(field.load_default) else field.load_default
+        listed.append(
+            {
+                "name": name,
+                "type": {"list": "string", "boolean": "boolean", "integer": "integer"}.get(
+                    kind, "string"
+                ),
+                "default": default,
+                "allowed": meta.get("enum"),
+                "repeatable": kind == "list",
+                "description": meta.get("description", ""),
+            }
+        )
+    return listed
