@@ -54,6 +54,9 @@ def app(tmp_path, monkeypatch, app_settings):
         _db.create_all()
         Role.insert_roles()
     yield app
+    timer = app.extensions.get("sheetport_cleanup")
+    if timer is not None:  # a test that started the periodic work stops it with the app
+        timer.set()
     with app.app_context():
         _db.engine.dispose()
 
