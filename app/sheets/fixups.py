@@ -14,12 +14,14 @@ import datetime as dt
 import functools
 import io
 import os
+import posixpath
 import re
 import struct
 import zipfile
 from itertools import chain, islice
 
 import olefile
+from defusedxml import ElementTree
 
 from . import columnar, ooxml
 from .error_cells import TABLE, member_contains, xlsb_records, xlsb_sheets, xlsb_text
@@ -238,9 +240,8 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
     fixups = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            targets = ooxml.worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
             sheets = dict(xlsb_sheets(archive.read("xl/workbook.bin")))
-            part = targets.get(sheets.get(sheet_name))
+            part = xlsb_part(archive, sheets.get(sheet_name))
             if not part:
                 return {}
             with archive.open(part) as handle:
@@ -266,6 +267,17 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
     except Exception:  # calamine has read the file: a reader that cannot just finds less
         return fixups
     return fixups
+
+
+def xlsb_part(archive, rel_id):
+    """The part a relationship of xl/workbook.bin points to (relative to xl/, or from the
+    package's root when it starts with /), or None."""
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.bin.rels"))
+    for rel in rels:
+        if rel.get("Id") == rel_id and rel.get("Target"):
+            target = rel.get("Target")
+            return target[1:] if target.startswith("/") else posixpath.normpath("xl/" + target)
+    return None
 
 
 def rk_number(rk):
