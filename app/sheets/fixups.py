@@ -11,16 +11,20 @@ give are put back.
 """
 
 import datetime as dt
+import functools
 import io
+import os
+import posixpath
 import re
 import struct
 import zipfile
 from itertools import chain, islice
 
 import olefile
+from defusedxml import ElementTree
 
 from . import columnar, ooxml
-from .error_cells import xlsb_records, xlsb_sheets, xlsb_text
+from .error_cells import TABLE, member_contains, xlsb_records, xlsb_sheets, xlsb_text
 from .values import column_index, serial_moment
 
 # A cell's style (one of those given), the rest of its tag and its value (after any
@@ -46,6 +50,9 @@ def read_rows(book, sheet):
     ISO 8601 text (PT30H00M00S)."""
     rows = book.rows(sheet)
     if book.format == "ods":
+        tabbed = ods_tabbed_texts(book.path).get(sheet.name)
+        if tabbed:
+            rows = patched(rows, frozenset(), lambda: tabbed, now=True)
         return ods_durations(rows)
     if book.format == "xls" and sheet.rows:
         watch = watched_types(xls_format_kinds(book.path))
@@ -233,9 +240,8 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
     fixups = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            targets = ooxml.worksheet_targets(archive, "xl/workbook.bin")
             sheets = dict(xlsb_sheets(archive.read("xl/workbook.bin")))
-            part = targets.get(sheets.get(sheet_name))
+            part = xlsb_part(archive, sheets.get(sheet_name))
             if not part:
                 return {}
             with archive.open(part) as handle:
@@ -263,6 +269,17 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
     return fixups
 
 
+def xlsb_part(archive, rel_id):
+    """The part a relationship of xl/workbook.bin points to (relative to xl/, or from the
+    package's root when it starts with /), or None."""
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.bin.rels"))
+    for rel in rels:
+        if rel.get("Id") == rel_id and rel.get("Target"):
+            target = rel.get("Target")
+            return target[1:] if target.startswith("/") else posixpath.normpath("xl/" + target)
+    return None
+
+
 def rk_number(rk):
     """[MS-XLSB] 2.5.122 RkNumber: a 30-bit integer or the top of a double, maybe x100."""
     if rk & 2:
@@ -270,6 +287,110 @@ def rk_number(rk):
     else:
         number = struct.unpack("<d", struct.pack("<Q", (rk & 0xFFFFFFFC) << 32))[0]
     return number / 100 if rk & 1 else number
+
+
+ODS_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+MAX_TABBED_CELLS = 1_000_000
+
+
+def ods_tabbed_texts(path):
+    """{sheet: {(row, column): text}} of the ods text cells holding a tab, which calamine
+    drops ("a<text:tab/>b" reads as "ab"); {} soon for the usual file without tabs."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    return tabbed_texts_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)  # one file read once for all its sheets
+def tabbed_texts_of(path, _modified, _size):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not member_contains(archive, "content.xml", b"<text:tab"):
+                return {}
+            with archive.open("content.xml") as handle:
+                return parse_tabbed_texts(handle)
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return {}
+
+
+def parse_tabbed_texts(handle):
+    """Walk content.xml's tables as the error cell reader does (repeated rows and cells
+    counted), and keep the text of the cells with a tab: paragraphs joined by line
+    breaks, <text:s text:c="n"/> as n spaces, annotations left out."""
+    table, row = f"{TABLE} table", f"{TABLE} table-row"
+    cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
+    paragraph, annotation = f"{ODS_TEXT} p", f"{ODS_OFFICE} annotation"
+    space, tab, line_break = f"{ODS_TEXT} s", f"{ODS_TEXT} tab", f"{ODS_TEXT} line-break"
+    found, parts, paragraphs = {}, [], []
+    state = {"sheet": "", "depth": 0, "row": -1, "rows_repeat": 1, "column": 0}
+    state.update(cell=None, tabbed=False, hidden=0, recorded=0)
+
+    def start(name, attributes):
+        if name == table:
+            state["depth"] += 1
+            if state["depth"] == 1:
+                state["sheet"], state["row"] = attributes.get(f"{TABLE} name", ""), -1
+        elif state["depth"] != 1:
+            return
+        elif name == row:
+            state["row"] += state["rows_repeat"]
+            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            state["column"] = 0
+        elif name in cells:
+            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            state["cell"], state["tabbed"] = (state["column"], repeat), False
+            parts.clear()
+            paragraphs.clear()
+            state["column"] += repeat
+        elif name == annotation:
+            state["hidden"] += 1
+        elif state["cell"] is None or state["hidden"]:
+            return
+        elif name == space:
+            parts.append(" " * int(attributes.get(f"{ODS_TEXT} c", 1)))
+        elif name == tab:
+            parts.append("\t")
+            state["tabbed"] = True
+        elif name == line_break:
+            parts.append("\n")
+
+    def end(name):
+        if name == table:
+            state["depth"] -= 1
+            if not state["depth"]:
+                state["rows_repeat"] = 1
+        elif state["depth"] != 1:
+            return
+        elif name == annotation:
+            state["hidden"] -= 1
+        elif name == paragraph and state["cell"] is not None and not state["hidden"]:
+            paragraphs.append("".join(parts))
+            parts.clear()
+        elif name in cells:
+            if state["tabbed"] and state["recorded"] < MAX_TABBED_CELLS:
+                first, repeat = state["cell"]
+                sheet = found.setdefault(state["sheet"], {})
+                for row_index in range(
+                    state["row"], state["row"] + min(state["rows_repeat"], 1024)
+                ):
+                    for column in range(first, first + min(repeat, 1024)):
+                        sheet[(row_index, column)] = "\n".join(paragraphs)
+                        state["recorded"] += 1
+            state["cell"] = None
+
+    def characters(data):
+        if state["cell"] is not None and not state["hidden"] and state["depth"] == 1:
+            parts.append(data)
+
+    parser = ooxml.safe_expat(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.ParseFile(handle)
+    return found
 
 
 ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S")

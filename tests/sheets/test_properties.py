@@ -118,6 +118,7 @@ def test_fuzzed_files_get_a_message_never_a_crash(tmp_path):
             "serials.xls",
             "serials.xlsb",
             "serials.ods",
+            "tabs.ods",
         )
     ]
     originals = [source.read_bytes() for source in sources]

@@ -291,3 +291,18 @@ def test_stored_options_of_earlier_versions_still_load():
 def test_bad_input_options_are_refused(field, value, message):
     with pytest.raises(BadOptions, match=message):
         Options(**{field: value}).validate()
+
+
+@pytest.mark.parametrize("name", ["tabs.ods", "tabs.xls"])
+def test_tabs_spaces_and_line_breaks_in_text_are_kept(tmp_path, name):
+    # tabs.ods (fixtures/README): LibreOffice writes a tab as <text:tab/>, which calamine
+    # drops; a cell of only a tab then read as empty.
+    out = tmp_path / "o.json"
+    convert(FIXTURES / name, out, Options(format="json", json_style="rows"))
+    assert json.loads(out.read_text()) == [
+        ["a\tb"],
+        ["\t"],
+        ["line1\nline2"],
+        ["  two  spaces  "],
+        ["x\t\ty"],
+    ]
