@@ -32,6 +32,10 @@ def _accepted(response):
     return response.status_code == 302
 
 
+def _signed_out():
+    return not current_user.is_authenticated
+
+
 def _account_key():
     return f"account:{current_user.id}"
 
@@ -60,29 +64,23 @@ def mail_limited(mailbox=None):
     def config(name):
         return lambda: current_app.config[name]
 
+    limits = [
+        ("MAIL_LIMIT_PER_ADDRESS", "mail-address", get_remote_address, None),
+        ("MAIL_LIMIT_PER_ACCOUNT", "mail-account", _account_key, _signed_out),
+    ]
+    if mailbox is not None:
+        limits.append(("MAIL_LIMIT_PER_MAILBOX", "mail-mailbox", _mailbox_key(mailbox), None))
+
     def decorator(view):
-        limited = limiter.shared_limit(
-            config("MAIL_LIMIT_PER_ADDRESS"),
-            scope="mail-address",
-            key_func=get_remote_address,
-            methods=["POST"],
-            deduct_when=_accepted,
-        )(view)
-        limited = limiter.shared_limit(
-            config("MAIL_LIMIT_PER_ACCOUNT"),
-            scope="mail-account",
-            key_func=_account_key,
-            methods=["POST"],
-            deduct_when=_accepted,
-            exempt_when=lambda: not current_user.is_authenticated,
-        )(limited)
-        if mailbox is not None:
+        limited = view
+        for setting, scope, key, exempt in limits:
             limited = limiter.shared_limit(
-                config("MAIL_LIMIT_PER_MAILBOX"),
-                scope="mail-mailbox",
-                key_func=_mailbox_key(mailbox),
+                config(setting),
+                scope=scope,
+                key_func=key,
                 methods=["POST"],
                 deduct_when=_accepted,
+                exempt_when=exempt,
             )(limited)
         limited.sends_mail = True  # tests find every mail-sending view by this mark
         return limited
