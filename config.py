@@ -127,7 +127,8 @@ class Config:
     API_AUTH_FAILURE_LIMIT = env_str("API_AUTH_FAILURE_LIMIT", "30 per minute;300 per day")
     # One-shot /api/v1/convert answers 202 + Location above this size, or after this wait.
     API_ONE_SHOT_MAX_MB = env_int("API_ONE_SHOT_MAX_MB", 20)
-    API_ONE_SHOT_WAIT_SECONDS = env_int("API_ONE_SHOT_WAIT_SECONDS", 60)
+    # Well under the WSGI server's timeout (gunicorn's default is 30 s): past it, a 202.
+    API_ONE_SHOT_WAIT_SECONDS = env_int("API_ONE_SHOT_WAIT_SECONDS", 20)
     # Origins allowed to call /api/ from a browser (CORS); empty: CORS is off.
     API_CORS_ORIGINS = [o for o in (env_str("API_CORS_ORIGINS") or "").split() if o]
 

@@ -202,7 +202,8 @@ def sheet_preview(conversion, sheet):
 def start_conversion(conversion, form):
     session[OPTIONS_KEY] = form.remembered()
     options = form.engine_options(text_sheet_name(conversion.original_name))
-    notify = bool(form.notify.data and current_user.is_authenticated)
+    # Confirmed addresses only: an unconfirmed one may be a stranger's mailbox.
+    notify = bool(form.notify.data and current_user.is_authenticated and current_user.confirmed)
     return jobs.start(conversion, options, notify=notify)
 
 

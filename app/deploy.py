@@ -41,7 +41,10 @@ def deployment_problems(config):
             "processes or machines, use a shared store (redis://...)."
         )
     if not config.get("MAIL_SERVER"):
-        warning("MAIL_SERVER is not set: emails are written to the log, not sent.")
+        error(
+            "MAIL_SERVER is not set: emails, with their sign-in and reset links, are written "
+            "to the log instead of sent."
+        )
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         warning("The database is SQLite: fine for one machine; use PostgreSQL to grow.")
     if site_url.startswith("https://") and not config.get("TRUSTED_PROXIES"):

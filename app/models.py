@@ -104,8 +104,10 @@ class User(UserMixin, db.Model):
 
     role: Mapped[Role | None] = relationship(back_populates="users")
     messages: Mapped[list["Message"]] = relationship(back_populates="user")
+    # Deleted by the ORM, not left to the database: SQLite does not enforce foreign keys
+    # here and reuses the last id, so an orphaned sign-in would open the next new account.
     login_sessions: Mapped[list["LoginSession"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     # The signed-in session this request belongs to (set at login and by the user loader).

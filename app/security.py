@@ -5,6 +5,8 @@ import secrets
 from flask import Response, abort, g, request
 from werkzeug.exceptions import SecurityError
 
+from .errors import problem_response
+
 # Flask-Moment marks its not-yet-rendered timestamps with style="display: none";
 # this hash allows exactly that inline style and no other.
 MOMENT_STYLE_HASH = "'sha256-ZdHxw9eWtnxUb3mk6tBS+gIiVUPE3pGM470keHPDFlE='"
@@ -43,16 +45,38 @@ def guard_hosts(app):
     @app.before_request
     def refuse_untrusted_host():
         if isinstance(request.routing_exception, SecurityError):
-            return Response(UNTRUSTED_HOST, status=400, mimetype="text/plain")
+            return untrusted_host(request.routing_exception)
         return None
 
     @app.errorhandler(SecurityError)
     def untrusted_host(error):
+        if request.path.startswith("/api/"):
+            return problem_response(400, UNTRUSTED_HOST)
         return Response(UNTRUSTED_HOST, status=400, mimetype="text/plain")
 
 
-def has_nul(values):
-    return any("\x00" in value for value in values)
+def has_nul(value):
+    """True if a NUL is anywhere in a string, or in the strings of a JSON-like value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(item) for item in value)
+    return False
+
+
+def request_has_nul():
+    # File names are not refused but cleaned, with the rest of what makes a name unsafe
+    # (app.sheets.names.clean_file_name).
+    values = [
+        request.path,
+        [v for _, vs in request.args.lists() for v in vs],  # every value of a repeated key
+        [v for _, vs in request.form.lists() for v in vs],
+    ]
+    if request.is_json:
+        values.append(request.get_json(silent=True))
+    return has_nul(values)
 
 
 def register(app):
@@ -62,7 +86,7 @@ def register(app):
     def refuse_nul_characters():
         # No text field has a use for NUL, and PostgreSQL refuses to store it: refuse it
         # at the edge, for every form and query string, rather than fail at the database.
-        if has_nul(request.args.values()) or has_nul(request.form.values()):
+        if request_has_nul():
             abort(400, "The request contains a character that is not allowed (NUL).")
 
     @app.after_request

@@ -2,6 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from ..sheets.names import visible_text
+
 EXPIRY_CHOICES = [
     SelectChoice(0, "Never"),
     SelectChoice(7, "In 7 days"),
@@ -18,6 +20,7 @@ class TokenForm(FlaskForm):
             DataRequired("Name the token, e.g. after the script that uses it."),
             Length(max=100),
         ],
+        filters=[visible_text],
     )
     expires_in_days = SelectField("Expires", choices=EXPIRY_CHOICES, default=30, coerce=int)
     submit = SubmitField("Create token")

@@ -3,16 +3,15 @@
 from datetime import timedelta
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..forms import EmptyForm
+from ..main.views import profile
 from ..models import utcnow
 from . import web
 from .auth import api_refusal, create_token, revoke_token, tokens_of, user_token
 from .forms import TokenForm
-
-NEW_SECRET_KEY = "new_api_token"
 
 
 @web.get("/api")
@@ -32,11 +31,15 @@ def create():
         days = form.expires_in_days.data
         expires_at = utcnow() + timedelta(days=days) if days else None
         token, secret = create_token(current_user, form.name.data.strip(), expires_at)
-        # Shown once, on the next page; only its hash is stored.
-        session[NEW_SECRET_KEY] = {"id": token.id, "secret": secret}
+        # Shown once, in this answer (not through the session cookie, which is signed but
+        # readable, nor a redirect); only its hash is stored.
+        g.new_api_token = {"id": token.id, "secret": secret}
         flash(
             f"Created the token {token.name}. Copy it now: it will not be shown again.", "success"
         )
+        response = make_response(profile())
+        response.headers["Cache-Control"] = "no-store"
+        return response
     else:
         for errors in form.errors.values():
             for error in errors:
@@ -68,7 +71,7 @@ def token_helpers():
             "form": TokenForm(),
             "revoke_form": EmptyForm(),
             "refusal": api_refusal(current_user),
-            "new": session.pop(NEW_SECRET_KEY, None),
+            "new": g.pop("new_api_token", None),
         }
 
     return {"api_tokens": api_tokens}

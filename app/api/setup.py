@@ -51,6 +51,16 @@ def rate_limit_key():
     return "api-address:" + get_remote_address()
 
 
+def presented_token_is_valid():
+    from ..models import ApiToken
+
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() != "bearer " or not header[7:].strip():
+        return False
+    token = ApiToken.find(header[7:].strip())
+    return token is not None and token.valid()
+
+
 def refused_token(response):
     return response.status_code == 401
 
@@ -65,6 +75,8 @@ limiter.limit(
     key_func=lambda: "api-refused:" + get_remote_address(),
     per_method=False,
     deduct_when=refused_token,
+    # A valid token is never turned away by others' guesses from the same address.
+    exempt_when=lambda: presented_token_is_valid(),
 )(bp)
 
 

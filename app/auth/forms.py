@@ -4,6 +4,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField, Submit
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from ..models import User
+from ..sheets.names import visible_text
 
 PASSWORD_RULES = [
     DataRequired(),
@@ -41,7 +42,9 @@ class LoginForm(FlaskForm):
 
 
 class RegistrationForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
+    )
     email = email_field()
     password, password2 = new_password_fields()
     submit = SubmitField("Create account")

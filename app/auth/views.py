@@ -12,7 +12,7 @@ from ..email import (
 )
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..models import LoginSession, User, authenticate
+from ..models import LoginSession, User, authenticate, new_session_token
 from ..urls import safe_next
 from ..users import register_account
 from . import bp
@@ -282,6 +282,7 @@ def change_email(token):
     else:
         audit("email_change", target=f"{user.email} -> {payload['new_email']}")
         user.email = payload["new_email"]
+        user.session_token = new_session_token()  # links sent to the old address stop working
         user.confirmed = True
         db.session.commit()
         flash(f"Your email address is now {user.email}.", "success")

@@ -2,9 +2,13 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
+from ..sheets.names import visible_text
+
 
 class ContactForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
+    )
     email = EmailField(
         "Your email",
         validators=[
@@ -13,7 +17,9 @@ class ContactForm(FlaskForm):
             Email(message="Enter a valid email address, like name@example.com."),
         ],
     )
-    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    subject = StringField(
+        "Subject", validators=[DataRequired(), Length(max=200)], filters=[visible_text]
+    )
     message = TextAreaField(
         "Message",
         validators=[
@@ -25,5 +31,7 @@ class ContactForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
+    )
     submit = SubmitField("Save")

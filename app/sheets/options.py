@@ -87,7 +87,7 @@ class Options:
             (
                 isinstance(self.delimiter, str)
                 and len(self.delimiter) == 1
-                and self.delimiter not in '"\r\n',
+                and self.delimiter not in '"\r\n\x00',
                 "The delimiter must be one character, not a quote or a line break.",
             ),
             (
