@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .extensions import db
@@ -405,7 +405,7 @@ def progress_writer(app, conversion_id, token):
                 .values(
                     progress_done=done,
                     progress_total=total,
-                    lease_expires_at=utcnow() + lease_length(app),
+                    lease_expires_at=later_lease(utcnow() + lease_length(app)),
                 )
             )
             db.session.commit()
@@ -435,7 +435,7 @@ def renew_leases(app, tokens):
             db.session.execute(
                 update(Conversion)
                 .where(Conversion.runner.in_(tokens), Conversion.status.in_(ACTIVE))
-                .values(lease_expires_at=utcnow() + lease_length(app))
+                .values(lease_expires_at=later_lease(utcnow() + lease_length(app)))
             )
             db.session.commit()
         except SQLAlchemyError:
@@ -445,6 +445,13 @@ def renew_leases(app, tokens):
             )
         finally:
             db.session.remove()
+
+
+def later_lease(expiry):
+    """The later of the stored expiry and this one: a write that waited for a lock must not
+    pull a lease back that another write pushed forward meanwhile."""
+    current = Conversion.lease_expires_at
+    return case((or_(current.is_(None), current < expiry), expiry), else_=current)
 
 
 def reclaim_expired(now=None, conversion_ids=None):
