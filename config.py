@@ -69,6 +69,9 @@ class Config:
     CONVERSION_WORKERS = env_int("CONVERSION_WORKERS", 2)
     CONVERSION_MAX_SECONDS = env_int("CONVERSION_MAX_SECONDS", 900)
     CONVERSION_MAX_MEMORY_MB = env_int("CONVERSION_MAX_MEMORY_MB", 4096)
+    # Reading an upload (or another sheet's preview) happens while the browser waits: it is
+    # stopped after this many seconds, well under gunicorn's 30-second worker timeout.
+    UPLOAD_READ_SECONDS = env_int("UPLOAD_READ_SECONDS", 10)
     CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 10)
     SITE_URL = env_str("SITE_URL")  # for links in emails sent by background jobs
     # A running or queued job holds a lease its runner renews every quarter of this; when it

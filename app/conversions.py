@@ -1,7 +1,7 @@
 """What the convert views do: receive uploads, find a visitor's conversions, start jobs."""
 
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from .extensions import db
 from .models import Conversion, utcnow
 from .sheets import SheetError, preview, survey
 from .sheets.convert import MEDIA_TYPES
+from .sheets.sandbox import run_isolated
 
 SESSION_KEY = "anonymous_key"
 OPTIONS_KEY = "convert_options"
@@ -63,11 +64,10 @@ def receive_upload(file):
         raise UploadRefused(
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
-    limits = jobs.engine_limits(current_app)
     stem = text_sheet_name(file.filename)
     try:
         # One child process reads the file once for both answers (see app.sheets.survey).
-        info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
+        info, shown = read_in_time(survey, files.path(stored), text_sheet_name=stem)
     except SheetError as error:
         files.delete(stored)
         raise UploadRefused(str(error)) from None
@@ -91,6 +91,22 @@ def receive_upload(file):
     db.session.add(conversion)
     db.session.commit()
     return conversion
+
+
+def read_in_time(function, *args, **kwargs):
+    """Run an engine reader for a request in a child process stopped after UPLOAD_READ_SECONDS,
+    well under the server's worker timeout: a file crafted to make reading slow costs its
+    sender a refusal, never a web worker."""
+    seconds = current_app.config["UPLOAD_READ_SECONDS"]
+    limits = replace(jobs.engine_limits(current_app), max_seconds=seconds)
+    return run_isolated(
+        function,
+        *args,
+        limits=limits,
+        memory_bytes=limits.max_memory_bytes,
+        seconds=seconds,
+        **kwargs,
+    )
 
 
 def text_sheet_name(original_name):
@@ -144,11 +160,10 @@ def sheet_preview(conversion, sheet):
     previews = conversion.info.get("previews", {})
     if sheet not in previews:
         files = jobs.storage()
-        shown = preview(
+        shown = read_in_time(
+            preview,
             files.path(conversion.stored_name),
             sheet,
-            limits=jobs.engine_limits(current_app),
-            isolate=True,
             text_sheet_name=text_sheet_name(conversion.original_name),
         )
         conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}

@@ -423,3 +423,14 @@ def test_cleanup_removes_files_no_row_owns_and_reports_them(app, client, runner,
     assert new_orphan.exists() and not_ours.exists()  # too young; not a name we make
     assert (folder / conversion.stored_name).exists()
     assert (folder / conversion.result_stored_name).exists()
+
+
+@pytest.mark.parametrize("app_settings", [{"UPLOAD_READ_SECONDS": 0.05}])
+def test_reading_an_upload_is_stopped_well_before_the_server_would_kill_the_worker(
+    app, client, tmp_path, app_settings
+):
+    started = time.monotonic()
+    response = upload(client, big_csv(tmp_path, rows=100_000))
+    assert response.status_code == 400 and time.monotonic() - started < 5
+    assert "took longer than" in response.get_data(as_text=True)
+    assert stored_files(app) == []
