@@ -312,20 +312,24 @@ def wrong_password_answers(tmp_path, storage_uri, attempts=12):
     try:
         import http.client
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.request("GET", "/")
+                if connection.getresponse().status == 200:
+                    break
             except OSError:
                 assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+                time.sleep(0.2)
+            finally:
+                connection.close()
         time.sleep(1)  # let every worker boot
         body = "email=ada%40example.com&password=wrong"
         answers = []
         for _ in range(attempts):
             # A new connection each time: gunicorn hands them to whichever worker is free.
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             connection.request(
                 "POST",
                 "/auth/login",

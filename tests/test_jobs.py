@@ -29,9 +29,8 @@ from .test_convert import upload as post_upload
 
 PROJECT = Path(__file__).resolve().parent.parent
 FAST_FAILING_DB = {
-    # A locked database answers "database is locked" after 0.2 s instead of 5 s.
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "connect_args": {"timeout": 0.2}},
-    "JOB_LEASE_SECONDS": 1,
+    # A locked database answers "database is locked" after 1 s instead of 5 s.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "connect_args": {"timeout": 1}},
 }
 
 
@@ -88,6 +87,14 @@ def locked_database(app):
     finally:
         connection.execute("ROLLBACK")
         connection.close()
+
+
+def failed_page_once_the_lease_lapses(client, public_id):
+    def failed_page():
+        page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+        return page if "The conversion failed." in page else None
+
+    return wait_until(failed_page, timeout=15, what="the lease to lapse")
 
 
 def children_of(pid):
@@ -213,7 +220,7 @@ def test_progress_writes_are_skipped_while_the_database_is_locked(
     public_id = start_xlsx(client, big_csv(tmp_path))
     wait_until(lambda: running_with_progress(app, public_id), what="progress")
     with caplog.at_level(logging.WARNING), locked_database(app):
-        time.sleep(1.5)
+        time.sleep(3)  # longer than a progress write's two tries
     conversion = wait_for(app, public_id, timeout=60)
     assert conversion.status == "done", conversion.error
     assert f"Conversion {conversion.id}: progress" in caplog.text and "not recorded" in caplog.text
@@ -232,13 +239,13 @@ def test_the_first_write_of_a_job_is_retried(app, client, workbook, caplog, app_
     with caplog.at_level(logging.WARNING):
         with locked_database(app):
             jobs.runner(app).submit(conversion_id, "3" * 32)
-            time.sleep(1)  # the job's first write fails, and is tried again
+            time.sleep(2)  # the job's first write fails, and is tried again
         conversion = wait_for(app, public_id)
     assert conversion.status == "done"
     assert f"Conversion {conversion_id}: starting failed; trying again" in caplog.text
 
 
-@pytest.mark.parametrize("app_settings", [FAST_FAILING_DB])
+@pytest.mark.parametrize("app_settings", [{**FAST_FAILING_DB, "JOB_LEASE_SECONDS": 1}])
 def test_a_final_write_that_never_succeeds_is_logged_and_the_lease_lapses(
     app, client, workbook, caplog, monkeypatch, app_settings
 ):
@@ -259,9 +266,8 @@ def test_a_final_write_that_never_succeeds_is_logged_and_the_lease_lapses(
         ).result(timeout=30)
     assert f"Conversion {conversion.id}: the job failed" in caplog.text
     assert "database is locked" in caplog.text
-    time.sleep(1.1)  # nobody renews the lease now
-    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
-    assert "The conversion failed." in page and "the server running it stopped" in page
+    page = failed_page_once_the_lease_lapses(client, public_id)  # nobody renews it now
+    assert "the server running it stopped" in page
     assert stored_files(app) == [conversion.stored_name]  # the unrecorded result is gone
     assert results_of(app, conversion.id) == []
 
@@ -397,9 +403,8 @@ def test_killing_the_worker_fails_the_job_and_leaves_no_files(
         worker.stdout.close()
     # Its child dies with it: nobody writes a result that no row will own.
     wait_until(lambda: all(is_gone(pid) for pid in engine_children), what="the child to die")
-    time.sleep(1.1)  # the lease lapses
-    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
-    assert "The conversion failed." in page and "the server running it stopped" in page
+    page = failed_page_once_the_lease_lapses(client, public_id)
+    assert "the server running it stopped" in page
     runner.invoke(args=["cleanup"])
     assert sorted(os.listdir(app.config["UPLOAD_FOLDER"])) == [conversion.stored_name]
     assert results_of(app, conversion.id) == []
