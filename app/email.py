@@ -126,7 +126,6 @@ def _claim(app, mail_id):
         update(OutgoingMail)
         .where(
             OutgoingMail.id == mail_id,
-            OutgoingMail.sent_at.is_(None),
             or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
         )
         .values(claimed_until=now + timedelta(seconds=3 * app.config["MAIL_TIMEOUT"] + 10))
@@ -143,7 +142,7 @@ def _record(app, mail_id, error=None):
         outgoing = db.session.get(OutgoingMail, mail_id)
         outgoing.claimed_until = None
         if error is None:
-            outgoing.sent_at = utcnow()
+            db.session.delete(outgoing)  # sent: nothing to keep, and it may hold a link
         else:
             outgoing.attempts += 1
             outgoing.last_error = _describe(error)[:255]
@@ -166,12 +165,12 @@ def _describe(error):
 
 def send_pending_mail():
     """Send the outbox's due messages (new ones a process left behind, and retries).
-    Returns (sent, failed). Sent messages are kept a week, then forgotten."""
+    Returns (sent, failed). Messages given up on are kept a week for the admins."""
     app = current_app._get_current_object()
     now = utcnow()
     due = db.session.scalars(
         select(OutgoingMail)
-        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
+        .where(OutgoingMail.next_attempt_at <= now)
         .order_by(OutgoingMail.next_attempt_at)
         .limit(100)
     ).all()
@@ -189,7 +188,10 @@ def send_pending_mail():
         for outgoing in due
     ]
     outcomes = [_deliver(app, msg, mail_id) for mail_id, msg in messages]
-    db.session.execute(delete(OutgoingMail).where(OutgoingMail.sent_at < now - timedelta(days=7)))
+    given_up = OutgoingMail.next_attempt_at.is_(None)
+    db.session.execute(
+        delete(OutgoingMail).where(given_up, OutgoingMail.created_at < now - timedelta(days=7))
+    )
     db.session.commit()
     return outcomes.count(True), outcomes.count(False)
 
