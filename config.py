@@ -81,6 +81,8 @@ class Config:
     # Mail: seconds to wait on the SMTP server, and how often to retry a message it refused.
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
     MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
+    # How long a request waits for its email's first try, to tell the truth about it.
+    MAIL_WAIT_SECONDS = env_int("MAIL_WAIT_SECONDS", 2)
     CONVERSIONS_PER_PAGE = 20
 
     # Sessions and cookies.

@@ -20,7 +20,7 @@ def send_email(to, subject, template, **context):
     """Render one email, keep it in the outbox and send it. Failures are logged, never
     raised to the caller; a message the server refuses is retried with backoff
     (send_pending_mail). Returns True once sent, False if the first try failed (it will be
-    retried), None when sending goes on in the background."""
+    retried), None if sending still goes on after MAIL_WAIT_SECONDS (see delivery_note)."""
     app = current_app._get_current_object()
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients:
@@ -37,8 +37,27 @@ def send_email(to, subject, template, **context):
     mail_id = _keep(app, msg)
     if app.config["MAIL_SEND_SYNC"]:
         return _deliver(app, msg, mail_id)
-    threading.Thread(target=_deliver, args=(app, msg, mail_id), daemon=True).start()
-    return None
+    # Off the request thread, but wait a moment for the outcome: a refused connection is
+    # known at once, and then the page need not claim the email was sent.
+    outcome = []
+    sender = threading.Thread(
+        target=lambda: outcome.append(_deliver(app, msg, mail_id)), daemon=True
+    )
+    sender.start()
+    sender.join(app.config["MAIL_WAIT_SECONDS"])
+    return outcome[0] if outcome else None
+
+
+def delivery_note(outcome, address):
+    """A sentence for the page after send_email, true whatever happened to the email."""
+    if outcome is True:
+        return f"We sent it to {address}."
+    if outcome is False:
+        return (
+            f"Our mail server could not send it to {address} just now; we will keep trying "
+            "for about a day. If it does not arrive, ask for a new one."
+        )
+    return f"It is on its way to {address}."
 
 
 def _keep(app, msg):

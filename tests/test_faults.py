@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import jobs
-from app.email import send_email, send_pending_mail
+from app.email import delivery_note, send_email, send_pending_mail
 from app.extensions import db
 from app.models import OutgoingMail, PeriodicRun, utcnow
 
@@ -223,6 +223,31 @@ def test_a_mail_server_that_never_answers_costs_only_the_timeout(tmp_path, silen
     assert row.attempts == 1 and "timed out" in row.last_error.lower()
     with app.app_context():
         db.engine.dispose()
+
+
+def test_off_the_request_thread_the_outcome_is_still_known_in_time(tmp_path, silent_server):
+    refused_port = free_port()
+    for port, expected in ((refused_port, False), (silent_server, None)):
+        app = build_app(
+            tmp_path,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=port,
+            MAIL_SUPPRESS_SEND=False,
+            MAIL_SEND_SYNC=False,
+            MAIL_WAIT_SECONDS=1,
+            MAIL_TIMEOUT=3,
+        )
+        with app.app_context():
+            db.create_all()
+        started = time.monotonic()
+        outcome = contact_email(app)
+        assert outcome is expected and time.monotonic() - started < 2.5
+        note = delivery_note(outcome, "someone@example.com")
+        assert "We sent" not in note and "someone@example.com" in note
+        time.sleep(3.5 if outcome is None else 0)  # let the silent server time out
+        with app.app_context():
+            db.engine.dispose()
+    assert delivery_note(True, "a@example.com") == "We sent it to a@example.com."
 
 
 def test_a_new_user_notice_refused_by_the_server_is_not_lost(app, client):
