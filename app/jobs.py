@@ -454,8 +454,9 @@ def later_lease(expiry):
     return case((or_(current.is_(None), current < expiry), expiry), else_=current)
 
 
-def reclaim_expired(now=None, conversion_ids=None):
-    """Jobs whose runner stopped renewing their lease: requeue those that never started,
+def reclaim_expired(now=None, conversion_ids=None, requeue=True):
+    """Jobs whose runner stopped renewing their lease: requeue those that never started
+    (on this process's runner; with requeue=False they wait for a process that serves jobs),
     fail the others with a message that says what happened. Returns how many changed."""
     now = now or utcnow()
     query = select(Conversion.id, Conversion.runner, Conversion.status).where(
@@ -472,6 +473,8 @@ def reclaim_expired(now=None, conversion_ids=None):
             Conversion.runner == token if token else Conversion.runner.is_(None),
         )
         if status == Conversion.QUEUED:
+            if not requeue:
+                continue
             fresh = new_token()
             done = db.session.execute(
                 update(Conversion)
@@ -564,10 +567,10 @@ def delete_conversion(conversion):
     db.session.delete(conversion)
 
 
-def cleanup(app=None, now=None):
+def cleanup(app=None, now=None, requeue=True):
     """Delete expired conversions, their files first. Returns how many went."""
     now = now or utcnow()
-    reclaim_expired(now)
+    reclaim_expired(now, requeue=requeue)
     expired = db.session.scalars(
         select(Conversion).where(
             Conversion.expires_at <= now,
