@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import abort, current_app, session
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from . import jobs, settings
 from .errors import format_size
@@ -147,8 +148,13 @@ def reclaimed_if_lapsed(conversion):
 
 
 def visitor_conversions():
-    """A query for the visitor's conversions, newest first."""
-    query = select(Conversion).order_by(Conversion.created_at.desc(), Conversion.id.desc())
+    """A query for the visitor's conversions, newest first. Lists need none of the JSON
+    columns (the cached preview alone is about 9 KB a row): they load only if touched."""
+    query = (
+        select(Conversion)
+        .options(defer(Conversion.info), defer(Conversion.options), defer(Conversion.warnings))
+        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
+    )
     if current_user.is_authenticated:
         return query.where(Conversion.user_id == current_user.id)
     key = anonymous_key()
