@@ -129,7 +129,10 @@ def name_disagrees(conversion):
 
 def owned_conversion(public_id):
     """The visitor's own conversion: 404 for anyone else's, 410 once it has expired."""
-    conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == public_id))
+    # `info` holds the cached previews (up to megabytes for a wide sheet): only the file's
+    # own page reads it, so the status poll and the download do not load it.
+    query = select(Conversion).options(defer(Conversion.info))
+    conversion = db.session.scalar(query.where(Conversion.public_id == public_id))
     if conversion is None or not conversion.owned_by(current_user, anonymous_key()):
         abort(404)
     if conversion.is_expired():

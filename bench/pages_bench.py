@@ -1,7 +1,7 @@
 """Throughput of Sheetport's pages beside a bare Flask route, under gunicorn, in one run.
 
-    .venv/bin/python bench/pages_bench.py                  # 2 workers, 4 clients, 5 s a page
-    .venv/bin/python bench/pages_bench.py --workers 2 --clients 8 --seconds 10
+    .venv/bin/python bench/pages_bench.py                  # 2 workers, 4 clients
+    .venv/bin/python bench/pages_bench.py --workers 2 --clients 8 --seconds 3 --rounds 5
 
 One gunicorn serves both the app (production config, SQLite) and, under /bare/, a bare
 Flask app whose one route renders a small template: the baseline. Client processes make
@@ -153,7 +153,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=2, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="page/baseline alternations")
     parser.add_argument("--rows", type=int, default=30, help="conversions on the history page")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pages-bench-"))
@@ -185,7 +186,7 @@ def main():
                     raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.2)
         pages = [
-            ("bare Flask route (baseline)", "/bare/", None),
+            ("bare Flask route", "/bare/", None),
             ("home", "/", None),
             ("/convert", "/convert", None),
             ("login", "/auth/login", None),
@@ -196,16 +197,26 @@ def main():
             measure(port, path, page_cookie, args.clients, 0.5)
         print(
             f"gunicorn --workers {args.workers}, {args.clients} client processes, "
-            f"{args.seconds:g} s a page\n"
+            f"{args.rounds} rounds of {args.seconds:g} s a page, each beside the bare route\n"
         )
-        print("| page | requests/s | errors | ratio to bare | HTML bytes |")
-        print("| --- | --- | --- | --- | --- |")
-        baseline = None
-        for name, path, page_cookie in pages:
-            rate, errors = measure(port, path, page_cookie, args.clients, args.seconds)
-            baseline = baseline or rate
+        print("| page | requests/s | bare route meanwhile | errors | ratio to bare | HTML bytes |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        bare = pages[0]
+        for name, path, page_cookie in pages[1:]:
+            # Alternate with the baseline in short rounds, so that a change in the machine's
+            # load during the run moves both figures, not the ratio.
+            rates, bare_rates, errors = [], [], 0
+            for _ in range(args.rounds):
+                bare_rates.append(measure(port, bare[1], None, args.clients, args.seconds)[0])
+                rate, failed = measure(port, path, page_cookie, args.clients, args.seconds)
+                rates.append(rate)
+                errors += failed
+            rate, baseline = sum(rates) / len(rates), sum(bare_rates) / len(bare_rates)
             size = page_size(port, path, page_cookie)
-            print(f"| {name} | {rate:.0f} | {errors} | {rate / baseline:.2f}x | {size:,} |")
+            print(
+                f"| {name} | {rate:.0f} | {baseline:.0f} | {errors} | "
+                f"{rate / baseline:.2f}x | {size:,} |"
+            )
     finally:
         server.terminate()
         server.wait()
