@@ -76,6 +76,9 @@ class Config:
     CONVERSION_WORKERS = env_int("CONVERSION_WORKERS", 2)
     CONVERSION_MAX_SECONDS = env_int("CONVERSION_MAX_SECONDS", 900)
     CONVERSION_MAX_MEMORY_MB = env_int("CONVERSION_MAX_MEMORY_MB", 4096)
+    # Reading an upload (or another sheet's preview) happens while the browser waits: it is
+    # stopped after this many seconds, well under gunicorn's 30-second worker timeout.
+    UPLOAD_READ_SECONDS = env_int("UPLOAD_READ_SECONDS", 10)
     CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 10)
     # The public address every emailed link is built from (never the request's Host).
     SITE_URL = env_str("SITE_URL", "http://127.0.0.1:5000")
@@ -89,6 +92,8 @@ class Config:
     # Mail: seconds to wait on the SMTP server, and how often to retry a message it refused.
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
     MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
+    # How long a request waits for its email's first try, to tell the truth about it.
+    MAIL_WAIT_SECONDS = env_int("MAIL_WAIT_SECONDS", 2)
     CONVERSIONS_PER_PAGE = 20
 
     # Sessions and cookies.

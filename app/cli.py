@@ -67,12 +67,14 @@ def register(app):
         remove files no row owns (the app also does this every few minutes)."""
         from . import jobs
 
-        interrupted = jobs.reclaim_expired()
+        # Jobs that never started are left to the web processes' runners to queue again:
+        # run here, they would keep this command waiting until they finished.
+        interrupted = jobs.reclaim_expired(requeue=False)
         if interrupted:
             click.echo(
                 f"Reclaimed {interrupted} job{'' if interrupted == 1 else 's'} whose runner died."
             )
-        count = jobs.cleanup(app)
+        count = jobs.cleanup(app, requeue=False)
         click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
         removed = jobs.sweep_files()
         click.echo(f"Removed {len(removed)} orphaned file{'' if len(removed) == 1 else 's'}.")

@@ -4,13 +4,14 @@ import secrets
 import time
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
 from flask import abort, current_app, session
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from . import jobs, settings, sheets
 from .errors import format_size
@@ -27,6 +28,7 @@ from .sheets import (
 )
 from .sheets.convert import MEDIA_TYPES, isolated
 from .sheets.names import clean_file_name
+from .sheets.sandbox import run_isolated
 
 SESSION_KEY = "anonymous_key"
 OPTIONS_KEY = "convert_options"
@@ -102,9 +104,7 @@ def receive_upload(file, owner=None, look_inside=True):
     try:
         if look_inside:
             # One child process reads the file once for both answers (see app.sheets.survey).
-            info, shown = survey(
-                files.path(stored), limits=limits, isolate=True, text_sheet_name=stem
-            )
+            info, shown = read_in_time(survey, files.path(stored), text_sheet_name=stem)
         else:
             found = isolated(detect_format, files.path(stored), limits=limits)
             info = WorkbookInfo(found.format, found.description, [], found.encoding)
@@ -136,6 +136,22 @@ def receive_upload(file, owner=None, look_inside=True):
     return conversion
 
 
+def read_in_time(function, *args, **kwargs):
+    """Run an engine reader for a request in a child process stopped after UPLOAD_READ_SECONDS,
+    well under the server's worker timeout: a file crafted to make reading slow costs its
+    sender a refusal, never a web worker."""
+    seconds = current_app.config["UPLOAD_READ_SECONDS"]
+    limits = replace(jobs.engine_limits(current_app), max_seconds=seconds)
+    return run_isolated(
+        function,
+        *args,
+        limits=limits,
+        memory_bytes=limits.max_memory_bytes,
+        seconds=seconds,
+        **kwargs,
+    )
+
+
 def text_sheet_name(original_name):
     """A text file's one sheet is named after the file, by the engine's rule."""
     return sheets.text_sheet_name(original_name)
@@ -155,7 +171,10 @@ def name_disagrees(conversion):
 
 def owned_conversion(public_id):
     """The visitor's own conversion: 404 for anyone else's, 410 once it has expired."""
-    conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == public_id))
+    # `info` holds the cached previews (up to megabytes for a wide sheet): only the file's
+    # own page reads it, so the status poll and the download do not load it.
+    query = select(Conversion).options(defer(Conversion.info))
+    conversion = db.session.scalar(query.where(Conversion.public_id == public_id))
     if conversion is None or not conversion.owned_by(current_user, anonymous_key()):
         abort(404)
     if conversion.is_expired():
@@ -174,8 +193,13 @@ def reclaimed_if_lapsed(conversion):
 
 
 def visitor_conversions():
-    """A query for the visitor's conversions, newest first."""
-    query = select(Conversion).order_by(Conversion.created_at.desc(), Conversion.id.desc())
+    """A query for the visitor's conversions, newest first. Lists need none of the JSON
+    columns (the cached preview alone is about 9 KB a row): they load only if touched."""
+    query = (
+        select(Conversion)
+        .options(defer(Conversion.info), defer(Conversion.options), defer(Conversion.warnings))
+        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
+    )
     if current_user.is_authenticated:
         return query.where(Conversion.user_id == current_user.id)
     key = anonymous_key()
@@ -187,11 +211,10 @@ def sheet_preview(conversion, sheet):
     previews = conversion.info.get("previews", {})
     if sheet not in previews:
         files = jobs.storage()
-        shown = preview(
+        shown = read_in_time(
+            preview,
             files.path(conversion.stored_name),
             sheet,
-            limits=jobs.engine_limits(current_app),
-            isolate=True,
             text_sheet_name=text_sheet_name(conversion.original_name),
         )
         conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
@@ -283,10 +306,9 @@ def inspected(conversion):
     is read now, once (a file that cannot be read has no sheets)."""
     if "sheets" not in conversion.info:
         try:
-            info = inspect(
+            info = read_in_time(
+                inspect,
                 jobs.storage().path(conversion.stored_name),
-                limits=jobs.engine_limits(current_app),
-                isolate=True,
                 text_sheet_name=text_sheet_name(conversion.original_name),
             )
             found = asdict(info)

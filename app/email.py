@@ -20,7 +20,7 @@ def send_email(to, subject, template, **context):
     """Render one email, keep it in the outbox and send it. Failures are logged, never
     raised to the caller; a message the server refuses is retried with backoff
     (send_pending_mail). Returns True once sent, False if the first try failed (it will be
-    retried), None when sending goes on in the background."""
+    retried), None if sending still goes on after MAIL_WAIT_SECONDS (see delivery_note)."""
     app = current_app._get_current_object()
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients:
@@ -37,8 +37,27 @@ def send_email(to, subject, template, **context):
     mail_id = _keep(app, msg)
     if app.config["MAIL_SEND_SYNC"]:
         return _deliver(app, msg, mail_id)
-    threading.Thread(target=_deliver, args=(app, msg, mail_id), daemon=True).start()
-    return None
+    # Off the request thread, but wait a moment for the outcome: a refused connection is
+    # known at once, and then the page need not claim the email was sent.
+    outcome = []
+    sender = threading.Thread(
+        target=lambda: outcome.append(_deliver(app, msg, mail_id)), daemon=True
+    )
+    sender.start()
+    sender.join(app.config["MAIL_WAIT_SECONDS"])
+    return outcome[0] if outcome else None
+
+
+def delivery_note(outcome, address):
+    """A sentence for the page after send_email, true whatever happened to the email."""
+    if outcome is True:
+        return f"We sent it to {address}."
+    if outcome is False:
+        return (
+            f"Our mail server could not send it to {address} just now; we will keep trying "
+            "for about a day. If it does not arrive, ask for a new one."
+        )
+    return f"It is on its way to {address}."
 
 
 def _keep(app, msg):
@@ -126,7 +145,6 @@ def _claim(app, mail_id):
         update(OutgoingMail)
         .where(
             OutgoingMail.id == mail_id,
-            OutgoingMail.sent_at.is_(None),
             or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
         )
         .values(claimed_until=now + timedelta(seconds=3 * app.config["MAIL_TIMEOUT"] + 10))
@@ -143,7 +161,7 @@ def _record(app, mail_id, error=None):
         outgoing = db.session.get(OutgoingMail, mail_id)
         outgoing.claimed_until = None
         if error is None:
-            outgoing.sent_at = utcnow()
+            db.session.delete(outgoing)  # sent: nothing to keep, and it may hold a link
         else:
             outgoing.attempts += 1
             outgoing.last_error = _describe(error)[:255]
@@ -166,12 +184,12 @@ def _describe(error):
 
 def send_pending_mail():
     """Send the outbox's due messages (new ones a process left behind, and retries).
-    Returns (sent, failed). Sent messages are kept a week, then forgotten."""
+    Returns (sent, failed). Messages given up on are kept a week for the admins."""
     app = current_app._get_current_object()
     now = utcnow()
     due = db.session.scalars(
         select(OutgoingMail)
-        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
+        .where(OutgoingMail.next_attempt_at <= now)
         .order_by(OutgoingMail.next_attempt_at)
         .limit(100)
     ).all()
@@ -189,7 +207,10 @@ def send_pending_mail():
         for outgoing in due
     ]
     outcomes = [_deliver(app, msg, mail_id) for mail_id, msg in messages]
-    db.session.execute(delete(OutgoingMail).where(OutgoingMail.sent_at < now - timedelta(days=7)))
+    given_up = OutgoingMail.next_attempt_at.is_(None)
+    db.session.execute(
+        delete(OutgoingMail).where(given_up, OutgoingMail.created_at < now - timedelta(days=7))
+    )
     db.session.commit()
     return outcomes.count(True), outcomes.count(False)
 

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .extensions import db
@@ -405,7 +405,7 @@ def progress_writer(app, conversion_id, token):
                 .values(
                     progress_done=done,
                     progress_total=total,
-                    lease_expires_at=utcnow() + lease_length(app),
+                    lease_expires_at=later_lease(utcnow() + lease_length(app)),
                 )
             )
             db.session.commit()
@@ -435,7 +435,7 @@ def renew_leases(app, tokens):
             db.session.execute(
                 update(Conversion)
                 .where(Conversion.runner.in_(tokens), Conversion.status.in_(ACTIVE))
-                .values(lease_expires_at=utcnow() + lease_length(app))
+                .values(lease_expires_at=later_lease(utcnow() + lease_length(app)))
             )
             db.session.commit()
         except SQLAlchemyError:
@@ -447,8 +447,16 @@ def renew_leases(app, tokens):
             db.session.remove()
 
 
-def reclaim_expired(now=None, conversion_ids=None):
-    """Jobs whose runner stopped renewing their lease: requeue those that never started,
+def later_lease(expiry):
+    """The later of the stored expiry and this one: a write that waited for a lock must not
+    pull a lease back that another write pushed forward meanwhile."""
+    current = Conversion.lease_expires_at
+    return case((or_(current.is_(None), current < expiry), expiry), else_=current)
+
+
+def reclaim_expired(now=None, conversion_ids=None, requeue=True):
+    """Jobs whose runner stopped renewing their lease: requeue those that never started
+    (on this process's runner; with requeue=False they wait for a process that serves jobs),
     fail the others with a message that says what happened. Returns how many changed."""
     now = now or utcnow()
     query = select(Conversion.id, Conversion.runner, Conversion.status).where(
@@ -465,6 +473,8 @@ def reclaim_expired(now=None, conversion_ids=None):
             Conversion.runner == token if token else Conversion.runner.is_(None),
         )
         if status == Conversion.QUEUED:
+            if not requeue:
+                continue
             fresh = new_token()
             done = db.session.execute(
                 update(Conversion)
@@ -555,10 +565,10 @@ def delete_conversion(conversion):
     db.session.delete(conversion)
 
 
-def cleanup(app=None, now=None):
+def cleanup(app=None, now=None, requeue=True):
     """Delete expired conversions, their files first. Returns how many went."""
     now = now or utcnow()
-    reclaim_expired(now)
+    reclaim_expired(now, requeue=requeue)
     expired = db.session.scalars(
         select(Conversion).where(
             Conversion.expires_at <= now,

@@ -420,8 +420,9 @@ class ConversionResult(db.Model):
 
 
 class OutgoingMail(db.Model):
-    """An email waiting to be sent, or sent. Kept so that a mail server that refuses or
-    never answers delays a message instead of losing it (app/email.py retries it)."""
+    """An email not yet sent. Kept so that a mail server that refuses or never answers
+    delays a message instead of losing it (app/email.py retries it); deleted once sent,
+    since it may carry a sign-in link."""
 
     __tablename__ = "outgoing_mail"
 
@@ -437,7 +438,6 @@ class OutgoingMail(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Which process is sending it now, until when: two processes never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class PeriodicRun(db.Model):

@@ -134,7 +134,7 @@ class Storage:
         """Remove what no row owns: stored files not in `owned` and temporary uploads, when
         older than `older_than` seconds, and scratch folders of runs not in `live_tokens`.
         Returns the names removed (files Sheetport did not name are left alone)."""
-        if not self.root.exists():
+        if not self.root.is_dir():
             return []
         cutoff = (now or time.time()) - older_than
         removed = []

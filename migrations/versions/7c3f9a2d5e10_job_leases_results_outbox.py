@@ -62,12 +62,10 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('claimed_until', sa.DateTime(), nullable=True),
-    sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outgoing_mail', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outgoing_mail_next_attempt_at'), ['next_attempt_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outgoing_mail_sent_at'), ['sent_at'], unique=False)
 
     op.create_table('periodic_runs',
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -90,7 +88,6 @@ def downgrade():
     op.drop_table('rate_limit_counters')
     op.drop_table('periodic_runs')
     with op.batch_alter_table('outgoing_mail', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outgoing_mail_sent_at'))
         batch_op.drop_index(batch_op.f('ix_outgoing_mail_next_attempt_at'))
     op.drop_table('outgoing_mail')
     with op.batch_alter_table('conversion_results', schema=None) as batch_op:

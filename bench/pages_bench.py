@@ -1,0 +1,226 @@
+"""Throughput of Sheetport's pages beside a bare Flask route, under gunicorn, in one run.
+
+    .venv/bin/python bench/pages_bench.py                  # 2 workers, 4 clients
+    .venv/bin/python bench/pages_bench.py --workers 2 --clients 8 --seconds 3 --rounds 5
+
+One gunicorn serves both the app (production config, SQLite) and, under /bare/, a bare
+Flask app whose one route renders a small template: the baseline. Client processes make
+requests for a fixed time per page, each on a new connection (gunicorn's sync workers close
+them anyway). The figures depend on the machine and its load; the ratios come from the same
+run and are what to compare. Signed-in pages use a session made in this process.
+"""
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SERVER = """
+from flask import Flask, render_template_string
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from app import create_app
+
+bare = Flask("bare")
+
+
+@bare.get("/")
+def index():
+    return render_template_string(
+        "<!doctype html><title>{{ title }}</title><ul>{% for i in items %}<li>{{ i }}</li>"
+        "{% endfor %}</ul>", title="Bare", items=range(10)
+    )
+
+
+app = create_app("production")
+app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/bare": bare.wsgi_app})
+"""
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(folder, rows):
+    """A database with an account holding `rows` conversions; returns (cookie, public_id)."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import Conversion, Role, User, utcnow
+
+    app = create_app("production", {"WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        db.create_all()
+        Role.insert_roles()
+        user = User(email="bench@example.com", name="Bench", confirmed=True)
+        user.set_password("a long password")
+        db.session.add(user)
+        db.session.flush()
+        preview = {"rows": [[f"cell {r}-{c}" for c in range(12)] for r in range(100)]}
+        for number in range(rows):
+            db.session.add(
+                Conversion(
+                    user_id=user.id,
+                    original_name=f"report {number}.xlsx",
+                    stored_name=f"{number:032x}",
+                    detected_format="xlsx",
+                    size=123_456,
+                    info={"sheets": [{"name": "Data", "visible": True}], "previews": preview},
+                    options={"format": "csv", "sheets": ["Data"]},
+                    output_format="csv",
+                    status="done",
+                    result_name=f"report {number}.csv",
+                    result_stored_name=f"{number + 10**6:032x}.csv",
+                    result_size=45_678,
+                    rows=1000,
+                    expires_at=utcnow() + timedelta(hours=24),
+                )
+            )
+        db.session.commit()
+        public_id = db.session.scalar(db.select(Conversion.public_id).limit(1))
+        db.engine.dispose()
+    client = app.test_client()
+    response = client.post(
+        "/auth/login",
+        data={"email": "bench@example.com", "password": "a long password"},
+        base_url="https://localhost",
+    )
+    cookie = re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    return cookie, public_id
+
+
+def hammer(port, path, cookie, seconds, results):
+    headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+    if cookie:
+        headers["Cookie"] = f"session={cookie}"
+    done = errors = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status == 200:
+                done += 1
+            else:
+                errors += 1
+        except OSError:
+            errors += 1
+        finally:
+            connection.close()
+    results.put((done, errors))
+
+
+def measure(port, path, cookie, clients, seconds):
+    results = multiprocessing.Queue()
+    workers = [
+        multiprocessing.Process(target=hammer, args=(port, path, cookie, seconds, results))
+        for _ in range(clients)
+    ]
+    for worker in workers:
+        worker.start()
+    totals = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(d for d, _ in totals) / seconds, sum(e for _, e in totals)
+
+
+def page_size(port, path, cookie):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+    if cookie:
+        headers["Cookie"] = f"session={cookie}"
+    connection.request("GET", path, headers=headers)
+    body = connection.getresponse().read()
+    connection.close()
+    return len(body)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=2, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="page/baseline alternations")
+    parser.add_argument("--rows", type=int, default=30, help="conversions on the history page")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="pages-bench-"))
+    os.environ.update(
+        SHEETPORT_INSTANCE_PATH=str(folder),
+        SECRET_KEY="bench-secret-key",
+        SITE_URL="https://localhost",
+        DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite'}",
+        CLEANUP_INTERVAL_MINUTES="0",
+    )
+    cookie, public_id = prepare(folder, args.rows)
+    (folder / "bench_server.py").write_text(SERVER)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers)]
+        + ["--bind", f"127.0.0.1:{port}", "--chdir", str(folder)]
+        + ["--pythonpath", str(ROOT), "bench_server:app"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if page_size(port, "/bare/", cookie):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        pages = [
+            ("bare Flask route", "/bare/", None),
+            ("home", "/", None),
+            ("/convert", "/convert", None),
+            ("login", "/auth/login", None),
+            ("status JSON (signed in)", f"/convert/{public_id}/status", cookie),
+            (f"history, {args.rows} rows (signed in)", "/history", cookie),
+        ]
+        for _, path, page_cookie in pages:  # warm every worker
+            measure(port, path, page_cookie, args.clients, 0.5)
+        print(
+            f"gunicorn --workers {args.workers}, {args.clients} client processes, "
+            f"{args.rounds} rounds of {args.seconds:g} s a page, each beside the bare route\n"
+        )
+        print("| page | requests/s | bare route meanwhile | errors | ratio to bare | HTML bytes |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        bare = pages[0]
+        for name, path, page_cookie in pages[1:]:
+            # Alternate with the baseline in short rounds, so that a change in the machine's
+            # load during the run moves both figures, not the ratio.
+            rates, bare_rates, errors = [], [], 0
+            for _ in range(args.rounds):
+                bare_rates.append(measure(port, bare[1], None, args.clients, args.seconds)[0])
+                rate, failed = measure(port, path, page_cookie, args.clients, args.seconds)
+                rates.append(rate)
+                errors += failed
+            rate, baseline = sum(rates) / len(rates), sum(bare_rates) / len(bare_rates)
+            size = page_size(port, path, page_cookie)
+            print(
+                f"| {name} | {rate:.0f} | {baseline:.0f} | {errors} | "
+                f"{rate / baseline:.2f}x | {size:,} |"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
