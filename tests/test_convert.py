@@ -81,7 +81,7 @@ def stored_files(app):
 def test_upload_page(client):
     page = client.get("/convert")
     assert page.status_code == 200 and b'enctype="multipart/form-data"' in page.data
-    assert b"Quick convert to CSV" in page.data
+    assert b"Convert right away" in page.data and b'aria-invalid="None"' not in page.data
 
 
 def test_upload_preview_convert_download(app, client, workbook, tmp_path):

@@ -24,9 +24,10 @@ FORMATS = choices(
 
 
 class UploadForm(FlaskForm):
-    file = FileField("Spreadsheet", validators=[FileRequired("Choose a file to upload.")])
+    file = FileField("Choose a file", validators=[FileRequired("Choose a file to upload.")])
+    output_format = SelectField("Convert to", choices=FORMATS, default="csv")
     preview = SubmitField("Upload and preview")
-    quick = SubmitField("Quick convert to CSV")
+    quick = SubmitField("Convert right away")
 
 
 class OptionsForm(FlaskForm):
@@ -91,6 +92,47 @@ class OptionsForm(FlaskForm):
         "fill_merged",
         "protect_formulas",
     )
+
+    # Which output formats each option changes; the page shows the others under "More options".
+    APPLIES_TO = {
+        "delimiter": ("csv",),
+        "quoting": ("csv", "tsv"),
+        "encoding": ("csv", "tsv"),
+        "line_ending": ("csv", "tsv"),
+        "protect_formulas": ("csv", "tsv"),
+        "date_style": ("csv", "tsv", "json"),
+        "json_style": ("json",),
+        "header": ("json",),
+        "skip_rows": (),  # every format, but rarely needed: always under "More options"
+        "fill_merged": (),
+    }
+    # The engine's option names where they differ from the field names.
+    ENGINE_NAMES = {"output_format": "format"}
+
+    FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "xlsx": "XLSX", "json": "JSON"}
+
+    def applies_here(self, output_format):
+        """The option names that change output in `output_format`."""
+        return [name for name, formats in self.APPLIES_TO.items() if output_format in formats]
+
+    def applies_text(self, name):
+        formats = self.APPLIES_TO[name]
+        if not formats:
+            return None
+        names = [self.FORMAT_NAMES[f] for f in formats]
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        return f"For {listed}."
+
+    @classmethod
+    def data_from_options(cls, options):
+        """Form data from a conversion's stored engine options (only the keys it has)."""
+        names = (*cls.REMEMBERED, "skip_rows", "all_sheets", "include_hidden", "sheets")
+        data = {}
+        for name in names:
+            key = cls.ENGINE_NAMES.get(name, name)
+            if key in options:
+                data[name] = options[key]
+        return data
 
     def validate_sheets(self, field):
         if not self.all_sheets.data and not field.data:
