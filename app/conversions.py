@@ -9,7 +9,7 @@ from flask import abort, current_app, session
 from flask_login import current_user
 from sqlalchemy import select
 
-from . import jobs, settings
+from . import jobs, settings, sheets
 from .errors import format_size
 from .extensions import db
 from .models import Conversion, utcnow
@@ -94,8 +94,8 @@ def receive_upload(file):
 
 
 def text_sheet_name(original_name):
-    """A text file's one sheet is named after the file, as Excel names it."""
-    return Path(original_name or "").stem or "Sheet1"
+    """A text file's one sheet is named after the file, by the engine's rule."""
+    return sheets.text_sheet_name(original_name)
 
 
 def name_disagrees(conversion):

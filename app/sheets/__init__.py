@@ -22,7 +22,8 @@ from .errors import (
     UnsupportedSheet,
 )
 from .limits import DEFAULT_LIMITS, Limits
-from .options import ENCODINGS, OUTPUT_FORMATS, Options
+from .options import ENCODINGS, INPUT_ENCODINGS, OUTPUT_FORMATS, Options
+from .text import text_sheet_name
 
 __all__ = [
     "BadOptions",
@@ -30,6 +31,7 @@ __all__ = [
     "DamagedFile",
     "Detection",
     "ENCODINGS",
+    "INPUT_ENCODINGS",
     "EmptyFile",
     "EncodingFailed",
     "FORMAT_NAMES",
@@ -50,4 +52,5 @@ __all__ = [
     "inspect",
     "preview",
     "survey",
+    "text_sheet_name",
 ]

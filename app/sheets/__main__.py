@@ -40,6 +40,29 @@ def parser():
     p.add_argument("--fill-merged", action="store_true")
     p.add_argument("--protect-formulas", action="store_true")
     p.add_argument("--no-infer-types", action="store_true", help="text input: keep every cell text")
+    p.add_argument(
+        "--input-encoding",
+        default="",
+        metavar="ENCODING",
+        help="text input: read it as this encoding (e.g. cp1252, cp1250); default: detected",
+    )
+    p.add_argument(
+        "--decimal-separator",
+        choices=[".", ","],
+        default="",
+        help="text input typed for xlsx/json: 47,91 is a number with ','; default: detected",
+    )
+    p.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy", "ymd"],
+        default="",
+        help="text input typed for xlsx/json: how to read 02/03/2024; default: detected",
+    )
+    p.add_argument(
+        "--full-precision",
+        action="store_true",
+        help="numbers with every digit stored (0.30000000000000004), not the 15 Excel shows",
+    )
     p.add_argument("--inspect", action="store_true", help="print what INPUT holds, as JSON")
     return p
 
@@ -60,7 +83,7 @@ def main(argv=None):
         return 2
     try:
         if args.inspect:
-            info = inspect(args.input, isolate=True)
+            info = inspect(args.input, isolate=True, input_encoding=args.input_encoding or None)
             print(json.dumps(asdict(info), indent=2, ensure_ascii=False))
             return 0
         if args.output is None:
@@ -81,6 +104,10 @@ def main(argv=None):
             fill_merged=args.fill_merged,
             protect_formulas=args.protect_formulas,
             infer_types=not args.no_infer_types,
+            input_encoding=args.input_encoding,
+            decimal_separator=args.decimal_separator,
+            date_order=args.date_order,
+            full_precision=args.full_precision,
         )
         result = convert(args.input, args.output, options, isolate=True)
     except SheetError as error:

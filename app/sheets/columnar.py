@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .options import LINE_ENDINGS
-from .values import DATE_STYLES, number_for_text, protect_formula
+from .values import DATE_STYLES, full_number_for_text, number_for_text, protect_formula
 from .writers import CsvSheetWriter
 
 # Rust's log messages ("falling back to string" for an empty column) are not for users.
@@ -63,7 +63,9 @@ def write_csv(binary, typed, options, sheet_name, advance):
     """Write one sheet as CSV/TSV: the leading rows after options.skip_rows through
     csv.writer, then the columns a slice at a time. advance(rows) after each part.
     Returns the number of rows written."""
-    columns = TextColumns(options.date_style, options.protect_formulas, typed.date1904)
+    columns = TextColumns(
+        options.date_style, options.protect_formulas, typed.date1904, options.full_precision
+    )
     columns.check(typed.batch)  # before a byte is written: the other path may still take over
     lines = CsvLines(
         options.field_delimiter, options.quoting == "all", LINE_ENDINGS[options.line_ending]
@@ -163,7 +165,9 @@ def bool_array(flags):
 class TextColumns:
     """Turns Arrow columns into string columns, by the rules of values.py."""
 
-    def __init__(self, date_style="iso", protect_formulas=False, date1904=False):
+    def __init__(
+        self, date_style="iso", protect_formulas=False, date1904=False, full_precision=False
+    ):
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -172,6 +176,8 @@ class TextColumns:
         self.iso = date_style == "iso"
         self.protect_formulas = protect_formulas
         self.day_zero = DAY_ZERO_MS[date1904]
+        self.number_text = full_number_for_text if full_precision else number_for_text
+        self.full_precision = full_precision
 
     def check(self, batch):
         """Raise NotColumnar for a column these rules cannot write."""
@@ -228,7 +234,8 @@ class TextColumns:
 
     def numbers(self, array):
         """Integral values as integers, others in Arrow's shortest round-trip form; the
-        values Arrow would write in scientific notation go through number_for_text."""
+        values Arrow would write in scientific notation, or (unless full_precision) with
+        more than 15 significant digits, go through number_for_text."""
         pa, pc = self.pa, self.pc
         whole = pc.and_(pc.equal(pc.floor(array), array), pc.less(pc.abs(array), literal(1e16)))
         if pc.all(whole).as_py():  # ids, counts: the usual whole-number column
@@ -238,10 +245,14 @@ class TextColumns:
         else:
             integers = pc.cast(pc.if_else(whole, array, literal(0.0)), pa.int64(), safe=False)
             text = pc.if_else(whole, pc.cast(integers, pa.string()), pc.cast(array, pa.string()))
+        number_text = self.number_text
+        if not self.full_precision:  # 16 characters or more may hold 16 digits or more
+            long = pc.greater_equal(pc.utf8_length(text), literal(16))
+            text = self.redo(text, long, array, lambda number: str(number_text(number)))
         if not may_hold(text, "eEnN"):  # 1e+20, 1e-7, nan, inf
             return text
         odd = pc.match_substring_regex(text, "[eEnN]")
-        return self.redo(text, odd, array, lambda number: str(number_for_text(number)))
+        return self.redo(text, odd, array, lambda number: str(number_text(number)))
 
     def protected(self, array):
         if not may_hold(array, "=+-@\t\r"):

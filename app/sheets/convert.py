@@ -1,5 +1,6 @@
 """The engine's public functions: inspect, preview, convert."""
 
+import codecs
 import contextlib
 import os
 import time
@@ -8,14 +9,15 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from . import columnar
+from . import columnar, fixups
 from .book import SheetInfo, open_book
-from .detect import detect_format
-from .errors import EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
+from .detect import Detection, detect_format
+from .errors import BadOptions, TimedOut, UnsupportedSheet, damaged_as_user_error
 from .limits import DEFAULT_LIMITS
-from .options import Options
+from .options import Options, is_text_encoding
 from .sandbox import current_bail_out, run_isolated
-from .values import display_text, typed_value
+from .text import number_style, read_sample, text_sheet_name
+from .values import display_text, text_typer
 from .writers import CsvSheetWriter, JsonSheetWriter, XlsxWriter, unique_file_name
 
 MEDIA_TYPES = {
@@ -33,8 +35,12 @@ class WorkbookInfo:
     format: str
     description: str
     sheets: list  # of SheetInfo
-    encoding: str | None = None
+    encoding: str | None = None  # text files: as read (detected, or as asked)
     delimiter: str | None = None
+    # Text files: how their numbers and dates look, the defaults of the options that type
+    # them for XLSX/JSON ("." or ","; "dmy", "mdy", "ymd" or "" when there are no such dates).
+    decimal_separator: str | None = None
+    date_order: str | None = None
 
     def as_dict(self):
         return asdict(self)
@@ -74,61 +80,112 @@ def isolated(function, *args, limits, progress=None, **kwargs):
     )
 
 
-def inspect(path, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"):
+def inspect(path, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name=None, input_encoding=None):
     """What the file is and what it holds: format, sheets (name, visibility, size),
-    and for text files the encoding and delimiter found.
+    and for text files the encoding, delimiter, decimal separator and date order found.
 
     With isolate=True the file is read in a child process (see sandbox.py): use it
-    for files from strangers. A text file's one sheet is called `text_sheet_name`.
+    for files from strangers. A text file's one sheet is called `text_sheet_name`
+    (default: after the file, sales.csv -> sales); it is read as `input_encoding`
+    when given (default: the encoding detected).
     """
     if isolate:
-        return isolated(inspect, path, limits=limits, text_sheet_name=text_sheet_name)
-    with open_checked(path, limits, text_sheet_name) as book:
+        return isolated(
+            inspect,
+            path,
+            limits=limits,
+            text_sheet_name=text_sheet_name,
+            input_encoding=input_encoding,
+        )
+    with open_checked(path, limits, text_sheet_name, input_encoding) as book:
         return workbook_info(book)
 
 
 def preview(
-    path, sheet=None, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"
+    path,
+    sheet=None,
+    rows=100,
+    limits=DEFAULT_LIMITS,
+    isolate=False,
+    text_sheet_name=None,
+    input_encoding=None,
 ):
     """The first `rows` rows of a sheet (default: the first visible one) as display strings."""
     if isolate:
-        return isolated(preview, path, sheet, rows, limits=limits, text_sheet_name=text_sheet_name)
-    with open_checked(path, limits, text_sheet_name) as book:
+        return isolated(
+            preview,
+            path,
+            sheet,
+            rows,
+            limits=limits,
+            text_sheet_name=text_sheet_name,
+            input_encoding=input_encoding,
+        )
+    with open_checked(path, limits, text_sheet_name, input_encoding) as book:
         return first_rows(book, pick_sheet(book, sheet), rows)
 
 
-def survey(path, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name="Sheet1"):
+def survey(
+    path, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name=None, input_encoding=None
+):
     """inspect() and the preview() of the first visible sheet (None if there is no sheet),
     reading the file once: what an upload needs."""
     if isolate:
-        return isolated(survey, path, rows, limits=limits, text_sheet_name=text_sheet_name)
-    with open_checked(path, limits, text_sheet_name) as book:
+        return isolated(
+            survey,
+            path,
+            rows,
+            limits=limits,
+            text_sheet_name=text_sheet_name,
+            input_encoding=input_encoding,
+        )
+    with open_checked(path, limits, text_sheet_name, input_encoding) as book:
         info = workbook_info(book)
         return info, (first_rows(book, pick_sheet(book, None), rows) if book.sheets else None)
 
 
 @contextlib.contextmanager
-def open_checked(path, limits, text_sheet_name):
-    with (
-        damaged_as_user_error(),
-        open_book(path, detect_format(path, limits), limits, text_sheet_name) as book,
-    ):
-        yield book
+def open_checked(path, limits, sheet_name=None, input_encoding=None, bail_out=None):
+    with damaged_as_user_error():
+        detection = read_as(detect_format(path, limits), input_encoding)
+        with open_book(
+            path, detection, limits, sheet_name or text_sheet_name(path), bail_out=bail_out
+        ) as book:
+            yield book
+
+
+def read_as(detection, input_encoding):
+    """The detection, with a text file's encoding replaced by the one asked for."""
+    if not detection.is_text or not input_encoding:
+        return detection
+    if not is_text_encoding(input_encoding):
+        raise BadOptions(f"Unknown encoding to read the file as: '{input_encoding}'.")
+    encoding = codecs.lookup(input_encoding).name
+    if encoding == "utf-8" and detection.encoding == "utf-8-sig":
+        encoding = "utf-8-sig"  # the byte order mark is not a character of the text
+    return Detection(detection.format, encoding)
 
 
 def workbook_info(book):
-    return WorkbookInfo(
+    info = WorkbookInfo(
         format=book.detection.format,
         description=book.detection.description,
         sheets=[SheetInfo(**asdict(sheet)) for sheet in book.sheets],
         encoding=book.encoding,
         delimiter=book.delimiter,
     )
+    if book.detection.is_text:
+        info.decimal_separator, info.date_order = text_number_style(book)
+    return info
+
+
+def text_number_style(book):
+    return number_style(read_sample(book.path, book.encoding), book.delimiter)
 
 
 def first_rows(book, sheet, rows):
     shown = []
-    for row in book.rows(sheet):
+    for row in fixups.read_rows(book, sheet):
         shown.append([display_text(value) for value in row])
         if len(shown) >= rows:
             break
@@ -142,13 +199,17 @@ def pick_sheet(book, name):
             raise UnsupportedSheet("The workbook has no worksheets.")
         return visible[0]
     sheet = book.sheet(name)
+    if sheet is None and book.detection.is_text and name == "Sheet1":
+        sheet = book.sheets[0]  # what a text file's sheet was called before it had its name
     if sheet is None:
         raise UnsupportedSheet(f"The workbook has no sheet named '{name}'.")
     return sheet
 
 
 def choose_sheets(book, options):
-    """The sheets to convert. Empty sheets are refused, or skipped among several."""
+    """The sheets to convert. Empty sheets are skipped among several; when every one
+    chosen is empty, they are converted all the same, to empty output (as Excel and
+    LibreOffice export an empty sheet), and warnings_for() says so."""
     if options.all_sheets:
         chosen = [s for s in book.sheets if s.visible or options.include_hidden]
         if not chosen:
@@ -157,15 +218,7 @@ def choose_sheets(book, options):
         chosen = [pick_sheet(book, name) for name in dict.fromkeys(options.sheets)]
     else:
         chosen = [pick_sheet(book, None)]
-    filled = [sheet for sheet in chosen if sheet.rows]
-    if not filled:
-        names = ", ".join(f"'{sheet.name}'" for sheet in chosen)
-        raise EmptyFile(
-            f"Sheet {names} is empty: there is nothing to convert."
-            if len(chosen) == 1
-            else f"Sheets {names} are empty: there is nothing to convert."
-        )
-    return filled
+    return [sheet for sheet in chosen if sheet.rows] or chosen
 
 
 class Tracker:
@@ -194,18 +247,28 @@ class Tracker:
 
 def sheet_batches(book, sheet, options, tracker):
     """(index of the first row, rows) in batches: per-row work stays in C where it can."""
-    rows = iter(book.rows(sheet))
+    rows = iter(fixups.read_rows(book, sheet))
     if options.fill_merged:
         rows = fill_merged(rows, book.merges(sheet))
     index = len(list(islice(rows, options.skip_rows))) if options.skip_rows else 0
     tracker.advance(index)
-    typed = book.format == "csv" and options.infer_types and options.format in ("xlsx", "json")
+    typed = None
+    if book.format == "csv" and options.infer_types and options.format in ("xlsx", "json"):
+        typed = text_typer(*typing_style(book, options))
     while batch := list(islice(rows, BATCH_ROWS)):
         if typed:
-            batch = [[typed_value(value) for value in row] for row in batch]
+            batch = [[typed(value) for value in row] for row in batch]
         tracker.advance(len(batch))
         yield index, batch
         index += len(batch)
+
+
+def typing_style(book, options):
+    """The decimal separator and date order for typing a text file: as asked, else as found."""
+    if options.decimal_separator and options.date_order:
+        return options.decimal_separator, options.date_order
+    decimal, order = text_number_style(book)
+    return options.decimal_separator or decimal, options.date_order or order
 
 
 def fill_merged(rows, merges):
@@ -239,16 +302,9 @@ def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMIT
     destination = Path(destination)
     partial = destination.with_name(f".{destination.name}.{os.urandom(4).hex()}.partial")
     try:
-        with (
-            damaged_as_user_error(),
-            open_book(
-                path,
-                detect_format(path, limits),
-                limits,
-                options.name_stem or "Sheet1",
-                bail_out=current_bail_out(),
-            ) as book,
-        ):
+        with open_checked(
+            path, limits, options.name_stem, options.input_encoding, current_bail_out()
+        ) as book:
             sheets = choose_sheets(book, options)
             tracker = Tracker(progress, sum(sheet.rows for sheet in sheets), limits)
             result = write_output(book, sheets, options, tracker, partial)
@@ -307,6 +363,8 @@ def write_columns(book, sheet, options, tracker, binary, result):
     when the sheet does not suit it."""
     try:
         typed = book.typed_columns(sheet, options.skip_rows + 1)
+        if fixups.columns_need_fixups(book, sheet, typed.batch):
+            return False  # cells calamine misreads: the row-by-row path puts them right
         rows = columnar.write_csv(binary, typed, options, sheet.name, tracker.advance)
     except columnar.NotColumnar:
         return False
@@ -318,6 +376,13 @@ def write_columns(book, sheet, options, tracker, binary, result):
 def warnings_for(book, sheets, options):
     warnings = []
     converted = {sheet.name for sheet in sheets}
+    if not any(sheet.rows for sheet in sheets):
+        names = ", ".join(f"'{sheet.name}'" for sheet in sheets)
+        warnings.append(
+            f"Sheet {names} is empty: the file written is empty."
+            if len(sheets) == 1
+            else f"Sheets {names} are empty: the files written are empty."
+        )
     empty = [s.name for s in book.sheets if not s.rows and s.name not in converted]
     others = [s.name for s in book.sheets if s.name not in converted and s.name not in empty]
     for name in empty:

@@ -1,6 +1,8 @@
 """Tell what a file really is from its bytes, never from its name."""
 
 import codecs
+import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,15 +184,66 @@ def detect_text_encoding(sample, complete):
         text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
         encoding = "utf-8"
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes  # here: most files never need it
-
-        match = from_bytes(sample).best()
-        if match is None:
-            raise NotASpreadsheet("This file is not a spreadsheet or a text file.") from None
-        encoding = codecs.lookup(match.encoding).name
+        encoding = guess_legacy_encoding(sample)
         text = sample.decode(encoding, errors="replace")
     # Single-byte encodings decode anything; binary data shows itself by control characters.
     controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f\v")
     if controls > max(2, len(text) // 200):
         raise NotASpreadsheet("This file is not a spreadsheet or a text file.")
     return encoding
+
+
+# A legacy file that could be Western European is read as that: Windows-1252 (a superset
+# of latin-1's letters) decodes most such files people meet, and detectors, which weigh
+# short samples by letter frequencies, too often pick a code page that merely decodes the
+# same bytes ("Jérôme" read as cp775 became "Jķr¶me").
+WESTERN = "cp1252"
+CHAOS_MARGIN = 0.02  # how much messier than the best guess cp1252 may read and still win
+COHERENCE_MARGIN = 0.15
+
+
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def odd_letters(text):
+    """How many non-ASCII characters sit oddly in words: a symbol inside a word (Za¿ó³æ,
+    Wis³a), a currency sign before a letter (£ukasz) or a capital after a small letter
+    (£ódŸ). Polish read as cp1252 looks like that; no language is written so. (¿Qué,
+    m², 25°C are fine.)"""
+    odd = 0
+    for match in NON_ASCII.finditer(text):
+        at = match.start()
+        char, before, after = match.group(), text[at - 1 : at], text[at + 1 : at + 2]
+        if not char.isalpha():
+            odd += (before.isalpha() and after.isalpha()) or (
+                after.isalpha() and unicodedata.category(char) == "Sc"
+            )
+        elif char.isupper() and before.islower():
+            odd += 1
+    return odd
+
+
+def guess_legacy_encoding(sample):
+    """The code page of text that is not UTF-8: cp1252 unless the detector is clearly
+    surer of another (Central European, Cyrillic, Greek...), latin-1 when no code page fits."""
+    from charset_normalizer import from_bytes  # here: most files never need it
+
+    matches = list(from_bytes(sample))[:8]
+    if matches:
+        best = matches[0]
+        odd = {m.encoding: odd_letters(sample.decode(m.encoding)) for m in matches}
+        fewest = min(odd.values())
+        western = next((m for m in matches if WESTERN in m.could_be_from_charset), None)
+        if (
+            western is not None
+            and odd[western.encoding] == fewest
+            and western.chaos <= best.chaos + CHAOS_MARGIN
+            and western.coherence >= best.coherence - COHERENCE_MARGIN
+        ):
+            return WESTERN
+        return codecs.lookup(next(m for m in matches if odd[m.encoding] == fewest).encoding).name
+    try:
+        sample.decode(WESTERN)
+        return WESTERN
+    except UnicodeDecodeError:
+        return "latin-1"

@@ -19,7 +19,7 @@ from xml.parsers import expat
 from defusedxml.ElementTree import fromstring
 
 from .errors import DamagedFile
-from .values import column_index
+from .values import column_index, serial_moment
 
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -364,21 +364,7 @@ def classify_format(code):
 
 def serial_to_value(serial, kind, date1904):
     """An Excel serial number as the date, datetime, time or duration it shows."""
-    if kind == "duration":
-        return dt.timedelta(milliseconds=round(serial * 86_400_000))
-    if kind == "time" and 0 <= serial < 1:
-        return (dt.datetime.min + dt.timedelta(milliseconds=round(serial * 86_400_000))).time()
-    if not date1904 and 1 <= serial < 60:
-        serial += 1  # Excel counts a 29 February 1900 that never was
-    try:
-        moment = (EPOCH_1904 if date1904 else EPOCH_1900) + dt.timedelta(
-            milliseconds=round(serial * 86_400_000)
-        )
-    except OverflowError:
-        return serial
-    if kind == "date" and moment.time() == dt.time(0):
-        return moment.date()
-    return moment
+    return serial_moment(serial, kind, date1904)  # the rules live in values.py
 
 
 def read_shared_strings(archive):

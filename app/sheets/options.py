@@ -1,5 +1,6 @@
 """Conversion options, checked before any work starts."""
 
+import codecs
 import csv
 from dataclasses import dataclass, field
 
@@ -15,6 +16,31 @@ QUOTING = {
 }
 LINE_ENDINGS = {"crlf": "\r\n", "lf": "\n"}
 JSON_STYLES = ("records", "rows")
+# Text files in: how to read them. "" means "as detected" (WorkbookInfo says what was found).
+# The code pages offered for "Read file as"; any text encoding Python knows is accepted.
+INPUT_ENCODINGS = (
+    "utf-8",
+    "cp1252",
+    "latin-1",
+    "iso8859-15",
+    "cp1250",
+    "iso8859-2",
+    "cp1251",
+    "koi8-r",
+    "cp1253",
+    "cp1254",
+    "cp1257",
+    "mac-roman",
+    "cp437",
+    "cp850",
+    "utf-16",
+    "shift_jis",
+    "gb18030",
+    "big5",
+    "euc-kr",
+)
+DECIMAL_SEPARATORS = ("", ".", ",")
+DATE_ORDERS = ("", "dmy", "mdy", "ymd")
 
 
 @dataclass
@@ -34,7 +60,11 @@ class Options:
     fill_merged: bool = False
     protect_formulas: bool = False
     infer_types: bool = True  # text input to xlsx/json: "12" becomes a number, "00123" stays text
-    name_stem: str = ""  # names files inside a zip: "<stem> - <sheet>.csv"
+    name_stem: str = ""  # names files inside a zip: "<stem> - <sheet>.csv"; a text file's sheet
+    input_encoding: str = ""  # text input: "" reads it in the encoding detected
+    decimal_separator: str = ""  # text input typed for xlsx/json: "", "." or ","
+    date_order: str = ""  # text input typed for xlsx/json: "", "dmy", "mdy" or "ymd"
+    full_precision: bool = False  # numbers with every digit stored, not the 15 Excel shows
 
     def validate(self):
         """Raise BadOptions naming the first option that is not acceptable."""
@@ -45,6 +75,15 @@ class Options:
             (self.line_ending in LINE_ENDINGS, f"Unknown line ending '{self.line_ending}'."),
             (self.json_style in JSON_STYLES, f"Unknown JSON style '{self.json_style}'."),
             (self.date_style in DATE_STYLES, f"Unknown date style '{self.date_style}'."),
+            (
+                is_text_encoding(self.input_encoding),
+                f"Unknown encoding to read the file as: '{self.input_encoding}'.",
+            ),
+            (
+                self.decimal_separator in DECIMAL_SEPARATORS,
+                "The decimal separator must be '.' or ','.",
+            ),
+            (self.date_order in DATE_ORDERS, f"Unknown date order '{self.date_order}'."),
             (
                 isinstance(self.delimiter, str)
                 and len(self.delimiter) == 1
@@ -64,3 +103,13 @@ class Options:
     @property
     def field_delimiter(self):
         return "\t" if self.format == "tsv" else self.delimiter
+
+
+def is_text_encoding(name):
+    """ "" (detect it) or the name of a text encoding Python knows (not base64, rot13...)."""
+    if name == "":
+        return True
+    try:
+        return isinstance(name, str) and codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False

@@ -12,6 +12,7 @@ an empty cell is "". The rules (see the README's table):
 import datetime as dt
 import re
 from decimal import Decimal
+from itertools import repeat
 
 DATE_STYLES = {
     "iso": ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"),
@@ -26,22 +27,83 @@ NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # plain decimals without leading zeros (so "00123" stays text) and at most 15 digits.
 CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,14})(?:\.\d{1,15})?")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+EXACT_INTEGERS = 2**53  # every integer up to here is a float exactly
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?")
 
 
 def positional(number):
     """A float as plain decimal digits: 1e-07 -> '0.0000001', 1.5e+16 -> '15000000000000000'."""
-    text = format(Decimal(repr(number)), "f")
+    return plain_digits(repr(number))
+
+
+def plain_digits(text):
+    """Number text without an exponent and without trailing zeros after the point."""
+    text = format(Decimal(text), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def number_for_text(number):
-    """An int, a float (csv writes its shortest repr), or positional text."""
+    """A float as Excel shows it and LibreOffice exports it: at most 15 significant
+    digits, the shortest form, no exponent (645.8100000000001 -> '645.81', 0.1+0.2 ->
+    '0.3'), and integers up to 2**53 exact. An int or a str."""
+    if number.is_integer() and -EXACT_INTEGERS <= number <= EXACT_INTEGERS:
+        return int(number)
+    if number - number != 0:  # NaN, infinities (a cell cannot hold them)
+        return positional(number)
+    text = format(number, ".15g")
+    return plain_digits(text) if "e" in text else text
+
+
+def full_number_for_text(number):
+    """A float with every digit it holds: the shortest text that reads back the same
+    (0.30000000000000004), without an exponent. An int, a float (csv writes its
+    shortest repr) or positional text."""
     if number.is_integer():
         return int(number) if -1e16 < number < 1e16 else positional(number)
     if -1e-4 < number < 1e-4 or not -1e16 < number < 1e16:
         return positional(number)  # where repr() would switch to scientific notation
     return number
+
+
+EPOCH_1900 = dt.datetime(1899, 12, 30)  # day 0, as LibreOffice counts (Excel's "1900-01-00")
+EPOCH_1904 = dt.datetime(1904, 1, 1)
+DAY_MS = 86_400_000
+
+
+def serial_moment(serial, kind, date1904=False):
+    """An Excel serial number under a date or time format, as the value it stands for.
+
+    kind is "date", "datetime", "time" or "duration" (what the number format shows):
+    - durations ([h]:mm:ss) are elapsed time, negative ones too;
+    - under a time-of-day format (h:mm:ss) a time of day below one day, and elapsed
+      time from one day up or below zero (12.3 is 295:12:00, -0.25 is -6:00:00), as
+      LibreOffice exports them: no days are lost (Excel would show 07:12:00);
+    - under a date format a date (a date-time when it has a time), counted from
+      1899-12-30 below day 1, as LibreOffice does: 0 is 1899-12-30 and -1.2 is
+      1899-12-28 19:12:00. From day 1 Excel's count holds: 1 is 1900-01-01, and days
+      before 1900-03-01 are one less, for the 29 February 1900 Excel counts.
+    A serial too far out for a date stays a number.
+    """
+    if kind == "time" and 0 <= serial < 1:
+        millis = round(serial * DAY_MS)
+        if millis < DAY_MS:
+            return (dt.datetime.min + dt.timedelta(milliseconds=millis)).time()
+    if kind in ("time", "duration"):
+        try:
+            return dt.timedelta(milliseconds=round(serial * DAY_MS))
+        except OverflowError:
+            return serial
+    if not date1904 and 1 <= serial < 60:
+        serial += 1
+    try:
+        moment = (EPOCH_1904 if date1904 else EPOCH_1900) + dt.timedelta(
+            milliseconds=round(serial * DAY_MS)
+        )
+    except OverflowError:
+        return serial
+    if kind == "date" and moment.time() == dt.time(0):
+        return moment.date()
+    return moment
 
 
 def duration_text(delta):
@@ -70,9 +132,9 @@ def protect_formula(text):
     return text
 
 
-def text_row_formatter(date_style="iso", protect_formulas=False):
+def text_row_formatter(date_style="iso", protect_formulas=False, full_precision=False):
     """A function turning a row of values into what csv.writer should write."""
-    passing, converters = _text_rules(date_style, protect_formulas)
+    passing, converters = _text_rules(date_style, protect_formulas, full_precision)
 
     def format_row(row):
         return [
@@ -82,23 +144,28 @@ def text_row_formatter(date_style="iso", protect_formulas=False):
     return format_row
 
 
-def text_batch_formatter(date_style="iso", protect_formulas=False):
+def text_batch_formatter(date_style="iso", protect_formulas=False, full_precision=False):
     """A function turning a batch of rows into rows for csv.writer, a column at a time.
 
     The hot loop of every CSV conversion. Columns are checked with C-level builtins
     (zip, map, set, all, min, max): a column of text or dates passes untouched, a column
     of whole numbers becomes ints in one map(); only mixed columns are done cell by cell.
     """
-    passing, converters = _text_rules(date_style, protect_formulas)
-    format_row = text_row_formatter(date_style, protect_formulas)
+    passing, converters = _text_rules(date_style, protect_formulas, full_precision)
+    format_row = text_row_formatter(date_style, protect_formulas, full_precision)
     is_integer, bool_texts = float.is_integer, {True: "TRUE", False: "FALSE"}
+    # Below this, ints are exact; between 1e-4 and 1e15, format(.15g) uses no exponent.
+    largest = 1e16 if full_precision else EXACT_INTEGERS
 
     def format_column(column, kinds):
-        if kinds == {float} and min(column) > -1e16 and max(column) < 1e16:
+        if kinds == {float} and min(column) >= -largest and max(column) <= largest:
             if all(map(is_integer, column)):
                 return list(map(int, column))
             if not any(map(is_integer, column)) and min(map(abs, column)) >= 1e-4:
-                return column  # csv writes repr(): already the shortest round-trip form
+                if full_precision:
+                    return column  # csv writes repr(): already the shortest round-trip form
+                if max(map(abs, column)) < 1e15:
+                    return list(map(format, column, repeat(".15g", len(column))))
         if kinds == {bool}:
             return list(map(bool_texts.__getitem__, column))
         return [
@@ -118,9 +185,10 @@ def text_batch_formatter(date_style="iso", protect_formulas=False):
     return format_batch
 
 
-def _text_rules(date_style, protect_formulas):
+def _text_rules(date_style, protect_formulas, full_precision=False):
     """The types csv.writer may write as they are, and converters for the rest."""
-    converters = {float: number_for_text, bool: bool_text, dt.timedelta: duration_text}
+    numbers = full_number_for_text if full_precision else number_for_text
+    converters = {float: numbers, bool: bool_text, dt.timedelta: duration_text}
     passing = set(PASS_THROUGH)
     if date_style != "iso":
         date_format, datetime_format = DATE_STYLES[date_style]
@@ -147,14 +215,18 @@ def display_text(value):
     return str(value)
 
 
-def json_value(value, date_style="iso"):
+def json_value(value, date_style="iso", full_precision=False):
     kind = type(value)
     if kind is str:
         return value if value != "" else None
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
             return None
-        return int(value) if value.is_integer() and -1e16 < value < 1e16 else value
+        if full_precision:
+            return int(value) if value.is_integer() and -1e16 < value < 1e16 else value
+        if value.is_integer() and -EXACT_INTEGERS <= value <= EXACT_INTEGERS:
+            return int(value)
+        return float(format(value, ".15g"))  # json writes its shortest repr: 645.81
     if kind is bool or kind is int:
         return value
     if kind is dt.timedelta:
@@ -190,6 +262,65 @@ def typed_value(text):
     if text == "FALSE":
         return False
     return text
+
+
+# With a decimal comma: 47,91 and 1.234,56 (thousands in threes); no leading zeros.
+COMMA_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,14}|[1-9]\d{0,2}(?:\.\d{3}){1,4})(?:,\d{1,15})?")
+# Dates such as 02/03/2024, 2.3.2024, 02-03-2024 (with a time: 13:45 or 13:45:30), whose
+# day and month the date order places; and 2024/03/02 in year-month-day order.
+DAY_MONTH_YEAR = re.compile(
+    r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+YEAR_MONTH_DAY = re.compile(
+    r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+
+
+def text_typer(decimal_separator=".", date_order=""):
+    """typed_value, also reading numbers with a decimal comma (`47,91` -> 47.91) and
+    dates in the given order (`02/03/2024` -> 2 March under "dmy", 3 February under
+    "mdy"). Text that does not fit stays text."""
+    comma = decimal_separator == ","
+    if not comma and not date_order:
+        return typed_value
+
+    def typed(text):
+        if not text or not (text[0].isdigit() or text[0] == "-"):
+            return typed_value(text)
+        if comma:
+            if COMMA_NUMBER.fullmatch(text):
+                plain = text.replace(".", "").replace(",", ".")
+                return float(plain) if "." in plain else int(plain)
+            if "." in text and CANONICAL_NUMBER.fullmatch(text):
+                return text  # 12.5 under a decimal comma is not twelve and a half
+        value = typed_value(text)
+        if date_order and type(value) is str:
+            return slashed_date(text, date_order)
+        return value
+
+    return typed
+
+
+def slashed_date(text, date_order):
+    """A date (or date-time) written with separators, read in `date_order`; else the text."""
+    if date_order == "ymd":
+        match = YEAR_MONTH_DAY.fullmatch(text)
+        if not match:
+            return text
+        year, _, month, day, *clock = match.groups()
+    else:
+        match = DAY_MONTH_YEAR.fullmatch(text)
+        if not match:
+            return text
+        first, _, second, year, *clock = match.groups()
+        day, month = (first, second) if date_order == "dmy" else (second, first)
+    try:
+        if clock[0] is None:
+            return dt.date(int(year), int(month), int(day))
+        hour, minute, second = (int(part or 0) for part in clock)
+        return dt.datetime(int(year), int(month), int(day), hour, minute, second)
+    except ValueError:  # 31/02/2024, 25:00
+        return text
 
 
 def column_letter(index):

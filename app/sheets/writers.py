@@ -39,8 +39,9 @@ class CsvSheetWriter:
             quoting=QUOTING[options.quoting],
             lineterminator=LINE_ENDINGS[options.line_ending],
         )
-        self.format_row = text_row_formatter(options.date_style, options.protect_formulas)
-        self.format_batch = text_batch_formatter(options.date_style, options.protect_formulas)
+        rules = options.date_style, options.protect_formulas, options.full_precision
+        self.format_row = text_row_formatter(*rules)
+        self.format_batch = text_batch_formatter(*rules)
         self.encoding = options.encoding
         self.sheet_name = sheet_name
 
@@ -83,9 +84,10 @@ class JsonSheetWriter:
         self.records = options.json_style == "records"
         self.header = options.header
         self.date_style = options.date_style
+        self.full_precision = options.full_precision
 
     def write_batches(self, batches):
-        stream, date_style = self.stream, self.date_style
+        stream, date_style, full_precision = self.stream, self.date_style, self.full_precision
         keys = None
         stream.write("[")
         separator = "\n"
@@ -94,7 +96,7 @@ class JsonSheetWriter:
                 keys = json_keys(row if self.header else [], len(row))
                 if self.header:
                     continue
-            values = [json_value(value, date_style) for value in row]
+            values = [json_value(value, date_style, full_precision) for value in row]
             item = dict(zip(keys, values, strict=False)) if self.records else values
             stream.write(separator + json.dumps(item, ensure_ascii=False))
             separator = ",\n"

@@ -79,3 +79,21 @@ def test_engine_imports_nothing_from_flask():
                 assert not name.startswith(("flask", "werkzeug", "..")), (
                     f"{source.name} imports {name}"
                 )
+
+
+def test_text_input_options(tmp_path):
+    source = tmp_path / "ventes.csv"
+    source.write_bytes("nom;montant;jour\nJiří;47,91;02/03/2024\n".encode("cp1250"))
+    result = run("--inspect", source, "--input-encoding", "cp1250")
+    info = json.loads(result.stdout)
+    assert info["encoding"] == "cp1250" and info["sheets"][0]["name"] == "ventes"
+    assert (info["decimal_separator"], info["date_order"]) == (",", "dmy")
+    out = tmp_path / "o.json"
+    args = ["--sheet", "ventes", "--input-encoding", "cp1250", "--json-style", "rows"]
+    result = run(source, out, *args, "--date-order", "mdy")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())[1] == ["Jiří", 47.91, "2024-02-03"]
+    result = run(source, out, *args, "--decimal-separator", ".")
+    assert json.loads(out.read_text())[1] == ["Jiří", "47,91", "2024-03-02"]
+    result = run(source, out, "--input-encoding", "rot13")
+    assert result.returncode == 2 and "Unknown encoding to read the file as" in result.stderr

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.sheets import DEFAULT_LIMITS, Options, columnar, convert
-from app.sheets.values import number_for_text
+from app.sheets.values import full_number_for_text, number_for_text
 
 from .books import Formula, write_xlsx
 from .test_properties import TEXT
@@ -98,6 +98,7 @@ OPTIONS = st.fixed_dictionaries(
         "line_ending": st.sampled_from(["crlf", "lf"]),
         "date_style": st.sampled_from(["iso", "dmy", "mdy"]),
         "protect_formulas": st.booleans(),
+        "full_precision": st.booleans(),
         "encoding": st.sampled_from(["utf-8", "utf-8-sig"]),
         "skip_rows": st.integers(min_value=0, max_value=1),
     }
@@ -125,12 +126,17 @@ def test_fast_path_writes_what_the_row_by_row_path_writes(
 
 
 @settings(max_examples=300, deadline=None)
-@given(numbers=st.lists(st.one_of(st.none(), st.floats()), min_size=1, max_size=50))
-def test_numbers_follow_the_value_rules(numbers):
+@given(
+    numbers=st.lists(st.one_of(st.none(), st.floats()), min_size=1, max_size=50),
+    full_precision=st.booleans(),
+)
+def test_numbers_follow_the_value_rules(numbers, full_precision):
     import pyarrow as pa
 
-    text = columnar.TextColumns().column(pa.array(numbers, pa.float64())).to_pylist()
-    assert text == ["" if n is None else str(number_for_text(n)) for n in numbers]
+    columns = columnar.TextColumns(full_precision=full_precision)
+    text = columns.column(pa.array(numbers, pa.float64())).to_pylist()
+    rule = full_number_for_text if full_precision else number_for_text
+    assert text == ["" if n is None else str(rule(n)) for n in numbers]
 
 
 def test_the_usual_sheet_takes_the_fast_path(tmp_path, both_ways):

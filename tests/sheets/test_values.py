@@ -10,6 +10,7 @@ from app.sheets.values import (
     column_index,
     column_letter,
     duration_text,
+    full_number_for_text,
     number_for_text,
     positional,
     protect_formula,
@@ -101,16 +102,28 @@ def test_date_styles(tmp_path):
     "number, text",
     [
         (1.0, 1),
-        (2.5, 2.5),
-        (0.1 + 0.2, 0.30000000000000004),
+        (2.5, "2.5"),
+        (0.1 + 0.2, "0.3"),
+        (645.81000000000006, "645.81"),
+        (1 / 3, "0.333333333333333"),
         (1e-5, "0.00001"),
         (-3.2e-9, "-0.0000000032"),
+        (2.0**53, 2**53),
+        (2.0**53 + 2, "9007199254740990"),
         (1e16, "10000000000000000"),
         (1e300, "1" + "0" * 300),
     ],
 )
 def test_number_for_text(number, text):
     assert number_for_text(number) == text
+
+
+@pytest.mark.parametrize(
+    "number, text",
+    [(2.5, 2.5), (0.1 + 0.2, 0.30000000000000004), (1e-5, "0.00001"), (1e16, "10000000000000000")],
+)
+def test_full_number_for_text(number, text):
+    assert full_number_for_text(number) == text
 
 
 def test_positional_never_uses_exponent():

@@ -163,7 +163,7 @@ def test_dates_before_1900_stay_text(tmp_path):
 def test_text_too_long_for_an_xlsx_cell(tmp_path, cell, count):
     # Excel counts in UTF-16 units: 16,384 emoji are 32,768 of them.
     source = write_text(tmp_path / "long.csv", f"a\n{cell}\n")
-    with pytest.raises(TooLarge, match=f"Cell A2 of sheet 'Sheet1' holds {count}"):
+    with pytest.raises(TooLarge, match=f"Cell A2 of sheet 'long' holds {count}"):
         convert(source, tmp_path / "out.xlsx", Options(format="xlsx"))
     assert not (tmp_path / "out.xlsx").exists()
 
