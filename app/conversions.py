@@ -140,6 +140,7 @@ def sheet_preview(conversion, sheet):
             limits=jobs.engine_limits(current_app),
             isolate=True,
             text_sheet_name=text_sheet_name(conversion.original_name),
+            input_encoding=conversion.info.get("input_encoding") or None,
         )
         conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
         db.session.commit()
@@ -184,3 +185,23 @@ def end_anonymous_session():
 
 def media_type(conversion):
     return MEDIA_TYPES[conversion.result_name.rsplit(".", 1)[-1]]
+
+
+def read_as(conversion, input_encoding):
+    """Read a text upload again as `input_encoding`: its details and preview change, and
+    later conversions read it so (Options.input_encoding)."""
+    try:
+        info, shown = survey(
+            jobs.storage().path(conversion.stored_name),
+            limits=jobs.engine_limits(current_app),
+            isolate=True,
+            text_sheet_name=text_sheet_name(conversion.original_name),
+            input_encoding=input_encoding,
+        )
+    except SheetError as error:
+        raise UploadRefused(str(error)) from None
+    details = asdict(info)
+    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
+    details["input_encoding"] = input_encoding
+    conversion.info = details
+    db.session.commit()

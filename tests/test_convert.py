@@ -605,3 +605,77 @@ def test_history_rows_stack_with_labels(app, client, workbook):
     upload(client, workbook)
     page = client.get("/history").get_data(as_text=True)
     assert 'class="table align-middle table-stack"' in page and 'data-label="Status"' in page
+
+
+# Text files: read as another encoding, decimal separator and date order (issue 13.3, 13.4)
+
+LEGACY = (
+    "Nom;Ville;Montant;Date\nJérôme;Besançon;47,91;02/03/2024\nAnaïs;Nîmes;1.234,50;15/03/2024\n"
+)
+
+
+def test_a_text_file_can_be_read_as_another_encoding(app, client, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "Besançon" in page and "encoding cp1252 (detected)" in page
+    assert "Letters look wrong? Change this." in page
+    assert '<option selected value="cp1252">' in page
+    response = client.post(f"/convert/{public_id}/read-as", data={"read-input_encoding": "cp775"})
+    assert response.status_code == 302
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "Besanńon" in page and "Besançon" not in page
+    assert '<option selected value="cp775">' in page and "(detected)" not in page
+    # The conversion reads the file as chosen, too.
+    client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["clients"], "encoding": "utf-8"})
+    assert wait_for(app, public_id).options["input_encoding"] == "cp775"
+    with client.get(f"/convert/{public_id}/download") as download:
+        assert "Besanńon".encode() in download.data
+
+
+def test_read_as_refuses_what_is_not_offered_and_binary_files(app, client, workbook, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    response = client.post(
+        f"/convert/{public_id}/read-as",
+        data={"read-input_encoding": "base64"},
+        follow_redirects=True,
+    )
+    assert b"Choose an encoding from the list." in response.data
+    workbook_id = public_id_of(upload(client, workbook))
+    assert (
+        client.post(
+            f"/convert/{workbook_id}/read-as", data={"read-input_encoding": "utf-8"}
+        ).status_code
+        == 404
+    )
+    assert "Read file as" not in client.get(f"/convert/{workbook_id}").get_data(as_text=True)
+
+
+def test_decimal_comma_and_date_order_type_the_xlsx(app, client, tmp_path):
+    import openpyxl
+
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "As detected (comma)" in page and "As detected (day first)" in page
+    data = {**FORM, "sheets": ["clients"], "output_format": "xlsx"}
+    client.post(f"/convert/{public_id}", data=data)
+    assert wait_for(app, public_id).status == "done"
+    with client.get(f"/convert/{public_id}/download") as download:
+        (tmp_path / "out.xlsx").write_bytes(download.data)
+    rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx").active.values)
+    assert rows[1][:3] == ("Jérôme", "Besançon", 47.91) and rows[1][3].day == 2
+    assert rows[2][2] == 1234.5
+    # Month first, asked for: 02/03/2024 is February the 3rd; 15/03/2024 cannot be and stays text.
+    client.post(f"/convert/{public_id}", data={**data, "date_order": "mdy"})
+    wait_for(app, public_id)
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert '<option selected value="mdy">' in page
+    with client.get(f"/convert/{public_id}/download") as download:
+        (tmp_path / "out.xlsx").write_bytes(download.data)
+    rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx").active.values)
+    assert rows[1][3].month == 2 and rows[1][3].day == 3 and rows[2][3] == "15/03/2024"

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Conversion
 from . import bp
-from .forms import OptionsForm, UploadForm
+from .forms import OptionsForm, ReadAsForm, UploadForm
 
 
 @bp.route("/convert", methods=["GET", "POST"])
@@ -86,6 +86,7 @@ def show(public_id):
         "convert/show.html",
         conversion=conversion,
         form=form,
+        read_as_form=read_as_form(conversion),
         sheet=sheet,
         preview=shown,
         note=conversions.name_disagrees(conversion),
@@ -118,7 +119,38 @@ def options_form(conversion, sheet):
         if not several:
             form.sheets.data = [sheet] if sheet else []
     form.sheets.choices = [SelectChoice(name) for name in sheet_names(conversion)]
+    form.input_encoding.data = conversion.info.get("input_encoding", "")
+    form.name_detected(conversion.info)
     return form
+
+
+def read_as_form(conversion):
+    """For text files: the encoding they are read in, to change."""
+    if not conversion.info.get("encoding"):
+        return None
+    form = ReadAsForm(prefix="read")
+    form.offer(conversion.info["encoding"])
+    return form
+
+
+@bp.post("/convert/<public_id>/read-as")
+def read_as(public_id):
+    conversion = conversions.owned_conversion(public_id)
+    form = read_as_form(conversion)
+    if form is None:
+        abort(404)
+    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
+        flash("Wait for the conversion to finish, then change how the file is read.", "warning")
+    elif form.validate_on_submit():
+        try:
+            conversions.read_as(conversion, form.input_encoding.data)
+        except conversions.UploadRefused as refusal:
+            flash(str(refusal), "danger")
+        else:
+            flash(f"The file is now read as {form.input_encoding.data}.", "success")
+    else:
+        flash("Choose an encoding from the list.", "danger")
+    return redirect(url_for("convert.show", public_id=public_id))
 
 
 @bp.get("/convert/<public_id>/status")

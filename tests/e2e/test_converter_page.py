@@ -223,3 +223,41 @@ def test_form_errors_are_announced_and_focused(page, make_user):
     expect(page.get_by_label("Password")).to_be_focused()
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
     check_a11y(page, "login with a wrong password")
+
+
+def test_legacy_csv_with_accents_and_decimal_commas_to_xlsx(page, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(
+        "Nom;Ville;Montant;Date\nJérôme;Besançon;47,91;02/03/2024\nAnaïs;Nîmes;1.234,50;15/03/2024\n".encode(
+            "cp1252"
+        )
+    )
+    upload_for_preview(page, source)
+    preview = page.locator(".preview-table")
+    expect(preview).to_contain_text("Besançon")
+    # Read wrongly on purpose, then put right: the preview follows the choice.
+    page.get_by_label("Read file as").select_option("cp775")
+    page.get_by_role("button", name="Show").click()
+    expect(preview).to_contain_text("Besanńon")
+    check_a11y(page, "text file read as cp775")
+    page.get_by_label("Read file as").select_option("cp1252")
+    page.get_by_role("button", name="Show").click()
+    expect(preview).to_contain_text("Jérôme")
+    page.get_by_label("Convert to").select_option("xlsx")
+    expect(page.get_by_label("Decimal separator in the file")).to_be_visible()
+    expect(page.get_by_label("Decimal separator in the file")).to_contain_text(
+        "As detected (comma)"
+    )
+    page.get_by_label("Dates in the file").select_option("dmy")
+    check_a11y(page, "text file options for XLSX")
+    page.get_by_role("button", name="Convert", exact=True).click()
+    wait_until_ready(page)
+    rows = list(openpyxl.load_workbook(download(page, tmp_path)).active.values)
+    assert rows[0] == ("Nom", "Ville", "Montant", "Date")
+    assert rows[1][:3] == ("Jérôme", "Besançon", 47.91) and rows[2][:3] == (
+        "Anaïs",
+        "Nîmes",
+        1234.5,
+    )
+    assert (rows[1][3].year, rows[1][3].month, rows[1][3].day) == (2024, 3, 2)
+    assert (rows[2][3].month, rows[2][3].day) == (3, 15)
