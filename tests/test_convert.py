@@ -472,7 +472,10 @@ def test_the_sheet_shown_is_the_sheet_ticked(app, client, workbook):
     assert "Sheet: Other" in page
 
 
-def test_the_form_comes_back_with_the_last_options(app, client, workbook):
+def test_the_form_comes_back_with_the_last_options(app, client, tmp_path):
+    workbook = write_xlsx(
+        tmp_path / "report.xlsx", {**WORKBOOK, "Hidden": [["h"]]}, hidden=("Hidden",)
+    )
     public_id = public_id_of(upload(client, workbook))
     data = {**FORM, "output_format": "csv", "all_sheets": "y", "include_hidden": "y"}
     client.post(f"/convert/{public_id}", data=data)
