@@ -93,8 +93,27 @@ def convert_flow(page, workbook, shot):
     shot("more-options")
     page.get_by_role("button", name="Convert", exact=True).click()
     expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=30_000)
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(300)
     shot("result")
+
+
+def text_file_states(page, folder, shot):
+    """A legacy semicolon CSV in Windows-1252 with decimal commas: read-as and the XLSX options."""
+    from playwright.sync_api import expect
+
+    source = Path(folder) / "clients.csv"
+    source.write_bytes(
+        "Nom;Ville;Montant;Date\nJérôme;Besançon;47,91;02/03/2024\nAnaïs;Nîmes;1.234,50;15/03/2024\n".encode(
+            "cp1252"
+        )
+    )
+    page.goto("/convert")
+    page.get_by_label("Choose a file").set_input_files(source)
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator(".preview-table")).to_be_visible()
+    page.get_by_label("Convert to").select_option("xlsx")
+    shot("text-file")
 
 
 def walk_rest(page, shot):
@@ -150,6 +169,7 @@ def walk(browser, base_url, workbook, folder):
                 taken.append(path)
 
             convert_flow(page, workbook, shot)
+            text_file_states(page, workbook.parent, shot)
             walk_rest(page, shot)
             context.close()
     return taken

@@ -75,7 +75,7 @@ class OptionsForm(FlaskForm):
         choices=choices(("records", "Objects keyed by column name"), ("rows", "Arrays of values")),
     )
     date_style = SelectField(
-        "Dates",
+        "Write dates as",
         choices=choices(("iso", "2024-03-15 (ISO)"), ("dmy", "15/03/2024"), ("mdy", "03/15/2024")),
     )
     decimal_separator = SelectField(
@@ -94,7 +94,7 @@ class OptionsForm(FlaskForm):
         default="",
     )
     fill_merged = BooleanField("Fill merged cells with their value")
-    protect_formulas = BooleanField("Protect against formula injection (CSV and TSV)")
+    protect_formulas = BooleanField("Protect against formula injection")
     notify = BooleanField("Email me when a long conversion finishes")
     # Set by the view from the upload ("Read file as"), never taken from the request.
     input_encoding = HiddenField()
