@@ -261,3 +261,41 @@ def test_legacy_csv_with_accents_and_decimal_commas_to_xlsx(page, tmp_path):
     )
     assert (rows[1][3].year, rows[1][3].month, rows[1][3].day) == (2024, 3, 2)
     assert (rows[2][3].month, rows[2][3].day) == (3, 15)
+
+
+def test_without_javascript(browser, server, sales, tmp_path):
+    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        page.get_by_label("Convert to").select_option("tsv")
+        page.get_by_label("Choose a file").set_input_files(sales)
+        page.get_by_role("button", name="Upload and preview").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("sales.xlsx")
+        expect(page.get_by_label("Convert to")).to_have_value("tsv")
+        # Options for TSV in view, the others inside "More options", which opens without a script.
+        expect(page.get_by_label("Quotes")).to_be_visible()
+        expect(page.get_by_label("JSON layout")).to_be_hidden()
+        page.locator("#more-options summary").click()
+        expect(page.get_by_label("JSON layout")).to_be_visible()
+        page.get_by_role("navigation", name="Sheets").get_by_role(
+            "link", name=re.compile("Summary")
+        ).click()
+        page.get_by_role("button", name="Convert", exact=True).click()
+        # The page has a <noscript> meta refresh, which chromium ignores when Playwright turns
+        # scripts off; the Refresh link does the same.
+        ready = page.get_by_role("heading", name="Your file is ready")
+        for _ in range(60):
+            if ready.count():
+                break
+            page.wait_for_timeout(500)
+            page.get_by_role("link", name="Refresh").click()
+        expect(ready).to_be_visible()
+        expect(page).to_have_title(re.compile(r"^Ready: sales - Summary\.tsv"))
+        with page.expect_download() as info:
+            page.get_by_test_id("download").click()
+        assert (
+            Path(info.value.path()).read_bytes() == b"region\ttotal\r\nNorth\t120\r\nSouth\t80\r\n"
+        )
+    finally:
+        context.close()
