@@ -682,3 +682,34 @@ def test_decimal_comma_and_date_order_type_the_xlsx(app, client, tmp_path):
         (tmp_path / "out.xlsx").write_bytes(download.data)
     rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx").active.values)
     assert rows[1][3].month == 2 and rows[1][3].day == 3 and rows[2][3] == "15/03/2024"
+
+
+def test_read_as_waits_for_a_running_conversion(app, client, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status = Conversion.RUNNING
+        db.session.commit()
+    response = client.post(
+        f"/convert/{public_id}/read-as",
+        data={"read-input_encoding": "cp775"},
+        follow_redirects=True,
+    )
+    assert b"Wait for the conversion to finish" in response.data
+    assert fetch(app, Conversion, public_id=public_id).info.get("input_encoding") is None
+
+
+def test_confirmation_pages_are_the_owners_only(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    stranger = app.test_client()
+    assert stranger.get(f"/convert/{public_id}/delete").status_code == 404
+    assert stranger.post(f"/convert/{public_id}/read-as").status_code == 404
+    assert "No conversions yet." in stranger.get("/history").get_data(as_text=True)
+
+
+def test_signed_in_users_have_no_session_to_end(client, make_user):
+    make_user()
+    AuthActions(client).login()
+    assert client.get("/history/end-session").status_code == 404
