@@ -299,3 +299,32 @@ def test_without_javascript(browser, server, sales, tmp_path):
         )
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/convert",
+        "/history",
+        "/help",
+        "/contact",
+        "/auth/register",
+        "/auth/reset",
+        "/no-such-page",
+    ],
+)
+def test_public_pages_pass_axe(page, path):
+    page.goto(path)
+    check_a11y(page, path)
+
+
+def test_register_errors_are_summed_up(page):
+    page.goto("/register")
+    page.get_by_role("button", name="Create").click()
+    summary = page.get_by_test_id("error-summary")
+    expect(summary).to_have_attribute("role", "alert")
+    expect(page.locator("[aria-invalid='true']").first).to_be_focused()
+    summary.get_by_role("link").nth(1).click()
+    expect(page.locator(":focus")).to_have_attribute("aria-invalid", "true")
+    check_a11y(page, "register with errors")
