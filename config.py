@@ -8,6 +8,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -27,6 +28,10 @@ def env_bool(name, default=False):
     if value is None:
         return default
     return value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name):
+    return [item.strip() for item in (env_str(name) or "").split(",") if item.strip()]
 
 
 def database_url():
@@ -70,7 +75,18 @@ class Config:
     CONVERSION_MAX_SECONDS = env_int("CONVERSION_MAX_SECONDS", 900)
     CONVERSION_MAX_MEMORY_MB = env_int("CONVERSION_MAX_MEMORY_MB", 4096)
     CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 10)
-    SITE_URL = env_str("SITE_URL")  # for links in emails sent by background jobs
+    # The public address every emailed link is built from (never the request's Host).
+    SITE_URL = env_str("SITE_URL", "http://127.0.0.1:5000")
+    # Host names the app answers to (a request for another host gets a 400); None: any.
+    # Production always adds SITE_URL's host.
+    TRUSTED_HOSTS = env_list("TRUSTED_HOSTS") or None
+    # A running or queued job holds a lease its runner renews every quarter of this; when it
+    # lapses (the runner died), any process fails the job or, if it never started, requeues it.
+    JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60)
+    JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # runs of a job whose runner keeps dying
+    # Mail: seconds to wait on the SMTP server, and how often to retry a message it refused.
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+    MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
     CONVERSIONS_PER_PAGE = 20
 
     # Sessions and cookies.
@@ -90,14 +106,19 @@ class Config:
     RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MINUTES", 60) * 60
     PASSWORD_HASH_METHOD = "scrypt"
 
-    # Rate limits (Flask-Limiter syntax). In-memory storage suits one process;
-    # set RATELIMIT_STORAGE_URI (e.g. redis://) when running several.
-    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+    # Rate limits (Flask-Limiter syntax). The default keeps the counters in the database, so
+    # every process (gunicorn --workers N) shares them; redis:// is faster when there is one.
+    # memory:// counts per process: the app warns at start when it is used outside tests.
+    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "sheetport+db://")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = env_str("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per day")
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day")
     CONTACT_LIMIT = env_str("CONTACT_LIMIT", "5 per hour")
+    # Every view that sends mail shares these counters (see app/decorators.py).
+    MAIL_LIMIT_PER_ADDRESS = env_str("MAIL_LIMIT_PER_ADDRESS", "10 per hour;30 per day")
+    MAIL_LIMIT_PER_ACCOUNT = env_str("MAIL_LIMIT_PER_ACCOUNT", "5 per hour;20 per day")
+    MAIL_LIMIT_PER_MAILBOX = env_str("MAIL_LIMIT_PER_MAILBOX", "3 per hour;10 per day")
 
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
@@ -120,6 +141,7 @@ class DevelopmentConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
+    SITE_URL = "http://sheetport.test"
     SECRET_KEY = "testing-secret-key"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     MAIL_SERVER = "localhost"
@@ -137,6 +159,8 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
+    SITE_URL = env_str("SITE_URL")  # required: see init_app
+
     @classmethod
     def init_app(cls, app):
         if not app.config.get("SECRET_KEY"):
@@ -144,6 +168,23 @@ class ProductionConfig(Config):
                 "SECRET_KEY is not set. Production refuses to start without it: "
                 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
             )
+        host = site_host(app.config.get("SITE_URL"))
+        if host is None:
+            raise RuntimeError(
+                "SITE_URL is not set (or is not an http(s) address). Production refuses to "
+                "start without it: emailed links are built from it. Example: "
+                "SITE_URL=https://sheetport.example.org"
+            )
+        trusted = list(app.config.get("TRUSTED_HOSTS") or [])
+        app.config["TRUSTED_HOSTS"] = trusted if host in trusted else [host, *trusted]
+
+
+def site_host(site_url):
+    """The host name of an http(s) SITE_URL, or None when it is not one."""
+    parts = urlsplit(site_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.hostname
 
 
 def instance_secret_key(instance_path):

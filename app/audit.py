@@ -10,6 +10,7 @@ ACTIONS = {
     "login": "Signed in",
     "login_failed": "Failed sign-in",
     "logout": "Signed out",
+    "logout_everywhere": "Signed out everywhere",
     "register": "Registered",
     "password_reset": "Reset password",
     "password_change": "Changed password",

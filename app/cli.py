@@ -63,11 +63,31 @@ def register(app):
 
     @app.cli.command("cleanup")
     def cleanup():
-        """Delete expired conversions and their files (the app also does this every few minutes)."""
-        from .jobs import cleanup as delete_expired
+        """Delete expired conversions and their files, fail jobs whose runner died, and
+        remove files no row owns (the app also does this every few minutes)."""
+        from . import jobs
 
-        count = delete_expired(app)
+        interrupted = jobs.reclaim_expired()
+        if interrupted:
+            click.echo(
+                f"Reclaimed {interrupted} job{'' if interrupted == 1 else 's'} whose runner died."
+            )
+        count = jobs.cleanup(app)
         click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
+        removed = jobs.sweep_files()
+        click.echo(f"Removed {len(removed)} orphaned file{'' if len(removed) == 1 else 's'}.")
+        for name in removed:
+            click.echo(f"  {name}")
+
+    @app.cli.command("send-mail")
+    def send_mail():
+        """Send the emails that are due: new ones and retries of those the server refused."""
+        from .email import send_pending_mail
+
+        sent, failed = send_pending_mail()
+        click.echo(
+            f"Sent {sent} email{'' if sent == 1 else 's'}; {failed} failed and will be retried."
+        )
 
     @app.cli.command("setup")
     def setup():
@@ -85,3 +105,19 @@ def register(app):
             "\n  First admin account created (shown once; change the password after login):\n"
             f"    email:    {email}\n    password: {password}\n"
         )
+
+    @app.cli.command("check-deploy")
+    def check_deploy():
+        """List settings that are unsafe for a public deployment; exit 1 if any is an error."""
+        from .deploy import ERROR, deployment_problems
+
+        problems = deployment_problems(app.config)
+        for level, message in problems:
+            click.echo(f"{level.upper()}: {message}")
+        errors = sum(level == ERROR for level, _ in problems)
+        click.echo(
+            f"{errors} error{'' if errors == 1 else 's'}, "
+            f"{len(problems) - errors} warning{'' if len(problems) - errors == 1 else 's'}."
+        )
+        if errors:
+            raise SystemExit(1)

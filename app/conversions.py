@@ -15,6 +15,7 @@ from .extensions import db
 from .models import Conversion, utcnow
 from .sheets import SheetError, preview, survey
 from .sheets.convert import MEDIA_TYPES
+from .sheets.names import clean_file_name
 
 SESSION_KEY = "anonymous_key"
 OPTIONS_KEY = "convert_options"
@@ -64,7 +65,8 @@ def receive_upload(file):
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
     limits = jobs.engine_limits(current_app)
-    stem = text_sheet_name(file.filename)
+    name = clean_file_name(file.filename)  # one name for the record and the text sheet
+    stem = text_sheet_name(name)
     try:
         # One child process reads the file once for both answers (see app.sheets.survey).
         info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
@@ -77,7 +79,7 @@ def receive_upload(file):
     details = asdict(info)
     details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
     conversion = Conversion(
-        original_name=(file.filename or "upload")[:255],
+        original_name=name,
         stored_name=stored,
         detected_format=info.format,
         size=size,
@@ -117,6 +119,16 @@ def owned_conversion(public_id):
         abort(404)
     if conversion.is_expired():
         abort(410)
+    return reclaimed_if_lapsed(conversion)
+
+
+def reclaimed_if_lapsed(conversion):
+    """A job whose runner died says so as soon as its owner looks (no need to wait for
+    the periodic tick), so that they can retry or delete it."""
+    lease = conversion.lease_expires_at
+    lapsed = conversion.status in jobs.ACTIVE and (lease is None or lease < utcnow())
+    if lapsed and jobs.reclaim_expired(conversion_ids=[conversion.id]):
+        db.session.refresh(conversion)
     return conversion
 
 
@@ -175,7 +187,7 @@ def remembered_options():
 
 def end_anonymous_session():
     """Delete the anonymous visitor's files and records, then forget the session.
-    A job still running notices and deletes its result (jobs.gone)."""
+    A job still running notices and deletes its result (see jobs.delete_conversion)."""
     if current_user.is_anonymous and anonymous_key():
         for conversion in db.session.scalars(visitor_conversions()).all():
             jobs.delete_conversion(conversion)

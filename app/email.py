@@ -1,20 +1,30 @@
 """Outgoing email: rendered from text and HTML templates, sent off the request thread."""
 
+import smtplib
 import threading
+from datetime import timedelta
 
 from flask import current_app, render_template
-from flask_mail import Message
-from sqlalchemy import select
+from flask_mail import Connection, Message
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db, mail
+from .extensions import db
+from .models import OutgoingMail, utcnow
+
+# Minutes before each retry of a message the server refused: about a day in all.
+RETRY_MINUTES = (1, 5, 15, 60, 120, 240, 480)
 
 
 def send_email(to, subject, template, **context):
-    """Render and send one email. Failures are logged, never raised to the caller."""
+    """Render one email, keep it in the outbox and send it. Failures are logged, never
+    raised to the caller; a message the server refuses is retried with backoff
+    (send_pending_mail). Returns True once sent, False if the first try failed (it will be
+    retried), None when sending goes on in the background."""
     app = current_app._get_current_object()
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients:
-        return
+        return None
     msg = Message(
         subject=app.config["MAIL_SUBJECT_PREFIX"] + subject,
         recipients=recipients,
@@ -22,13 +32,62 @@ def send_email(to, subject, template, **context):
         body=render_template(f"email/{template}.txt", **context),
         html=render_template(f"email/{template}.html", **context),
     )
+    if not app.config.get("MAIL_SERVER"):
+        return _deliver(app, msg)
+    mail_id = _keep(app, msg)
     if app.config["MAIL_SEND_SYNC"]:
-        _deliver(app, msg)
-    else:
-        threading.Thread(target=_deliver, args=(app, msg), daemon=True).start()
+        return _deliver(app, msg, mail_id)
+    threading.Thread(target=_deliver, args=(app, msg, mail_id), daemon=True).start()
+    return None
 
 
-def _deliver(app, msg):
+def _keep(app, msg):
+    """Store the message in the outbox; its id, or None if the database refused it
+    (then it is sent once, without a retry)."""
+    outgoing = OutgoingMail(
+        recipients=list(msg.recipients),
+        sender=str(msg.sender),
+        subject=msg.subject[:255],
+        body=msg.body,
+        html=msg.html,
+        next_attempt_at=utcnow(),
+    )
+    try:
+        db.session.add(outgoing)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        app.logger.exception("Could not keep email %r in the outbox", msg.subject)
+        return None
+    return outgoing.id
+
+
+class TimedConnection(Connection):
+    """Flask-Mail's connection with a timeout: a server that accepts and never answers
+    costs MAIL_TIMEOUT seconds, not a thread forever."""
+
+    def __init__(self, mail, timeout):
+        super().__init__(mail)
+        self.timeout = timeout
+
+    def configure_host(self):
+        server_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = server_class(self.mail.server, self.mail.port, timeout=self.timeout)
+        try:
+            host.set_debuglevel(int(self.mail.debug))
+            if self.mail.use_tls:
+                host.starttls()
+            if self.mail.username and self.mail.password:
+                host.login(self.mail.username, self.mail.password)
+        except BaseException:
+            host.close()
+            raise
+        return host
+
+
+def _deliver(app, msg, mail_id=None):
+    """Send one message now. With mail_id, only if no other process is sending it, and the
+    outcome is recorded on its outbox row. True when sent, False when not."""
     with app.app_context():
         if not app.config.get("MAIL_SERVER"):
             # The embedded default: no mail server, so the email goes to the log in
@@ -39,11 +98,100 @@ def _deliver(app, msg):
                 msg.subject,
                 msg.body,
             )
-            return
+            return True
+        if mail_id is not None and not _claim(app, mail_id):
+            return None
         try:
-            mail.send(msg)
-        except Exception:
-            app.logger.exception("Could not send email %r to %s", msg.subject, msg.recipients)
+            with TimedConnection(app.extensions["mail"], app.config["MAIL_TIMEOUT"]) as connection:
+                connection.send(msg)
+        except Exception as error:
+            attempt = _record(app, mail_id, error)
+            app.logger.error(
+                "Could not send email %r to %s (%s); %s",
+                msg.subject,
+                msg.recipients,
+                _describe(error),
+                f"attempt {attempt}, it will be retried"
+                if attempt and attempt < app.config["MAIL_MAX_ATTEMPTS"]
+                else "it will not be retried",
+            )
+            return False
+        _record(app, mail_id)
+        return True
+
+
+def _claim(app, mail_id):
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutgoingMail)
+        .where(
+            OutgoingMail.id == mail_id,
+            OutgoingMail.sent_at.is_(None),
+            or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+        )
+        .values(claimed_until=now + timedelta(seconds=3 * app.config["MAIL_TIMEOUT"] + 10))
+    )
+    db.session.commit()
+    return claimed.rowcount == 1
+
+
+def _record(app, mail_id, error=None):
+    """Write a sending attempt's outcome on the outbox row; the attempt's number."""
+    if mail_id is None:
+        return None
+    try:
+        outgoing = db.session.get(OutgoingMail, mail_id)
+        outgoing.claimed_until = None
+        if error is None:
+            outgoing.sent_at = utcnow()
+        else:
+            outgoing.attempts += 1
+            outgoing.last_error = _describe(error)[:255]
+            if outgoing.attempts >= app.config["MAIL_MAX_ATTEMPTS"]:
+                outgoing.next_attempt_at = None  # given up; the row stays for the admins
+            else:
+                wait = RETRY_MINUTES[min(outgoing.attempts, len(RETRY_MINUTES)) - 1]
+                outgoing.next_attempt_at = utcnow() + timedelta(minutes=wait)
+        db.session.commit()
+        return outgoing.attempts
+    except SQLAlchemyError:
+        db.session.rollback()
+        app.logger.exception("Could not record the outcome of email %s", mail_id)
+        return None
+
+
+def _describe(error):
+    return f"{type(error).__name__}: {error}"
+
+
+def send_pending_mail():
+    """Send the outbox's due messages (new ones a process left behind, and retries).
+    Returns (sent, failed). Sent messages are kept a week, then forgotten."""
+    app = current_app._get_current_object()
+    now = utcnow()
+    due = db.session.scalars(
+        select(OutgoingMail)
+        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
+        .order_by(OutgoingMail.next_attempt_at)
+        .limit(100)
+    ).all()
+    messages = [
+        (
+            outgoing.id,
+            Message(
+                subject=outgoing.subject,
+                recipients=outgoing.recipients,
+                sender=outgoing.sender,
+                body=outgoing.body,
+                html=outgoing.html,
+            ),
+        )
+        for outgoing in due
+    ]
+    outcomes = [_deliver(app, msg, mail_id) for mail_id, msg in messages]
+    db.session.execute(delete(OutgoingMail).where(OutgoingMail.sent_at < now - timedelta(days=7)))
+    db.session.commit()
+    return outcomes.count(True), outcomes.count(False)
 
 
 def admin_recipients():
@@ -74,6 +222,14 @@ def send_password_reset_email(user):
 def send_change_email_email(user, new_email):
     token = user.make_token("change-email", new_email=new_email)
     send_email(new_email, "Confirm your new email address", "change_email", user=user, token=token)
+
+
+def send_account_exists_email(user, reason="register"):
+    """Tell an account's owner that someone tried to use their address, instead of telling
+    the person at the form whether the address has an account."""
+    send_email(
+        user.email, "You already have an account", "account_exists", user=user, reason=reason
+    )
 
 
 def send_new_user_notice(user):

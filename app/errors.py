@@ -17,6 +17,7 @@ MESSAGES = {
     413: "The upload is larger than the limit.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side.",
+    507: "Sheetport's storage is full, so the file could not be saved. Please try again later.",
 }
 CSRF_MESSAGE = "The form expired or was sent from another page. Please go back and try again."
 
@@ -68,6 +69,14 @@ def message_for(error):
 
 
 def register(app):
+    from .storage import StorageFull
+
+    @app.errorhandler(StorageFull)
+    def storage_full(error):
+        app.logger.error("Storage full: %s %s could not be saved", request.method, request.path)
+        db.session.rollback()
+        return error_response(507, MESSAGES[507], [("Retry-After", "600")])
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return error_response(400, CSRF_MESSAGE)

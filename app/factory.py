@@ -8,8 +8,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import config
 
-from . import cli, errors, jobs, security
+from . import cli, errors, jobs, ratelimit, security  # noqa: F401 (ratelimit: sheetport+db://)
 from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
+from .urls import BoundedIntConverter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,8 @@ def create_app(config_name=None, overrides=None):
         instance_path=os.environ.get("SHEETPORT_INSTANCE_PATH") or str(PROJECT_DIR / "instance"),
     )
     configure(app, config[config_name], overrides or {})
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    security.guard_hosts(app)  # first of the request hooks
     register_extensions(app)
     register_blueprints(app)
     jobs.init_app(app)
@@ -80,8 +83,10 @@ def register_template_helpers(app):
     from .errors import format_size
     from .sheets.values import column_letter
     from .templating import StaticVersions, field_attrs, invalid_fields
+    from .urls import site_url_for
 
     app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.globals["site_url_for"] = site_url_for
     app.jinja_env.globals["field_attrs"] = field_attrs
     app.jinja_env.globals["invalid_fields"] = invalid_fields
     StaticVersions(app)

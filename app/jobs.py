@@ -1,48 +1,118 @@
 """Conversions run off the request thread.
 
-The default runner is a thread pool inside the web process; each conversion itself runs in
-a child process with memory and time limits (app.sheets' sandbox), so a runaway file cannot
-take the web process down. Status and progress live in the database, so any process can
-answer for a job. A queue such as RQ can replace `InProcessRunner` behind `submit()`
-without touching the views: it only needs to call `run_conversion(app, id)` in a worker.
+A conversion is a row with a status and progress; a runner takes it and does it. The default
+runner is a thread pool inside the web process (InProcessRunner); each conversion itself runs
+in a child process with memory and time limits (app.sheets' sandbox), so a runaway file
+cannot take the web process down.
+
+Leases, not process ids, say whether a job is alive. When a job is queued it gets a random
+token (`Conversion.runner`) and a lease expiry; whichever runner holds the token renews the
+lease (a heartbeat) until the job ends. Every write the job makes is conditional on its
+token, so a runner that lost the job cannot overwrite its outcome. A runner that dies stops
+renewing: once the lease lapses, any process fails the job with a message that says so, or
+requeues it if it never started (reclaim_expired: run by the periodic tick, and when the
+job's owner looks at it). Another runner (an RQ worker) needs only to call
+`run_conversion(app, id, token)` and `renew_leases(app, tokens)` while it holds jobs.
 """
 
+import ctypes
 import os
-import socket
+import secrets
+import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .extensions import db
-from .models import Conversion, utcnow
+from .models import Conversion, ConversionResult, PeriodicRun, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
-from .storage import Storage, download_name
+from .sheets.sandbox import run_isolated
+from .storage import Storage, StorageFull, download_name, is_disk_full
 
+ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
-RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+# Seconds to wait before each retry of a write: progress is best effort (one retry, then
+# skipped); the writes that start and end a job keep trying for about 15 seconds.
+PROGRESS_RETRY_DELAYS = (0.2,)
+STATUS_RETRY_DELAYS = (0.5, 1, 2, 4, 8)
+INTERRUPTED = (
+    "The conversion was interrupted before it finished: the server running it stopped "
+    "or restarted. Please convert again."
+)
+FAILED_ON_OUR_SIDE = "Something went wrong on our side."
+
+
+class LeaseLost(Exception):
+    """The job was deleted, or another process took it over after its lease lapsed."""
 
 
 def storage(app=None):
     return Storage((app or current_app).config["UPLOAD_FOLDER"])
 
 
+def runner(app=None):
+    return (app or current_app).extensions["sheetport_jobs"]
+
+
+def lease_length(app=None):
+    return timedelta(seconds=(app or current_app).config["JOB_LEASE_SECONDS"])
+
+
+def new_token():
+    return secrets.token_hex(16)
+
+
 class InProcessRunner:
+    """A thread pool in this process; a heartbeat thread renews the leases of its jobs."""
+
     def __init__(self, app):
         self.app = app
         self.executor = ThreadPoolExecutor(
             max_workers=app.config["CONVERSION_WORKERS"], thread_name_prefix="conversion"
         )
+        self.held = set()
+        self.lock = threading.Lock()
+        self.heartbeat = None
 
-    def submit(self, conversion_id):
-        return self.executor.submit(run_conversion, self.app, conversion_id)
+    def submit(self, conversion_id, token):
+        with self.lock:
+            self.held.add(token)
+            if self.heartbeat is None:
+                self.heartbeat = threading.Thread(
+                    target=self.beat, name="job-heartbeat", daemon=True
+                )
+                self.heartbeat.start()
+        return self.executor.submit(self.run, conversion_id, token)
+
+    def run(self, conversion_id, token):
+        try:
+            run_conversion(self.app, conversion_id, token)
+        finally:
+            with self.lock:
+                self.held.discard(token)
+
+    def beat(self):
+        interval = self.app.config["JOB_LEASE_SECONDS"] / 4
+        while True:
+            time.sleep(interval)
+            with self.lock:
+                tokens = list(self.held)
+                if not tokens:
+                    self.heartbeat = None
+                    return
+            renew_leases(self.app, tokens)
 
 
 def init_app(app):
+    from . import storage as storage_module
+
+    storage_module.init_app(app)
     app.extensions["sheetport_jobs"] = InProcessRunner(app)
     state = {"started": False, "lock": threading.Lock()}
 
@@ -54,17 +124,14 @@ def init_app(app):
         with state["lock"]:
             if not state["started"]:
                 state["started"] = True
-                try:
-                    recover_interrupted()
-                except SQLAlchemyError:  # no tables yet (a page before `flask db upgrade`)
-                    db.session.rollback()
-                    app.logger.exception("Could not check for interrupted conversions")
+                warn_about_per_process_state(app)
                 if app.config["CLEANUP_INTERVAL_MINUTES"]:
-                    start_cleanup_timer(app)
+                    start_periodic_timer(app)
 
 
 def start(conversion, options, notify=False):
     """Turn an uploaded file into a queued job."""
+    token = new_token()
     conversion.options = options
     conversion.output_format = options["format"]
     conversion.status = Conversion.QUEUED
@@ -72,70 +139,240 @@ def start(conversion, options, notify=False):
     conversion.progress_done = 0
     conversion.progress_total = 0
     conversion.notify = notify
-    conversion.runner = RUNNER_ID
+    conversion.runner = token
+    conversion.lease_expires_at = utcnow() + lease_length()
     db.session.commit()
-    return current_app.extensions["sheetport_jobs"].submit(conversion.id)
+    return runner().submit(conversion.id, token)
 
 
-def run_conversion(app, conversion_id):
-    with app.app_context():
-        conversion = db.session.get(Conversion, conversion_id)
-        if conversion is None or conversion.status != Conversion.QUEUED:
-            return
-        conversion.status = Conversion.RUNNING
-        conversion.started_at = utcnow()
-        db.session.commit()
-        files = storage(app)
-        result_name = files.new_name(result_extension(conversion))
+def retried(app, write, delays, what, conversion_id):
+    """Call write() (which commits); on a database error roll back, wait and call it again,
+    once per delay. The last error is raised."""
+    for delay in (*delays, None):
         try:
-            result = convert(
-                files.path(conversion.stored_name),
-                files.path(result_name),
-                Options(**conversion.options),
-                progress=progress_writer(app, conversion.id),
-                limits=engine_limits(app),
-                isolate=True,
+            return write()
+        except SQLAlchemyError:
+            db.session.rollback()
+            if delay is None:
+                raise
+            app.logger.warning(
+                "Conversion %s: %s failed; trying again in %ss",
+                conversion_id,
+                what,
+                delay,
+                exc_info=True,
             )
-        except SheetError as error:
-            if gone(conversion_id, files, result_name):
-                return
-            finish(conversion, Conversion.FAILED, error=str(error))
+            time.sleep(delay)
+
+
+def run_conversion(app, conversion_id, token=None):
+    """Do one queued conversion. Never raises: every outcome ends in the row or in the log,
+    with the conversion's id (a thread pool would swallow an exception)."""
+    with app.app_context():
+        try:
+            if token is None:
+                token = db.session.scalar(
+                    select(Conversion.runner).where(Conversion.id == conversion_id)
+                )
+            run_claimed(app, conversion_id, token)
+        except LeaseLost:
+            app.logger.info(
+                "Conversion %s was deleted or taken over while it ran; its result is discarded",
+                conversion_id,
+            )
         except Exception:
-            app.logger.exception("Conversion %s failed", conversion.public_id)
-            files.delete(result_name)
-            finish(conversion, Conversion.FAILED, error="Something went wrong on our side.")
-        else:
-            if gone(conversion_id, files, result_name):
-                return
-            conversion.result_stored_name = result_name
-            conversion.result_size = files.path(result_name).stat().st_size
-            # One sheet out of several is named after it: "report - Sheet 1.csv".
-            one_of_several = len(result.sheets) == 1 and len(conversion.info.get("sheets", [])) > 1
-            conversion.result_name = download_name(
-                conversion.original_name,
-                result_extension(conversion),
-                result.sheets[0] if one_of_several else None,
-            )
-            conversion.rows = result.rows
-            conversion.warnings = result.warnings
-            finish(conversion, Conversion.DONE)
-        notify_if_slow(app, conversion)
+            app.logger.exception("Conversion %s: the job failed", conversion_id)
+        finally:
+            db.session.remove()
 
 
-def gone(conversion_id, files, result_name):
-    """True (and the result deleted) if the conversion was deleted while it ran."""
-    db.session.rollback()  # see the database as it is now
-    if db.session.scalar(select(Conversion.id).where(Conversion.id == conversion_id)) is None:
-        files.delete(result_name)
-        return True
-    return False
-
-
-def finish(conversion, status, error=None):
-    conversion.status = status
-    conversion.error = error
-    conversion.finished_at = utcnow()
+def claim(app, conversion_id, token):
+    """Queued -> running, if this run still holds the job. The row, or None."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Conversion)
+        .where(
+            Conversion.id == conversion_id,
+            Conversion.status == Conversion.QUEUED,
+            Conversion.runner == token,
+        )
+        .values(status=Conversion.RUNNING, started_at=now, lease_expires_at=now + lease_length())
+    )
     db.session.commit()
+    if claimed.rowcount != 1:
+        return None
+    return db.session.get(Conversion, conversion_id)
+
+
+def run_claimed(app, conversion_id, token):
+    conversion = retried(
+        app,
+        lambda: claim(app, conversion_id, token),
+        STATUS_RETRY_DELAYS,
+        "starting",
+        conversion_id,
+    )
+    if conversion is None:
+        return  # deleted, or another runner has it
+    files = storage(app)
+    extension = result_extension(conversion)
+    # The row first: whatever happens next, the file has an owner that cleanup walks.
+    result = ConversionResult(
+        conversion_id=conversion.id, stored_name=files.new_name(extension), output_format=extension
+    )
+
+    def add_result():
+        db.session.add(result)
+        db.session.commit()
+        return result.id
+
+    result_id = retried(app, add_result, STATUS_RETRY_DELAYS, "recording the result", conversion_id)
+    result_path = files.path(result.stored_name)
+    original_name, source = conversion.original_name, files.path(conversion.stored_name)
+    several_sheets = len(conversion.info.get("sheets", [])) > 1
+    options = dict(conversion.options)
+    try:
+        scratch = files.scratch(token)
+        limits = engine_limits(app)
+        outcome = run_isolated(
+            convert_in_child,
+            source,
+            scratch / result_path.name,
+            options,
+            str(scratch),
+            os.getpid(),
+            limits=limits,
+            memory_bytes=limits.max_memory_bytes,
+            seconds=limits.max_seconds + 30,
+            progress=progress_writer(app, conversion_id, token),
+        )
+        os.replace(scratch / result_path.name, result_path)
+    except LeaseLost:
+        discard_result(result_id, result_path)
+        raise
+    except StorageFull as error:
+        app.logger.error(
+            "Conversion %s: the storage is full; the result was not written", conversion_id
+        )
+        end_failed(app, conversion_id, token, result_id, result_path, str(error))
+    except SheetError as error:
+        end_failed(app, conversion_id, token, result_id, result_path, str(error))
+    except Exception as error:
+        if is_disk_full(error):  # moving the result into place
+            app.logger.error("Conversion %s: the storage is full", conversion_id)
+            end_failed(app, conversion_id, token, result_id, result_path, str(StorageFull()))
+        else:
+            app.logger.exception("Conversion %s failed", conversion_id)
+            end_failed(app, conversion_id, token, result_id, result_path, FAILED_ON_OUR_SIDE)
+    else:
+        # One sheet out of several is named after it: "report - Sheet 1.csv".
+        one_of_several = len(outcome.sheets) == 1 and several_sheets
+        name = download_name(
+            original_name, extension, outcome.sheets[0] if one_of_several else None
+        )
+        size = result_path.stat().st_size
+        ended = end(
+            app,
+            conversion_id,
+            token,
+            result_id,
+            {
+                "status": Conversion.DONE,
+                "error": None,
+                "result_stored_name": result_path.name,
+                "result_name": name,
+                "result_size": size,
+                "rows": outcome.rows,
+                "warnings": outcome.warnings,
+            },
+            {"complete": True, "name": name, "size": size, "rows": outcome.rows},
+        )
+        if not ended:
+            discard_result(result_id, result_path)
+            raise LeaseLost
+    finally:
+        files.remove_scratch(token)
+    notify_if_slow(app, db.session.get(Conversion, conversion_id))
+
+
+def end(app, conversion_id, token, result_id, values, result_values=None):
+    """The job's last write, if it still holds the job: retried, one transaction.
+    Without result_values the result row goes (no file was written). False if the job
+    is no longer this run's."""
+
+    def write():
+        ended = db.session.execute(
+            update(Conversion)
+            .where(
+                Conversion.id == conversion_id,
+                Conversion.runner == token,
+                Conversion.status == Conversion.RUNNING,
+            )
+            .values(**values, finished_at=utcnow(), lease_expires_at=None)
+        )
+        if ended.rowcount != 1:
+            db.session.rollback()
+            return False
+        owned = ConversionResult.id == result_id
+        if result_values is None:
+            db.session.execute(delete(ConversionResult).where(owned))
+        else:
+            db.session.execute(update(ConversionResult).where(owned).values(**result_values))
+        db.session.commit()
+        return True
+
+    db.session.expire_all()
+    return retried(app, write, STATUS_RETRY_DELAYS, "the final status write", conversion_id)
+
+
+def end_failed(app, conversion_id, token, result_id, result_path, message):
+    result_path.unlink(missing_ok=True)
+    if not end(
+        app, conversion_id, token, result_id, {"status": Conversion.FAILED, "error": message}
+    ):
+        discard_result(result_id, result_path)
+        raise LeaseLost
+
+
+def discard_result(result_id, result_path):
+    """Best effort: the file, then its row (a row left behind is removed by cleanup)."""
+    result_path.unlink(missing_ok=True)
+    try:
+        db.session.execute(delete(ConversionResult).where(ConversionResult.id == result_id))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+
+
+def convert_in_child(path, target, options, scratch, parent_pid, limits, progress=None):
+    """Runs in the sandbox's child: temporary files go to the job's scratch folder inside the
+    upload folder, the child dies with the thread that started it, and a full disk is told
+    apart from a bug."""
+    tempfile.tempdir = scratch  # XlsxWriter's constant-memory files
+    die_with_parent(parent_pid)
+    try:
+        return convert(path, target, Options(**options), progress=progress, limits=limits)
+    except Exception as error:
+        cause = error
+        while cause is not None:  # XlsxWriter wraps the OSError it met
+            if is_disk_full(cause):
+                raise StorageFull() from None
+            cause = cause.__cause__ or cause.__context__
+        raise
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid):
+    """Linux: have the kernel kill this child when its parent dies, so that a killed worker
+    leaves no child writing a result nobody will record."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the sweep removes what is left
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def result_extension(conversion):
@@ -146,7 +383,9 @@ def result_extension(conversion):
     return options["format"]
 
 
-def progress_writer(app, conversion_id):
+def progress_writer(app, conversion_id, token):
+    """progress(done, total) for the engine: best effort (a write the database refuses twice
+    is skipped), and it renews the lease. Raises LeaseLost if the job is no longer ours."""
     last = [0.0]
 
     def write(done, total):
@@ -154,15 +393,126 @@ def progress_writer(app, conversion_id):
         if now - last[0] < PROGRESS_WRITE_INTERVAL and done < total:
             return
         last[0] = now
-        with app.app_context():
-            db.session.execute(
+
+        def attempt():
+            written = db.session.execute(
                 update(Conversion)
-                .where(Conversion.id == conversion_id)
-                .values(progress_done=done, progress_total=total)
+                .where(
+                    Conversion.id == conversion_id,
+                    Conversion.runner == token,
+                    Conversion.status == Conversion.RUNNING,
+                )
+                .values(
+                    progress_done=done,
+                    progress_total=total,
+                    lease_expires_at=utcnow() + lease_length(app),
+                )
             )
             db.session.commit()
+            return written.rowcount
+
+        try:
+            rows = retried(app, attempt, PROGRESS_RETRY_DELAYS, "a progress write", conversion_id)
+        except SQLAlchemyError:
+            app.logger.warning(
+                "Conversion %s: progress %s/%s not recorded; the job goes on",
+                conversion_id,
+                done,
+                total,
+            )
+            return
+        if rows == 0:
+            raise LeaseLost
 
     return write
+
+
+def renew_leases(app, tokens):
+    """Push forward the leases of the jobs these tokens hold. Best effort: a failed write is
+    logged and the next beat tries again (a lease lasts four beats)."""
+    with app.app_context():
+        try:
+            db.session.execute(
+                update(Conversion)
+                .where(Conversion.runner.in_(tokens), Conversion.status.in_(ACTIVE))
+                .values(lease_expires_at=utcnow() + lease_length(app))
+            )
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning(
+                "Could not renew the leases of %d job(s)", len(tokens), exc_info=True
+            )
+        finally:
+            db.session.remove()
+
+
+def reclaim_expired(now=None, conversion_ids=None):
+    """Jobs whose runner stopped renewing their lease: requeue those that never started,
+    fail the others with a message that says what happened. Returns how many changed."""
+    now = now or utcnow()
+    query = select(Conversion.id, Conversion.runner, Conversion.status).where(
+        Conversion.status.in_(ACTIVE),
+        or_(Conversion.lease_expires_at.is_(None), Conversion.lease_expires_at < now),
+    )
+    if conversion_ids is not None:
+        query = query.where(Conversion.id.in_(conversion_ids))
+    changed = 0
+    for conversion_id, token, status in db.session.execute(query).all():
+        unchanged = and_(
+            Conversion.id == conversion_id,
+            Conversion.status == status,
+            Conversion.runner == token if token else Conversion.runner.is_(None),
+        )
+        if status == Conversion.QUEUED:
+            fresh = new_token()
+            done = db.session.execute(
+                update(Conversion)
+                .where(unchanged)
+                .values(runner=fresh, lease_expires_at=now + lease_length())
+            ).rowcount
+            db.session.commit()
+            if done:
+                current_app.logger.warning(
+                    "Conversion %s: its runner stopped renewing the lease before it started; "
+                    "queued again",
+                    conversion_id,
+                )
+                runner().submit(conversion_id, fresh)
+        else:
+            done = db.session.execute(
+                update(Conversion)
+                .where(unchanged)
+                .values(
+                    status=Conversion.FAILED,
+                    error=INTERRUPTED,
+                    finished_at=now,
+                    lease_expires_at=None,
+                )
+            ).rowcount
+            if done:
+                discard_unfinished_results(conversion_id)
+            db.session.commit()
+            if done:
+                current_app.logger.warning(
+                    "Conversion %s: its runner stopped renewing the lease; marked failed",
+                    conversion_id,
+                )
+        if done:
+            storage().remove_scratch(token)
+        changed += done
+    return changed
+
+
+def discard_unfinished_results(conversion_id):
+    unfinished = db.session.scalars(
+        select(ConversionResult).where(
+            ConversionResult.conversion_id == conversion_id, ConversionResult.complete.is_(False)
+        )
+    ).all()
+    for result in unfinished:
+        storage().delete(result.stored_name)
+        db.session.delete(result)
 
 
 def engine_limits(app):
@@ -176,77 +526,43 @@ def engine_limits(app):
 
 
 def notify_if_slow(app, conversion):
-    if not conversion.notify or conversion.user is None or conversion.started_at is None:
+    if conversion is None or not conversion.notify or conversion.user is None:
+        return
+    if conversion.started_at is None or conversion.finished_at is None:
         return
     if conversion.finished_at - conversion.started_at < timedelta(seconds=60):
         return
     from .email import send_email
+    from .urls import site_url_for
 
-    base = app.config.get("SITE_URL") or "http://127.0.0.1:5000"
-    link = f"{base.rstrip('/')}/convert/{conversion.public_id}"
-    with app.test_request_context(base_url=base):
-        send_email(
-            conversion.user.email,
-            "Your conversion is ready"
-            if conversion.status == Conversion.DONE
-            else "Your conversion failed",
-            "conversion_done",
-            conversion=conversion,
-            link=link,
-        )
-
-
-def recover_interrupted():
-    """Jobs this process's predecessors left queued or running will never finish: say so."""
-    host = socket.gethostname()
-    stuck = db.session.scalars(
-        select(Conversion).where(Conversion.status.in_([Conversion.QUEUED, Conversion.RUNNING]))
+    send_email(
+        conversion.user.email,
+        "Your conversion is ready"
+        if conversion.status == Conversion.DONE
+        else "Your conversion failed",
+        "conversion_done",
+        conversion=conversion,
+        link=site_url_for("convert.show", public_id=conversion.public_id),
     )
-    changed = False
-    for conversion in stuck:
-        if conversion.runner == RUNNER_ID or not runner_is_gone(conversion.runner, host):
-            continue
-        conversion.status = Conversion.FAILED
-        conversion.error = (
-            "The conversion was interrupted by a restart of the server. Please convert again."
-        )
-        conversion.finished_at = utcnow()
-        changed = True
-    if changed:
-        db.session.commit()
-
-
-def runner_is_gone(runner, host):
-    try:
-        runner_host, pid, _ = (runner or "").split(":")
-        pid = int(pid)
-    except ValueError:
-        return True
-    if runner_host != host:
-        return False  # another machine's job: that machine recovers it
-    if pid == os.getpid():
-        return True  # this pid, but another boot token: an earlier life of this process id
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def delete_conversion(conversion):
-    storage().delete(conversion.stored_name, conversion.result_stored_name)
+    """Delete a conversion's files (its upload and every result it wrote), then its row.
+    A job still running notices (its writes find no row) and deletes what it was writing."""
+    names = {conversion.stored_name, conversion.result_stored_name}
+    names.update(result.stored_name for result in conversion.results)
+    storage().delete(*names)
     db.session.delete(conversion)
 
 
 def cleanup(app=None, now=None):
     """Delete expired conversions, their files first. Returns how many went."""
     now = now or utcnow()
+    reclaim_expired(now)
     expired = db.session.scalars(
         select(Conversion).where(
             Conversion.expires_at <= now,
-            Conversion.status.not_in([Conversion.QUEUED, Conversion.RUNNING]),
+            Conversion.status.not_in(ACTIVE),
         )
     ).all()
     for conversion in expired:
@@ -255,17 +571,112 @@ def cleanup(app=None, now=None):
     return len(expired)
 
 
-def start_cleanup_timer(app):
-    """Delete expired files every few minutes; app.extensions["sheetport_cleanup"].set() stops it."""
-    interval = app.config["CLEANUP_INTERVAL_MINUTES"] * 60
+def sweep_files(now=None):
+    """Remove files no row owns (older than the retention period), result rows whose
+    conversion is gone, and scratch folders of jobs no longer running. Returns the names."""
+    from . import settings
+
+    files = storage()
+    orphans = db.session.scalars(
+        select(ConversionResult).where(ConversionResult.conversion_id.not_in(select(Conversion.id)))
+    ).all()
+    removed = []
+    for result in orphans:
+        files.delete(result.stored_name)
+        removed.append(result.stored_name)
+        db.session.delete(result)
+    db.session.commit()
+    owned = set(db.session.scalars(select(Conversion.stored_name)))
+    owned.update(db.session.scalars(select(Conversion.result_stored_name)))
+    owned.update(db.session.scalars(select(ConversionResult.stored_name)))
+    live = set(db.session.scalars(select(Conversion.runner).where(Conversion.status.in_(ACTIVE))))
+    older_than = settings.get("retention_hours") * 3600
+    return removed + files.sweep(owned, live, older_than, now=now.timestamp() if now else None)
+
+
+def run_once_per_interval(name, seconds, task, now=None):
+    """Call task() unless some process ran `name` less than `seconds` ago: every process
+    ticks, one of them runs the task per interval (the row is the lock). True if it ran."""
+    now = now or utcnow()
+    if db.session.get(PeriodicRun, name) is None:
+        try:
+            db.session.add(PeriodicRun(name=name, last_run_at=now - timedelta(seconds=seconds)))
+            db.session.commit()
+        except IntegrityError:  # another process made it meanwhile
+            db.session.rollback()
+    taken = db.session.execute(
+        update(PeriodicRun)
+        .where(
+            PeriodicRun.name == name,
+            PeriodicRun.last_run_at <= now - timedelta(seconds=seconds * 0.9),
+        )
+        .values(last_run_at=now)
+    ).rowcount
+    db.session.commit()
+    if taken:
+        task()
+    return bool(taken)
+
+
+def periodic_tasks(app):
+    """(name, interval in seconds, task): the deployment's periodic work."""
+    from .email import send_pending_mail
+
+    return [
+        ("reclaim-leases", app.config["JOB_LEASE_SECONDS"], reclaim_expired),
+        ("send-mail", 60, send_pending_mail),
+        ("cleanup", app.config["CLEANUP_INTERVAL_MINUTES"] * 60, lambda: run_cleanup(app)),
+    ]
+
+
+def run_cleanup(app):
+    from .ratelimit import DatabaseStorage
+
+    count = cleanup(app)
+    removed = sweep_files()
+    DatabaseStorage().remove_expired()
+    if count or removed:
+        app.logger.info(
+            "Cleanup: %d expired conversion(s) deleted; %d orphaned file(s) removed: %s",
+            count,
+            len(removed),
+            ", ".join(removed),
+        )
+
+
+def start_periodic_timer(app):
+    """Every process ticks; each task runs once per interval per deployment (a row in the
+    database is the lock). app.extensions["sheetport_cleanup"].set() stops this process's."""
+    tasks = periodic_tasks(app)
+    tick = min(seconds for _, seconds, _ in tasks)
     stop = app.extensions["sheetport_cleanup"] = threading.Event()
 
     def loop():
-        while not stop.wait(interval):
-            try:
-                with app.app_context():
-                    cleanup(app)
-            except Exception:  # keep the timer alive; the next round tries again
-                app.logger.exception("Periodic cleanup failed")
+        while not stop.wait(tick):
+            for name, seconds, task in tasks:
+                try:
+                    with app.app_context():
+                        run_once_per_interval(name, seconds, task)
+                except Exception:  # keep the timer alive; the next tick tries again
+                    app.logger.exception("Periodic task %s failed", name)
 
-    threading.Thread(target=loop, name="cleanup", daemon=True).start()
+    threading.Thread(target=loop, name="periodic", daemon=True).start()
+
+
+def warn_about_per_process_state(app):
+    for warning in per_process_warnings(app):
+        app.logger.warning(warning)
+
+
+def per_process_warnings(app):
+    """Settings that hold only while one process serves the site (for the start-up log and
+    a deployment check)."""
+    warnings = []
+    storage_uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if app.config.get("RATELIMIT_ENABLED") and storage_uri.startswith("memory://"):
+        warnings.append(
+            "Rate limits are counted in this process's memory (RATELIMIT_STORAGE_URI="
+            f"{storage_uri}): with several processes each counts on its own. Use the default "
+            "(sheetport+db://) or redis:// when running more than one."
+        )
+    return warnings

@@ -1,12 +1,16 @@
 """Database models."""
 
+import contextlib
+import hashlib
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
+import idna
 from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, select
+from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -93,13 +97,20 @@ class User(UserMixin, db.Model):
     role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Part of the login cookie; replacing it ends every other session and remember-me cookie.
+    # Carried by every emailed link; replacing it (on a password change) voids them all.
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, index=True, default=new_session_token
     )
 
     role: Mapped[Role | None] = relationship(back_populates="users")
     messages: Mapped[list["Message"]] = relationship(back_populates="user")
+    login_sessions: Mapped[list["LoginSession"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # The signed-in session this request belongs to (set at login and by the user loader).
+    login_session = None
+    login_token = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -108,7 +119,7 @@ class User(UserMixin, db.Model):
 
     @staticmethod
     def normalise_email(email):
-        return (email or "").strip().lower()
+        return normalise_email(email)
 
     @classmethod
     def by_email(cls, email):
@@ -119,13 +130,25 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self):
-        return self.session_token
+        # What Flask-Login keeps in the session and the remember-me cookie: the token of
+        # this sign-in, so that ending it on the server ends every copy of the cookie.
+        return self.login_token
 
     def set_password(self, password):
+        """Set the password; voids emailed links and ends every signed-in session."""
         self.password_hash = generate_password_hash(
             password, method=current_app.config["PASSWORD_HASH_METHOD"]
         )
         self.session_token = new_session_token()
+        if self.id is not None:
+            LoginSession.end_all(self)
+
+    def login_sessions_newest_first(self):
+        return db.session.scalars(
+            select(LoginSession)
+            .where(LoginSession.user_id == self.id)
+            .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+        ).all()
 
     def verify_password(self, password):
         return check_password_hash(self.password_hash, password)
@@ -206,12 +229,86 @@ def _serializer(purpose):
 login_manager.anonymous_user = AnonymousUser
 
 
+class LoginSession(db.Model):
+    """One signed-in browser. The cookie carries a random token; the row holds its hash, so
+    deleting the row (log out, log out everywhere, password change) ends every copy of
+    that cookie, remember-me included."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")
+
+    @staticmethod
+    def hash(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def open(cls, user, remember=False, user_agent="", address=None):
+        """Record a sign-in; returns the token for the cookie (only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        db.session.add(
+            cls(
+                user=user,
+                token_hash=cls.hash(token),
+                remember=remember,
+                user_agent=(user_agent or "")[:200],
+                address=address,
+            )
+        )
+        return token
+
+    @classmethod
+    def end_all(cls, user):
+        db.session.execute(delete(cls).where(cls.user_id == user.id))
+
+    def ping(self, now=None):
+        """Record activity, at most once a minute."""
+        now = now or utcnow()
+        if now - self.last_seen_at > timedelta(minutes=1):
+            self.last_seen_at = now
+            return True
+        return False
+
+
 @login_manager.user_loader
-def load_user(session_token):
+def load_user(token):
     # Inactive users are not loaded at all, so deactivation takes effect at once.
-    return db.session.scalar(
-        select(User).where(User.session_token == session_token, User.active.is_(True))
-    )
+    if not isinstance(token, str) or not token:
+        return None
+    found = db.session.execute(
+        select(LoginSession, User)
+        .join(LoginSession.user)
+        .where(LoginSession.token_hash == LoginSession.hash(token), User.active.is_(True))
+    ).first()
+    if found is None:
+        return None
+    login_session, user = found
+    user.login_session, user.login_token = login_session, token
+    return user
+
+
+def normalise_email(email):
+    """One spelling per mailbox, so look-alike addresses cannot make separate accounts:
+    NFKC (full-width letters, composed accents), case-folded, the domain in its IDNA
+    ASCII form (bücher.example and xn--bcher-kva.example are one domain)."""
+    email = unicodedata.normalize("NFKC", (email or "").strip())
+    email = unicodedata.normalize("NFKC", email.casefold())
+    local, at, domain = email.rpartition("@")
+    if not at or not domain:
+        return email
+    # Not a valid domain: leave it as it is for the form's validator to refuse.
+    with contextlib.suppress(idna.IDNAError, UnicodeError):
+        domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+    return f"{local}@{domain}"
 
 
 # A real hash to check against when no account matches, so that a wrong address
@@ -261,13 +358,22 @@ class Conversion(db.Model):
     rows: Mapped[int | None] = mapped_column()
     warnings: Mapped[list] = mapped_column(db.JSON, default=list)
     notify: Mapped[bool] = mapped_column(default=False)
-    runner: Mapped[str | None] = mapped_column(String(80))  # host:pid:boot of the job's process
+    # The lease of the job's current run: a random token held by whichever runner has the job,
+    # and an expiry that runner keeps pushing forward (jobs.py). Any process may fail or
+    # requeue a queued or running job whose lease has expired.
+    runner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
     user: Mapped[User | None] = relationship()
+    # Every result file written for this upload, the current one and earlier ones: deleting
+    # the conversion walks them, so no file outlives its row.
+    results: Mapped[list["ConversionResult"]] = relationship(
+        back_populates="conversion", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def percent(self):
@@ -288,6 +394,68 @@ class Conversion(db.Model):
         if self.user_id is not None:
             return user.is_authenticated and user.id == self.user_id
         return session_key is not None and session_key == self.session_key
+
+
+class ConversionResult(db.Model):
+    """One file a conversion wrote. The row exists before the file does (complete=False while
+    the job writes it), so a job that dies still leaves a row that says which file to delete."""
+
+    __tablename__ = "conversion_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversion_id: Mapped[int] = mapped_column(
+        ForeignKey("conversions.id", ondelete="CASCADE"), index=True
+    )
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    output_format: Mapped[str] = mapped_column(String(8))
+    complete: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str | None] = mapped_column(String(255))  # the download name
+    size: Mapped[int | None] = mapped_column()
+    rows: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversion: Mapped[Conversion] = relationship(back_populates="results")
+
+
+class OutgoingMail(db.Model):
+    """An email waiting to be sent, or sent. Kept so that a mail server that refuses or
+    never answers delays a message instead of losing it (app/email.py retries it)."""
+
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipients: Mapped[list] = mapped_column(db.JSON)
+    sender: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Which process is sending it now, until when: two processes never send one message twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class PeriodicRun(db.Model):
+    """When a periodic task last ran: every process ticks, one of them runs it per interval."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateLimitCounter(db.Model):
+    """Flask-Limiter's counters when no Redis is configured (app/ratelimit.py), shared by
+    every process that uses the database."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[float] = mapped_column(index=True)  # seconds since the epoch
 
 
 class AuditEvent(db.Model):

@@ -2,12 +2,35 @@
 
 from datetime import UTC, date, datetime, time
 
+from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
 
 from . import jobs
 from .audit import audit
 from .extensions import db
 from .models import Conversion, Permission, Role, User
+
+
+def register_account(name, email, password):
+    """Create an account; returns (user, True), or (the existing owner, False) when the
+    address already has one. Both paths hash a password, so they take as long."""
+    existing = User.by_email(email)
+    if existing is None:
+        user = User(email=User.normalise_email(email), name=name.strip())
+        user.set_password(password)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same address registered a moment ago
+            db.session.rollback()
+            return User.by_email(email), False
+        audit("register", target=user.email, actor=user)
+        db.session.commit()
+        return user, True
+    generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    return existing, False
 
 
 class AdminRuleError(Exception):

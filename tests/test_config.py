@@ -14,7 +14,7 @@ def test_production_refuses_to_start_without_secret_key(tmp_path, monkeypatch):
 
 def test_production_cookies_are_secure(tmp_path, monkeypatch):
     monkeypatch.setenv("SHEETPORT_INSTANCE_PATH", str(tmp_path))
-    app = create_app("production", {"SECRET_KEY": "x" * 32})
+    app = create_app("production", {"SECRET_KEY": "x" * 32, "SITE_URL": "https://localhost"})
     for name in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
         assert app.config[f"{name}_SECURE"] and app.config[f"{name}_HTTPONLY"]
         assert app.config[f"{name}_SAMESITE"] == "Lax"

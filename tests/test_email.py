@@ -64,7 +64,7 @@ def test_without_mail_server_the_email_is_logged_in_full(app, client, caplog):
     logged = caplog.text
     assert "MAIL_SERVER is not set" in logged
     assert "To: grace@example.com" in logged
-    assert "http://localhost/auth/confirm/" in logged  # a link a newcomer can open
+    assert "http://sheetport.test/auth/confirm/" in logged  # on SITE_URL, a link one can open
 
 
 @pytest.mark.parametrize(

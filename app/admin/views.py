@@ -11,6 +11,7 @@ from ..errors import format_size
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
+from ..urls import page_number
 from ..users import SORTS, AdminRuleError, ConversionFilters, delete_user, update_user, user_query
 from . import bp
 from .forms import SettingsForm, UserEditForm
@@ -65,7 +66,7 @@ def users():
     sort = request.args.get("sort", "newest")
     page = db.paginate(
         user_query(search, sort),
-        page=request.args.get("page", 1, type=int),
+        page=page_number(),
         per_page=25,
         error_out=False,
     )
@@ -149,9 +150,7 @@ def audit_log():
             func.lower(AuditEvent.target).like(pattern)
             | func.lower(AuditEvent.actor_email).like(pattern)
         )
-    page = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
-    )
+    page = db.paginate(query, page=page_number(), per_page=50, error_out=False)
     return render_template(
         "admin/audit.html", page=page, action=action, search=search, actions=ACTIONS
     )
@@ -163,9 +162,7 @@ def audit_log():
 @bp.get("/messages")
 def messages():
     query = select(Message).order_by(Message.read.asc(), Message.created_at.desc())
-    page = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=25, error_out=False
-    )
+    page = db.paginate(query, page=page_number(), per_page=25, error_out=False)
     return render_template("admin/messages.html", page=page, form=EmptyForm())
 
 
@@ -196,9 +193,7 @@ def delete_message(message_id):
 @bp.get("/conversions")
 def conversions():
     filters = ConversionFilters(request.args)
-    page = db.paginate(
-        filters.query(), page=request.args.get("page", 1, type=int), per_page=25, error_out=False
-    )
+    page = db.paginate(filters.query(), page=page_number(), per_page=25, error_out=False)
     return render_template("admin/conversions.html", page=page, filters=filters, form=EmptyForm())
 
 

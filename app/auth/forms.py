@@ -46,10 +46,6 @@ class RegistrationForm(FlaskForm):
     password, password2 = new_password_fields()
     submit = SubmitField("Create account")
 
-    def validate_email(self, field):
-        if User.by_email(field.data):
-            raise ValidationError("An account with this email address already exists.")
-
 
 class ChangePasswordForm(FlaskForm):
     old_password = PasswordField("Current password", validators=[DataRequired()])
@@ -79,8 +75,6 @@ class ChangeEmailForm(FlaskForm):
     def validate_email(self, field):
         if field.data == current_user.email:
             raise ValidationError("That is already your email address.")
-        if User.by_email(field.data):
-            raise ValidationError("An account with this email address already exists.")
 
     def validate_password(self, field):
         if not current_user.verify_password(field.data):

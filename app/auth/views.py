@@ -1,9 +1,10 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.exc import IntegrityError
 
 from ..audit import audit
+from ..decorators import form_email, mail_limited, own_email
 from ..email import (
+    send_account_exists_email,
     send_change_email_email,
     send_confirmation_email,
     send_new_user_notice,
@@ -11,8 +12,9 @@ from ..email import (
 )
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..models import User, authenticate
+from ..models import LoginSession, User, authenticate
 from ..urls import safe_next
+from ..users import register_account
 from . import bp
 from .forms import (
     ChangeEmailForm,
@@ -31,7 +33,10 @@ OPEN_TO_UNCONFIRMED = {"static", "main.index", "main.help", "main.contact", "mai
 def track_and_gate_user():
     if not current_user.is_authenticated:
         return None
-    if current_user.ping():
+    touched = current_user.ping()
+    if current_user.login_session is not None:
+        touched = current_user.login_session.ping() or touched
+    if touched:
         db.session.commit()
     if (
         not current_user.confirmed
@@ -45,7 +50,18 @@ def track_and_gate_user():
 def start_session(user, remember=False):
     # A fresh session at login: nothing from before it carries over (no fixation).
     session.clear()
+    user.login_token = LoginSession.open(
+        user, remember, request.user_agent.string, request.remote_addr
+    )
+    db.session.commit()
     login_user(user, remember=remember)
+
+
+def end_session():
+    # Clear first: logout_user() leaves in the session the instruction to delete the
+    # remember-me cookie, which a clear afterwards would wipe.
+    session.clear()
+    logout_user()
 
 
 def login_failed(response):
@@ -95,35 +111,55 @@ def login():
 def logout():
     if EmptyForm().validate_on_submit():
         audit("logout", target=current_user.email)
+        if current_user.login_session is not None:
+            db.session.delete(current_user.login_session)  # copies of the cookie die too
         db.session.commit()
-        logout_user()
-        session.clear()
+        end_session()
         flash("You have been logged out.", "info")
     return redirect(url_for("main.index"))
 
 
+@bp.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    if EmptyForm().validate_on_submit():
+        audit("logout_everywhere", target=current_user.email)
+        LoginSession.end_all(current_user)
+        db.session.commit()
+        end_session()
+        flash("You have been logged out on every device.", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@login_required
+def end_other_session(session_id):
+    other = db.session.get(LoginSession, session_id)
+    if other is None or other.user_id != current_user.id:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        db.session.delete(other)
+        db.session.commit()
+        flash("That session has been logged out.", "info")
+    return redirect(url_for("main.profile"))
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@mail_limited(mailbox=form_email)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = RegistrationForm()
     if form.validate_on_submit():
-        user = User(email=form.email.data, name=form.name.data.strip())
-        user.set_password(form.password.data)
-        db.session.add(user)
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same address registered a moment ago
-            db.session.rollback()
-            form.email.errors.append("An account with this email address already exists.")
-            return render_template("auth/register.html", form=form)
-        audit("register", target=user.email, actor=user)
-        db.session.commit()
-        send_confirmation_email(user)
-        send_new_user_notice(user)
+        user, created = register_account(form.name.data, form.email.data, form.password.data)
+        if created:
+            send_confirmation_email(user)
+            send_new_user_notice(user)
+        else:
+            send_account_exists_email(user)
+        # The same answer either way, so the form does not reveal who has an account.
         flash(
-            f"Your account is ready. We sent a confirmation link to {user.email}: "
-            "open it, then log in.",
+            f"Thank you. We sent an email to {form.email.data}: open the link in it, then log in.",
             "success",
         )
         return redirect(url_for("auth.login"))
@@ -154,7 +190,7 @@ def unconfirmed():
 
 @bp.post("/confirm")
 @login_required
-@limiter.limit("5 per hour", key_func=lambda: f"resend:{current_user.get_id()}")
+@mail_limited(mailbox=own_email)
 def resend_confirmation():
     if EmptyForm().validate_on_submit() and not current_user.confirmed:
         send_confirmation_email(current_user)
@@ -167,19 +203,18 @@ def resend_confirmation():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        current_user.set_password(form.password.data)
+        remembered = current_user.login_session is not None and current_user.login_session.remember
+        current_user.set_password(form.password.data)  # ends every session, this one too
         audit("password_change", target=current_user.email)
         db.session.commit()
-        # The new session token logged every other session out; keep this one.
-        remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
-        login_user(current_user, remember=remembered)
+        start_session(current_user, remember=remembered)  # ...so start a new one here
         flash("Your password has been changed. Any other sessions were logged out.", "success")
         return redirect(url_for("main.profile"))
     return render_template("auth/change_password.html", form=form)
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@mail_limited(mailbox=form_email)
 def password_reset_request():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
@@ -208,7 +243,7 @@ def password_reset(token):
         user.confirmed = True  # the link proved the address works
         audit("password_reset", target=user.email, actor=user)
         db.session.commit()
-        logout_user()
+        end_session()
         flash("Your password has been reset. Please log in with the new one.", "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form)
@@ -216,10 +251,15 @@ def password_reset(token):
 
 @bp.route("/change-email", methods=["GET", "POST"])
 @login_required
+@mail_limited(mailbox=form_email)
 def change_email_request():
     form = ChangeEmailForm()
     if form.validate_on_submit():
-        send_change_email_email(current_user, form.email.data)
+        owner = User.by_email(form.email.data)
+        if owner is None:
+            send_change_email_email(current_user, form.email.data)
+        else:  # the same answer either way; the address's owner hears of it
+            send_account_exists_email(owner, reason="change-email")
         flash(
             f"We sent a link to {form.email.data}. Your address changes when you open it.",
             "info",

@@ -18,6 +18,7 @@ from ..audit import audit
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Conversion
+from ..urls import page_number
 from . import bp
 from .forms import OptionsForm, ReadAsForm, UploadForm
 
@@ -202,7 +203,7 @@ def delete(public_id):
 def history():
     page = db.paginate(
         conversions.visitor_conversions(),
-        page=request.args.get("page", 1, type=int),
+        page=page_number(),
         per_page=20,
         error_out=False,
     )

@@ -2,6 +2,7 @@ from flask import (
     after_this_request,
     current_app,
     flash,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -11,9 +12,10 @@ from flask_login import current_user, login_required
 
 from .. import conversions, settings
 from ..convert.forms import UploadForm
+from ..decorators import mail_limited
 from ..email import send_contact_message
 from ..extensions import db, limiter
-from ..forms import THEMES, ThemeForm
+from ..forms import THEMES, EmptyForm, ThemeForm
 from ..models import Message
 from ..urls import safe_next
 from . import bp
@@ -56,6 +58,7 @@ def contact_sent(response):
 @limiter.limit(
     lambda: current_app.config["CONTACT_LIMIT"], methods=["POST"], deduct_when=contact_sent
 )
+@mail_limited()  # to the admins: no per-mailbox limit, or anyone could silence the form
 def contact():
     form = ContactForm()
     if request.method == "GET" and current_user.is_authenticated:
@@ -80,7 +83,12 @@ def contact():
 @bp.get("/profile")
 @login_required
 def profile():
-    return render_template("main/profile.html", user=current_user)
+    return render_template(
+        "main/profile.html",
+        user=current_user,
+        login_sessions=current_user.login_sessions_newest_first(),
+        form=EmptyForm(),
+    )
 
 
 @bp.route("/profile/edit", methods=["GET", "POST"])
@@ -118,5 +126,7 @@ def set_theme():
 
 @bp.app_context_processor
 def inject_theme_and_settings():
+    if not has_request_context():  # an email rendered by a background job
+        return {}
     theme = request.cookies.get(THEME_COOKIE)
     return {"theme": theme if theme in THEMES else "auto", "site": settings.current()}

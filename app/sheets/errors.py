@@ -51,6 +51,12 @@ class TimedOut(SheetError):
     code = "timed_out"
 
 
+class Stopped(SheetError):
+    """The child process was killed from outside (out of memory, or an operator)."""
+
+    code = "stopped"
+
+
 class BadOptions(SheetError):
     code = "bad_options"
 

@@ -7,6 +7,7 @@ a kill or a memory error comes back as a SheetError with a message for the user.
 
 import faulthandler
 import gc
+import logging
 import multiprocessing
 import os
 import resource
@@ -14,7 +15,9 @@ import signal
 import time
 import traceback
 
-from .errors import DamagedFile, SheetError, TimedOut, TooLarge
+from .errors import DamagedFile, SheetError, Stopped, TimedOut, TooLarge
+
+logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress messages from the child
 _sender = None  # the child's end of the pipe, set in the child only
@@ -84,7 +87,16 @@ def run_isolated(function, *args, memory_bytes=None, seconds=None, progress=None
 
 
 def death_error(exitcode):
-    if exitcode in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGBUS):
+    if exitcode in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT):
+        # Not the file's doing as far as we know: the kernel's out-of-memory killer, or
+        # someone stopping the process. Blaming the file would mislead.
+        logger.warning("The engine's child process was killed by signal %d", -exitcode)
+        return Stopped(
+            "The conversion was stopped before it finished: the server ran out of memory "
+            "or time for it, or an operator stopped it. Please try again later, or try a "
+            "smaller file."
+        )
+    if exitcode in (-signal.SIGSEGV, -signal.SIGBUS):
         return DamagedFile("The file could not be read: it is damaged or malformed.")
     # An abort is how native code answers a failed allocation.
     return TooLarge(

@@ -7,6 +7,7 @@ import json
 import re
 
 from .errors import EncodingFailed, TooLarge
+from .names import visible_text
 from .options import LINE_ENDINGS, QUOTING
 from .values import (
     cell_name,
@@ -336,7 +337,7 @@ def unique_sheet_name(name, taken):
 
 def unique_file_name(stem, sheet_name, extension, taken):
     base = f"{stem} - {sheet_name}" if stem else sheet_name
-    base = FILE_NAME_FORBIDDEN.sub("_", base).strip(" .") or "sheet"
+    base = FILE_NAME_FORBIDDEN.sub("_", visible_text(base)).strip(" .") or "sheet"
     base = base[:120]
     candidate, number = f"{base}.{extension}", 2
     while candidate.lower() in taken:

@@ -39,7 +39,7 @@ def log_in(page, email, password):
 
 def test_register_confirm_login_logout(page, smtp):
     register(page)
-    expect(page.get_by_role("status")).to_contain_text("We sent a confirmation link")
+    expect(page.get_by_role("status")).to_contain_text("We sent an email to grace@example.com")
 
     page.goto(mail_link(smtp, "/auth/confirm/"))
     expect(page.get_by_role("status")).to_contain_text("Your email address is confirmed")
@@ -55,9 +55,32 @@ def test_register_confirm_login_logout(page, smtp):
     expect(page.locator(".flask-moment")).to_have_count(0)
     expect(page.locator("dd time").first).not_to_be_empty()
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("You have been logged out.")
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
+
+
+def test_kept_logged_in_on_two_browsers_then_log_out_everywhere(page, browser, server, make_user):
+    make_user(email="ada@example.com", password="a long password")
+    laptop = browser.new_context(base_url=server.url).new_page()
+    for tab in (page, laptop):
+        tab.goto("/auth/login")
+        tab.get_by_label("Email").fill("ada@example.com")
+        tab.get_by_label("Password").fill("a long password")
+        tab.get_by_label("Keep me logged in").check()
+        tab.get_by_role("button", name="Log in").click()
+        expect(tab.get_by_test_id("nav-user")).to_be_visible()
+
+    page.goto("/profile")
+    expect(page.get_by_test_id("login-session")).to_have_count(2)
+    expect(page.get_by_text("This browser")).to_be_visible()
+    page.get_by_role("button", name="Log out everywhere").click()
+    expect(page.get_by_role("status")).to_contain_text("logged out on every device")
+
+    # The other browser's session and remember-me cookies no longer sign it in.
+    laptop.goto("/profile")
+    expect(laptop).to_have_url(re.compile(r"/auth/login"))
+    laptop.context.close()
 
 
 def test_registration_errors_shown_next_to_fields(page):

@@ -1,0 +1,52 @@
+"""`flask check-deploy`: the settings that make a production deployment unsafe, in the spirit
+of Django's `check --deploy`. Each check reads the app's config and nothing else."""
+
+from config import site_host
+
+ERROR, WARNING = "error", "warning"
+WEAK_KEYS = {"testing-secret-key", "secret", "changeme", "dev", "development"}
+
+
+def deployment_problems(config):
+    """A list of (level, message) for the config; errors make the deployment unsafe."""
+    problems = []
+
+    def error(message):
+        problems.append((ERROR, message))
+
+    def warning(message):
+        problems.append((WARNING, message))
+
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < 32 or key in WEAK_KEYS:
+        error(
+            "SECRET_KEY is missing or short: use 32 random bytes or more (secrets.token_hex(32))."
+        )
+    site_url = config.get("SITE_URL") or ""
+    if site_host(site_url) is None:
+        error("SITE_URL is not set: emailed links need the site's public address.")
+    elif not site_url.startswith("https://"):
+        error(f"SITE_URL is {site_url}: serve the site over HTTPS and say so here.")
+    if not config.get("TRUSTED_HOSTS"):
+        error("TRUSTED_HOSTS is empty: the app answers any Host header (production sets it).")
+    if config.get("DEBUG"):
+        error("DEBUG is on: the debugger runs code for whoever reaches an error page.")
+    if not config.get("SESSION_COOKIE_SECURE") or not config.get("REMEMBER_COOKIE_SECURE"):
+        error("Session cookies are not marked Secure: they would travel over plain HTTP.")
+    if not config.get("RATELIMIT_ENABLED", True):
+        error("Rate limits are off: logins and mail can be hammered.")
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+        warning(
+            "RATELIMIT_STORAGE_URI is memory://: each process counts on its own. With several "
+            "processes or machines, use a shared store (redis://...)."
+        )
+    if not config.get("MAIL_SERVER"):
+        warning("MAIL_SERVER is not set: emails are written to the log, not sent.")
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        warning("The database is SQLite: fine for one machine; use PostgreSQL to grow.")
+    if site_url.startswith("https://") and not config.get("TRUSTED_PROXIES"):
+        warning(
+            "TRUSTED_PROXIES is 0: behind a reverse proxy that terminates TLS, set it to the "
+            "number of proxies so client addresses (rate limits, audit log) are right."
+        )
+    return problems
