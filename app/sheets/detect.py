@@ -200,6 +200,7 @@ def detect_text_encoding(sample, complete):
 WESTERN = "cp1252"
 CHAOS_MARGIN = 0.02  # how much messier than the best guess cp1252 may read and still win
 COHERENCE_MARGIN = 0.15
+ODD_SAMPLE = 16 * 1024
 
 
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -231,7 +232,8 @@ def guess_legacy_encoding(sample):
     matches = list(from_bytes(sample))[:8]
     if matches:
         best = matches[0]
-        odd = {m.encoding: odd_letters(sample.decode(m.encoding)) for m in matches}
+        head = sample[:ODD_SAMPLE]  # enough words to judge; the loop is Python's
+        odd = {m.encoding: odd_letters(head.decode(m.encoding, "replace")) for m in matches}
         fewest = min(odd.values())
         western = next((m for m in matches if WESTERN in m.could_be_from_charset), None)
         if (

@@ -11,17 +11,27 @@ give are put back.
 """
 
 import datetime as dt
+import functools
+import io
+import os
 import re
+import struct
+import zipfile
+from itertools import chain, islice
 
-from . import ooxml
+import olefile
+
+from . import columnar, ooxml
+from .error_cells import TABLE, member_contains, xlsb_records, xlsb_sheets, xlsb_text
 from .values import column_index, serial_moment
 
 # A cell's style (one of those given), the rest of its tag and its value (after any
 # formula). The pattern starts with a literal, which re searches for quickly.
 STYLED_VALUE = rb' s="(%s)"([^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>(%s)</v>'
 CELL_START = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^>]*)$')
-DATE_LOSSES = rb"-[^<]*|0[^<]*|\.[^<]*"  # below day 1
-TIME_LOSSES = rb"-[^<]*|[1-9][^<]*"  # a day or more, or negative
+# What may be a value below day 1, and a day or more or negative (checked once parsed).
+DATE_LOSSES = rb"-[^<]*|0[^<]*|\.[^<]*|[^<]*[eE]-[^<]*"
+TIME_LOSSES = rb"-[^<]*|[1-9][^<]*"
 NOT_A_NUMBER = re.compile(rb'\bt="(?!n")')
 BLANK_TEXT = re.compile(rb"<t(?: [^>]*)?>[ \t\r\n]+</t>")
 SHARED_CELL = rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?\bt="s"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>(%s)</v>'
@@ -38,28 +48,106 @@ def read_rows(book, sheet):
     ISO 8601 text (PT30H00M00S)."""
     rows = book.rows(sheet)
     if book.format == "ods":
+        tabbed = ods_tabbed_texts(book.path).get(sheet.name)
+        if tabbed:
+            rows = patched(rows, frozenset(), lambda: tabbed, now=True)
         return ods_durations(rows)
     if book.format == "xls" and sheet.rows:
-        return patched(rows, lambda: xls_fixups(book.path, sheet.name))
+        watch = watched_types(xls_format_kinds(book.path))
+        return patched(rows, watch, lambda: xls_fixups(book.path, sheet.name))
+    if book.format == "xlsb" and sheet.rows:
+        styles = xlsb_styles(book.path)
+        watch = watched_types(styles[0]) if styles else frozenset()
+        return patched(rows, watch, lambda: xlsb_fixups(book.path, sheet.name, *styles))
     if not needs_check(book, sheet):
         return rows
-    return checked_rows(book, sheet, rows)
+    blanks = blank_shared_strings(book.archive)
+    watch = watched_types(ooxml.number_format_kinds(book.archive))
+    return patched(rows, watch, lambda: sheet_fixups(book, sheet, blanks), now=bool(blanks))
 
 
-def patched(rows, find_fixups):
-    """rows, with the fixups find_fixups() gives put in from the first row holding a
-    date or a time (the cells to put right are among those)."""
-    by_row = None
-    for index, row in enumerate(rows):
-        if by_row is None and not MOMENTS.isdisjoint(map(type, row)):
-            by_row = {}
-            for (row_index, column), value in find_fixups().items():
-                by_row.setdefault(row_index, []).append((column, value))
-        if by_row and index in by_row:
-            for column, value in by_row[index]:
-                if column < len(row):
-                    row[column] = value
-        yield row
+def watched_types(kinds):
+    """The value types that show a sheet may hold misread cells, by the kinds of number
+    format the workbook has: any date or time when it has time-of-day formats (a day or
+    more under one reads as a date-time), a time when it has date formats (below day 1
+    under one reads as a time), else none."""
+    kinds = set(kinds)
+    if "time" in kinds:
+        return MOMENTS
+    if kinds & {"date", "datetime"}:
+        return frozenset({dt.time})
+    return frozenset()
+
+
+def patched(rows, watch, find_fixups, now=False, chunk_rows=512):
+    """rows, with the fixups that find_fixups() gives put in: at once when `now`, else
+    from the first chunk of rows holding a value of a `watch`ed type (the cells to put
+    right are among those, so the rows before need nothing)."""
+    if not now and not watch:
+        yield from rows
+        return
+    by_row = group_by_row(find_fixups()) if now else None
+    rows, index = iter(rows), 0
+    while chunk := list(islice(rows, chunk_rows)):
+        # Types are looked at a chunk of rows at a time: one pass in C, not one per row.
+        if by_row is None and not watch.isdisjoint(map(type, chain.from_iterable(chunk))):
+            by_row = group_by_row(find_fixups())
+        if by_row:
+            for offset, row in enumerate(chunk):
+                for column, value in by_row.get(index + offset, ()):
+                    if column < len(row):
+                        row[column] = value
+        yield from chunk
+        index += len(chunk)
+
+
+def group_by_row(fixups):
+    by_row = {}
+    for (row, column), value in fixups.items():
+        by_row.setdefault(row, []).append((column, value))
+    return by_row
+
+
+# BIFF records of an xls workbook's globals: BOF, FORMAT, XF, EOF.
+BIFF_BOF, BIFF_FORMAT, BIFF_XF, BIFF_EOF = 0x0809, 0x041E, 0x00E0, 0x000A
+
+
+def xls_format_kinds(path):
+    """The kind of number format ('date', 'time'...) of each XF of an xls workbook, read
+    from its globals (FORMAT and XF records) without parsing the sheets; [] when the
+    file cannot be read so (BIFF5 and BIFF8 are)."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            data = ole.openstream(name).read() if name else b""
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return []
+    formats, xf_formats, wide, position = {}, [], True, 0
+    while position + 4 <= len(data):
+        kind, size = struct.unpack_from("<HH", data, position)
+        body = data[position + 4 : position + 4 + size]
+        position += 4 + size
+        try:
+            if kind == BIFF_BOF:
+                wide = struct.unpack_from("<H", body)[0] >= 0x0600  # BIFF8 strings
+            elif kind == BIFF_FORMAT:
+                (index,) = struct.unpack_from("<H", body)
+                if wide:
+                    (length,), flags = struct.unpack_from("<H", body, 2), body[4]
+                    text = body[5 : 5 + 2 * length] if flags & 1 else body[5 : 5 + length]
+                    formats[index] = text.decode("utf-16-le" if flags & 1 else "latin-1")
+                else:
+                    formats[index] = body[3 : 3 + body[2]].decode("latin-1")
+            elif kind == BIFF_XF:
+                xf_formats.append(struct.unpack_from("<H", body, 2)[0])
+            elif kind == BIFF_EOF:
+                break
+        except (struct.error, IndexError, UnicodeDecodeError):
+            continue
+    return [
+        ooxml.classify_format(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
+        for i in xf_formats
+    ]
 
 
 def xls_fixups(path, sheet_name):
@@ -90,15 +178,207 @@ def xls_fixups(path, sheet_name):
                         number_format.format_str if number_format else ""
                     )
                 kind = kinds[xf]
-                if (kind in ("date", "datetime") and serial < 1) or (
-                    kind == "time" and not 0 <= serial < 1
-                ):
+                if kind in ("date", "datetime", "time") and misread(serial, kind):
                     fixups[(row, column)] = serial_moment(serial, kind, book.datemode == 1)
     except Exception:
         return fixups
     finally:
         book.release_resources()
     return fixups
+
+
+# xlsb records ([MS-XLSB] 2.4): BrtFmt, BrtXF between BrtBeginCellXFs and BrtEndCellXFs,
+# BrtWbProp; in a sheet BrtRowHdr, the number cells BrtCellRk, BrtCellReal, BrtFmlaNum,
+# and BrtEndSheetData.
+XLSB_FORMAT, XLSB_XF, XLSB_CELL_XFS, XLSB_END_CELL_XFS, XLSB_WORKBOOK_PROPERTIES = (
+    44,
+    47,
+    617,
+    618,
+    153,
+)
+XLSB_ROW, XLSB_RK, XLSB_REAL, XLSB_FORMULA_NUMBER, XLSB_END_CELLS = 0, 2, 5, 9, 146
+
+
+def xlsb_styles(path):
+    """(kind of number format of each cell XF, whether dates count from 1904) of an
+    xlsb workbook, or None when it cannot be read so."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            styles = archive.read("xl/styles.bin")
+            workbook = archive.read("xl/workbook.bin")
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return None
+    formats, xf_formats, in_cell_xfs = {}, [], False
+    try:
+        for kind, data in xlsb_records(io.BytesIO(styles)):
+            if kind == XLSB_FORMAT:
+                formats[struct.unpack_from("<H", data)[0]] = xlsb_text(data, 2)[0]
+            elif kind in (XLSB_CELL_XFS, XLSB_END_CELL_XFS):
+                in_cell_xfs = kind == XLSB_CELL_XFS
+            elif kind == XLSB_XF and in_cell_xfs:
+                xf_formats.append(struct.unpack_from("<H", data, 2)[0])
+        date1904 = any(
+            struct.unpack_from("<I", data)[0] & 1
+            for kind, data in xlsb_records(io.BytesIO(workbook))
+            if kind == XLSB_WORKBOOK_PROPERTIES
+        )
+    except Exception:
+        return None
+    kinds = [
+        ooxml.classify_format(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
+        for i in xf_formats
+    ]
+    return kinds, date1904
+
+
+def xlsb_fixups(path, sheet_name, kinds, date1904):
+    """The xlsb cells calamine misreads in one sheet (see sheet_fixups), from the number
+    records of the sheet and the formats of their styles."""
+    fixups = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            targets = ooxml.worksheet_targets(archive, "xl/_rels/workbook.bin.rels")
+            sheets = dict(xlsb_sheets(archive.read("xl/workbook.bin")))
+            part = targets.get(sheets.get(sheet_name))
+            if not part:
+                return {}
+            with archive.open(part) as handle:
+                row = 0
+                for kind, data in xlsb_records(handle):
+                    if kind == XLSB_ROW:
+                        (row,) = struct.unpack_from("<I", data)
+                    elif kind in (XLSB_RK, XLSB_REAL, XLSB_FORMULA_NUMBER):
+                        column, style = struct.unpack_from("<II", data)
+                        style &= 0xFFFFFF
+                        number_kind = kinds[style] if style < len(kinds) else None
+                        if number_kind not in ("date", "datetime", "time"):
+                            continue
+                        serial = (
+                            rk_number(struct.unpack_from("<I", data, 8)[0])
+                            if kind == XLSB_RK
+                            else struct.unpack_from("<d", data, 8)[0]
+                        )
+                        if misread(serial, number_kind):
+                            fixups[(row, column)] = serial_moment(serial, number_kind, date1904)
+                    elif kind == XLSB_END_CELLS:
+                        break
+    except Exception:  # calamine has read the file: a reader that cannot just finds less
+        return fixups
+    return fixups
+
+
+def rk_number(rk):
+    """[MS-XLSB] 2.5.122 RkNumber: a 30-bit integer or the top of a double, maybe x100."""
+    if rk & 2:
+        number = (rk >> 2) - (1 << 30 if rk & 0x80000000 else 0)
+    else:
+        number = struct.unpack("<d", struct.pack("<Q", (rk & 0xFFFFFFFC) << 32))[0]
+    return number / 100 if rk & 1 else number
+
+
+ODS_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+MAX_TABBED_CELLS = 1_000_000
+
+
+def ods_tabbed_texts(path):
+    """{sheet: {(row, column): text}} of the ods text cells holding a tab, which calamine
+    drops ("a<text:tab/>b" reads as "ab"); {} soon for the usual file without tabs."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    return tabbed_texts_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)  # one file read once for all its sheets
+def tabbed_texts_of(path, _modified, _size):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not member_contains(archive, "content.xml", b"<text:tab"):
+                return {}
+            with archive.open("content.xml") as handle:
+                return parse_tabbed_texts(handle)
+    except Exception:  # calamine has read the file: a reader that cannot just finds nothing
+        return {}
+
+
+def parse_tabbed_texts(handle):
+    """Walk content.xml's tables as the error cell reader does (repeated rows and cells
+    counted), and keep the text of the cells with a tab: paragraphs joined by line
+    breaks, <text:s text:c="n"/> as n spaces, annotations left out."""
+    table, row = f"{TABLE} table", f"{TABLE} table-row"
+    cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
+    paragraph, annotation = f"{ODS_TEXT} p", f"{ODS_OFFICE} annotation"
+    space, tab, line_break = f"{ODS_TEXT} s", f"{ODS_TEXT} tab", f"{ODS_TEXT} line-break"
+    found, parts, paragraphs = {}, [], []
+    state = {"sheet": "", "depth": 0, "row": -1, "rows_repeat": 1, "column": 0}
+    state.update(cell=None, tabbed=False, hidden=0, recorded=0)
+
+    def start(name, attributes):
+        if name == table:
+            state["depth"] += 1
+            if state["depth"] == 1:
+                state["sheet"], state["row"] = attributes.get(f"{TABLE} name", ""), -1
+        elif state["depth"] != 1:
+            return
+        elif name == row:
+            state["row"] += state["rows_repeat"]
+            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            state["column"] = 0
+        elif name in cells:
+            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            state["cell"], state["tabbed"] = (state["column"], repeat), False
+            parts.clear()
+            paragraphs.clear()
+            state["column"] += repeat
+        elif name == annotation:
+            state["hidden"] += 1
+        elif state["cell"] is None or state["hidden"]:
+            return
+        elif name == space:
+            parts.append(" " * int(attributes.get(f"{ODS_TEXT} c", 1)))
+        elif name == tab:
+            parts.append("\t")
+            state["tabbed"] = True
+        elif name == line_break:
+            parts.append("\n")
+
+    def end(name):
+        if name == table:
+            state["depth"] -= 1
+            if not state["depth"]:
+                state["rows_repeat"] = 1
+        elif state["depth"] != 1:
+            return
+        elif name == annotation:
+            state["hidden"] -= 1
+        elif name == paragraph and state["cell"] is not None and not state["hidden"]:
+            paragraphs.append("".join(parts))
+            parts.clear()
+        elif name in cells:
+            if state["tabbed"] and state["recorded"] < MAX_TABBED_CELLS:
+                first, repeat = state["cell"]
+                sheet = found.setdefault(state["sheet"], {})
+                for row_index in range(
+                    state["row"], state["row"] + min(state["rows_repeat"], 1024)
+                ):
+                    for column in range(first, first + min(repeat, 1024)):
+                        sheet[(row_index, column)] = "\n".join(paragraphs)
+                        state["recorded"] += 1
+            state["cell"] = None
+
+    def characters(data):
+        if state["cell"] is not None and not state["hidden"] and state["depth"] == 1:
+            parts.append(data)
+
+    parser = ooxml.safe_expat(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.ParseFile(handle)
+    return found
 
 
 ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S")
@@ -137,43 +417,30 @@ def needs_check(book, sheet):
     return book.xml_sizes[sheet.name] <= book.limits.stream_above_bytes
 
 
-def checked_rows(book, sheet, rows):
-    blanks = blank_shared_strings(book.archive)
-    by_row = None
-    if blanks:
-        by_row = fixups_by_row(book, sheet, blanks)
-    for index, row in enumerate(rows):
-        if by_row is None and not MOMENTS.isdisjoint(map(type, row)):
-            by_row = fixups_by_row(book, sheet, blanks)  # the first date or time
-        if by_row and index in by_row:
-            for column, value in by_row[index]:
-                if column < len(row):
-                    row[column] = value
-        yield row
-
-
 def columns_need_fixups(book, sheet, batch):
     """Whether the columnar path must give way: the sheet has cells calamine misreads
-    (see read_rows) among columns of dates and times or of text."""
+    (see read_rows). Looked for only when the columns show suspects (see suspects())."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     blanks = blank_shared_strings(book.archive)
-    if not blanks and not any(pa.types.is_timestamp(array.type) for array in batch.columns):
-        return False
-    return bool(fixups_by_row(book, sheet, blanks))
+    if not blanks:
+        watch = watched_types(ooxml.number_format_kinds(book.archive))
+        moments = [a for a in batch.columns if pa.types.is_timestamp(a.type)]
+        if not watch or not moments:
+            return False
+        if dt.datetime not in watch:  # times only: what the fast path reads as times of day
+            day_one = columnar.literal(columnar.DAY_ZERO_MS[book.date1904] + columnar.DAY_MS)
+            as_millis = [a.cast(pa.timestamp("ms")).cast(pa.int64()) for a in moments]
+            if not any(pc.any(pc.less(millis, day_one)).as_py() for millis in as_millis):
+                return False
+    return bool(sheet_fixups(book, sheet, blanks))
 
 
-def fixups_by_row(book, sheet, blanks):
-    fixups = sheet_fixups(book.archive, book.parts[sheet.name], book.date1904, blanks)
-    by_row = {}
-    for (row, column), value in fixups.items():
-        by_row.setdefault(row, []).append((column, value))
-    return by_row
-
-
-def sheet_fixups(archive, part, date1904, blanks=None):
-    """{(row, column): value} (0-based) for the cells of one sheet that calamine reads
-    otherwise than the value rules say; empty for most sheets."""
+def sheet_fixups(book, sheet, blanks=None):
+    """{(row, column): value} (0-based) for the cells of one xlsx sheet that calamine
+    reads otherwise than the value rules say; empty for most sheets."""
+    archive, part, date1904 = book.archive, book.parts[sheet.name], book.date1904
     kinds = ooxml.number_format_kinds(archive)
     dates = [str(i).encode() for i, kind in enumerate(kinds) if kind in ("date", "datetime")]
     times = [str(i).encode() for i, kind in enumerate(kinds) if kind == "time"]
@@ -192,7 +459,9 @@ def sheet_fixups(archive, part, date1904, blanks=None):
                 serial = float(raw)
             except ValueError:
                 continue
-            fixups[cell[:2]] = serial_moment(serial, kinds[int(style)], date1904)
+            kind = kinds[int(style)]
+            if misread(serial, kind):
+                fixups[cell[:2]] = serial_moment(serial, kind, date1904)
     if blanks:
         indices = b"|".join(str(index).encode() for index in blanks)
         for match in re.finditer(SHARED_CELL % indices, data):
@@ -203,6 +472,14 @@ def sheet_fixups(archive, part, date1904, blanks=None):
         if cell is not None:
             fixups[cell[:2]] = match.group(1).decode()
     return fixups
+
+
+def misread(serial, kind):
+    """Whether calamine reads this serial under this kind of format otherwise than the
+    rules: below day 1 under a date format, outside one day under a time format."""
+    if kind == "time":
+        return not 0 <= serial < 1
+    return serial < 1
 
 
 def cell_before(data, position):

@@ -220,13 +220,13 @@ def json_value(value, date_style="iso", full_precision=False):
     if kind is str:
         return value if value != "" else None
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if value - value != 0:  # NaN, infinities: JSON has no such numbers
             return None
-        if full_precision:
-            return int(value) if value.is_integer() and -1e16 < value < 1e16 else value
-        if value.is_integer() and -EXACT_INTEGERS <= value <= EXACT_INTEGERS:
-            return int(value)
-        return float(format(value, ".15g"))  # json writes its shortest repr: 645.81
+        if value.is_integer():
+            if not full_precision and not -EXACT_INTEGERS <= value <= EXACT_INTEGERS:
+                value = float(format(value, ".15g"))
+            return int(value) if -1e16 < value < 1e16 else value
+        return value if full_precision else float(format(value, ".15g"))  # json: 645.81
     if kind is bool or kind is int:
         return value
     if kind is dt.timedelta:

@@ -97,3 +97,16 @@ def test_text_input_options(tmp_path):
     assert json.loads(out.read_text())[1] == ["Jiří", "47,91", "2024-03-02"]
     result = run(source, out, "--input-encoding", "rot13")
     assert result.returncode == 2 and "Unknown encoding to read the file as" in result.stderr
+
+
+def test_full_precision(tmp_path):
+    import xlsxwriter
+
+    book = tmp_path / "n.xlsx"
+    workbook = xlsxwriter.Workbook(str(book))
+    workbook.add_worksheet("S").write_number(0, 0, 1 / 3)
+    workbook.close()
+    assert run(book, tmp_path / "a.csv").returncode == 0
+    assert (tmp_path / "a.csv").read_bytes() == b"0.333333333333333\r\n"
+    assert run(book, tmp_path / "b.csv", "--full-precision").returncode == 0
+    assert (tmp_path / "b.csv").read_bytes() == b"0.3333333333333333\r\n"

@@ -115,6 +115,10 @@ def test_fuzzed_files_get_a_message_never_a_crash(tmp_path):
             "errors.xls",
             "errors.ods",
             "errors.xlsb",
+            "serials.xls",
+            "serials.xlsb",
+            "serials.ods",
+            "tabs.ods",
         )
     ]
     originals = [source.read_bytes() for source in sources]

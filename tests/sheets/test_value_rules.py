@@ -3,7 +3,9 @@ numbers as Excel shows them, text of only spaces, empty sheets. Each rule is che
 through every reader path an xlsx sheet can take (calamine, the streaming reader, the
 columnar fast path), which must write the same bytes."""
 
+import csv
 import dataclasses
+import io
 import json
 import zipfile
 
@@ -11,7 +13,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from app.sheets import DEFAULT_LIMITS, Options, convert, preview
+from app.sheets import DEFAULT_LIMITS, BadOptions, Options, convert, preview
 from app.sheets.values import serial_moment
 
 from .books import FIXTURES
@@ -94,6 +96,14 @@ def test_serials_in_xls_and_ods_written_by_libreoffice(tmp_path):
             # (no 29 February 1900), and a date at midnight is a date.
             expected[3], expected[5] = "1899-12-30", "1899-12-31"
         assert lines == expected, name
+
+
+def test_serials_in_xlsb(tmp_path):
+    # serials.xlsb: mixed.xlsb with its dates patched into such serials (fixtures/README).
+    out = tmp_path / "o.csv"
+    convert(FIXTURES / "serials.xlsb", out, Options(line_ending="lf"))
+    when = [row[3] for row in csv.reader(io.StringIO(out.read_text(), newline=""))]
+    assert when == ["when", "1899-12-28 19:12:00", "1899-12-30", "295:12:00"]
 
 
 def test_serials_in_the_1904_date_system():
@@ -242,3 +252,57 @@ def test_empty_sheet_to_xlsx_and_empty_text_file(tmp_path):
         assert sorted(archive.namelist()) == ["A.csv", "B.csv"]
         assert archive.read("A.csv") == b""
     assert result.warnings == ["Sheets 'A', 'B' are empty: the files written are empty."]
+
+
+def test_stored_options_of_earlier_versions_still_load():
+    # The web app keeps each job's options as JSON; those stored before these options
+    # existed must still make Options.
+    stored = {
+        "format": "xlsx",
+        "sheets": ["sales"],
+        "all_sheets": False,
+        "include_hidden": False,
+        "delimiter": ",",
+        "quoting": "minimal",
+        "line_ending": "crlf",
+        "encoding": "utf-8",
+        "skip_rows": 0,
+        "header": True,
+        "json_style": "records",
+        "date_style": "iso",
+        "fill_merged": False,
+        "protect_formulas": False,
+        "infer_types": True,
+        "name_stem": "sales",
+    }
+    options = Options(**stored).validate()
+    assert (options.input_encoding, options.decimal_separator, options.date_order) == ("", "", "")
+    assert options.full_precision is False
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("decimal_separator", ";", "The decimal separator must be"),
+        ("date_order", "ydm", "Unknown date order 'ydm'"),
+        ("input_encoding", "base64", "Unknown encoding to read the file as"),
+    ],
+)
+def test_bad_input_options_are_refused(field, value, message):
+    with pytest.raises(BadOptions, match=message):
+        Options(**{field: value}).validate()
+
+
+@pytest.mark.parametrize("name", ["tabs.ods", "tabs.xls"])
+def test_tabs_spaces_and_line_breaks_in_text_are_kept(tmp_path, name):
+    # tabs.ods (fixtures/README): LibreOffice writes a tab as <text:tab/>, which calamine
+    # drops; a cell of only a tab then read as empty.
+    out = tmp_path / "o.json"
+    convert(FIXTURES / name, out, Options(format="json", json_style="rows"))
+    assert json.loads(out.read_text()) == [
+        ["a\tb"],
+        ["\t"],
+        ["line1\nline2"],
+        ["  two  spaces  "],
+        ["x\t\ty"],
+    ]
