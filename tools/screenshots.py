@@ -3,6 +3,7 @@
     .venv/bin/python tools/screenshots.py          # the README's pictures, into docs/screenshots/
     .venv/bin/python tools/screenshots.py --walk   # every page state at 1280x800 and 390x844,
                                                    # light and dark, into test-artifacts/walk/
+    .venv/bin/python tools/screenshots.py --measure  # how far Convert is: pixels, Tab presses
 
 The app runs with a throwaway instance folder (SQLite, files) on a free port; the workbook
 shown is generated here, so the pictures can be refreshed at any time.
@@ -175,9 +176,43 @@ def walk(browser, base_url, workbook, folder):
     return taken
 
 
+def measure(browser, base_url, workbook):
+    """Where the main action is on the preview page, and what an upload costs in page loads."""
+    figures = {}
+    for size, (width, height) in SIZES.items():
+        context = browser.new_context(
+            base_url=base_url, viewport={"width": width, "height": height}
+        )
+        page = context.new_page()
+        previews = []
+        page.on(
+            "request",
+            lambda r, previews=previews: (
+                previews.append(r.url) if r.method == "GET" and "/convert/" in r.url else None
+            ),
+        )
+        page.goto("/")
+        page.get_by_label("Choose a file").set_input_files(workbook)
+        page.get_by_role("button", name="Upload and preview").click()
+        page.locator(".preview-table").wait_for()
+        figures[f"{size}: page loads of the preview per upload"] = len(previews)
+        figures[f"{size}: top of the Convert button, px"] = round(
+            page.evaluate("document.getElementById('submit').getBoundingClientRect().top + scrollY")
+        )
+        page.locator("body").focus()
+        for presses in range(1, 100):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == "submit":
+                figures[f"{size}: Tab presses to Convert, skip link not used"] = presses
+                break
+        context.close()
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--walk", action="store_true", help="every state, both sizes and themes")
+    parser.add_argument("--measure", action="store_true", help="print where Convert is")
     parser.add_argument("--out", type=Path, help="folder for the pictures")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -190,7 +225,11 @@ def main():
         try:
             with sync_playwright() as playwright:
                 browser = open_browser(playwright)
-                if args.walk:
+                if args.measure:
+                    for name, figure in measure(browser, base_url, workbook).items():
+                        print(f"{name}: {figure}")
+                    taken = []
+                elif args.walk:
                     taken = walk(
                         browser, base_url, workbook, args.out or ROOT / "test-artifacts" / "walk"
                     )
