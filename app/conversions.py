@@ -216,6 +216,7 @@ def sheet_preview(conversion, sheet):
             files.path(conversion.stored_name),
             sheet,
             text_sheet_name=text_sheet_name(conversion.original_name),
+            input_encoding=conversion.info.get("input_encoding") or None,
         )
         conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
         db.session.commit()
@@ -317,3 +318,22 @@ def inspected(conversion):
         conversion.info = {**conversion.info, **found}
         db.session.commit()
     return conversion
+
+
+def read_as(conversion, input_encoding):
+    """Read a text upload again as `input_encoding`: its details and preview change, and
+    later conversions read it so (Options.input_encoding)."""
+    try:
+        info, shown = read_in_time(
+            survey,
+            jobs.storage().path(conversion.stored_name),
+            text_sheet_name=text_sheet_name(conversion.original_name),
+            input_encoding=input_encoding,
+        )
+    except SheetError as error:
+        raise UploadRefused(str(error)) from None
+    details = asdict(info)
+    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
+    details["input_encoding"] = input_encoding
+    conversion.info = details
+    db.session.commit()

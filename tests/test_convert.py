@@ -81,7 +81,7 @@ def stored_files(app):
 def test_upload_page(client):
     page = client.get("/convert")
     assert page.status_code == 200 and b'enctype="multipart/form-data"' in page.data
-    assert b"Quick convert to CSV" in page.data
+    assert b"Convert right away" in page.data and b'aria-invalid="None"' not in page.data
 
 
 def test_upload_preview_convert_download(app, client, workbook, tmp_path):
@@ -456,3 +456,258 @@ def test_ending_a_session_during_a_job_leaves_no_files(app, client, tmp_path):
     while stored_files(app) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert stored_files(app) == [] and fetch(app, Conversion, public_id=public_id) is None
+
+
+# The converter page (issue 13): right sheet, last options, main action, confirmations
+
+
+def test_the_sheet_shown_is_the_sheet_ticked(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    page = client.get(f"/convert/{public_id}?sheet=Other").get_data(as_text=True)
+    assert re.search(r'value="Other"\s+checked', page)
+    assert not re.search(r'value="Data"\s+checked', page)
+    assert "Sheet: Other" in page
+
+
+def test_the_form_comes_back_with_the_last_options(app, client, tmp_path):
+    workbook = write_xlsx(
+        tmp_path / "report.xlsx", {**WORKBOOK, "Hidden": [["h"]]}, hidden=("Hidden",)
+    )
+    public_id = public_id_of(upload(client, workbook))
+    data = {**FORM, "output_format": "csv", "all_sheets": "y", "include_hidden": "y"}
+    client.post(f"/convert/{public_id}", data=data)
+    assert wait_for(app, public_id).status == "done"
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert re.search(r'id="all_sheets" name="all_sheets" type="checkbox" value="y"', page)
+    assert 'checked id="all_sheets"' in page or re.search(r"<input checked[^>]*all_sheets", page)
+    assert re.search(r"<input checked[^>]*include_hidden", page)
+    assert "All sheets, hidden ones too" in page
+    assert "Converting again replaces <strong" in page and "report.zip" in page
+    # Another format keeps the sheets: the form as the page fills it converts all of them.
+    client.post(f"/convert/{public_id}", data={**data, "output_format": "xlsx"})
+    conversion = wait_for(app, public_id)
+    assert conversion.options["all_sheets"] and conversion.options["include_hidden"]
+    assert conversion.result_name == "report.xlsx"
+
+
+def test_a_single_sheet_conversion_comes_back_on_its_tab(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    client.post(
+        f"/convert/{public_id}", data={**FORM, "sheets": ["Other"], "output_format": "json"}
+    )
+    wait_for(app, public_id)
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert re.search(r'value="Other"\s+checked', page)
+    assert '<option selected value="json">' in page
+    assert "<title>Ready: report - Other.json" in page
+
+
+def test_several_sheets_stay_ticked_on_another_tab(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data", "Other"]})
+    wait_for(app, public_id)
+    page = client.get(f"/convert/{public_id}?sheet=Other").get_data(as_text=True)
+    assert re.search(r'value="Data"\s+checked', page) and re.search(
+        r'value="Other"\s+checked', page
+    )
+
+
+def test_convert_sits_above_the_preview_with_options_for_the_format(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert page.index('id="convert-bar"') < page.index('class="table-responsive preview')
+    assert page.index('id="submit"') < page.index("<table")
+    assert 'href="#convert-bar">Skip to Convert' in page
+    # CSV chosen: the delimiter is in view, the JSON layout under More options.
+    shown, more = page.split('id="more-options"')
+    assert 'name="delimiter"' in shown and 'name="json_style"' in more
+    client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"], "output_format": "json"})
+    wait_for(app, public_id)
+    shown, more = (
+        client.get(f"/convert/{public_id}").get_data(as_text=True).split('id="more-options"')
+    )
+    assert 'name="json_style"' in shown and 'name="delimiter"' in more
+
+
+def test_the_options_form_posts_to_the_job(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    page = client.get(f"/convert/{public_id}?sheet=Other").get_data(as_text=True)
+    assert f'action="/convert/{public_id}?sheet=Other#job"' in page
+
+
+def test_options_errors_are_summed_up_and_focused(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    response = client.post(
+        f"/convert/{public_id}", data={**FORM, "sheets": ["Data"], "skip_rows": "-1"}
+    )
+    page = response.get_data(as_text=True)
+    assert 'role="alert"' in page and 'href="#skip_rows"' in page
+    assert re.search(
+        r'<input aria-describedby="skip_rows-error" aria-invalid="true" autofocus', page
+    )
+    assert '<details class="mt-2 more-options" id="more-options" open>' in page
+
+
+def test_no_aria_attribute_says_none(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    for url in ("/", "/convert", f"/convert/{public_id}", "/history", "/auth/login", "/contact"):
+        page = client.get(url).get_data(as_text=True)
+        assert '="None"' not in page, url
+
+
+def test_upload_by_script_gets_the_next_address(app, client, workbook):
+    response = upload(client, workbook, headers={"X-Requested-With": "XMLHttpRequest"})
+    assert response.status_code == 200 and response.json["next"].startswith("/convert/")
+    # The message is still there for the page the script opens.
+    page = client.get(response.json["next"]).get_data(as_text=True)
+    assert "Uploaded report.xlsx" in page
+
+
+def test_upload_by_script_with_a_bad_file_gets_the_form(client):
+    response = upload(
+        client, b"%PDF-1.7\n", "x.xlsx", headers={"X-Requested-With": "XMLHttpRequest"}
+    )
+    assert response.status_code == 400 and b"not a spreadsheet" in response.data
+
+
+def test_upload_chooses_the_format_for_the_next_page(app, client, workbook):
+    data = {"file": (io.BytesIO(workbook.read_bytes()), "report.xlsx"), "output_format": "xlsx"}
+    public_id = public_id_of(client.post("/convert", data=data))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert '<option selected value="xlsx">' in page
+    data = {"file": (io.BytesIO(workbook.read_bytes()), "report.xlsx"), "output_format": "json"}
+    public_id = public_id_of(client.post("/convert", data={**data, "quick": "y"}))
+    assert wait_for(app, public_id).result_name == "report - Data.json"
+
+
+def test_delete_asks_first(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    page = client.get(f"/convert/{public_id}/delete").get_data(as_text=True)
+    assert "Delete report.xlsx?" in page and "report - Data.csv" in page
+    assert fetch(app, Conversion, public_id=public_id) is not None
+    assert client.get(f"/convert/{public_id}").status_code == 200
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert f'href="/convert/{public_id}/delete"' in page
+
+
+def test_end_session_asks_first_and_hides_when_there_is_nothing(app, client, workbook):
+    assert "End my session" not in client.get("/history").get_data(as_text=True)
+    public_id = public_id_of(upload(client, workbook))
+    page = client.get("/history").get_data(as_text=True)
+    assert 'href="/history/end-session">End my session' in page
+    page = client.get("/history/end-session").get_data(as_text=True)
+    assert "1 upload and its converted files are" in page
+    assert fetch(app, Conversion, public_id=public_id) is not None
+
+
+def test_history_rows_stack_with_labels(app, client, workbook):
+    upload(client, workbook)
+    page = client.get("/history").get_data(as_text=True)
+    assert 'class="table align-middle table-stack"' in page and 'data-label="Status"' in page
+
+
+# Text files: read as another encoding, decimal separator and date order (issue 13.3, 13.4)
+
+LEGACY = (
+    "Nom;Ville;Montant;Date\nJérôme;Besançon;47,91;02/03/2024\nAnaïs;Nîmes;1.234,50;15/03/2024\n"
+)
+
+
+def test_a_text_file_can_be_read_as_another_encoding(app, client, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "Besançon" in page and "encoding cp1252 (detected)" in page
+    assert "Letters look wrong? Change this." in page
+    assert '<option selected value="cp1252">' in page
+    response = client.post(f"/convert/{public_id}/read-as", data={"read-input_encoding": "cp775"})
+    assert response.status_code == 302
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "Besanńon" in page and "Besançon" not in page
+    assert '<option selected value="cp775">' in page and "(detected)" not in page
+    # The conversion reads the file as chosen, too.
+    client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["clients"], "encoding": "utf-8"})
+    assert wait_for(app, public_id).options["input_encoding"] == "cp775"
+    with client.get(f"/convert/{public_id}/download") as download:
+        assert "Besanńon".encode() in download.data
+
+
+def test_read_as_refuses_what_is_not_offered_and_binary_files(app, client, workbook, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    response = client.post(
+        f"/convert/{public_id}/read-as",
+        data={"read-input_encoding": "base64"},
+        follow_redirects=True,
+    )
+    assert b"Choose an encoding from the list." in response.data
+    workbook_id = public_id_of(upload(client, workbook))
+    assert (
+        client.post(
+            f"/convert/{workbook_id}/read-as", data={"read-input_encoding": "utf-8"}
+        ).status_code
+        == 404
+    )
+    assert "Read file as" not in client.get(f"/convert/{workbook_id}").get_data(as_text=True)
+
+
+def test_decimal_comma_and_date_order_type_the_xlsx(app, client, tmp_path):
+    import openpyxl
+
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert "As detected (comma)" in page and "As detected (day first)" in page
+    data = {**FORM, "sheets": ["clients"], "output_format": "xlsx"}
+    client.post(f"/convert/{public_id}", data=data)
+    assert wait_for(app, public_id).status == "done"
+    with client.get(f"/convert/{public_id}/download") as download:
+        (tmp_path / "out.xlsx").write_bytes(download.data)
+    rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx").active.values)
+    assert rows[1][:3] == ("Jérôme", "Besançon", 47.91) and rows[1][3].day == 2
+    assert rows[2][2] == 1234.5
+    # Month first, asked for: 02/03/2024 is February the 3rd; 15/03/2024 cannot be and stays text.
+    client.post(f"/convert/{public_id}", data={**data, "date_order": "mdy"})
+    wait_for(app, public_id)
+    page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert '<option selected value="mdy">' in page
+    with client.get(f"/convert/{public_id}/download") as download:
+        (tmp_path / "out.xlsx").write_bytes(download.data)
+    rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx").active.values)
+    assert rows[1][3].month == 2 and rows[1][3].day == 3 and rows[2][3] == "15/03/2024"
+
+
+def test_read_as_waits_for_a_running_conversion(app, client, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status = Conversion.RUNNING
+        conversion.lease_expires_at = utcnow() + timedelta(hours=1)  # a runner holds it
+        db.session.commit()
+    response = client.post(
+        f"/convert/{public_id}/read-as",
+        data={"read-input_encoding": "cp775"},
+        follow_redirects=True,
+    )
+    assert b"Wait for the conversion to finish" in response.data
+    assert fetch(app, Conversion, public_id=public_id).info.get("input_encoding") is None
+
+
+def test_confirmation_pages_are_the_owners_only(app, client, workbook):
+    public_id = public_id_of(upload(client, workbook))
+    stranger = app.test_client()
+    assert stranger.get(f"/convert/{public_id}/delete").status_code == 404
+    assert stranger.post(f"/convert/{public_id}/read-as").status_code == 404
+    assert "No conversions yet." in stranger.get("/history").get_data(as_text=True)
+
+
+def test_signed_in_users_have_no_session_to_end(client, make_user):
+    make_user()
+    AuthActions(client).login()
+    assert client.get("/history/end-session").status_code == 404

@@ -1,7 +1,10 @@
 """Public pages, contact form, profile, theme."""
 
+import re
+
 import pytest
 
+from app.extensions import db
 from app.models import Message
 
 from .conftest import fetch
@@ -17,7 +20,7 @@ CONTACT = {
 @pytest.mark.parametrize(
     "path, text",
     [
-        ("/", b"Spreadsheets in, the format you need out"),
+        ("/", b"Convert a spreadsheet"),
         ("/help", b"Privacy and retention"),
         ("/contact", b"Contact us"),
     ],
@@ -30,9 +33,54 @@ def test_public_pages(client, path, text):
 
 
 def test_home_invites_sign_up_only_when_anonymous(client, auth, user):
-    assert b"Create a free account" in client.get("/").data
+    page = client.get("/").get_data(as_text=True)
+    assert page.count('data-testid="signup-note"') == 1 and "free account" in page
+    for promise in ("Keep your conversions", "For people and scripts"):
+        assert promise not in page
     auth.login()
-    assert b"Create a free account" not in client.get("/").data
+    assert b"free account" not in client.get("/").data
+
+
+def test_home_page_takes_a_file(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'action="/convert"' in page and 'enctype="multipart/form-data"' in page
+    assert 'type="file"' in page and ">Choose a file</label>" in page
+    assert 'name="output_format"' in page
+
+
+def test_home_page_without_anonymous_conversions_asks_to_log_in(app, client):
+    from app import settings
+
+    with app.app_context():
+        settings.save({"allow_anonymous": False})
+        db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert 'type="file"' not in page and "Log in to convert" in page
+
+
+@pytest.mark.parametrize(
+    "path, target", [("/login", "/auth/login"), ("/register", "/auth/register")]
+)
+def test_typed_account_addresses_redirect(client, path, target):
+    response = client.get(path)
+    assert response.status_code == 301 and response.headers["Location"] == target
+
+
+def test_login_redirect_keeps_next(client):
+    response = client.get("/login?next=/history")
+    assert response.headers["Location"] == "/auth/login?next=/history"
+
+
+def test_static_files_are_fingerprinted_and_cached(client):
+    page = client.get("/").get_data(as_text=True)
+    url = re.search(r'src="(/static/js/convert\.js\?v=\w+)"', page).group(1)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.cache_control.max_age == 365 * 24 * 3600 and response.cache_control.immutable
+    response.close()
+    stale = client.get("/static/js/convert.js?v=0000")
+    assert stale.cache_control.max_age != 365 * 24 * 3600
+    stale.close()
 
 
 def test_navigation_reflects_who_is_logged_in(client, auth, user, admin):

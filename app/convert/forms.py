@@ -1,7 +1,10 @@
+import codecs
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -24,9 +27,10 @@ FORMATS = choices(
 
 
 class UploadForm(FlaskForm):
-    file = FileField("Spreadsheet", validators=[FileRequired("Choose a file to upload.")])
+    file = FileField("Choose a file", validators=[FileRequired("Choose a file to upload.")])
+    output_format = SelectField("Convert to", choices=FORMATS, default="csv")
     preview = SubmitField("Upload and preview")
-    quick = SubmitField("Quick convert to CSV")
+    quick = SubmitField("Convert right away")
 
 
 class OptionsForm(FlaskForm):
@@ -71,12 +75,29 @@ class OptionsForm(FlaskForm):
         choices=choices(("records", "Objects keyed by column name"), ("rows", "Arrays of values")),
     )
     date_style = SelectField(
-        "Dates",
+        "Write dates as",
         choices=choices(("iso", "2024-03-15 (ISO)"), ("dmy", "15/03/2024"), ("mdy", "03/15/2024")),
     )
+    decimal_separator = SelectField(
+        "Decimal separator in the file",
+        choices=choices(("", "As detected"), (".", "Point: 1,234.56"), (",", "Comma: 1.234,56")),
+        default="",
+    )
+    date_order = SelectField(
+        "Dates in the file",
+        choices=choices(
+            ("", "As detected"),
+            ("dmy", "Day first: 31/12/2024"),
+            ("mdy", "Month first: 12/31/2024"),
+            ("ymd", "Year first: 2024-12-31"),
+        ),
+        default="",
+    )
     fill_merged = BooleanField("Fill merged cells with their value")
-    protect_formulas = BooleanField("Protect against formula injection (CSV and TSV)")
+    protect_formulas = BooleanField("Protect against formula injection")
     notify = BooleanField("Email me when a long conversion finishes")
+    # Set by the view from the upload ("Read file as"), never taken from the request.
+    input_encoding = HiddenField()
     submit = SubmitField("Convert")
 
     REMEMBERED = (
@@ -91,6 +112,65 @@ class OptionsForm(FlaskForm):
         "fill_merged",
         "protect_formulas",
     )
+
+    # Which output formats each option changes; the page shows the others under "More options".
+    APPLIES_TO = {
+        "delimiter": ("csv",),
+        "quoting": ("csv", "tsv"),
+        "encoding": ("csv", "tsv"),
+        "line_ending": ("csv", "tsv"),
+        "protect_formulas": ("csv", "tsv"),
+        "date_style": ("csv", "tsv", "json"),
+        "json_style": ("json",),
+        "header": ("json",),
+        "decimal_separator": ("xlsx", "json"),  # text files only: how to read their numbers
+        "date_order": ("xlsx", "json"),
+        "skip_rows": (),  # every format, but rarely needed: always under "More options"
+        "fill_merged": (),
+    }
+    # The engine's option names where they differ from the field names.
+    ENGINE_NAMES = {"output_format": "format"}
+
+    FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "xlsx": "XLSX", "json": "JSON"}
+    DETECTED = {
+        "decimal_separator": {".": "point", ",": "comma"},
+        "date_order": {"dmy": "day first", "mdy": "month first", "ymd": "year first"},
+    }
+
+    def name_detected(self, info):
+        """Say in the "As detected" choices what was found in a text file."""
+        for name, words in self.DETECTED.items():
+            found = words.get(info.get(name) or "")
+            if found:
+                field = getattr(self, name)
+                field.choices = [SelectChoice("", f"As detected ({found})"), *field.choices[1:]]
+
+    def applies_here(self, output_format):
+        """The option names that change output in `output_format`."""
+        return [name for name, formats in self.APPLIES_TO.items() if output_format in formats]
+
+    def applies_text(self, name):
+        formats = self.APPLIES_TO[name]
+        if not formats:
+            return None
+        names = [self.FORMAT_NAMES[f] for f in formats]
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        return f"For {listed}."
+
+    @classmethod
+    def data_from_options(cls, options):
+        """Form data from a conversion's stored engine options (only the keys it has)."""
+        names = (
+            *cls.REMEMBERED,
+            *("skip_rows", "all_sheets", "include_hidden", "sheets"),
+            *("decimal_separator", "date_order"),
+        )
+        data = {}
+        for name in names:
+            key = cls.ENGINE_NAMES.get(name, name)
+            if key in options:
+                data[name] = options[key]
+        return data
 
     def validate_sheets(self, field):
         if not self.all_sheets.data and not field.data:
@@ -113,8 +193,60 @@ class OptionsForm(FlaskForm):
             "date_style": self.date_style.data,
             "fill_merged": self.fill_merged.data,
             "protect_formulas": self.protect_formulas.data,
+            "decimal_separator": self.decimal_separator.data or "",
+            "date_order": self.date_order.data or "",
+            "input_encoding": self.input_encoding.data or "",
             "name_stem": name_stem,
         }
 
     def remembered(self):
         return {name: getattr(self, name).data for name in self.REMEMBERED}
+
+
+# What a text file can be read as: the encodings people's old files are in.
+READ_AS = choices(
+    ("utf-8", "UTF-8"),
+    ("cp1252", "Windows-1252 (Western European)"),
+    ("iso-8859-1", "ISO-8859-1 (Latin-1)"),
+    ("iso-8859-15", "ISO-8859-15 (Latin-9, with €)"),
+    ("mac-roman", "Mac OS Roman"),
+    ("cp850", "DOS Latin-1 (850)"),
+    ("cp437", "DOS US (437)"),
+    ("cp1250", "Windows-1250 (Central European)"),
+    ("iso-8859-2", "ISO-8859-2 (Central European)"),
+    ("cp1251", "Windows-1251 (Cyrillic)"),
+    ("koi8-r", "KOI8-R (Russian)"),
+    ("cp1253", "Windows-1253 (Greek)"),
+    ("cp1254", "Windows-1254 (Turkish)"),
+    ("cp1257", "Windows-1257 (Baltic)"),
+    ("cp775", "DOS Baltic (775)"),
+    ("utf-16", "UTF-16"),
+    ("shift_jis", "Shift JIS (Japanese)"),
+    ("gb18030", "GB18030 (Chinese)"),
+    ("big5", "Big5 (Traditional Chinese)"),
+    ("euc-kr", "EUC-KR (Korean)"),
+)
+
+
+class ReadAsForm(FlaskForm):
+    """Read a text file again in another encoding ("Letters look wrong? Change this.")."""
+
+    input_encoding = SelectField("Read file as", choices=READ_AS)
+    submit = SubmitField("Show")
+
+    def offer(self, current):
+        """Put the encoding the file is read in among the choices, and select it."""
+        if not current:
+            return
+        known = {same_text(choice.value): choice.value for choice in self.input_encoding.choices}
+        if same_text(current) not in known:
+            known[same_text(current)] = current
+            self.input_encoding.choices = [SelectChoice(current), *self.input_encoding.choices]
+        if not self.is_submitted():
+            self.input_encoding.data = known[same_text(current)]
+
+
+def same_text(encoding):
+    """One name per encoding as far as the letters go (utf-8-sig reads as utf-8)."""
+    name = codecs.lookup(encoding).name
+    return "utf-8" if name == "utf-8-sig" else name

@@ -6,9 +6,11 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from .. import conversions, jobs
@@ -18,7 +20,7 @@ from ..forms import EmptyForm
 from ..models import Conversion
 from ..urls import page_number
 from . import bp
-from .forms import OptionsForm, UploadForm
+from .forms import OptionsForm, ReadAsForm, UploadForm
 
 
 @bp.route("/convert", methods=["GET", "POST"])
@@ -27,62 +29,129 @@ def upload():
         return render_template(
             "convert/sign_in_first.html"
         ), 403 if request.method == "POST" else 200
-    form = UploadForm()
+    form = UploadForm(data={"output_format": chosen_format()})
     if form.validate_on_submit():
         try:
             conversion = conversions.receive_upload(form.file.data)
         except conversions.UploadRefused as refusal:
             form.file.errors.append(str(refusal))
         else:
+            remember_format(form.output_format.data)
             if form.quick.data:
-                jobs.start(conversion, conversions.quick_options(conversion))
-                return redirect(url_for("convert.show", public_id=conversion.public_id))
-            flash(
-                f"Uploaded {conversion.original_name}. Check the preview and choose your options.",
-                "success",
-            )
-            return redirect(url_for("convert.show", public_id=conversion.public_id))
+                options = conversions.quick_options(conversion)
+                jobs.start(conversion, {**options, "format": form.output_format.data})
+            else:
+                flash(
+                    f"Uploaded {conversion.original_name}. Check the preview, then convert it.",
+                    "success",
+                )
+            return next_page(url_for("convert.show", public_id=conversion.public_id))
     status = 400 if form.errors else 200
     return render_template(
         "convert/upload.html", form=form, limit=conversions.upload_limit()
     ), status
 
 
+def next_page(url):
+    """A redirect; but the page's own upload script (XHR) gets the address to go to instead,
+    so it neither follows the redirect nor uses up the flashed message."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return jsonify(next=url)
+    return redirect(url)
+
+
+def chosen_format():
+    return conversions.remembered_options().get("output_format", "csv")
+
+
+def remember_format(output_format):
+    session[conversions.OPTIONS_KEY] = {
+        **conversions.remembered_options(),
+        "output_format": output_format,
+    }
+
+
 @bp.route("/convert/<public_id>", methods=["GET", "POST"])
 def show(public_id):
     conversion = conversions.owned_conversion(public_id)
-    form = options_form(conversion)
+    sheet = shown_sheet(conversion)
+    form = options_form(conversion, sheet)
     if request.method == "POST":
         if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
             flash("This file is already being converted.", "info")
         elif form.validate_on_submit():
             conversions.start_conversion(conversion, form)
             return redirect(url_for("convert.show", public_id=public_id))
-    sheet = request.args.get("sheet") or conversions.first_sheet_name(conversion)
-    sheet_names = [s["name"] for s in conversion.info.get("sheets", [])]
-    if sheet not in sheet_names:
-        sheet = conversions.first_sheet_name(conversion)
     shown = conversions.sheet_preview(conversion, sheet) if sheet else None
     return render_template(
         "convert/show.html",
         conversion=conversion,
         form=form,
-        delete_form=EmptyForm(),
+        read_as_form=read_as_form(conversion),
         sheet=sheet,
         preview=shown,
         note=conversions.name_disagrees(conversion),
     ), (400 if form.errors else 200)
 
 
-def options_form(conversion):
-    form = OptionsForm(data=conversions.remembered_options() if request.method == "GET" else None)
-    names = [s["name"] for s in conversion.info.get("sheets", [])]
-    form.sheets.choices = [SelectChoice(name) for name in names]
-    if request.method == "GET":
-        form.sheets.data = conversion.options.get("sheets") or [
-            conversions.first_sheet_name(conversion)
-        ]
+def sheet_names(conversion):
+    return [s["name"] for s in conversion.info.get("sheets", [])]
+
+
+def shown_sheet(conversion):
+    """The sheet tab asked for; else the one converted last time; else the first visible."""
+    names = sheet_names(conversion)
+    last = conversion.options.get("sheets") or []
+    for candidate in (request.args.get("sheet"), *last[:1]):
+        if candidate in names:
+            return candidate
+    return conversions.first_sheet_name(conversion)
+
+
+def options_form(conversion, sheet):
+    """The options form, filled from this file's last conversion, else from the visitor's
+    last choices. The sheet shown is ticked, unless several sheets were converted last time."""
+    if request.method == "POST":
+        form = OptionsForm()
+    else:
+        last = OptionsForm.data_from_options(conversion.options or {})
+        form = OptionsForm(data={**conversions.remembered_options(), **last})
+        several = last.get("all_sheets") or len(last.get("sheets") or []) > 1
+        if not several:
+            form.sheets.data = [sheet] if sheet else []
+    form.sheets.choices = [SelectChoice(name) for name in sheet_names(conversion)]
+    form.input_encoding.data = conversion.info.get("input_encoding", "")
+    form.name_detected(conversion.info)
     return form
+
+
+def read_as_form(conversion):
+    """For text files: the encoding they are read in, to change."""
+    if not conversion.info.get("encoding"):
+        return None
+    form = ReadAsForm(prefix="read")
+    form.offer(conversion.info["encoding"])
+    return form
+
+
+@bp.post("/convert/<public_id>/read-as")
+def read_as(public_id):
+    conversion = conversions.owned_conversion(public_id)
+    form = read_as_form(conversion)
+    if form is None:
+        abort(404)
+    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
+        flash("Wait for the conversion to finish, then change how the file is read.", "warning")
+    elif form.validate_on_submit():
+        try:
+            conversions.read_as(conversion, form.input_encoding.data)
+        except conversions.UploadRefused as refusal:
+            flash(str(refusal), "danger")
+        else:
+            flash(f"The file is now read as {form.input_encoding.data}.", "success")
+    else:
+        flash("Choose an encoding from the list.", "danger")
+    return redirect(url_for("convert.show", public_id=public_id))
 
 
 @bp.get("/convert/<public_id>/status")
@@ -113,9 +182,11 @@ def download(public_id):
     )
 
 
-@bp.post("/convert/<public_id>/delete")
+@bp.route("/convert/<public_id>/delete", methods=["GET", "POST"])
 def delete(public_id):
     conversion = conversions.owned_conversion(public_id)
+    if request.method == "GET":
+        return render_template("convert/delete.html", conversion=conversion, form=EmptyForm())
     if EmptyForm().validate_on_submit():
         if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
             flash("Wait for the conversion to finish, then delete it.", "warning")
@@ -136,13 +207,18 @@ def history():
         per_page=20,
         error_out=False,
     )
-    return render_template("convert/history.html", page=page, form=EmptyForm())
+    return render_template("convert/history.html", page=page)
 
 
-@bp.post("/history/end-session")
+@bp.route("/history/end-session", methods=["GET", "POST"])
 def end_session():
     if current_user.is_authenticated:
         abort(404)
+    if request.method == "GET":
+        count = db.session.scalar(
+            select(func.count()).select_from(conversions.visitor_conversions().subquery())
+        )
+        return render_template("convert/end_session.html", count=count, form=EmptyForm())
     if EmptyForm().validate_on_submit():
         conversions.end_anonymous_session()
         flash("Your session has ended and your files were deleted.", "success")

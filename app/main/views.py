@@ -10,7 +10,8 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from .. import settings
+from .. import conversions, settings
+from ..convert.forms import UploadForm
 from ..decorators import mail_limited
 from ..email import send_contact_message
 from ..extensions import db, limiter
@@ -25,7 +26,23 @@ THEME_COOKIE = "theme"
 
 @bp.get("/")
 def index():
-    return render_template("main/index.html")
+    if not conversions.may_convert():
+        return render_template("main/index.html", form=None)
+    form = UploadForm(
+        data={"output_format": conversions.remembered_options().get("output_format", "csv")}
+    )
+    return render_template("main/index.html", form=form, limit=conversions.upload_limit())
+
+
+# People type these; the pages live under /auth.
+@bp.get("/login")
+def login():
+    return redirect(url_for("auth.login", **request.args), 301)
+
+
+@bp.get("/register")
+def register():
+    return redirect(url_for("auth.register"), 301)
 
 
 @bp.get("/help")

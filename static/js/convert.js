@@ -1,7 +1,16 @@
-// Upload with a progress bar and drag and drop; live progress for a running conversion.
-// Everything here is an enhancement: without JavaScript the forms and the refresh link work.
+// Upload with a progress bar and drag and drop; live progress for a running conversion;
+// options shown for the chosen format. Everything here is an enhancement: without JavaScript
+// the forms, the "More options" section and the refresh link work.
 (function () {
   "use strict";
+
+  var sizeText = function (bytes) {
+    var units = ["bytes", "KB", "MB", "GB"];
+    var size = bytes;
+    var unit = 0;
+    while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+    return (unit ? size.toFixed(size < 10 ? 1 : 0) : size) + " " + units[unit];
+  };
 
   var enhanceUpload = function () {
     var form = document.getElementById("upload-form");
@@ -10,6 +19,7 @@
     var zone = document.getElementById("drop-zone");
     var bar = document.getElementById("upload-progress");
     var error = document.getElementById("file-error");
+    var chosen = document.getElementById("file-chosen");
     var maxBytes = parseInt(form.dataset.maxBytes, 10);
     var submitter = null;
 
@@ -17,6 +27,16 @@
       error.textContent = text;
       input.classList.add("is-invalid");
       input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "file-error");
+    };
+    var showChosen = function () {
+      var file = input.files[0];
+      if (chosen) {
+        chosen.textContent = file ? "Chosen: " + file.name + " (" + sizeText(file.size) + ")" : "";
+      }
+      if (file && maxBytes && file.size > maxBytes) {
+        showError("The file is larger than the " + form.dataset.maxText + " limit.");
+      }
     };
 
     ["dragenter", "dragover"].forEach(function (name) {
@@ -32,8 +52,10 @@
       event.preventDefault();
       if (event.dataTransfer.files.length) {
         input.files = event.dataTransfer.files;
+        showChosen();
       }
     });
+    input.addEventListener("change", showChosen);
     form.querySelectorAll('[type="submit"]').forEach(function (button) {
       button.addEventListener("click", function () { submitter = button; });
     });
@@ -41,17 +63,18 @@
     form.addEventListener("submit", function (event) {
       var file = input.files[0];
       if (!file) { return; }  // the server says what is missing
+      event.preventDefault();
       if (maxBytes && file.size > maxBytes) {
-        event.preventDefault();
         showError("The file is larger than the " + form.dataset.maxText + " limit.");
+        input.focus();
         return;
       }
-      event.preventDefault();
       var data = new FormData(form);
       if (submitter && submitter.name) { data.append(submitter.name, submitter.value); }
       var request = new XMLHttpRequest();
       var fill = bar.querySelector(".progress-bar");
       bar.classList.remove("d-none");
+      form.querySelectorAll('[type="submit"]').forEach(function (button) { button.disabled = true; });
       request.upload.addEventListener("progress", function (progress) {
         if (progress.lengthComputable) {
           var percent = Math.round(100 * progress.loaded / progress.total);
@@ -61,8 +84,9 @@
         }
       });
       request.addEventListener("load", function () {
-        if (request.responseURL && request.responseURL.split("#")[0] !== form.action.split("#")[0]) {
-          window.location.assign(request.responseURL);
+        var type = request.getResponseHeader("Content-Type") || "";
+        if (request.status === 200 && type.indexOf("application/json") === 0) {
+          window.location.assign(JSON.parse(request.responseText).next);
           return;
         }
         // The form came back with a message: show it as the server rendered it.
@@ -71,17 +95,27 @@
         if (main) {
           document.querySelector("main").replaceWith(document.adoptNode(main));
           enhanceUpload();
+          var invalid = document.querySelector('#upload-form [aria-invalid="true"]');
+          if (invalid) { invalid.focus(); }
         }
       });
       request.addEventListener("error", function () {
         bar.classList.add("d-none");
+        form.querySelectorAll('[type="submit"]').forEach(function (button) { button.disabled = false; });
         showError("The upload failed. Check your connection and try again.");
       });
       request.open("POST", form.action || window.location.href);
+      request.setRequestHeader("X-Requested-With", "XMLHttpRequest");
       request.send(data);
     });
   };
   enhanceUpload();
+
+  // A finished job reloads the page at #result: move focus to what happened.
+  if (window.location.hash === "#result") {
+    var outcome = document.getElementById("result-heading") || document.getElementById("failure");
+    if (outcome) { outcome.focus(); }
+  }
 
   var job = document.getElementById("job");
   if (job) {
@@ -99,6 +133,7 @@
             text.textContent = "Rows done: " + state.done.toLocaleString() + " of " + state.total.toLocaleString() + ".";
           }
           if (state.status === "done" || state.status === "failed") {
+            window.history.replaceState(null, "", window.location.pathname + window.location.search + "#result");
             window.location.reload();
           } else {
             window.setTimeout(poll, 1000);
@@ -107,5 +142,41 @@
         .catch(function () { window.setTimeout(poll, 3000); });
     };
     window.setTimeout(poll, 500);
+  }
+
+  // The options form: the options that apply to the chosen format stay in view, the rest
+  // move under "More options"; the line under Convert says which sheets will be converted.
+  var optionsForm = document.getElementById("options-form");
+  if (optionsForm) {
+    var format = optionsForm.querySelector('select[name="output_format"]');
+    var here = document.getElementById("format-options");
+    var more = document.getElementById("other-options");
+    var order = Array.prototype.slice.call(optionsForm.querySelectorAll(".option"));
+    var arrange = function () {
+      order.forEach(function (option) {
+        var applies = option.dataset.formats.split(" ").indexOf(format.value) !== -1;
+        (applies ? here : more).appendChild(option);
+      });
+    };
+    format.addEventListener("change", arrange);
+
+    var summary = document.getElementById("sheets-summary");
+    if (summary) {
+      var describe = function () {
+        var all = optionsForm.querySelector('input[name="all_sheets"]');
+        var hidden = optionsForm.querySelector('input[name="include_hidden"]');
+        var names = Array.prototype.map.call(
+          optionsForm.querySelectorAll('input[name="sheets"]:checked'),
+          function (box) { return box.value; });
+        if (all && all.checked) {
+          summary.textContent = "All sheets" + (hidden && hidden.checked ? ", hidden ones too" : "");
+        } else if (names.length) {
+          summary.textContent = (names.length === 1 ? "Sheet: " : "Sheets: ") + names.join(", ");
+        } else {
+          summary.textContent = "No sheet chosen";
+        }
+      };
+      optionsForm.addEventListener("change", describe);
+    }
   }
 })();

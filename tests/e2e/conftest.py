@@ -13,6 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from ..smtp import SMTPServer
+from .a11y import check_a11y
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -32,6 +33,14 @@ def chromium_path():
         if path:
             return path
     return None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can see whether the test passed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +106,13 @@ def page(browser, server, request):
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{request.node.name}-last.png", full_page=True)
-    context.close()
+    try:
+        # Every test ends with an axe check of the page it left (light and dark);
+        # tests call check_a11y() themselves on the states in between.
+        if page.url.startswith(server.url) and request.node.rep_call.passed:
+            check_a11y(page, f"the last page of {request.node.name}")
+    finally:
+        context.close()
     # A 404/429 page we asked for logs "Failed to load resource"; anything else is a bug.
     unexpected = [e for e in errors if "Failed to load resource" not in e]
     assert unexpected == [], f"browser console errors: {unexpected}"

@@ -24,17 +24,16 @@ def workbook(tmp_path):
 
 def test_upload_preview_convert_download(page, workbook, tmp_path):
     page.goto("/")
-    page.get_by_role("link", name="Convert a file").click()
-    page.get_by_label("Drop a file here, or choose one").set_input_files(workbook)
+    page.get_by_label("Choose a file").set_input_files(workbook)
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("people.xlsx")
     expect(page.locator(".preview-table")).to_contain_text("person 1")
     page.get_by_role("link", name=re.compile("Notes")).click()
     expect(page.locator(".preview-table")).to_contain_text("a note")
     page.get_by_label("Convert to").select_option("csv")
-    page.get_by_label("People").check()
-    page.get_by_label("Notes").uncheck()
-    page.get_by_role("button", name="Convert").click()
+    page.get_by_role("checkbox", name="People").check()
+    page.get_by_role("checkbox", name="Notes").uncheck()
+    page.get_by_role("button", name="Convert", exact=True).click()
     expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("result-name")).to_have_text("people - People.csv")
     page.screenshot(path=ARTIFACTS / "converted.png", full_page=True)
@@ -55,8 +54,8 @@ def test_progress_bar_reaches_done(page, tmp_path):
         tmp_path / "big.xlsx", {"S": [[i, f"row {i}", i * 1.5] for i in range(60_000)]}
     )
     page.goto("/convert")
-    page.get_by_label("Drop a file here, or choose one").set_input_files(big)
-    page.get_by_role("button", name="Quick convert to CSV").click()
+    page.get_by_label("Choose a file").set_input_files(big)
+    page.get_by_role("button", name="Convert right away").click()
     expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("result-name")).to_have_text("big.csv")
 
@@ -65,7 +64,7 @@ def test_bad_file_gets_its_message(page, tmp_path):
     fake = tmp_path / "report.xlsx"
     fake.write_bytes(b"%PDF-1.7 this is not a workbook")
     page.goto("/convert")
-    page.get_by_label("Drop a file here, or choose one").set_input_files(fake)
+    page.get_by_label("Choose a file").set_input_files(fake)
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator("#file-error")).to_contain_text(
         "This file is a PDF document, not a spreadsheet."
@@ -80,7 +79,7 @@ def test_browser_checks_the_size_before_sending(page, tmp_path):
     requests = []
     page.on("request", lambda request: requests.append(request.method))
     page.goto("/convert")
-    page.get_by_label("Drop a file here, or choose one").set_input_files(big)
+    page.get_by_label("Choose a file").set_input_files(big)
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator("#file-error")).to_contain_text("larger than the 1 MB limit")
     assert "POST" not in requests
@@ -94,11 +93,11 @@ def test_csv_to_xlsx_keeps_types(page, tmp_path):
         encoding="utf-8",
     )
     page.goto("/convert")
-    page.get_by_label("Drop a file here, or choose one").set_input_files(source)
+    page.get_by_label("Choose a file").set_input_files(source)
     page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator(".preview-table")).to_contain_text("00123")
     page.get_by_label("Convert to").select_option("xlsx")
-    page.get_by_role("button", name="Convert").click()
+    page.get_by_role("button", name="Convert", exact=True).click()
     expect(page.get_by_role("heading", name="Your file is ready")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("result-name")).to_have_text("orders.xlsx")
     with page.expect_download() as info:

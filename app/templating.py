@@ -1,0 +1,89 @@
+"""Template helpers: form fields tied to their errors, fingerprinted static files."""
+
+import hashlib
+from pathlib import Path
+
+from flask import request
+from werkzeug.security import safe_join
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+def invalid_fields(form):
+    """The fields of `form` that have errors, in the form's order (hidden ones left out)."""
+    return [
+        field
+        for field in form
+        if field.errors and field.type not in ("HiddenField", "CSRFTokenField")
+    ]
+
+
+def field_attrs(field, extra):
+    """HTML attributes for `field`: `extra` without None values (WTForms would print "None"),
+    aria-invalid and aria-describedby only when they mean something, and autofocus moved to
+    the first invalid field when the form has errors."""
+    attrs = {
+        name: value for name, value in extra.items() if value is not None and value is not False
+    }
+    help_id = attrs.pop("help_id", None)
+    described = attrs.pop("aria-describedby", attrs.pop("aria_describedby", "")).split()
+    if help_id:
+        described.append(help_id)
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+        if f"{field.id}-error" not in described:
+            described.append(f"{field.id}-error")
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    form = getattr(field, "_form", None)
+    if form is not None:
+        invalid = invalid_fields(form)
+        if invalid:
+            attrs.pop("autofocus", None)
+            if invalid[0] is field:
+                attrs["autofocus"] = True
+    return attrs
+
+
+class StaticVersions:
+    """Adds ?v=<hash of the content> to every url_for('static', ...), and serves such URLs
+    with a year-long cache: a changed file gets a new URL, so nobody sees a stale one."""
+
+    def __init__(self, app):
+        self.app = app
+        self.digests = {}
+        app.url_defaults(self.add_version)
+        app.after_request(self.cache_versioned)
+
+    def digest(self, filename):
+        joined = safe_join(self.app.static_folder, filename)
+        if joined is None:
+            return None
+        path = Path(joined)
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = (filename, stat.st_mtime_ns, stat.st_size)
+        if key not in self.digests:
+            self.digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        return self.digests[key]
+
+    def add_version(self, endpoint, values):
+        if endpoint == "static" and "v" not in values and "filename" in values:
+            version = self.digest(values["filename"])
+            if version:
+                values["v"] = version
+
+    def cache_versioned(self, response):
+        if (
+            request.endpoint == "static"
+            and response.status_code == 200
+            and request.args.get("v")
+            and request.args.get("v") == self.digest(request.view_args.get("filename", ""))
+        ):
+            response.cache_control.no_cache = None
+            response.cache_control.public = True
+            response.cache_control.max_age = ONE_YEAR
+            response.cache_control.immutable = True
+        return response
