@@ -45,6 +45,13 @@ MISSING_TEXTS = (
 )  # fmt: skip
 MISSING_TEXT = re.compile(rb">(?:%s)<" % b"|".join(re.escape(t.encode()) for t in MISSING_TEXTS))
 TEXT_CELL_MARKERS = (b"inlineStr", b't="str"')  # cells holding their text in the sheet XML
+# Text starting or ending with white space in a <t> not marked xml:space="preserve".
+# calamine trims such text ("  WOODLEY AV" -> "WOODLEY AV", rich-text runs "Example" +
+# " text" -> "Exampletext"); Excel and LibreOffice keep it, and so does the streaming reader.
+PADDED_TEXT = re.compile(
+    rb"<(?:\w+:)?t(?:\s(?![^>]*preserve)[^>]*)?>(?:\s[^<]*|[^<]*\s)</(?:\w+:)?t>"
+)
+PADDED_HINTS = (b"t> ", b"t>\t", b"t>\n", b"t>\r", b" </", b"\t</", b"\n</", b"\r</")
 PREFIXED_VALUE_MARKERS = (b":v>", b":is>")
 
 # Built-in number formats that show dates and times (ECMA-376 18.8.30, plus the CJK ones).
@@ -67,6 +74,7 @@ class SheetScan:
     # Rows or cells without an r attribute (placed by order), or XML not in UTF-8 (as
     # Excel for Windows Phone writes it): measured by parsing, see scan_in_order.
     parse: bool = False
+    padded_text: bool = False  # inline text calamine would trim (see PADDED_TEXT)
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
     # Columns where a text cell says "NA" or the like (see MISSING_TEXTS); None: any column.
@@ -426,6 +434,8 @@ def scan_window(window, scan):
         scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
     if not scan.parse and unreferenced(window):
         scan.parse = True
+    if not scan.padded_text and b"inlineStr" in window and padded_text(window):
+        scan.padded_text = True
     if b't="e"' in window:
         for attributes, body in ERROR_CELL.findall(window):
             ref = CELL_REF.search(b" " + attributes)
@@ -439,6 +449,19 @@ def scan_window(window, scan):
         ref = CELL_REF.search(window, max(cell_start, 0), last_value)
         if ref is not None:
             scan.rows = max(scan.rows, int(ref.group(2)))
+
+
+def padded_text(data):
+    """Whether XML holds text calamine would trim (see PADDED_TEXT); literal hints first."""
+    return any(hint in data for hint in PADDED_HINTS) and PADDED_TEXT.search(data) is not None
+
+
+def padded_shared_strings(archive):
+    """Whether the shared string table holds text calamine would trim."""
+    try:
+        return padded_text(archive.read(archive.shared_strings_part))
+    except KeyError:
+        return False
 
 
 def find_missing_texts(window, scan, needles):

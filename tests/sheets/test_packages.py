@@ -354,3 +354,25 @@ def test_xlsb_with_its_workbook_elsewhere_is_detected_as_xlsb(tmp_path):
     assert detect_format(book).format == "xlsb"
     with pytest.raises(DamagedFile, match="a part is missing"):  # calamine looks in xl/ only
         inspect(book)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_text_with_white_space_at_its_ends_is_kept_without_xml_space(tmp_path, path):
+    """Many writers leave out xml:space="preserve"; calamine then trims the text (and the
+    space between rich-text runs). Excel and LibreOffice keep it, and so does Sheetport."""
+    source = tmp_path / "plain.xlsx"
+    workbook = xlsxwriter.Workbook(str(source))
+    sheet = workbook.add_worksheet("Data")
+    bold = workbook.add_format({"bold": True})
+    sheet.write_string(0, 0, "  WOODLEY   AV")
+    sheet.write_string(0, 1, "tail\t")
+    sheet.write_rich_string(0, 2, bold, "Example", " richtext")
+    sheet.write_string(0, 3, "plain")
+    workbook.close()
+
+    def edit(name, data):
+        return name, data.replace(b' xml:space="preserve"', b"")
+
+    book = rewrite(source, tmp_path / "bare.xlsx", edit)
+    assert b"preserve" not in zipfile.ZipFile(book).read("xl/sharedStrings.xml")
+    assert to_csv(book, tmp_path, PATHS[path]) == "  WOODLEY   AV,tail\t,Example richtext,plain\n"
