@@ -268,12 +268,18 @@ def scan_sheet(archive, part, missing_indices=None):
         if not scan.xml_bytes and (chunk[:2] in UTF16_BOMS or b"\x00" in chunk[:64]):
             scan.parse = True  # UTF-16: the byte patterns below would find nothing
             break
-        scan.xml_bytes += len(chunk)
         window = tail + chunk
+        # Writers leave out r for all their rows and cells or for none: the first and
+        # the last windows tell (counting in every one would cost a tenth of the scan).
+        if not scan.xml_bytes and unreferenced(window):
+            scan.parse = True
+        scan.xml_bytes += len(chunk)
         scan_window(window, scan)
         if scan.missing_text_columns is not None:
             find_missing_texts(window, scan, needles)
         tail = window[-OVERLAP:]
+    if not scan.parse and tail and unreferenced(window):
+        scan.parse = True
     if scan.parse:
         scan_in_order(archive, part, scan)
     return scan
@@ -283,7 +289,9 @@ def unreferenced(window):
     """Whether some row or cell in the window may lack its r attribute (optional in the
     standard). Counts only: every row and cell has one, so fewer means some lack it.
     A tag cut at the window's edge may be miscounted: then the exact pass just runs."""
-    tags = sum(map(window.count, (b"<c ", b"<c>", b"<row ", b"<row>", b":c ", b":row ")))
+    tags = window.count(b"<c ") + window.count(b"<c>") + window.count(b"<row")
+    if not tags:  # namespace-prefixed markup, as some writers produce: <x:row>
+        tags = window.count(b":c ") + window.count(b":row ")
     return tags > window.count(b' r="') + 1
 
 
@@ -432,8 +440,6 @@ def scan_window(window, scan):
     elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
         widest = max(NARROW_COLUMN.findall(window))
         scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
-    if not scan.parse and unreferenced(window):
-        scan.parse = True
     if not scan.padded_text and b"inlineStr" in window and padded_text(window):
         scan.padded_text = True
     if b't="e"' in window:
