@@ -616,7 +616,7 @@ class OoxmlBook(Book):
         missing = None
         if self.limits.columnar_above_bytes < size <= self.limits.stream_above_bytes:
             if self.missing_indices is None:
-                self.missing_indices = ooxml.missing_text_indices(self.archive)
+                self.missing_indices, self.padded_strings = ooxml.missing_text_indices(self.archive)
             missing = self.missing_indices
         return ooxml.scan_sheet(self.archive, self.parts[name], missing)
 

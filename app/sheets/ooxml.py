@@ -613,11 +613,17 @@ class SharedStrings:
 
 
 def missing_text_indices(archive):
-    """The indices of shared strings saying "NA" or the like (see MISSING_TEXTS)."""
+    """The indices of shared strings saying "NA" or the like (see MISSING_TEXTS); and
+    whether the table holds text calamine would trim (padded_text), found in the same
+    read of it."""
     try:
         data = archive.read(archive.shared_strings_part)
     except KeyError:
-        return []
+        return [], False
+    return missing_in(archive, data), padded_text(data)
+
+
+def missing_in(archive, data):
     plain = b"<si>" in data and b"<r>" not in data and b"<r " not in data
     if plain:  # the usual table: find the few matches, count the strings before each
         return [data.count(b"<si>", 0, found.start()) - 1 for found in MISSING_TEXT.finditer(data)]
