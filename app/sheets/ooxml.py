@@ -248,6 +248,10 @@ def sheet_parts(archive):
         sheets.append((name, part, SHEET_KINDS[kind]))
         if sheet.get("state", "visible") != "visible":
             hidden.add(name)
+    if not sheets and children_named(workbook, "sheet"):
+        raise DamagedFile(
+            "The workbook is damaged: it lists sheets but not the parts that hold them."
+        )
     properties = children_named(workbook, "workbookPr")
     date1904 = bool(properties) and properties[0].get("date1904") in ("1", "true")
     return sheets, hidden, date1904

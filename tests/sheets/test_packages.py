@@ -376,3 +376,15 @@ def test_text_with_white_space_at_its_ends_is_kept_without_xml_space(tmp_path, p
     book = rewrite(source, tmp_path / "bare.xlsx", edit)
     assert b"preserve" not in zipfile.ZipFile(book).read("xl/sharedStrings.xml")
     assert to_csv(book, tmp_path, PATHS[path]) == "  WOODLEY   AV,tail\t,Example richtext,plain\n"
+
+
+def test_workbook_listing_sheets_without_relationships_is_damaged(plain, tmp_path):
+    from app.sheets import DamagedFile
+
+    book = rewrite(
+        plain,
+        tmp_path / "norels.xlsx",
+        lambda name, data: None if name == "xl/_rels/workbook.xml.rels" else (name, data),
+    )
+    with pytest.raises(DamagedFile, match="lists sheets but not the parts"):
+        inspect(book)
