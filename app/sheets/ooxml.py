@@ -49,9 +49,21 @@ TEXT_CELL_MARKERS = (b"inlineStr", b't="str"')  # cells holding their text in th
 # calamine trims such text ("  WOODLEY AV" -> "WOODLEY AV", rich-text runs "Example" +
 # " text" -> "Exampletext"); Excel and LibreOffice keep it, and so does the streaming reader.
 PADDED_TEXT = re.compile(
-    rb"<(?:\w+:)?t(?:\s(?![^>]*preserve)[^>]*)?>(?:\s[^<]*|[^<]*\s)</(?:\w+:)?t>"
+    rb"<(?:\w+:)?t(?:\s(?![^>]*preserve)[^>]*)?>(?:%(ws)s[^<]*|[^<]*%(ws)s)</(?:\w+:)?t>"
+    % {b"ws": rb"(?:\s|&#(?:9|10|13|32|x9|x[aAdD]|x20);)"}  # white space, or its reference
 )
-PADDED_HINTS = (b"t> ", b"t>\t", b"t>\n", b"t>\r", b" </", b"\t</", b"\n</", b"\r</")
+PADDED_HINTS = (
+    b"t> ",
+    b"t>\t",
+    b"t>\n",
+    b"t>\r",
+    b" </",
+    b"\t</",
+    b"\n</",
+    b"\r</",
+    b"t>&#",
+    b";</",
+)
 PREFIXED_VALUE_MARKERS = (b":v>", b":is>")
 
 # Built-in number formats that show dates and times (ECMA-376 18.8.30, plus the CJK ones).

@@ -368,14 +368,18 @@ def test_text_with_white_space_at_its_ends_is_kept_without_xml_space(tmp_path, p
     sheet.write_string(0, 1, "tail\t")
     sheet.write_rich_string(0, 2, bold, "Example", " richtext")
     sheet.write_string(0, 3, "plain")
+    sheet.write_string(0, 4, " ")  # a cell holding one space
+    sheet.write_string(0, 5, "NEWLINE")  # becomes a line break written as &#10;
     workbook.close()
 
     def edit(name, data):
-        return name, data.replace(b' xml:space="preserve"', b"")
+        data = data.replace(b' xml:space="preserve"', b"")
+        return name, data.replace(b"<t>NEWLINE</t>", b"<t>&#10;</t>")
 
     book = rewrite(source, tmp_path / "bare.xlsx", edit)
     assert b"preserve" not in zipfile.ZipFile(book).read("xl/sharedStrings.xml")
-    assert to_csv(book, tmp_path, PATHS[path]) == "  WOODLEY   AV,tail\t,Example richtext,plain\n"
+    expected = '  WOODLEY   AV,tail\t,Example richtext,plain, ,"\n"\n'
+    assert to_csv(book, tmp_path, PATHS[path]) == expected
 
 
 def test_workbook_listing_sheets_without_relationships_is_damaged(plain, tmp_path):
