@@ -16,7 +16,7 @@ import olefile
 import python_calamine
 
 from . import columnar, ooxml
-from .detect import Detection
+from .detect import Detection, stream_head
 from .error_cells import (
     TooManyCells,
     ods_error_cells,
@@ -458,7 +458,7 @@ def xls_code_page(path):
     try:
         with olefile.OleFileIO(str(path)) as ole:
             name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
-            stream = ole.openstream(name).read(1 << 16) if name else b""
+            stream = stream_head(ole, name) if name else b""
     except Exception:  # not an OLE file: a bare BIFF2-4 stream
         with open(path, "rb") as handle:
             stream = handle.read(1 << 16)
