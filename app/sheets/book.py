@@ -16,7 +16,7 @@ import olefile
 import python_calamine
 
 from . import columnar, ooxml
-from .detect import Detection
+from .detect import Detection, stream_head
 from .error_cells import (
     TooManyCells,
     ods_error_cells,
@@ -458,7 +458,7 @@ def xls_code_page(path):
     try:
         with olefile.OleFileIO(str(path)) as ole:
             name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
-            stream = ole.openstream(name).read(1 << 16) if name else b""
+            stream = stream_head(ole, name) if name else b""
     except Exception:  # not an OLE file: a bare BIFF2-4 stream
         with open(path, "rb") as handle:
             stream = handle.read(1 << 16)
@@ -581,6 +581,7 @@ class OoxmlBook(Book):
         listed, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
         self.parts = {name: part for name, part, kind in listed if kind != "chart"}
         self.missing_indices = None  # see scan()
+        self.padded_strings = None  # see calamine_trims()
         self.bail_out = bail_out
         self.workbook = None  # calamine's, opened when a sheet is read through it
         self.scans = {}
@@ -615,9 +616,16 @@ class OoxmlBook(Book):
         missing = None
         if self.limits.columnar_above_bytes < size <= self.limits.stream_above_bytes:
             if self.missing_indices is None:
-                self.missing_indices = ooxml.missing_text_indices(self.archive)
+                self.missing_indices, self.padded_strings = ooxml.missing_text_indices(self.archive)
             missing = self.missing_indices
         return ooxml.scan_sheet(self.archive, self.parts[name], missing)
+
+    def calamine_trims(self, scan):
+        """Whether calamine would trim text of this sheet (ooxml.PADDED_TEXT): then the
+        streaming reader reads it, slower but keeping the text as stored."""
+        if self.padded_strings is None:
+            self.padded_strings = ooxml.padded_shared_strings(self.archive)
+        return scan.padded_text or self.padded_strings
 
     def check_scan(self, sheet, scan):
         """Refuse a sheet whose extent is too large. The quick scan bounds it by every row
@@ -643,6 +651,10 @@ class OoxmlBook(Book):
             return iter(())
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return self.stream(sheet, self.scans[sheet.name])
+        scan = self.scans.get(sheet.name)
+        if scan is not None and self.calamine_trims(scan):
+            sheet.rows, sheet.columns = scan.rows, scan.columns or scan.column_bound
+            return self.stream(sheet, scan)
         try:
             if sheet.name in self.scans:
                 loaded = self.load(sheet)
@@ -652,7 +664,7 @@ class OoxmlBook(Book):
         except DamagedFile:  # calamine cannot read it, but the package may be sound
             end = None
         scan = self.scans[sheet.name]
-        if end is None:
+        if end is None or self.calamine_trims(scan):
             # calamine failed, or found nothing where the XML has values: read it here.
             # This reader fails loudly if the XML is damaged; it never yields a
             # half-read sheet as if that were all.
@@ -710,10 +722,14 @@ class OoxmlBook(Book):
             return columnar.load_columns(self.reader_path(), sheet.name, skip)
 
         scan = self.scans.get(sheet.name)
+        if scan is not None and self.calamine_trims(scan):
+            raise columnar.NotColumnar("text with white space at its ends, which fastexcel trims")
         if scan is None:
             batch, scan = self.load_while_scanning(sheet, load)
         else:
             batch = load()
+        if self.calamine_trims(scan):
+            raise columnar.NotColumnar("text with white space at its ends, which fastexcel trims")
         # fastexcel reads a text such as NA among numbers as an empty cell.
         gaps, missing = columnar.gap_columns(batch), scan.missing_text_columns
         if gaps and (missing is None or gaps & missing):

@@ -173,7 +173,7 @@ def detect_ole(path):
         with olefile.OleFileIO(str(path)) as ole:
             entries = {"/".join(entry).lower(): entry for entry in ole.listdir(streams=True)}
             book = entries.get("workbook") or entries.get("book")
-            head = ole.openstream(book).read(1 << 16) if book else b""
+            head = stream_head(ole, book) if book else b""
     except Exception:  # olefile raises many kinds on damaged directories (even recursion)
         raise DamagedFile(
             "The file looks like an Excel 97-2003 workbook but is damaged: its "
@@ -188,6 +188,24 @@ def detect_ole(path):
     if "powerpoint document" in entries:
         raise NotASpreadsheet("This is a PowerPoint 97-2003 presentation, not a spreadsheet.")
     raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
+
+
+def stream_head(ole, name, size=1 << 16):
+    """The first `size` bytes of an OLE stream. olefile's openstream reads a stream whole
+    (an xls's Workbook stream is the whole file), so a large one is followed sector by
+    sector through the FAT for just its start."""
+    try:
+        entry = ole.direntries[ole._find(name)]
+        if entry.size >= ole.minisectorcutoff:
+            head, sector = bytearray(), entry.isectStart
+            while len(head) < min(size, entry.size) and sector < olefile.MAXREGSECT:
+                ole.fp.seek(ole.sectorsize * (sector + 1))
+                head += ole.fp.read(ole.sectorsize)
+                sector = ole.fat[sector]
+            return bytes(head[: min(size, entry.size)])
+    except (AttributeError, IndexError, OSError):  # olefile's insides changed: read it whole
+        pass
+    return ole.openstream(name).read(size)
 
 
 def bare_biff(head):

@@ -45,6 +45,25 @@ MISSING_TEXTS = (
 )  # fmt: skip
 MISSING_TEXT = re.compile(rb">(?:%s)<" % b"|".join(re.escape(t.encode()) for t in MISSING_TEXTS))
 TEXT_CELL_MARKERS = (b"inlineStr", b't="str"')  # cells holding their text in the sheet XML
+# Text starting or ending with white space in a <t> not marked xml:space="preserve".
+# calamine trims such text ("  WOODLEY AV" -> "WOODLEY AV", rich-text runs "Example" +
+# " text" -> "Exampletext"); Excel and LibreOffice keep it, and so does the streaming reader.
+PADDED_TEXT = re.compile(
+    rb"<(?:\w+:)?t(?:\s(?![^>]*preserve)[^>]*)?>(?:%(ws)s[^<]*|[^<]*%(ws)s)</(?:\w+:)?t>"
+    % {b"ws": rb"(?:\s|&#(?:9|10|13|32|x9|x[aAdD]|x20);)"}  # white space, or its reference
+)
+PADDED_HINTS = (
+    b"t> ",
+    b"t>\t",
+    b"t>\n",
+    b"t>\r",
+    b" </",
+    b"\t</",
+    b"\n</",
+    b"\r</",
+    b"t>&#",
+    b";</",
+)
 PREFIXED_VALUE_MARKERS = (b":v>", b":is>")
 
 # Built-in number formats that show dates and times (ECMA-376 18.8.30, plus the CJK ones).
@@ -67,6 +86,7 @@ class SheetScan:
     # Rows or cells without an r attribute (placed by order), or XML not in UTF-8 (as
     # Excel for Windows Phone writes it): measured by parsing, see scan_in_order.
     parse: bool = False
+    padded_text: bool = False  # inline text calamine would trim (see PADDED_TEXT)
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
     # Columns where a text cell says "NA" or the like (see MISSING_TEXTS); None: any column.
@@ -240,6 +260,10 @@ def sheet_parts(archive):
         sheets.append((name, part, SHEET_KINDS[kind]))
         if sheet.get("state", "visible") != "visible":
             hidden.add(name)
+    if not sheets and children_named(workbook, "sheet"):
+        raise DamagedFile(
+            "The workbook is damaged: it lists sheets but not the parts that hold them."
+        )
     properties = children_named(workbook, "workbookPr")
     date1904 = bool(properties) and properties[0].get("date1904") in ("1", "true")
     return sheets, hidden, date1904
@@ -260,12 +284,18 @@ def scan_sheet(archive, part, missing_indices=None):
         if not scan.xml_bytes and (chunk[:2] in UTF16_BOMS or b"\x00" in chunk[:64]):
             scan.parse = True  # UTF-16: the byte patterns below would find nothing
             break
-        scan.xml_bytes += len(chunk)
         window = tail + chunk
+        # Writers leave out r for all their rows and cells or for none: the first and
+        # the last windows tell (counting in every one would cost a tenth of the scan).
+        if not scan.xml_bytes and unreferenced(window):
+            scan.parse = True
+        scan.xml_bytes += len(chunk)
         scan_window(window, scan)
         if scan.missing_text_columns is not None:
             find_missing_texts(window, scan, needles)
         tail = window[-OVERLAP:]
+    if not scan.parse and tail and unreferenced(window):
+        scan.parse = True
     if scan.parse:
         scan_in_order(archive, part, scan)
     return scan
@@ -275,7 +305,9 @@ def unreferenced(window):
     """Whether some row or cell in the window may lack its r attribute (optional in the
     standard). Counts only: every row and cell has one, so fewer means some lack it.
     A tag cut at the window's edge may be miscounted: then the exact pass just runs."""
-    tags = sum(map(window.count, (b"<c ", b"<c>", b"<row ", b"<row>", b":c ", b":row ")))
+    tags = window.count(b"<c ") + window.count(b"<c>") + window.count(b"<row")
+    if not tags:  # namespace-prefixed markup, as some writers produce: <x:row>
+        tags = window.count(b":c ") + window.count(b":row ")
     return tags > window.count(b' r="') + 1
 
 
@@ -424,8 +456,8 @@ def scan_window(window, scan):
     elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
         widest = max(NARROW_COLUMN.findall(window))
         scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
-    if not scan.parse and unreferenced(window):
-        scan.parse = True
+    if not scan.padded_text and b"inlineStr" in window and padded_text(window):
+        scan.padded_text = True
     if b't="e"' in window:
         for attributes, body in ERROR_CELL.findall(window):
             ref = CELL_REF.search(b" " + attributes)
@@ -439,6 +471,19 @@ def scan_window(window, scan):
         ref = CELL_REF.search(window, max(cell_start, 0), last_value)
         if ref is not None:
             scan.rows = max(scan.rows, int(ref.group(2)))
+
+
+def padded_text(data):
+    """Whether XML holds text calamine would trim (see PADDED_TEXT); literal hints first."""
+    return any(hint in data for hint in PADDED_HINTS) and PADDED_TEXT.search(data) is not None
+
+
+def padded_shared_strings(archive):
+    """Whether the shared string table holds text calamine would trim."""
+    try:
+        return padded_text(archive.read(archive.shared_strings_part))
+    except KeyError:
+        return False
 
 
 def find_missing_texts(window, scan, needles):
@@ -570,11 +615,17 @@ class SharedStrings:
 
 
 def missing_text_indices(archive):
-    """The indices of shared strings saying "NA" or the like (see MISSING_TEXTS)."""
+    """The indices of shared strings saying "NA" or the like (see MISSING_TEXTS); and
+    whether the table holds text calamine would trim (padded_text), found in the same
+    read of it."""
     try:
         data = archive.read(archive.shared_strings_part)
     except KeyError:
-        return []
+        return [], False
+    return missing_in(archive, data), padded_text(data)
+
+
+def missing_in(archive, data):
     plain = b"<si>" in data and b"<r>" not in data and b"<r " not in data
     if plain:  # the usual table: find the few matches, count the strings before each
         return [data.count(b"<si>", 0, found.start()) - 1 for found in MISSING_TEXT.finditer(data)]

@@ -354,3 +354,41 @@ def test_xlsb_with_its_workbook_elsewhere_is_detected_as_xlsb(tmp_path):
     assert detect_format(book).format == "xlsb"
     with pytest.raises(DamagedFile, match="a part is missing"):  # calamine looks in xl/ only
         inspect(book)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_text_with_white_space_at_its_ends_is_kept_without_xml_space(tmp_path, path):
+    """Many writers leave out xml:space="preserve"; calamine then trims the text (and the
+    space between rich-text runs). Excel and LibreOffice keep it, and so does Sheetport."""
+    source = tmp_path / "plain.xlsx"
+    workbook = xlsxwriter.Workbook(str(source))
+    sheet = workbook.add_worksheet("Data")
+    bold = workbook.add_format({"bold": True})
+    sheet.write_string(0, 0, "  WOODLEY   AV")
+    sheet.write_string(0, 1, "tail\t")
+    sheet.write_rich_string(0, 2, bold, "Example", " richtext")
+    sheet.write_string(0, 3, "plain")
+    sheet.write_string(0, 4, " ")  # a cell holding one space
+    sheet.write_string(0, 5, "NEWLINE")  # becomes a line break written as &#10;
+    workbook.close()
+
+    def edit(name, data):
+        data = data.replace(b' xml:space="preserve"', b"")
+        return name, data.replace(b"<t>NEWLINE</t>", b"<t>&#10;</t>")
+
+    book = rewrite(source, tmp_path / "bare.xlsx", edit)
+    assert b"preserve" not in zipfile.ZipFile(book).read("xl/sharedStrings.xml")
+    expected = '  WOODLEY   AV,tail\t,Example richtext,plain, ,"\n"\n'
+    assert to_csv(book, tmp_path, PATHS[path]) == expected
+
+
+def test_workbook_listing_sheets_without_relationships_is_damaged(plain, tmp_path):
+    from app.sheets import DamagedFile
+
+    book = rewrite(
+        plain,
+        tmp_path / "norels.xlsx",
+        lambda name, data: None if name == "xl/_rels/workbook.xml.rels" else (name, data),
+    )
+    with pytest.raises(DamagedFile, match="lists sheets but not the parts"):
+        inspect(book)
