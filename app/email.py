@@ -232,23 +232,25 @@ def admin_recipients():
 
 def send_confirmation_email(user):
     token = user.make_token("confirm")
-    send_email(user.email, "Confirm your email address", "confirm", user=user, token=token)
+    return send_email(user.email, "Confirm your email address", "confirm", user=user, token=token)
 
 
 def send_password_reset_email(user):
     token = user.make_token("reset")
-    send_email(user.email, "Reset your password", "reset_password", user=user, token=token)
+    return send_email(user.email, "Reset your password", "reset_password", user=user, token=token)
 
 
 def send_change_email_email(user, new_email):
     token = user.make_token("change-email", new_email=new_email)
-    send_email(new_email, "Confirm your new email address", "change_email", user=user, token=token)
+    return send_email(
+        new_email, "Confirm your new email address", "change_email", user=user, token=token
+    )
 
 
 def send_account_exists_email(user, reason="register"):
     """Tell an account's owner that someone tried to use their address, instead of telling
     the person at the form whether the address has an account."""
-    send_email(
+    return send_email(
         user.email, "You already have an account", "account_exists", user=user, reason=reason
     )
 

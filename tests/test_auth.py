@@ -43,7 +43,7 @@ def test_register_creates_unconfirmed_user_and_sends_mail(app, client, outbox):
     assert notice.recipients == [app.config["ADMIN_EMAIL"]]
     assert "grace@example.com" in notice.body
     page = client.get("/auth/login")
-    assert b"We sent an email to grace@example.com" in page.data
+    assert b"We sent it to grace@example.com" in page.data
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_register_with_a_taken_address_answers_as_for_a_new_one(app, client, use
     response = client.post("/auth/register", data={**REGISTRATION, "email": email})
     assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
     page = client.get("/auth/login")
-    assert b"We sent an email to ada@example.com" in page.data
+    assert b"We sent it to ada@example.com" in page.data
     with app.app_context():
         assert db.session.scalar(select(func.count(User.id))) == 1
     (notice,) = outbox  # the owner hears of it; no confirmation link, no admin notice
@@ -155,7 +155,7 @@ def test_unconfirmed_page_redirects_others(client, auth, user):
 def test_resend_confirmation(client, auth, unconfirmed, outbox):
     auth.login("new@example.com")
     response = client.post("/auth/confirm", follow_redirects=True)
-    assert b"We sent a new confirmation link to new@example.com" in response.data
+    assert b"A new confirmation link: We sent it to new@example.com" in response.data
     assert len(outbox) == 1 and "/auth/confirm/" in outbox[0].body
 
 

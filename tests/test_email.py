@@ -93,3 +93,14 @@ def _message():
     from app.models import Message
 
     return Message(name="A", email="a@example.com", subject="Hi", body="Hello there")
+
+
+@pytest.mark.parametrize(
+    "app_settings",
+    [{"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": free_port(), "MAIL_SUPPRESS_SEND": False}],
+)
+def test_a_refused_email_is_not_reported_as_sent(app, client):
+    client.post("/auth/register", data=REGISTRATION)
+    page = client.get("/auth/login").get_data(as_text=True)
+    assert "could not send it to grace@example.com" in page
+    assert "We sent it" not in page

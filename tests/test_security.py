@@ -353,7 +353,7 @@ def test_change_email_to_a_taken_address_answers_alike(client, auth, user, make_
         data={"email": "taken@example.com", "password": PASSWORD},
         follow_redirects=True,
     )
-    assert b"We sent a link to taken@example.com" in response.data
+    assert b"We sent it to taken@example.com" in response.data
     (notice,) = outbox
     assert notice.recipients == ["taken@example.com"]
     assert "/auth/change-email/" not in notice.body

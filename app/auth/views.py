@@ -4,6 +4,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..audit import audit
 from ..decorators import form_email, mail_limited, own_email
 from ..email import (
+    delivery_note,
     send_account_exists_email,
     send_change_email_email,
     send_confirmation_email,
@@ -154,15 +155,14 @@ def register():
     if form.validate_on_submit():
         user, created = register_account(form.name.data, form.email.data, form.password.data)
         if created:
-            send_confirmation_email(user)
+            outcome = send_confirmation_email(user)
             send_new_user_notice(user)
         else:
-            send_account_exists_email(user)
-        # The same answer either way, so the form does not reveal who has an account.
-        flash(
-            f"Thank you. We sent an email to {form.email.data}: open the link in it, then log in.",
-            "success",
-        )
+            outcome = send_account_exists_email(user)
+        # The same answer either way (an email goes to the address in both cases), so the
+        # form does not reveal who has an account.
+        note = delivery_note(outcome, form.email.data)
+        flash(f"Thank you. Open the link in our email, then log in. {note}", "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/register.html", form=form)
 
@@ -194,8 +194,9 @@ def unconfirmed():
 @mail_limited(mailbox=own_email)
 def resend_confirmation():
     if EmptyForm().validate_on_submit() and not current_user.confirmed:
-        send_confirmation_email(current_user)
-        flash(f"We sent a new confirmation link to {current_user.email}.", "info")
+        outcome = send_confirmation_email(current_user)
+        note = delivery_note(outcome, current_user.email)
+        flash(f"A new confirmation link: {note}", "info")
     return redirect(url_for("auth.unconfirmed"))
 
 
@@ -224,8 +225,10 @@ def password_reset_request():
             send_password_reset_email(user)
         # The same answer either way, so the form does not reveal who has an account.
         flash(
-            f"If an account exists for {form.email.data}, we have sent it a link to reset "
-            "the password. The link works for one hour.",
+            # Nothing about delivery: it would tell who has an account. Unsent mail is
+            # kept and retried, so "on its way" is true whenever there is an account.
+            f"If an account exists for {form.email.data}, a link to reset the password is on "
+            "its way. The link works for one hour.",
             "info",
         )
         return redirect(url_for("auth.login"))
@@ -258,13 +261,11 @@ def change_email_request():
     if form.validate_on_submit():
         owner = User.by_email(form.email.data)
         if owner is None:
-            send_change_email_email(current_user, form.email.data)
+            outcome = send_change_email_email(current_user, form.email.data)
         else:  # the same answer either way; the address's owner hears of it
-            send_account_exists_email(owner, reason="change-email")
-        flash(
-            f"We sent a link to {form.email.data}. Your address changes when you open it.",
-            "info",
-        )
+            outcome = send_account_exists_email(owner, reason="change-email")
+        note = delivery_note(outcome, form.email.data)
+        flash(f"Your address changes when you open the link in our email. {note}", "info")
         return redirect(url_for("main.profile"))
     return render_template("auth/change_email.html", form=form)
 

@@ -39,7 +39,7 @@ def log_in(page, email, password):
 
 def test_register_confirm_login_logout(page, smtp):
     register(page)
-    expect(page.get_by_role("status")).to_contain_text("We sent an email to grace@example.com")
+    expect(page.get_by_role("status")).to_contain_text("We sent it to grace@example.com")
 
     page.goto(mail_link(smtp, "/auth/confirm/"))
     expect(page.get_by_role("status")).to_contain_text("Your email address is confirmed")
