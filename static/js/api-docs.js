@@ -8,5 +8,6 @@ window.addEventListener("DOMContentLoaded", () => {
     presets: [window.SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
     tryItOutEnabled: false,
+    defaultModelsExpandDepth: -1, // the schemas show under each operation; no second list
   });
 });
