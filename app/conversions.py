@@ -272,7 +272,7 @@ def find_conversion(public_id, owner):
     conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == public_id))
     if conversion is None or conversion.user_id != owner.id:
         return None
-    return conversion
+    return reclaimed_if_lapsed(conversion)
 
 
 def conversions_of(owner):

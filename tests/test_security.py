@@ -525,3 +525,40 @@ def test_check_deploy_passes_a_sound_production_setup(production):
     assert result.exit_code == 0, result.output
     assert "0 errors" in result.output
     assert "SQLite" in result.output  # still a warning worth reading
+
+
+def test_a_deleted_accounts_cookie_does_not_open_the_next_account(app, client, make_user):
+    make_user(email="root@example.com", admin=True)
+    doomed = make_user(email="doomed@example.com")
+    auth = AuthActions(client)
+    auth.login(email="doomed@example.com", remember=True)
+    thief = copy_cookies(app, client)
+    admin = app.test_client()
+    AuthActions(admin).login(email="root@example.com")
+    assert admin.post(f"/admin/users/{doomed.id}/delete").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(LoginSession.id))) == 1  # the admin's
+    newcomer = make_user(email="newcomer@example.com")  # SQLite may give it the same id
+    assert thief.get("/profile").status_code == 302, newcomer.id
+
+
+@pytest.mark.parametrize(
+    "path, kwargs",
+    [
+        ("/history?page=1&page=2%00", {}),
+        ("/convert/abc%00def", {}),
+        ("/api/v1/conversions?sheet=a&sheet=x%00y", {"method": "POST"}),
+        ("/api/v1/me", {"method": "POST", "json": {"delimiter": "\x00"}}),
+        ("/api/v1/me", {"method": "POST", "json": {"nested": [{"deep": "a\x00"}]}}),
+    ],
+)
+def test_nul_anywhere_in_a_request_is_a_400(client, path, kwargs):
+    response = client.open(path, **kwargs)
+    assert response.status_code == 400
+    assert b"not allowed" in response.data
+
+
+def test_names_people_type_lose_invisible_characters(app, client, auth, user):
+    auth.login()
+    client.post("/profile/edit", data={"name": "Mallory\u202egnp.exe\u200b"})
+    assert fetch(app, User, email="ada@example.com").name == "Mallorygnp.exe"
