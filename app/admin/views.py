@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -68,7 +68,7 @@ def users():
     page = db.paginate(
         user_query(search, sort),
         page=page_number(),
-        per_page=25,
+        per_page=current_app.config["USERS_PER_PAGE"],
         error_out=False,
     )
     return render_template("admin/users.html", page=page, search=search, sort=sort, sorts=SORTS)

@@ -1,5 +1,6 @@
 from flask import (
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -204,7 +205,7 @@ def history():
     page = db.paginate(
         conversions.visitor_conversions(),
         page=page_number(),
-        per_page=20,
+        per_page=current_app.config["CONVERSIONS_PER_PAGE"],
         error_out=False,
     )
     return render_template("convert/history.html", page=page)
