@@ -175,7 +175,7 @@ def test_login_and_logout(client, auth, user):
     response = auth.login()
     assert response.status_code == 302 and response.headers["Location"] == "/"
     home = client.get("/")
-    assert b"Welcome back, Ada Lovelace." in home.data
+    assert b"Welcome, Ada Lovelace." in home.data  # a first sign-in is not "welcome back"
     assert b"Log out" in home.data
     response = auth.logout()
     assert response.status_code == 302
@@ -183,6 +183,8 @@ def test_login_and_logout(client, auth, user):
     assert b"You have been logged out." in home.data
     assert b"Ada Lovelace" not in home.data
     assert client.get("/profile").status_code == 302
+    auth.login()
+    assert b"Welcome back, Ada Lovelace." in client.get("/").data
 
 
 def test_login_email_is_case_insensitive(client, auth, user):

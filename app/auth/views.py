@@ -1,5 +1,6 @@
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
 
 from ..audit import audit
 from ..decorators import form_email, mail_limited, own_email
@@ -13,7 +14,7 @@ from ..email import (
 )
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..models import LoginSession, User, authenticate, new_session_token
+from ..models import AuditEvent, LoginSession, User, authenticate, new_session_token
 from ..urls import safe_next
 from ..users import register_account
 from . import bp
@@ -66,6 +67,17 @@ def end_session():
     logout_user()
 
 
+def has_signed_in_before(user):
+    return (
+        db.session.scalar(
+            select(AuditEvent.id)
+            .where(AuditEvent.action == "login", AuditEvent.actor_id == user.id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def login_failed(response):
     return response.status_code != 302
 
@@ -100,10 +112,11 @@ def login():
         elif not user.active:
             form.email.errors.append("This account has been disabled. Contact us for help.")
         else:
+            greeting = "Welcome back" if has_signed_in_before(user) else "Welcome"
             audit("login", target=user.email, actor=user)
             db.session.commit()
             start_session(user, remember=form.remember_me.data)
-            flash(f"Welcome back, {user.display_name}.", "success")
+            flash(f"{greeting}, {user.display_name}.", "success")
             return redirect(safe_next(request.args.get("next"), url_for("main.index")))
     return render_template("auth/login.html", form=form)
 
