@@ -397,7 +397,8 @@ def test_result_while_running_is_409_and_delete_is_409(app, api, workbook_bytes)
     body = api.upload("/api/v1/conversions", workbook_bytes, query="?start=false").json
     with app.app_context():
         conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == body["id"]))
-        conversion.status = Conversion.RUNNING
+        conversion.status = Conversion.RUNNING  # with a live lease, as its runner would hold
+        conversion.lease_expires_at = utcnow() + timedelta(hours=1)
         db.session.commit()
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/result"), 409)
     assert_problem(api.delete(f"/api/v1/conversions/{body['id']}"), 409, "Wait")

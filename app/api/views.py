@@ -43,10 +43,11 @@ def require_api_access():
 
 
 def answers(*codes):
-    """Document the error statuses an operation can answer (401, 403 and 429 always)."""
+    """Document the error statuses an operation can answer (400, 401, 403 and 429 always:
+    a NUL anywhere in a request is a 400 before any view, see app/security.py)."""
 
     def decorator(view):
-        for code in sorted({401, 403, 429, *codes}, reverse=True):
+        for code in sorted({400, 401, 403, 429, *codes}, reverse=True):
             view = bp.alt_response(code, response=HTTPStatus(code).name)(view)
         return view
 
