@@ -69,7 +69,8 @@ def receive_upload(file):
     stem = text_sheet_name(name)
     try:
         # One child process reads the file once for both answers (see app.sheets.survey).
-        info, shown = survey(files.path(stored), limits=limits, isolate=True, text_sheet_name=stem)
+        with files.local_copy(stored) as path:
+            info, shown = survey(path, limits=limits, isolate=True, text_sheet_name=stem)
     except SheetError as error:
         files.delete(stored)
         raise UploadRefused(str(error)) from None
@@ -146,13 +147,14 @@ def sheet_preview(conversion, sheet):
     previews = conversion.info.get("previews", {})
     if sheet not in previews:
         files = jobs.storage()
-        shown = preview(
-            files.path(conversion.stored_name),
-            sheet,
-            limits=jobs.engine_limits(current_app),
-            isolate=True,
-            text_sheet_name=text_sheet_name(conversion.original_name),
-        )
+        with files.local_copy(conversion.stored_name) as path:
+            shown = preview(
+                path,
+                sheet,
+                limits=jobs.engine_limits(current_app),
+                isolate=True,
+                text_sheet_name=text_sheet_name(conversion.original_name),
+            )
         conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
         db.session.commit()
     return conversion.info["previews"][sheet]

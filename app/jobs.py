@@ -24,6 +24,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_, delete, or_, select, update
@@ -33,7 +34,7 @@ from .extensions import db
 from .models import Conversion, ConversionResult, PeriodicRun, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from .sheets.sandbox import run_isolated
-from .storage import Storage, StorageFull, download_name, is_disk_full
+from .storage import StorageFull, download_name, for_app, is_disk_full
 
 ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
@@ -53,7 +54,7 @@ class LeaseLost(Exception):
 
 
 def storage(app=None):
-    return Storage((app or current_app).config["UPLOAD_FOLDER"])
+    return for_app(app or current_app)
 
 
 def runner(app=None):
@@ -227,26 +228,29 @@ def run_claimed(app, conversion_id, token):
         return result.id
 
     result_id = retried(app, add_result, STATUS_RETRY_DELAYS, "recording the result", conversion_id)
-    result_path = files.path(result.stored_name)
-    original_name, source = conversion.original_name, files.path(conversion.stored_name)
+    # The result as stored (result_path: its name; the file itself may be in a bucket).
+    result_path = Path(result.stored_name)
+    original_name, stored_source = conversion.original_name, conversion.stored_name
     several_sheets = len(conversion.info.get("sheets", [])) > 1
     options = dict(conversion.options)
     try:
         scratch = files.scratch(token)
         limits = engine_limits(app)
-        outcome = run_isolated(
-            convert_in_child,
-            source,
-            scratch / result_path.name,
-            options,
-            str(scratch),
-            os.getpid(),
-            limits=limits,
-            memory_bytes=limits.max_memory_bytes,
-            seconds=limits.max_seconds + 30,
-            progress=progress_writer(app, conversion_id, token),
-        )
-        os.replace(scratch / result_path.name, result_path)
+        with files.local_copy(stored_source, scratch) as source:
+            outcome = run_isolated(
+                convert_in_child,
+                source,
+                scratch / result_path.name,
+                options,
+                str(scratch),
+                os.getpid(),
+                limits=limits,
+                memory_bytes=limits.max_memory_bytes,
+                seconds=limits.max_seconds + 30,
+                progress=progress_writer(app, conversion_id, token),
+            )
+        size = (scratch / result_path.name).stat().st_size
+        files.put(result_path.name, scratch / result_path.name)
     except LeaseLost:
         discard_result(result_id, result_path)
         raise
@@ -270,7 +274,6 @@ def run_claimed(app, conversion_id, token):
         name = download_name(
             original_name, extension, outcome.sheets[0] if one_of_several else None
         )
-        size = result_path.stat().st_size
         ended = end(
             app,
             conversion_id,
@@ -326,7 +329,7 @@ def end(app, conversion_id, token, result_id, values, result_values=None):
 
 
 def end_failed(app, conversion_id, token, result_id, result_path, message):
-    result_path.unlink(missing_ok=True)
+    forget_file(app, result_path.name)
     if not end(
         app, conversion_id, token, result_id, {"status": Conversion.FAILED, "error": message}
     ):
@@ -336,12 +339,20 @@ def end_failed(app, conversion_id, token, result_id, result_path, message):
 
 def discard_result(result_id, result_path):
     """Best effort: the file, then its row (a row left behind is removed by cleanup)."""
-    result_path.unlink(missing_ok=True)
+    forget_file(current_app, result_path.name)
     try:
         db.session.execute(delete(ConversionResult).where(ConversionResult.id == result_id))
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
+
+
+def forget_file(app, stored_name):
+    """Best effort: a file the storage refuses to delete now is removed by the sweep."""
+    try:
+        storage(app).delete(stored_name)
+    except Exception:
+        app.logger.warning("Could not delete %s; the sweep will", stored_name, exc_info=True)
 
 
 def convert_in_child(path, target, options, scratch, parent_pid, limits, progress=None):
