@@ -102,6 +102,8 @@ class Config:
     # redis://host:port/db: conversions go to this RQ queue, run by `flask worker`.
     QUEUE_URL = env_str("QUEUE_URL")
     QUEUE_NAME = env_str("QUEUE_NAME", "sheetport")
+    # RQ's limit on one job (seconds); 0: CONVERSION_MAX_SECONDS plus two minutes.
+    QUEUE_JOB_TIMEOUT = env_int("QUEUE_JOB_TIMEOUT", 0)
 
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True

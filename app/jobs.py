@@ -13,6 +13,12 @@ renewing: once the lease lapses, any process fails the job with a message that s
 requeues it if it never started (reclaim_expired: run by the periodic tick, and when the
 job's owner looks at it). Another runner (an RQ worker) needs only to call
 `run_conversion(app, id, token)` and `renew_leases(app, tokens)` while it holds jobs.
+
+Two runners share one small interface: submit(conversion_id, token) starts a job, and
+holds(conversion_id, token) says whether a queued job is still waiting in the runner's queue
+(so that a long queue is not mistaken for a dead runner). InProcessRunner is the default;
+RQRunner (QUEUE_URL=redis://...) puts jobs in an RQ queue that `flask worker` processes on any
+machine run (run_queued), each job in RQ's forked work horse with its own heartbeat.
 """
 
 import ctypes
@@ -27,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -47,6 +54,10 @@ INTERRUPTED = (
     "or restarted. Please convert again."
 )
 FAILED_ON_OUR_SIDE = "Something went wrong on our side."
+TOO_LONG = (
+    "The conversion took longer than Sheetport allows and was stopped. Try a smaller file, "
+    "or fewer sheets."
+)
 
 
 class LeaseLost(Exception):
@@ -109,12 +120,129 @@ class InProcessRunner:
                     return
             renew_leases(self.app, tokens)
 
+    def holds(self, conversion_id, token):
+        return False  # a job of this process has its lease renewed by the heartbeat
+
+
+# RQ job states in which the job is still waiting for, or held by, a worker.
+RQ_ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
+
+
+class RQRunner:
+    """Jobs go to an RQ queue in Redis; `flask worker` processes (any number, on any
+    machine) run them. This process only enqueues. RQ's job timeout is a backstop behind the
+    sandbox's own time limit; what a worker that died leaves behind is told by the lease."""
+
+    def __init__(self, app):
+        from redis import Redis
+        from rq import Queue
+
+        self.app = app
+        self.connection = Redis.from_url(app.config["QUEUE_URL"])
+        self.queue = Queue(app.config["QUEUE_NAME"], connection=self.connection)
+
+    def job_id(self, conversion_id, token):
+        return f"conversion-{conversion_id}-{token}"
+
+    def submit(self, conversion_id, token):
+        config = self.app.config
+        return self.queue.enqueue(
+            run_queued,
+            conversion_id,
+            token,
+            job_id=self.job_id(conversion_id, token),
+            job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
+            result_ttl=3600,
+            description=f"Sheetport conversion {conversion_id}",
+        )
+
+    def holds(self, conversion_id, token):
+        from redis.exceptions import RedisError
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            job = Job.fetch(self.job_id(conversion_id, token), connection=self.connection)
+            return job.get_status() in RQ_ALIVE
+        except NoSuchJobError:
+            return False
+        except RedisError:  # cannot tell; requeueing would fail the same way
+            self.app.logger.warning("Redis did not answer about conversion %s", conversion_id)
+            return True
+
+
+class Heartbeat:
+    """Renews the lease of one job from a thread while the block runs."""
+
+    def __init__(self, app, token):
+        self.app, self.token = app, token
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.beat, name="job-heartbeat", daemon=True)
+
+    def beat(self):
+        while not self.stop.wait(self.app.config["JOB_LEASE_SECONDS"] / 4):
+            renew_leases(self.app, [self.token])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+worker_state = {"app": None}
+
+
+def worker_app():
+    """The app in an RQ worker: the one `flask worker` made (inherited by the forked work
+    horse), else one built from the environment (for a plain `rq worker`)."""
+    if worker_state["app"] is None:
+        from flask import has_app_context
+
+        if has_app_context():
+            worker_state["app"] = current_app._get_current_object()
+        else:
+            from . import create_app
+
+            worker_state["app"] = create_app()
+    return worker_state["app"]
+
+
+def run_queued(conversion_id, token):
+    """What an RQ worker runs for one job."""
+    app = worker_app()
+    with app.app_context():
+        # Pooled connections may come from the worker's parent process: never share them.
+        db.engine.dispose(close=False)
+    with Heartbeat(app, token):
+        run_conversion(app, conversion_id, token)
+
+
+def work(app, burst=False, name=None):
+    """Run RQ jobs from the app's queue until stopped (`flask worker`)."""
+    from rq import Worker
+
+    queue_runner = runner(app)
+    if not isinstance(queue_runner, RQRunner):
+        raise RuntimeError("QUEUE_URL is not set: there is no queue to work on")
+    worker_state["app"] = app
+    with app.app_context():
+        db.engine.dispose()
+    worker = Worker([queue_runner.queue], connection=queue_runner.connection, name=name)
+    return worker.work(burst=burst, logging_level="INFO")
+
+
+def make_runner(app):
+    return RQRunner(app) if app.config.get("QUEUE_URL") else InProcessRunner(app)
+
 
 def init_app(app):
     from . import storage as storage_module
 
     storage_module.init_app(app)
-    app.extensions["sheetport_jobs"] = InProcessRunner(app)
+    app.extensions["sheetport_jobs"] = make_runner(app)
     state = {"started": False, "lock": threading.Lock()}
 
     @app.before_request
@@ -254,6 +382,9 @@ def run_claimed(app, conversion_id, token):
     except LeaseLost:
         discard_result(result_id, result_path)
         raise
+    except JobTimeoutException:  # RQ's limit, a backstop behind the engine's own
+        app.logger.error("Conversion %s: stopped by the queue's job timeout", conversion_id)
+        end_failed(app, conversion_id, token, result_id, result_path, TOO_LONG)
     except StorageFull as error:
         app.logger.error(
             "Conversion %s: the storage is full; the result was not written", conversion_id
@@ -475,6 +606,13 @@ def reclaim_expired(now=None, conversion_ids=None):
             Conversion.status == status,
             Conversion.runner == token if token else Conversion.runner.is_(None),
         )
+        if status == Conversion.QUEUED and token and runner().holds(conversion_id, token):
+            # Still waiting in a shared queue: nobody died, the queue is long.
+            db.session.execute(
+                update(Conversion).where(unchanged).values(lease_expires_at=now + lease_length())
+            )
+            db.session.commit()
+            continue
         if status == Conversion.QUEUED:
             fresh = new_token()
             done = db.session.execute(
