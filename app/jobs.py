@@ -230,6 +230,9 @@ def work(app, burst=False, name=None):
     worker_state["app"] = app
     with app.app_context():
         db.engine.dispose()
+    # Load boto3 and its S3 model once here: each forked work horse then makes its own
+    # client in milliseconds instead of half a second.
+    for_app(app)
     worker = Worker([queue_runner.queue], connection=queue_runner.connection, name=name)
     return worker.work(burst=burst, logging_level="INFO")
 
