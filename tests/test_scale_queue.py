@@ -231,10 +231,10 @@ def test_a_long_queue_is_not_mistaken_for_a_dead_runner(app, client, workbook, q
 
 
 def test_the_queue_job_timeout_fails_the_conversion(app, client, big_csv, queue, workers):
-    workers.start("--burst", QUEUE_JOB_TIMEOUT=1)
     app.config["QUEUE_JOB_TIMEOUT"] = 1  # the web process sets RQ's timeout when it enqueues
     public_id = public_id_of(upload_big(client, big_csv))
     client.post(f"/convert/{public_id}", data={**FORM, "output_format": "xlsx", "sheets": ["big"]})
+    workers.start("--burst", QUEUE_JOB_TIMEOUT=1)  # after the job is queued: burst stops when empty
     conversion = wait_for(app, public_id, timeout=60)
     assert conversion.status == "failed" and conversion.error == jobs.TOO_LONG, workers.log()
     assert os.listdir(app.config["UPLOAD_FOLDER"]) == [conversion.stored_name]
