@@ -19,10 +19,10 @@ from werkzeug.test import encode_multipart
 
 from app import jobs
 from app.extensions import db
-from app.models import Conversion, ConversionResult
+from app.models import Conversion, ConversionResult, Role
 from app.sheets import Options, convert
 
-from .conftest import fetch
+from .conftest import AuthActions, build_app, fetch
 from .scale import redis_server
 from .sheets.books import write_xlsx
 from .test_convert import FORM, WORKBOOK, public_id_of, upload, wait_for
@@ -244,3 +244,26 @@ def test_flask_worker_needs_a_queue(app, runner):
     app.config["QUEUE_URL"] = None
     result = runner.invoke(args=["worker", "--burst"])
     assert result.exit_code == 2 and "QUEUE_URL is not set" in result.output
+
+
+def test_rate_limit_counters_can_live_in_the_same_redis(tmp_path, redis_url, monkeypatch):
+    limits_url = redis_url.rsplit("/", 1)[0] + "/1"  # another database of the same server
+    Redis.from_url(limits_url).flushdb()
+    monkeypatch.setenv("SHEETPORT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = build_app(
+        tmp_path,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=limits_url,
+        LOGIN_LIMIT_PER_ADDRESS="2 per minute",
+    )
+    with app.app_context():
+        db.create_all()
+        Role.insert_roles()
+        assert jobs.per_process_warnings(app) == []
+    auth = AuthActions(app.test_client())
+    for n in range(2):
+        assert auth.login(email=f"user{n}@example.com", password="x").status_code == 200
+    assert auth.login(email="fresh@example.com", password="x").status_code == 429
+    assert Redis.from_url(limits_url).dbsize() > 0  # the counters are in Redis
+    with app.app_context():
+        db.engine.dispose()
