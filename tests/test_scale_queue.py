@@ -267,3 +267,12 @@ def test_rate_limit_counters_can_live_in_the_same_redis(tmp_path, redis_url, mon
     assert Redis.from_url(limits_url).dbsize() > 0  # the counters are in Redis
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_queue_without_shared_storage_or_database_is_warned_about(app):
+    warnings = jobs.per_process_warnings(app)
+    assert any("STORAGE_URL is not" in warning for warning in warnings)
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    assert any("database is SQLite" in warning for warning in warnings) == sqlite
+    app.config["STORAGE_URL"] = "s3://bucket/prefix"
+    assert not any("STORAGE_URL" in warning for warning in jobs.per_process_warnings(app))
