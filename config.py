@@ -96,6 +96,20 @@ class Config:
     MAIL_WAIT_SECONDS = env_int("MAIL_WAIT_SECONDS", 2)
     CONVERSIONS_PER_PAGE = 20
 
+    # Scaling out (see README, "Scaling out"); unset, everything stays in this process/folder.
+    # s3://bucket/prefix: stored files go to that bucket; UPLOAD_FOLDER keeps only temporary
+    # files. The endpoint is for S3-compatible servers; unset keys: boto3's usual sources.
+    STORAGE_URL = env_str("STORAGE_URL")
+    S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
+    S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
+    S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
+    S3_REGION = env_str("S3_REGION", "us-east-1")
+    # redis://host:port/db: conversions go to this RQ queue, run by `flask worker`.
+    QUEUE_URL = env_str("QUEUE_URL")
+    QUEUE_NAME = env_str("QUEUE_NAME", "sheetport")
+    # RQ's limit on one job (seconds); 0: CONVERSION_MAX_SECONDS plus two minutes.
+    QUEUE_JOB_TIMEOUT = env_int("QUEUE_JOB_TIMEOUT", 0)
+
     # Sessions and cookies.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -81,6 +81,20 @@ def register(app):
         for name in removed:
             click.echo(f"  {name}")
 
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+    @click.option("--name", help="The worker's name in Redis (default: a random one).")
+    def worker(burst, name):
+        """Run conversions from the queue at QUEUE_URL (start any number, on any machine)."""
+        from . import jobs
+
+        if not app.config.get("QUEUE_URL"):
+            raise click.UsageError(
+                "QUEUE_URL is not set: without a queue, conversions run inside the web "
+                "process and no worker is needed. Example: QUEUE_URL=redis://localhost:6379/0"
+            )
+        jobs.work(app, burst=burst, name=name)
+
     @app.cli.command("send-mail")
     def send_mail():
         """Send the emails that are due: new ones and retries of those the server refused."""

@@ -102,13 +102,14 @@ def receive_upload(file, owner=None, look_inside=True):
     name = clean_file_name(file.filename)  # one name for the record and the text sheet
     stem = text_sheet_name(name)
     try:
-        if look_inside:
-            # One child process reads the file once for both answers (see app.sheets.survey).
-            info, shown = read_in_time(survey, files.path(stored), text_sheet_name=stem)
-        else:
-            found = isolated(detect_format, files.path(stored), limits=limits)
-            info = WorkbookInfo(found.format, found.description, [], found.encoding)
-            shown = None
+        with files.local_copy(stored) as path:
+            if look_inside:
+                # One child process reads the file once for both answers (app.sheets.survey).
+                info, shown = read_in_time(survey, path, text_sheet_name=stem)
+            else:
+                found = isolated(detect_format, path, limits=limits)
+                info = WorkbookInfo(found.format, found.description, [], found.encoding)
+                shown = None
     except SheetError as error:
         files.delete(stored)
         raise refusal(error) from None
@@ -211,13 +212,14 @@ def sheet_preview(conversion, sheet):
     previews = conversion.info.get("previews", {})
     if sheet not in previews:
         files = jobs.storage()
-        shown = read_in_time(
-            preview,
-            files.path(conversion.stored_name),
-            sheet,
-            text_sheet_name=text_sheet_name(conversion.original_name),
-            input_encoding=conversion.info.get("input_encoding") or None,
-        )
+        with files.local_copy(conversion.stored_name) as path:
+            shown = read_in_time(
+                preview,
+                path,
+                sheet,
+                text_sheet_name=text_sheet_name(conversion.original_name),
+                input_encoding=conversion.info.get("input_encoding") or None,
+            )
         conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
         db.session.commit()
     return conversion.info["previews"][sheet]
@@ -307,11 +309,10 @@ def inspected(conversion):
     is read now, once (a file that cannot be read has no sheets)."""
     if "sheets" not in conversion.info:
         try:
-            info = read_in_time(
-                inspect,
-                jobs.storage().path(conversion.stored_name),
-                text_sheet_name=text_sheet_name(conversion.original_name),
-            )
+            with jobs.storage().local_copy(conversion.stored_name) as path:
+                info = read_in_time(
+                    inspect, path, text_sheet_name=text_sheet_name(conversion.original_name)
+                )
             found = asdict(info)
         except SheetError:
             found = {"sheets": []}
@@ -324,12 +325,13 @@ def read_as(conversion, input_encoding):
     """Read a text upload again as `input_encoding`: its details and preview change, and
     later conversions read it so (Options.input_encoding)."""
     try:
-        info, shown = read_in_time(
-            survey,
-            jobs.storage().path(conversion.stored_name),
-            text_sheet_name=text_sheet_name(conversion.original_name),
-            input_encoding=input_encoding,
-        )
+        with jobs.storage().local_copy(conversion.stored_name) as path:
+            info, shown = read_in_time(
+                survey,
+                path,
+                text_sheet_name=text_sheet_name(conversion.original_name),
+                input_encoding=input_encoding,
+            )
     except SheetError as error:
         raise UploadRefused(str(error)) from None
     details = asdict(info)

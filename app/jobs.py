@@ -13,6 +13,12 @@ renewing: once the lease lapses, any process fails the job with a message that s
 requeues it if it never started (reclaim_expired: run by the periodic tick, and when the
 job's owner looks at it). Another runner (an RQ worker) needs only to call
 `run_conversion(app, id, token)` and `renew_leases(app, tokens)` while it holds jobs.
+
+Two runners share one small interface: submit(conversion_id, token) starts a job, and
+holds(conversion_id, token) says whether a queued job is still waiting in the runner's queue
+(so that a long queue is not mistaken for a dead runner). InProcessRunner is the default;
+RQRunner (QUEUE_URL=redis://...) puts jobs in an RQ queue that `flask worker` processes on any
+machine run (run_queued), each job in RQ's forked work horse with its own heartbeat.
 """
 
 import ctypes
@@ -24,8 +30,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -33,7 +41,7 @@ from .extensions import db
 from .models import Conversion, ConversionResult, PeriodicRun, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from .sheets.sandbox import run_isolated
-from .storage import Storage, StorageFull, download_name, is_disk_full
+from .storage import StorageFull, download_name, for_app, is_disk_full
 
 ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
@@ -46,6 +54,10 @@ INTERRUPTED = (
     "or restarted. Please convert again."
 )
 FAILED_ON_OUR_SIDE = "Something went wrong on our side."
+TOO_LONG = (
+    "The conversion took longer than Sheetport allows and was stopped. Try a smaller file, "
+    "or fewer sheets."
+)
 
 
 class LeaseLost(Exception):
@@ -53,7 +65,7 @@ class LeaseLost(Exception):
 
 
 def storage(app=None):
-    return Storage((app or current_app).config["UPLOAD_FOLDER"])
+    return for_app(app or current_app)
 
 
 def runner(app=None):
@@ -108,12 +120,132 @@ class InProcessRunner:
                     return
             renew_leases(self.app, tokens)
 
+    def holds(self, conversion_id, token):
+        return False  # a job of this process has its lease renewed by the heartbeat
+
+
+# RQ job states in which the job is still waiting for, or held by, a worker.
+RQ_ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
+
+
+class RQRunner:
+    """Jobs go to an RQ queue in Redis; `flask worker` processes (any number, on any
+    machine) run them. This process only enqueues. RQ's job timeout is a backstop behind the
+    sandbox's own time limit; what a worker that died leaves behind is told by the lease."""
+
+    def __init__(self, app):
+        from redis import Redis
+        from rq import Queue
+
+        self.app = app
+        self.connection = Redis.from_url(app.config["QUEUE_URL"])
+        self.queue = Queue(app.config["QUEUE_NAME"], connection=self.connection)
+
+    def job_id(self, conversion_id, token):
+        return f"conversion-{conversion_id}-{token}"
+
+    def submit(self, conversion_id, token):
+        config = self.app.config
+        return self.queue.enqueue(
+            run_queued,
+            conversion_id,
+            token,
+            job_id=self.job_id(conversion_id, token),
+            job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
+            result_ttl=3600,
+            description=f"Sheetport conversion {conversion_id}",
+        )
+
+    def holds(self, conversion_id, token):
+        from redis.exceptions import RedisError
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            job = Job.fetch(self.job_id(conversion_id, token), connection=self.connection)
+            return job.get_status() in RQ_ALIVE
+        except NoSuchJobError:
+            return False
+        except RedisError:  # cannot tell; requeueing would fail the same way
+            self.app.logger.warning("Redis did not answer about conversion %s", conversion_id)
+            return True
+
+
+class Heartbeat:
+    """Renews the lease of one job from a thread while the block runs."""
+
+    def __init__(self, app, token):
+        self.app, self.token = app, token
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.beat, name="job-heartbeat", daemon=True)
+
+    def beat(self):
+        while not self.stop.wait(self.app.config["JOB_LEASE_SECONDS"] / 4):
+            renew_leases(self.app, [self.token])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+worker_state = {"app": None}
+
+
+def worker_app():
+    """The app in an RQ worker: the one `flask worker` made (inherited by the forked work
+    horse), else one built from the environment (for a plain `rq worker`)."""
+    if worker_state["app"] is None:
+        from flask import has_app_context
+
+        if has_app_context():
+            worker_state["app"] = current_app._get_current_object()
+        else:
+            from . import create_app
+
+            worker_state["app"] = create_app()
+    return worker_state["app"]
+
+
+def run_queued(conversion_id, token):
+    """What an RQ worker runs for one job."""
+    app = worker_app()
+    with app.app_context():
+        # Pooled connections may come from the worker's parent process: never share them.
+        db.engine.dispose(close=False)
+    with Heartbeat(app, token):
+        run_conversion(app, conversion_id, token)
+
+
+def work(app, burst=False, name=None):
+    """Run RQ jobs from the app's queue until stopped (`flask worker`)."""
+    from rq import Worker
+
+    queue_runner = runner(app)
+    if not isinstance(queue_runner, RQRunner):
+        raise RuntimeError("QUEUE_URL is not set: there is no queue to work on")
+    worker_state["app"] = app
+    with app.app_context():
+        db.engine.dispose()
+    # Load boto3 and its S3 model once here: each forked work horse then makes its own
+    # client in milliseconds instead of half a second.
+    for_app(app)
+    worker = Worker([queue_runner.queue], connection=queue_runner.connection, name=name)
+    return worker.work(burst=burst, logging_level="INFO")
+
+
+def make_runner(app):
+    return RQRunner(app) if app.config.get("QUEUE_URL") else InProcessRunner(app)
+
 
 def init_app(app):
     from . import storage as storage_module
 
     storage_module.init_app(app)
-    app.extensions["sheetport_jobs"] = InProcessRunner(app)
+    app.extensions["sheetport_jobs"] = make_runner(app)
     state = {"started": False, "lock": threading.Lock()}
 
     @app.before_request
@@ -227,29 +359,35 @@ def run_claimed(app, conversion_id, token):
         return result.id
 
     result_id = retried(app, add_result, STATUS_RETRY_DELAYS, "recording the result", conversion_id)
-    result_path = files.path(result.stored_name)
-    original_name, source = conversion.original_name, files.path(conversion.stored_name)
+    # The result as stored (result_path: its name; the file itself may be in a bucket).
+    result_path = Path(result.stored_name)
+    original_name, stored_source = conversion.original_name, conversion.stored_name
     several_sheets = len(conversion.info.get("sheets", [])) > 1
     options = dict(conversion.options)
     try:
         scratch = files.scratch(token)
         limits = engine_limits(app)
-        outcome = run_isolated(
-            convert_in_child,
-            source,
-            scratch / result_path.name,
-            options,
-            str(scratch),
-            os.getpid(),
-            limits=limits,
-            memory_bytes=limits.max_memory_bytes,
-            seconds=limits.max_seconds + 30,
-            progress=progress_writer(app, conversion_id, token),
-        )
-        os.replace(scratch / result_path.name, result_path)
+        with files.local_copy(stored_source, scratch) as source:
+            outcome = run_isolated(
+                convert_in_child,
+                source,
+                scratch / result_path.name,
+                options,
+                str(scratch),
+                os.getpid(),
+                limits=limits,
+                memory_bytes=limits.max_memory_bytes,
+                seconds=limits.max_seconds + 30,
+                progress=progress_writer(app, conversion_id, token),
+            )
+        size = (scratch / result_path.name).stat().st_size
+        files.put(result_path.name, scratch / result_path.name)
     except LeaseLost:
         discard_result(result_id, result_path)
         raise
+    except JobTimeoutException:  # RQ's limit, a backstop behind the engine's own
+        app.logger.error("Conversion %s: stopped by the queue's job timeout", conversion_id)
+        end_failed(app, conversion_id, token, result_id, result_path, TOO_LONG)
     except StorageFull as error:
         app.logger.error(
             "Conversion %s: the storage is full; the result was not written", conversion_id
@@ -270,7 +408,6 @@ def run_claimed(app, conversion_id, token):
         name = download_name(
             original_name, extension, outcome.sheets[0] if one_of_several else None
         )
-        size = result_path.stat().st_size
         ended = end(
             app,
             conversion_id,
@@ -326,7 +463,7 @@ def end(app, conversion_id, token, result_id, values, result_values=None):
 
 
 def end_failed(app, conversion_id, token, result_id, result_path, message):
-    result_path.unlink(missing_ok=True)
+    forget_file(app, result_path.name)
     if not end(
         app, conversion_id, token, result_id, {"status": Conversion.FAILED, "error": message}
     ):
@@ -336,12 +473,20 @@ def end_failed(app, conversion_id, token, result_id, result_path, message):
 
 def discard_result(result_id, result_path):
     """Best effort: the file, then its row (a row left behind is removed by cleanup)."""
-    result_path.unlink(missing_ok=True)
+    forget_file(current_app, result_path.name)
     try:
         db.session.execute(delete(ConversionResult).where(ConversionResult.id == result_id))
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
+
+
+def forget_file(app, stored_name):
+    """Best effort: a file the storage refuses to delete now is removed by the sweep."""
+    try:
+        storage(app).delete(stored_name)
+    except Exception:
+        app.logger.warning("Could not delete %s; the sweep will", stored_name, exc_info=True)
 
 
 def convert_in_child(path, target, options, scratch, parent_pid, limits, progress=None):
@@ -472,6 +617,13 @@ def reclaim_expired(now=None, conversion_ids=None, requeue=True):
             Conversion.status == status,
             Conversion.runner == token if token else Conversion.runner.is_(None),
         )
+        if status == Conversion.QUEUED and token and runner().holds(conversion_id, token):
+            # Still waiting in a shared queue: nobody died, the queue is long.
+            db.session.execute(
+                update(Conversion).where(unchanged).values(lease_expires_at=now + lease_length())
+            )
+            db.session.commit()
+            continue
         if status == Conversion.QUEUED:
             if not requeue:
                 continue
@@ -689,4 +841,16 @@ def per_process_warnings(app):
             f"{storage_uri}): with several processes each counts on its own. Use the default "
             "(sheetport+db://) or redis:// when running more than one."
         )
+    if app.config.get("QUEUE_URL"):
+        if not app.config.get("STORAGE_URL"):
+            warnings.append(
+                "QUEUE_URL is set but STORAGE_URL is not: every worker must see this "
+                f"UPLOAD_FOLDER ({app.config['UPLOAD_FOLDER']}), so run them on this machine "
+                "or on a shared file system, or set STORAGE_URL=s3://bucket/prefix."
+            )
+        if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
+            warnings.append(
+                "QUEUE_URL is set but the database is SQLite: workers on other machines "
+                "cannot reach it. Set DATABASE_URL=postgresql://... to scale out."
+            )
     return warnings

@@ -7,6 +7,10 @@ Everything Sheetport writes goes in that folder, so one sweep can account for it
 - `.work-<token>/`: a running job's scratch folder (partial result, XlsxWriter's temporary
   files), named after the job's lease token and removed when the job ends.
 A process killed in the middle leaves the last two behind; `sweep` removes them.
+
+Two backends share one interface: Storage (that folder: the default) and S3Storage (stored
+files in an S3-compatible bucket; the folder keeps only uploads while they arrive, scratch
+folders and the local copies the engine works on). `for_app` picks one from the settings.
 """
 
 import errno
@@ -16,7 +20,11 @@ import re
 import secrets
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import send_file
 
 from .sheets import SheetError
 from .sheets.names import visible_text
@@ -118,6 +126,28 @@ class Storage:
             if name:
                 self.path(name).unlink(missing_ok=True)
 
+    @contextmanager
+    def local_copy(self, stored_name, folder=None):
+        """A local path to read the stored file from while the block runs (here: the file)."""
+        yield self.path(stored_name)
+
+    def put(self, stored_name, source):
+        """Store the local file `source` (moved, not copied) under `stored_name`."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.replace(source, self.path(stored_name))
+
+    def exists(self, stored_name):
+        return self.path(stored_name).is_file()
+
+    def download(self, stored_name, download_name, mimetype):
+        """The response that sends a stored file as an attachment."""
+        return send_file(
+            self.path(stored_name),
+            as_attachment=True,
+            download_name=download_name,
+            mimetype=mimetype,
+        )
+
     def scratch(self, token):
         """The scratch folder of the job run holding lease `token` (created)."""
         if not TOKEN.fullmatch(token or ""):
@@ -161,6 +191,147 @@ class Storage:
         if not self.root.exists():
             return 0
         return sum(p.stat().st_size for p in self.root.iterdir() if p.is_file())
+
+
+class S3Storage:
+    """Stored files in an S3-compatible bucket, under `s3://bucket/prefix`. Uploads still
+    arrive in the local folder (see UploadFile), then go to the bucket; the engine works on
+    a local copy in the job's scratch folder, and its result goes to the bucket when done.
+    Downloads are streamed from the bucket through Sheetport (not redirected to a presigned
+    address), so the bucket need not be reachable from browsers and every download is
+    checked against its owner."""
+
+    def __init__(self, url, folder, endpoint_url=None, key_id=None, secret=None, region=None):
+        import boto3
+        from botocore.config import Config
+
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(f"not an s3://bucket/prefix address: {url!r}")
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        self.local = Storage(folder)
+        self.root = self.local.root
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            region_name=region,
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+        )
+
+    def key(self, stored_name):
+        if not STORED_NAME.fullmatch(stored_name or ""):
+            raise ValueError(f"not a stored name: {stored_name!r}")
+        return f"{self.prefix}/{stored_name}" if self.prefix else stored_name
+
+    def new_name(self, extension=""):
+        return self.local.new_name(extension)
+
+    def upload_file(self):
+        return self.local.upload_file()
+
+    def scratch(self, token):
+        return self.local.scratch(token)
+
+    def remove_scratch(self, token):
+        self.local.remove_scratch(token)
+
+    def save_upload(self, stream, limit):
+        name, size = self.local.save_upload(stream, limit)
+        if name is not None:
+            try:
+                self.put(name, self.local.path(name))
+            finally:
+                self.local.delete(name)
+        return name, size
+
+    def put(self, stored_name, source):
+        self.client.upload_file(str(source), self.bucket, self.key(stored_name))
+        Path(source).unlink(missing_ok=True)
+
+    @contextmanager
+    def local_copy(self, stored_name, folder=None):
+        """A copy in `folder` (default: the upload folder) under a temporary name that the
+        sweep removes if this process dies; removed when the block ends."""
+        folder = Path(folder or self.root)
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / f"{UPLOAD_PREFIX}{secrets.token_hex(16)}"
+        try:
+            self.client.download_file(self.bucket, self.key(stored_name), str(copy))
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
+
+    def exists(self, stored_name):
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(stored_name))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, *stored_names):
+        keys = [{"Key": self.key(name)} for name in stored_names if name]
+        for start in range(0, len(keys), 1000):  # the most one request may delete
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+            )
+
+    def download(self, stored_name, download_name, mimetype):
+        stored = self.client.get_object(Bucket=self.bucket, Key=self.key(stored_name))
+        response = send_file(
+            stored["Body"], as_attachment=True, download_name=download_name, mimetype=mimetype
+        )
+        response.content_length = stored["ContentLength"]
+        return response
+
+    def objects(self):
+        """(stored name, size, last modified) of every object under the prefix."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"].rsplit("/", 1)[-1], item["Size"], item["LastModified"]
+
+    def sweep(self, owned, live_tokens, older_than, now=None):
+        removed = self.local.sweep(owned, live_tokens, older_than, now)
+        cutoff = (now or time.time()) - older_than
+        stale = [
+            name
+            for name, _, modified in self.objects()
+            if STORED_NAME.fullmatch(name) and name not in owned and modified.timestamp() < cutoff
+        ]
+        self.delete(*stale)
+        return removed + stale
+
+    def usage(self):
+        return self.local.usage() + sum(size for _, size, _ in self.objects())
+
+
+def for_app(app):
+    """The app's storage: the upload folder, or the bucket STORAGE_URL names (one client per
+    process, kept with the app)."""
+    url = app.config.get("STORAGE_URL")
+    if not url:
+        return Storage(app.config["UPLOAD_FOLDER"])
+    cached = app.extensions.get("sheetport_storage")
+    if cached is None or cached[0] != os.getpid():
+        backend = S3Storage(
+            url,
+            app.config["UPLOAD_FOLDER"],
+            endpoint_url=app.config.get("S3_ENDPOINT_URL"),
+            key_id=app.config.get("S3_ACCESS_KEY_ID"),
+            secret=app.config.get("S3_SECRET_ACCESS_KEY"),
+            region=app.config.get("S3_REGION"),
+        )
+        cached = app.extensions["sheetport_storage"] = (os.getpid(), backend)
+    return cached[1]
 
 
 def init_app(app):

@@ -4,7 +4,7 @@ OpenAPI document shows), call the same service functions as the web, answer."""
 from functools import wraps
 from http import HTTPStatus
 
-from flask import abort, current_app, g, request, send_file, url_for
+from flask import abort, current_app, g, request, url_for
 
 from .. import conversions, jobs, settings
 from ..audit import audit
@@ -309,11 +309,8 @@ def accepted(conversion, dump=False):
 
 
 def result_file(conversion):
-    return send_file(
-        jobs.storage().path(conversion.result_stored_name),
-        as_attachment=True,
-        download_name=conversion.result_name,
-        mimetype=conversions.media_type(conversion),
+    return jobs.storage().download(
+        conversion.result_stored_name, conversion.result_name, conversions.media_type(conversion)
     )
 
 

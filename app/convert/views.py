@@ -6,7 +6,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -175,11 +174,8 @@ def download(public_id):
     conversion = conversions.owned_conversion(public_id)
     if conversion.status != Conversion.DONE:
         abort(404)
-    return send_file(
-        jobs.storage().path(conversion.result_stored_name),
-        as_attachment=True,
-        download_name=conversion.result_name,
-        mimetype=conversions.media_type(conversion),
+    return jobs.storage().download(
+        conversion.result_stored_name, conversion.result_name, conversions.media_type(conversion)
     )
 
 
