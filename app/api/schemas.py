@@ -71,7 +71,8 @@ class OptionsSchema(ma.Schema):
     def engine_options(data, name_stem):
         """The engine's options as a dict that can be stored with the job."""
         options = {name: value for name, value in data.items() if name != "sheet"}
-        sheets = [] if data["all_sheets"] else list(data["sheet"])  # as the web form
+        # As the web form; a sheet named twice is converted once (not a zip of one file).
+        sheets = [] if data["all_sheets"] else list(dict.fromkeys(data["sheet"]))
         return {**options, "sheets": sheets, "name_stem": name_stem}
 
 

@@ -98,7 +98,8 @@ def text_rows(path, encoding, delimiter, limits):
                     f"{limits.max_text_length:,} characters."
                 ) from None
             raise DamagedFile(
-                f"The text cannot be read near line {reader.line_num} ({error})."
+                f"The text cannot be read near line {reader.line_num}: a quote or a line "
+                "break is out of place."
             ) from None
 
 
