@@ -24,8 +24,18 @@ def build_app(tmp_path, **overrides):
         settings["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
         # No pool: a connection closes when its session ends, whatever the test does.
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"poolclass": NullPool}
-        empty_database(TEST_DATABASE_URL)
+        if not TEST_STATE["database_emptied"]:  # a second app in a test is another process
+            empty_database(TEST_DATABASE_URL)
+            TEST_STATE["database_emptied"] = True
     return create_app("testing", settings)
+
+
+TEST_STATE = {"database_emptied": False}
+
+
+@pytest.fixture(autouse=True)
+def one_database_per_test():
+    TEST_STATE["database_emptied"] = False
 
 
 def empty_database(url):

@@ -368,6 +368,7 @@ def wrong_password_answers(tmp_path, storage_uri, attempts=12):
         server.wait(timeout=30)
 
 
+@pytest.mark.sqlite_only  # its gunicorn workers share a SQLite file the test makes
 def test_rate_limits_hold_under_several_gunicorn_workers(tmp_path):
     answers = wrong_password_answers(tmp_path, "sheetport+db://")
     assert answers.count(429) == len(answers) - 5, answers

@@ -143,7 +143,7 @@ def test_a_running_job_renews_its_lease_and_is_not_reclaimed(app, client, tmp_pa
         time.sleep(0.2)
     conversion = wait_for(app, public_id)
     assert conversion.status == "done", conversion.error
-    assert len(leases) > 2 and conversion.lease_expires_at is None
+    assert len(leases) >= 2 and conversion.lease_expires_at is None  # renewed at least once
 
 
 def test_a_queued_job_whose_runner_died_is_queued_again_and_done(app, client, workbook):
@@ -213,6 +213,7 @@ def test_a_run_that_lost_its_lease_writes_nothing(app, client, tmp_path, caplog)
 # A database that refuses writes
 
 
+@pytest.mark.sqlite_only  # locks the SQLite file from another connection
 @pytest.mark.parametrize("app_settings", [FAST_FAILING_DB])
 def test_progress_writes_are_skipped_while_the_database_is_locked(
     app, client, tmp_path, caplog, app_settings
@@ -226,6 +227,7 @@ def test_progress_writes_are_skipped_while_the_database_is_locked(
     assert f"Conversion {conversion.id}: progress" in caplog.text and "not recorded" in caplog.text
 
 
+@pytest.mark.sqlite_only  # locks the SQLite file from another connection
 @pytest.mark.parametrize("app_settings", [FAST_FAILING_DB])
 def test_the_first_write_of_a_job_is_retried(app, client, workbook, caplog, app_settings):
     public_id = public_id_of(upload(client, workbook))
@@ -245,6 +247,7 @@ def test_the_first_write_of_a_job_is_retried(app, client, workbook, caplog, app_
     assert f"Conversion {conversion_id}: starting failed; trying again" in caplog.text
 
 
+@pytest.mark.sqlite_only  # locks the SQLite file from another connection
 @pytest.mark.parametrize("app_settings", [{**FAST_FAILING_DB, "JOB_LEASE_SECONDS": 1}])
 def test_a_final_write_that_never_succeeds_is_logged_and_the_lease_lapses(
     app, client, workbook, caplog, monkeypatch, app_settings
