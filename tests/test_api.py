@@ -618,3 +618,25 @@ def test_deleting_a_user_deletes_their_tokens(app, client, auth, user, admin):
     assert fetch(app, User, id=user.id) is None
     assert fetch(app, ApiToken, user_id=user.id) is None
     assert_problem(Api(client, secret).get("/api/v1/me"), 401)
+
+
+def test_text_input_options_as_on_the_web_form(api):
+    # A cp1252 ';' file with decimal commas and day-first dates, read and typed as asked.
+    content = "name;amount;when\nJérôme;47,91;02/03/2024\n".encode("cp1252")
+    query = (
+        "?format=json&input_encoding=cp1252&decimal_separator=,&date_order=dmy"
+        "&sheet=prices&full_precision=false"
+    )
+    response = api.upload("/api/v1/convert", content, name="prices.csv", query=query)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (record,) = json.loads(response.get_data(as_text=True))
+    assert record == {"name": "Jérôme", "amount": 47.91, "when": "2024-03-02"}
+    options = {o["name"] for o in api.get("/api/v1/formats").json["options"]}
+    assert {"input_encoding", "decimal_separator", "date_order", "full_precision"} <= options
+
+
+def test_an_unknown_input_encoding_is_a_422(api):
+    response = api.upload(
+        "/api/v1/convert", b"a\n1\n", name="a.csv", query="?input_encoding=klingon&sheet=a"
+    )
+    assert_problem(response, 422, "klingon")

@@ -6,7 +6,14 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from ..sheets import ENCODINGS, OUTPUT_FORMATS, Options
-from ..sheets.options import JSON_STYLES, LINE_ENDINGS, QUOTING
+from ..sheets.options import (
+    DATE_ORDERS,
+    DECIMAL_SEPARATORS,
+    INPUT_ENCODINGS,
+    JSON_STYLES,
+    LINE_ENDINGS,
+    QUOTING,
+)
 from ..sheets.values import DATE_STYLES
 
 DEFAULTS = Options()
@@ -43,7 +50,9 @@ class OptionsSchema(ma.Schema):
     include_hidden = flag(False, "With all_sheets: hidden sheets too.")
     delimiter = fields.String(
         load_default=DEFAULTS.delimiter,
-        validate=validate.Regexp(r'^[^"\r\n]$', error="One character, not a quote or line break."),
+        validate=validate.Regexp(
+            r'\A[^"\r\n\x00]\Z', error="One character, not a quote or line break."
+        ),
         metadata={"description": "CSV field delimiter (TSV always uses a tab).", "default": ","},
     )
     quoting = choice(QUOTING, DEFAULTS.quoting, "Which fields are quoted (CSV, TSV).")
@@ -65,6 +74,28 @@ class OptionsSchema(ma.Schema):
     )
     infer_types = flag(
         DEFAULTS.infer_types, "Text input to xlsx/json: numbers, dates, booleans typed."
+    )
+    input_encoding = fields.String(
+        load_default=DEFAULTS.input_encoding,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "Text input: read the file in this encoding (any Python knows, "
+            "e.g. " + ", ".join(INPUT_ENCODINGS[:6]) + "); empty: as detected.",
+            "default": "",
+        },
+    )
+    decimal_separator = choice(
+        DECIMAL_SEPARATORS,
+        DEFAULTS.decimal_separator,
+        "Text input to xlsx/json: the decimal separator of numbers; empty: as detected.",
+    )
+    date_order = choice(
+        DATE_ORDERS,
+        DEFAULTS.date_order,
+        "Text input to xlsx/json: the order of day, month and year; empty: as detected.",
+    )
+    full_precision = flag(
+        DEFAULTS.full_precision, "Numbers with every stored digit, not the 15 Excel shows."
     )
 
     @staticmethod
