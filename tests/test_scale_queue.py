@@ -26,6 +26,7 @@ from .conftest import AuthActions, build_app, fetch
 from .scale import redis_server
 from .sheets.books import write_xlsx
 from .test_convert import FORM, WORKBOOK, public_id_of, upload, wait_for
+from .test_jobs import wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -237,7 +238,11 @@ def test_the_queue_job_timeout_fails_the_conversion(app, client, big_csv, queue,
     workers.start("--burst", QUEUE_JOB_TIMEOUT=1)  # after the job is queued: burst stops when empty
     conversion = wait_for(app, public_id, timeout=60)
     assert conversion.status == "failed" and conversion.error == jobs.TOO_LONG, workers.log()
-    assert os.listdir(app.config["UPLOAD_FOLDER"]) == [conversion.stored_name]
+    # The work horse removes its scratch folder as it stops, a moment after the status write.
+    wait_until(
+        lambda: os.listdir(app.config["UPLOAD_FOLDER"]) == [conversion.stored_name],
+        what="only the upload left",
+    )
 
 
 def test_flask_worker_needs_a_queue(app, runner):
