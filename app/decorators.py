@@ -1,30 +1,11 @@
-"""Decorators for views: permission checks and the limits on views that send mail."""
+"""Decorators for views: the limits on views that send mail."""
 
-from functools import wraps
-
-from flask import abort, current_app, request
+from flask import current_app, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from .extensions import limiter
-from .models import Permission, normalise_email
-
-
-def permission_required(permission):
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.can(permission):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-def admin_required(view):
-    return permission_required(Permission.ADMIN)(view)
+from .models import normalise_email
 
 
 def _accepted(response):

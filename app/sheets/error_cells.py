@@ -56,6 +56,17 @@ CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
 MAX_ERROR_CELLS = 1_000_000
 
 
+def xlrd_cells(sheet, cell_type):
+    """(row, column, value) of an xlrd sheet's cells of one type; rows without any are
+    passed over by their types alone."""
+    for row in range(sheet.nrows):
+        types = sheet.row_types(row)
+        if cell_type in types:
+            for column, value in enumerate(sheet.row_values(row)):
+                if types[column] == cell_type:
+                    yield row, column, value
+
+
 def xls_error_cells(path):
     try:
         with olefile.OleFileIO(str(path)) as ole:
@@ -71,14 +82,10 @@ def xls_error_cells(path):
     try:
         for index in range(book.nsheets):
             sheet = book.sheet_by_index(index)
-            cells = {}
-            for row in range(sheet.nrows):
-                kinds = sheet.row_types(row)
-                if xlrd.XL_CELL_ERROR not in kinds:
-                    continue
-                for column, code in enumerate(sheet.row_values(row)):
-                    if kinds[column] == xlrd.XL_CELL_ERROR:
-                        cells[(row, column)] = xlrd.error_text_from_code.get(code, "#N/A")
+            cells = {
+                (row, column): xlrd.error_text_from_code.get(code, "#N/A")
+                for row, column, code in xlrd_cells(sheet, xlrd.XL_CELL_ERROR)
+            }
             if cells:
                 found[sheet.name] = cells
             book.unload_sheet(index)

@@ -24,7 +24,14 @@ import olefile
 from defusedxml import ElementTree
 
 from . import columnar, ooxml
-from .error_cells import TABLE, member_contains, xlsb_records, xlsb_sheets, xlsb_text
+from .error_cells import (
+    TABLE,
+    member_contains,
+    xlrd_cells,
+    xlsb_records,
+    xlsb_sheets,
+    xlsb_text,
+)
 from .values import column_index, serial_moment
 
 # A cell's style (one of those given), the rest of its tag and its value (after any
@@ -165,23 +172,17 @@ def xls_fixups(path, sheet_name):
     try:
         sheet = book.sheet_by_name(sheet_name)
         kinds = {}
-        for row in range(sheet.nrows):
-            types = sheet.row_types(row)
-            if xlrd.XL_CELL_DATE not in types:
-                continue
-            for column, serial in enumerate(sheet.row_values(row)):
-                if types[column] != xlrd.XL_CELL_DATE:
-                    continue
-                xf = sheet.cell_xf_index(row, column)
-                if xf not in kinds:
-                    key = book.xf_list[xf].format_key
-                    number_format = book.format_map.get(key)
-                    kinds[xf] = ooxml.BUILTIN_DATE_FORMATS.get(key) or ooxml.classify_format(
-                        number_format.format_str if number_format else ""
-                    )
-                kind = kinds[xf]
-                if kind in ("date", "datetime", "time") and misread(serial, kind):
-                    fixups[(row, column)] = serial_moment(serial, kind, book.datemode == 1)
+        for row, column, serial in xlrd_cells(sheet, xlrd.XL_CELL_DATE):
+            xf = sheet.cell_xf_index(row, column)
+            if xf not in kinds:
+                key = book.xf_list[xf].format_key
+                number_format = book.format_map.get(key)
+                kinds[xf] = ooxml.BUILTIN_DATE_FORMATS.get(key) or ooxml.classify_format(
+                    number_format.format_str if number_format else ""
+                )
+            kind = kinds[xf]
+            if kind in ("date", "datetime", "time") and misread(serial, kind):
+                fixups[(row, column)] = serial_moment(serial, kind, book.datemode == 1)
     except Exception:
         return fixups
     finally:
