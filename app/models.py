@@ -10,7 +10,7 @@ import idna
 from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, delete, select
+from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, delete, select, update
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -535,6 +535,15 @@ class ApiToken(db.Model):
     @classmethod
     def find(cls, secret):
         return db.session.scalar(select(cls).where(cls.token_hash == cls.hash_secret(secret)))
+
+    @classmethod
+    def revoke_all(cls, user):
+        """Revoke every live token of the user; the rows stay, marked, for the token list."""
+        db.session.execute(
+            update(cls)
+            .where(cls.user_id == user.id, cls.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
 
     def is_expired(self, now=None):
         return self.expires_at is not None and (now or utcnow()) >= self.expires_at

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import User
 
+from .api_helpers import Api, make_token
 from .conftest import PASSWORD, AuthActions, fetch, link_in
 
 REGISTRATION = {
@@ -216,6 +217,20 @@ def test_inactive_user_cannot_log_in(client, auth, make_user):
     assert response.status_code == 200
     assert b"This account has been disabled" in response.data
     assert client.get("/profile").status_code == 302
+
+
+def test_reset_revokes_api_tokens(app, client, user):
+    secret = make_token(app)
+    api = Api(app.test_client(), secret)
+    assert api.get("/api/v1/me").status_code == 200
+    token = token_for(app, user, "reset")
+    page = client.get(f"/auth/reset/{token}")
+    assert b"revokes your API tokens" in page.data
+    client.post(
+        f"/auth/reset/{token}", data={"password": "brand new pass", "password2": "brand new pass"}
+    )
+    refused = api.get("/api/v1/me")
+    assert refused.status_code == 401 and "revoked" in refused.json["detail"]
 
 
 def test_deactivated_user_is_logged_out_at_once(app, client, auth, user):

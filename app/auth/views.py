@@ -14,7 +14,7 @@ from ..email import (
 )
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..models import AuditEvent, LoginSession, User, authenticate, new_session_token
+from ..models import ApiToken, AuditEvent, LoginSession, User, authenticate, new_session_token
 from ..urls import safe_next
 from ..users import register_account
 from . import bp
@@ -257,6 +257,8 @@ def password_reset(token):
     form = PasswordResetForm()
     if form.validate_on_submit():
         user.set_password(form.password.data)  # also voids this link and other sessions
+        # Whoever made the reset may be taking back a stolen account: the thief's tokens go too.
+        ApiToken.revoke_all(user)
         user.confirmed = True  # the link proved the address works
         audit("password_reset", target=user.email, actor=user)
         db.session.commit()
