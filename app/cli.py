@@ -65,7 +65,7 @@ def register(app):
     def cleanup():
         """Delete expired conversions and their files, fail jobs whose runner died, and
         remove files no row owns (the app also does this every few minutes)."""
-        from . import jobs
+        from . import conversions, jobs
 
         # Jobs that never started are left to the web processes' runners to queue again:
         # run here, they would keep this command waiting until they finished.
@@ -74,9 +74,9 @@ def register(app):
             click.echo(
                 f"Reclaimed {interrupted} job{'' if interrupted == 1 else 's'} whose runner died."
             )
-        count = jobs.cleanup(app, requeue=False)
+        count = conversions.cleanup(requeue=False)
         click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
-        removed = jobs.sweep_files()
+        removed = conversions.sweep_files()
         click.echo(f"Removed {len(removed)} orphaned file{'' if len(removed) == 1 else 's'}.")
         for name in removed:
             click.echo(f"  {name}")

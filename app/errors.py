@@ -116,7 +116,15 @@ def message_for(error):
 
 
 def register(app):
+    from .conversions import Refused
     from .storage import StorageFull
+
+    @app.errorhandler(Refused)
+    def refused(error):
+        # The conversion service's refusals (not found, expired, busy, bad upload or
+        # options): their message is meant for the person who asked.
+        db.session.rollback()
+        return error_response(error.status, str(error))
 
     @app.errorhandler(StorageFull)
     def storage_full(error):

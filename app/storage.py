@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import send_file
+from flask import current_app, send_file
 
 from .sheets import SheetError
 from .sheets.names import visible_text
@@ -312,6 +312,11 @@ class S3Storage:
 
     def usage(self):
         return self.local.usage() + sum(size for _, size, _ in self.objects())
+
+
+def current(app=None):
+    """The storage of `app` (by default the current one): see for_app."""
+    return for_app(app or current_app)
 
 
 def for_app(app):
