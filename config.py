@@ -104,6 +104,7 @@ class Config:
     S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
     S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
     S3_REGION = env_str("S3_REGION", "us-east-1")
+    S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 5)  # tries per request to the bucket
     # redis://host:port/db: conversions go to this RQ queue, run by `flask worker`.
     QUEUE_URL = env_str("QUEUE_URL")
     QUEUE_NAME = env_str("QUEUE_NAME", "sheetport")

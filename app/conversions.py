@@ -416,11 +416,17 @@ def start(conversion, options, notify=False, fresh=False):
             db.session.commit()
         raise
     user = conversion.user
-    before = {
-        "options": conversion.options,
-        "output_format": conversion.output_format,
-        "status": conversion.status,
-        "error": conversion.error,
+    before = {  # what undo_start() puts back if the runner cannot take the job
+        name: getattr(conversion, name)
+        for name in (
+            "options",
+            "output_format",
+            "status",
+            "error",
+            "progress_done",
+            "progress_total",
+            "notify",
+        )
     }
     token = jobs.new_token()
     conversion.options = options

@@ -39,11 +39,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import storage
 from .email import notify_if_slow
+from .errors import Unavailable
 from .extensions import db
 from .models import Conversion, ConversionResult, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from .sheets.sandbox import run_isolated
-from .storage import StorageFull, download_name, is_disk_full
+from .storage import StorageFull, StorageUnavailable, download_name, is_disk_full
 
 ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
@@ -56,10 +57,23 @@ INTERRUPTED = (
     "or restarted. Please convert again."
 )
 FAILED_ON_OUR_SIDE = "Something went wrong on our side."
+STORAGE_DOWN = (
+    "Sheetport's file storage was unavailable while converting. Please convert again shortly."
+)
 TOO_LONG = (
     "The conversion took longer than Sheetport allows and was stopped. Try a smaller file, "
     "or fewer sheets."
 )
+
+
+class QueueUnavailable(Unavailable):
+    """Redis cannot be reached to enqueue a job."""
+
+    part = "Queue"
+    message = (
+        "Sheetport's job queue is unavailable just now, so nothing was started. "
+        "Please try again shortly."
+    )
 
 
 class LeaseLost(Exception):
@@ -136,23 +150,29 @@ class RQRunner:
         from rq import Queue
 
         self.app = app
-        self.connection = Redis.from_url(app.config["QUEUE_URL"])
+        # A Redis that does not answer costs a request seconds: then QueueUnavailable (503).
+        self.connection = Redis.from_url(app.config["QUEUE_URL"], socket_connect_timeout=5)
         self.queue = Queue(app.config["QUEUE_NAME"], connection=self.connection)
 
     def job_id(self, conversion_id, token):
         return f"conversion-{conversion_id}-{token}"
 
     def submit(self, conversion_id, token):
+        from redis.exceptions import RedisError
+
         config = self.app.config
-        return self.queue.enqueue(
-            run_queued,
-            conversion_id,
-            token,
-            job_id=self.job_id(conversion_id, token),
-            job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
-            result_ttl=3600,
-            description=f"Sheetport conversion {conversion_id}",
-        )
+        try:
+            return self.queue.enqueue(
+                run_queued,
+                conversion_id,
+                token,
+                job_id=self.job_id(conversion_id, token),
+                job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
+                result_ttl=3600,
+                description=f"Sheetport conversion {conversion_id}",
+            )
+        except RedisError as error:
+            raise QueueUnavailable() from error
 
     def holds(self, conversion_id, token):
         from redis.exceptions import RedisError
@@ -360,6 +380,9 @@ def run_claimed(app, conversion_id, token):
             "Conversion %s: the storage is full; the result was not written", conversion_id
         )
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
+    except StorageUnavailable:
+        app.logger.error("Conversion %s: the storage is unavailable", conversion_id, exc_info=True)
+        end_failed(app, conversion_id, token, result_id, result_path, STORAGE_DOWN)
     except SheetError as error:
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
     except Exception as error:
