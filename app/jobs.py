@@ -1,4 +1,8 @@
-"""Conversions run off the request thread.
+"""The runner: conversions run off the request thread.
+
+This module only runs jobs. What to run, for whom, and deleting or cleaning up is the
+conversion service's (app/conversions.py), which records a job and hands it to
+`runner().submit(id, token)`; periodic work is app/periodic.py's, mail app/email.py's.
 
 A conversion is a row with a status and progress; a runner takes it and does it. The default
 runner is a thread pool inside the web process (InProcessRunner); each conversion itself runs
@@ -14,7 +18,7 @@ requeues it if it never started (reclaim_expired: run by the periodic tick, and 
 job's owner looks at it). Another runner (an RQ worker) needs only to call
 `run_conversion(app, id, token)` and `renew_leases(app, tokens)` while it holds jobs.
 
-Two runners share one small interface: submit(conversion_id, token) starts a job, and
+Two runners share one small interface (Runner): submit(conversion_id, token) starts a job, and
 holds(conversion_id, token) says whether a queued job is still waiting in the runner's queue
 (so that a long queue is not mistaken for a dead runner). InProcessRunner is the default;
 RQRunner (QUEUE_URL=redis://...) puts jobs in an RQ queue that `flask worker` processes on any
@@ -92,7 +96,21 @@ def new_token():
     return secrets.token_hex(16)
 
 
-class InProcessRunner:
+class Runner:
+    """What the conversion service and the lease reclaim need from a runner. A job is the
+    conversion's id and the lease token the service gave it (conversions.start)."""
+
+    def submit(self, conversion_id, token):
+        """Run the job soon, somewhere; QueueUnavailable if it cannot be taken now."""
+        raise NotImplementedError
+
+    def holds(self, conversion_id, token):
+        """True while a queued job is still waiting in this runner's queue (so that a long
+        queue is not mistaken for a dead runner)."""
+        raise NotImplementedError
+
+
+class InProcessRunner(Runner):
     """A thread pool in this process; a heartbeat thread renews the leases of its jobs."""
 
     def __init__(self, app):
@@ -140,7 +158,7 @@ class InProcessRunner:
 RQ_ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
 
 
-class RQRunner:
+class RQRunner(Runner):
     """Jobs go to an RQ queue in Redis; `flask worker` processes (any number, on any
     machine) run them. This process only enqueues. RQ's job timeout is a backstop behind the
     sandbox's own time limit; what a worker that died leaves behind is told by the lease."""
