@@ -134,6 +134,9 @@ class Config:
     RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "sheetport+db://")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # While the counters' store (Redis) is down, count in this process's memory (logged)
+    # rather than answer every limited page with an error.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = env_str("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per day")
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day")
     CONTACT_LIMIT = env_str("CONTACT_LIMIT", "5 per hour")

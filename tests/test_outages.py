@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Conversion, ConversionResult
+from app.models import Conversion, ConversionResult, Role
 
 from .api_helpers import Api, make_token
-from .conftest import AuthActions, fetch
+from .conftest import AuthActions, build_app, fetch
 from .scale import free_port, new_bucket, objects_in, s3_server
 from .sheets.books import write_xlsx
 from .test_convert import FORM, WORKBOOK, public_id_of, upload, wait_for
@@ -192,3 +192,24 @@ def test_the_queue_unreachable_answers_503_and_starts_nothing(app, client, user,
     assert created.status_code == 201  # nothing to enqueue
     assert counts(app) == (2, 0)
     assert len(local_files(app)) == 2
+
+
+# --- the rate-limit counters ----------------------------------------------------------------
+
+
+def test_rate_limits_without_their_redis_count_in_memory_meanwhile(tmp_path, caplog):
+    app = build_app(
+        tmp_path,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=f"redis://{closed_address()}/0",
+        LOGIN_LIMIT_PER_ACCOUNT="3 per minute",
+    )
+    with app.app_context():
+        db.create_all()
+        Role.insert_roles()
+    client = app.test_client()
+    wrong = {"email": "ada@example.com", "password": "not the password"}
+    with caplog.at_level(logging.WARNING):
+        answers = [client.post("/auth/login", data=wrong).status_code for _ in range(4)]
+    assert answers[:3] == [200, 200, 200] and answers[3] == 429  # still limited, never a 500
+    assert "Rate limit storage unreachable - falling back to in-memory storage" in caplog.text
