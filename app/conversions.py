@@ -509,7 +509,7 @@ def delete_all(owner):
     result (see jobs.end)."""
     for conversion in db.session.scalars(listing(owner)).all():
         remove(conversion)
-    db.session.commit()
+        db.session.commit()  # one at a time: an outage midway leaves each row whole
 
 
 def remove(conversion):
@@ -536,9 +536,9 @@ def cleanup(now=None, requeue=True):
             Conversion.status.not_in(ACTIVE),
         )
     ).all()
-    for conversion in expired:
+    for conversion in expired:  # one at a time: an outage midway leaves each row whole
         remove(conversion)
-    db.session.commit()
+        db.session.commit()
     return len(expired)
 
 

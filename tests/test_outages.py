@@ -7,6 +7,7 @@ place; for the queue, a closed port where Redis would be."""
 
 import logging
 import os
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -213,3 +214,26 @@ def test_rate_limits_without_their_redis_count_in_memory_meanwhile(tmp_path, cap
         answers = [client.post("/auth/login", data=wrong).status_code for _ in range(4)]
     assert answers[:3] == [200, 200, 200] and answers[3] == 429  # still limited, never a 500
     assert "Rate limit storage unreachable - falling back to in-memory storage" in caplog.text
+
+
+def test_cleanup_without_the_bucket_says_so_and_deletes_nothing(
+    app, client, runner, bucket, workbook
+):
+    _, s3, name = bucket
+    public_ids = [public_id_of(upload(client, workbook)) for _ in range(2)]
+    with app.app_context():
+        for conversion in db.session.scalars(select(Conversion)):
+            conversion.expires_at = conversion.created_at - timedelta(minutes=1)
+        db.session.commit()
+    objects = objects_in(s3, name)
+    lose_the_bucket(app)
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 1 and "file storage is unavailable" in result.output
+    assert "Traceback" not in result.output
+    assert counts(app) == (2, 0) and objects_in(s3, name) == objects
+    app.config["S3_ENDPOINT_URL"] = bucket[0]["S3_ENDPOINT_URL"]
+    app.extensions.pop("sheetport_storage", None)
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 0 and "Deleted 2 expired conversions" in result.output
+    assert counts(app) == (0, 0) and objects_in(s3, name) == []
+    assert all(fetch(app, Conversion, public_id=p) is None for p in public_ids)
