@@ -221,7 +221,9 @@ def test_progress_writes_are_skipped_while_the_database_is_locked(
     public_id = start_xlsx(client, big_csv(tmp_path))
     wait_until(lambda: running_with_progress(app, public_id), what="progress")
     with caplog.at_level(logging.WARNING), locked_database(app):
-        time.sleep(3)  # longer than a progress write's two tries
+        # Well over a progress write's two tries (1 s each, 0.2 s apart), so that one write
+        # falls wholly inside the lock even when a busy machine slows the engine down.
+        time.sleep(6)
     conversion = wait_for(app, public_id, timeout=60)
     assert conversion.status == "done", conversion.error
     assert f"Conversion {conversion.id}: progress" in caplog.text and "not recorded" in caplog.text
