@@ -104,6 +104,7 @@ class Config:
     S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
     S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
     S3_REGION = env_str("S3_REGION", "us-east-1")
+    S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 5)  # tries per request to the bucket
     # redis://host:port/db: conversions go to this RQ queue, run by `flask worker`.
     QUEUE_URL = env_str("QUEUE_URL")
     QUEUE_NAME = env_str("QUEUE_NAME", "sheetport")
@@ -133,6 +134,9 @@ class Config:
     RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "sheetport+db://")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # While the counters' store (Redis) is down, count in this process's memory (logged)
+    # rather than answer every limited page with an error.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = env_str("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per day")
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day")
     CONTACT_LIMIT = env_str("CONTACT_LIMIT", "5 per hour")

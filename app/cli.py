@@ -65,18 +65,24 @@ def register(app):
     def cleanup():
         """Delete expired conversions and their files, fail jobs whose runner died, and
         remove files no row owns (the app also does this every few minutes)."""
-        from . import jobs
+        from . import conversions, jobs
+        from .errors import Unavailable
 
-        # Jobs that never started are left to the web processes' runners to queue again:
-        # run here, they would keep this command waiting until they finished.
-        interrupted = jobs.reclaim_expired(requeue=False)
-        if interrupted:
-            click.echo(
-                f"Reclaimed {interrupted} job{'' if interrupted == 1 else 's'} whose runner died."
-            )
-        count = jobs.cleanup(app, requeue=False)
-        click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
-        removed = jobs.sweep_files()
+        try:
+            # Jobs that never started are left to the web processes' runners to queue
+            # again: run here, they would keep this command waiting until they finished.
+            interrupted = jobs.reclaim_expired(requeue=False)
+            if interrupted:
+                click.echo(
+                    f"Reclaimed {interrupted} job{'' if interrupted == 1 else 's'} "
+                    "whose runner died."
+                )
+            count = conversions.cleanup(requeue=False)
+            click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
+            removed = conversions.sweep_files()
+        except Unavailable as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
         click.echo(f"Removed {len(removed)} orphaned file{'' if len(removed) == 1 else 's'}.")
         for name in removed:
             click.echo(f"  {name}")

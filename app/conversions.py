@@ -1,6 +1,14 @@
-"""What the convert views do: receive uploads, find a visitor's conversions, start jobs."""
+"""The conversion service: receive an upload, find and list an owner's conversions, start
+(and re-start) a conversion, delete one or all of an owner's, and clean up what expired.
 
-import secrets
+The owner is always an argument, never read from the request: a signed-in user (a User), or
+an anonymous visitor's key (a string kept in their session by the web views). The web views
+(app/convert) and the JSON API (app/api) resolve the owner from the request and call the same
+functions; a refusal is an exception with the HTTP status it means (see Refused), which
+app/errors.py turns into a page or a problem document. Running a conversion is the runner's
+work (app/jobs.py); where files live, the storage's (app/storage.py).
+"""
+
 import time
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
@@ -8,17 +16,19 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
-from flask import abort, current_app, session
-from flask_login import current_user
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.orm import defer
 
-from . import jobs, settings, sheets
+from . import jobs, settings, sheets, storage
+from .audit import audit
 from .errors import format_size
 from .extensions import db
-from .models import Conversion, utcnow
+from .models import Conversion, ConversionResult, User, utcnow
 from .sheets import (
+    BadOptions,
     NotASpreadsheet,
+    Options,
     SheetError,
     WorkbookInfo,
     detect_format,
@@ -30,8 +40,7 @@ from .sheets.convert import MEDIA_TYPES, isolated
 from .sheets.names import clean_file_name
 from .sheets.sandbox import run_isolated
 
-SESSION_KEY = "anonymous_key"
-OPTIONS_KEY = "convert_options"
+ACTIVE = jobs.ACTIVE
 # What the name's extension says, to note a name that disagrees with the content.
 EXTENSIONS = {
     "xlsx": "xlsx",
@@ -46,10 +55,19 @@ EXTENSIONS = {
 }
 
 
-class UploadRefused(Exception):
-    """The upload cannot be used; the message says why, for the person who sent it."""
+class Refused(Exception):
+    """What was asked cannot be done; the message says why, for the person who asked.
+    `status`: what an HTTP client is told (app/errors.py answers it, web and API alike)."""
 
-    status = 422  # for the API: what an HTTP client is told
+    status = 422
+    message = "Some of what was sent cannot be used."
+
+    def __init__(self, message=None):
+        super().__init__(message or self.message)
+
+
+class UploadRefused(Refused):
+    """The upload cannot be used."""
 
 
 class UploadTooLarge(UploadRefused):
@@ -60,41 +78,89 @@ class NotSpreadsheet(UploadRefused):
     status = 415
 
 
+class OptionsRefused(Refused):
+    """The options cannot be used for this file."""
+
+
+class NotFound(Refused):
+    """No such conversion, or someone else's: the same answer, so ids cannot be probed."""
+
+    status = 404
+    message = "There is no conversion with this id."
+
+
+class Expired(Refused):
+    status = 410
+    message = "This item has expired and its files were deleted."
+
+
+class Busy(Refused):
+    """Not while the conversion is queued or running."""
+
+    status = 409
+    message = "Wait for the conversion to finish, then try again."
+
+
+class NotReady(Refused):
+    """There is no result to download (yet)."""
+
+    status = 409
+
+
 def refusal(error):
     """The UploadRefused that a SheetError from reading an upload means."""
     kind = NotSpreadsheet if isinstance(error, NotASpreadsheet) else UploadRefused
     return kind(str(error))
 
 
-def upload_limit(owner=None):
-    signed_in = owner is not None or current_user.is_authenticated
+# --- owners -------------------------------------------------------------------------------
+
+
+def is_user(owner):
+    return isinstance(owner, User)
+
+
+def upload_limit(owner):
+    """Bytes `owner` may upload: more with an account than without."""
+    signed_in = is_user(owner)
     megabytes = settings.get("upload_limit_user_mb" if signed_in else "upload_limit_anonymous_mb")
     return megabytes * 1024 * 1024
 
 
-def may_convert():
-    return current_user.is_authenticated or settings.get("allow_anonymous")
+def may_convert(owner):
+    return is_user(owner) or bool(settings.get("allow_anonymous"))
 
 
-def anonymous_key(create=False):
-    if create and SESSION_KEY not in session:
-        session[SESSION_KEY] = secrets.token_urlsafe(24)
-    return session.get(SESSION_KEY)
+def belongs_to(conversion, owner):
+    if is_user(owner):
+        return conversion.user_id == owner.id
+    return conversion.user_id is None and owner is not None and conversion.session_key == owner
 
 
-def receive_upload(file, owner=None, look_inside=True):
-    """Store an uploaded file, check what it is, and record it. Nothing is kept on refusal.
-    `owner`: the user it belongs to (the API's); by default the visitor, signed in or not.
+def owned_by(owner):
+    """The condition on Conversion for `owner`'s rows (an owner None has none)."""
+    if is_user(owner):
+        return Conversion.user_id == owner.id
+    return Conversion.session_key == (owner or "-")
+
+
+# --- receiving a file ---------------------------------------------------------------------
+
+
+def receive_upload(file, owner, look_inside=True):
+    """Store an uploaded file, check what it is, and record it as `owner`'s (a User, or an
+    anonymous visitor's key). Nothing is kept on refusal.
     look_inside=False checks only the format; the sheets are read when first needed
     (inspected()): the API's one-shot convert, where the job reads the file anyway."""
-    if owner is None and current_user.is_authenticated:
-        owner = current_user
-    files = jobs.storage()
+    if owner is None:
+        raise ValueError("an upload needs an owner: a user or an anonymous key")
+    files = storage.current()
     limit = upload_limit(owner)
     stored, size = files.save_upload(file.stream, limit)
     if stored is None:
-        who = "with your account" if owner is not None else "without an account"
-        advice = "" if owner is not None else " Sign in to upload larger files."
+        signed_in = is_user(owner)
+        who = "with your account" if signed_in else "without an account"
+        advice = "" if signed_in else " Sign in to upload larger files."
         raise UploadTooLarge(
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
@@ -111,10 +177,10 @@ def receive_upload(file, owner=None, look_inside=True):
                 info = WorkbookInfo(found.format, found.description, [], found.encoding)
                 shown = None
     except SheetError as error:
-        files.delete(stored)
+        forget_upload(files, stored)
         raise refusal(error) from None
     except BaseException:
-        files.delete(stored)
+        forget_upload(files, stored)
         raise
     details = asdict(info)
     if not look_inside:
@@ -128,13 +194,26 @@ def receive_upload(file, owner=None, look_inside=True):
         info=details,
         expires_at=utcnow() + timedelta(hours=settings.get("retention_hours")),
     )
-    if owner is not None:
+    if is_user(owner):
         conversion.user_id = owner.id
     else:
-        conversion.session_key = anonymous_key(create=True)
+        conversion.session_key = owner
     db.session.add(conversion)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        forget_upload(files, stored)
+        raise
     return conversion
+
+
+def forget_upload(files, stored):
+    """Best effort: an upload nobody will record (the sweep removes it if this fails)."""
+    try:
+        files.delete(stored)
+    except Exception:
+        current_app.logger.warning("Could not delete %s; the sweep will", stored, exc_info=True)
 
 
 def read_in_time(function, *args, **kwargs):
@@ -170,76 +249,8 @@ def name_disagrees(conversion):
     return None
 
 
-def owned_conversion(public_id):
-    """The visitor's own conversion: 404 for anyone else's, 410 once it has expired."""
-    # `info` holds the cached previews (up to megabytes for a wide sheet): only the file's
-    # own page reads it, so the status poll and the download do not load it.
-    query = select(Conversion).options(defer(Conversion.info))
-    conversion = db.session.scalar(query.where(Conversion.public_id == public_id))
-    if conversion is None or not conversion.owned_by(current_user, anonymous_key()):
-        abort(404)
-    if conversion.is_expired():
-        abort(410)
-    return inspected(reclaimed_if_lapsed(conversion))
-
-
-def reclaimed_if_lapsed(conversion):
-    """A job whose runner died says so as soon as its owner looks (no need to wait for
-    the periodic tick), so that they can retry or delete it."""
-    lease = conversion.lease_expires_at
-    lapsed = conversion.status in jobs.ACTIVE and (lease is None or lease < utcnow())
-    if lapsed and jobs.reclaim_expired(conversion_ids=[conversion.id]):
-        db.session.refresh(conversion)
-    return conversion
-
-
-def visitor_conversions():
-    """A query for the visitor's conversions, newest first. Lists need none of the JSON
-    columns (the cached preview alone is about 9 KB a row): they load only if touched."""
-    query = (
-        select(Conversion)
-        .options(defer(Conversion.info), defer(Conversion.options), defer(Conversion.warnings))
-        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
-    )
-    if current_user.is_authenticated:
-        return query.where(Conversion.user_id == current_user.id)
-    key = anonymous_key()
-    return query.where(Conversion.session_key == (key or "-"))
-
-
-def sheet_preview(conversion, sheet):
-    """The first 100 rows of a sheet, cached with the conversion after the first look."""
-    previews = conversion.info.get("previews", {})
-    if sheet not in previews:
-        files = jobs.storage()
-        with files.local_copy(conversion.stored_name) as path:
-            shown = read_in_time(
-                preview,
-                path,
-                sheet,
-                text_sheet_name=text_sheet_name(conversion.original_name),
-                input_encoding=conversion.info.get("input_encoding") or None,
-            )
-        conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
-        db.session.commit()
-    return conversion.info["previews"][sheet]
-
-
-def start_conversion(conversion, form):
-    session[OPTIONS_KEY] = form.remembered()
-    options = form.engine_options(text_sheet_name(conversion.original_name))
-    # Confirmed addresses only: an unconfirmed one may be a stranger's mailbox.
-    notify = bool(form.notify.data and current_user.is_authenticated and current_user.confirmed)
-    return jobs.start(conversion, options, notify=notify)
-
-
-def quick_options(conversion):
-    sheet = first_sheet_name(conversion)
-    return {
-        "format": "csv",
-        "sheets": [sheet] if sheet else [],
-        "name_stem": text_sheet_name(conversion.original_name),
-    }
+def sheet_names(conversion):
+    return [s["name"] for s in conversion.info.get("sheets", [])]
 
 
 def first_sheet_name(conversion):
@@ -248,46 +259,220 @@ def first_sheet_name(conversion):
     return visible[0] if visible else None
 
 
-def remembered_options():
-    return session.get(OPTIONS_KEY, {})
-
-
-def end_anonymous_session():
-    """Delete the anonymous visitor's files and records, then forget the session.
-    A job still running notices and deletes its result (see jobs.delete_conversion)."""
-    if current_user.is_anonymous and anonymous_key():
-        for conversion in db.session.scalars(visitor_conversions()).all():
-            jobs.delete_conversion(conversion)
-        db.session.commit()
-    session.clear()
+def quick_options(conversion, output_format="csv"):
+    """The options of a one-click conversion: the first visible sheet."""
+    sheet = first_sheet_name(conversion)
+    return {
+        "format": output_format,
+        "sheets": [sheet] if sheet else [],
+        "name_stem": text_sheet_name(conversion.original_name),
+    }
 
 
 def media_type(conversion):
     return MEDIA_TYPES[conversion.result_name.rsplit(".", 1)[-1]]
 
 
-# The API's way in: the owner is an argument, "not found" is None (the view answers 404).
+# --- finding and listing ------------------------------------------------------------------
 
 
-def find_conversion(public_id, owner):
-    """`owner`'s conversion with this id, or None (someone else's is None too)."""
-    conversion = db.session.scalar(select(Conversion).where(Conversion.public_id == public_id))
-    if conversion is None or conversion.user_id != owner.id:
-        return None
+def find(public_id, owner):
+    """`owner`'s conversion with this id. NotFound for anyone else's (or none), Expired
+    once its retention has passed. A job whose runner died says so now (reclaimed)."""
+    # `info` holds the cached previews (up to megabytes for a wide sheet): only pages that
+    # show the file read it (inspected()), so the status poll and the download do not.
+    query = select(Conversion).options(defer(Conversion.info))
+    conversion = db.session.scalar(query.where(Conversion.public_id == public_id))
+    if conversion is None or not belongs_to(conversion, owner):
+        raise NotFound()
+    if conversion.is_expired():
+        raise Expired()
     return reclaimed_if_lapsed(conversion)
 
 
-def conversions_of(owner):
-    """A query for `owner`'s conversions, newest first."""
-    return (
-        select(Conversion)
-        .where(Conversion.user_id == owner.id)
-        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
+def reclaimed_if_lapsed(conversion):
+    """A job whose runner died says so as soon as its owner looks (no need to wait for
+    the periodic tick), so that they can retry or delete it."""
+    lease = conversion.lease_expires_at
+    lapsed = conversion.status in ACTIVE and (lease is None or lease < utcnow())
+    if lapsed and jobs.reclaim_expired(conversion_ids=[conversion.id]):
+        db.session.refresh(conversion)
+    return conversion
+
+
+def listing(owner, details=False):
+    """A query for `owner`'s conversions, newest first. Without `details` the JSON columns
+    (the cached preview alone is about 9 KB a row) load only if touched: lists need none."""
+    query = select(Conversion).where(owned_by(owner))
+    if not details:
+        query = query.options(
+            defer(Conversion.info), defer(Conversion.options), defer(Conversion.warnings)
+        )
+    return query.order_by(Conversion.created_at.desc(), Conversion.id.desc())
+
+
+def inspected(conversion):
+    """The conversion with its sheets read: an upload received with look_inside=False
+    is read now, once (a file that cannot be read has no sheets)."""
+    if "sheets" not in conversion.info:
+        try:
+            with storage.current().local_copy(conversion.stored_name) as path:
+                info = read_in_time(
+                    inspect, path, text_sheet_name=text_sheet_name(conversion.original_name)
+                )
+            found = asdict(info)
+        except SheetError:
+            found = {"sheets": []}
+        conversion.info = {**conversion.info, **found}
+        db.session.commit()
+    return conversion
+
+
+def sheet_preview(conversion, sheet):
+    """The first 100 rows of a sheet, cached with the conversion after the first look.
+    OptionsRefused if the file has no such sheet, or it cannot be read."""
+    if sheet not in sheet_names(conversion):
+        raise OptionsRefused(f"The file has no sheet named '{sheet}'.")
+    previews = conversion.info.get("previews", {})
+    if sheet not in previews:
+        try:
+            with storage.current().local_copy(conversion.stored_name) as path:
+                shown = read_in_time(
+                    preview,
+                    path,
+                    sheet,
+                    text_sheet_name=text_sheet_name(conversion.original_name),
+                    input_encoding=conversion.info.get("input_encoding") or None,
+                )
+        except SheetError as error:
+            raise OptionsRefused(str(error)) from None
+        conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
+        db.session.commit()
+    return conversion.info["previews"][sheet]
+
+
+def read_as(conversion, input_encoding):
+    """Read a text upload again as `input_encoding`: its details and preview change, and
+    later conversions read it so (Options.input_encoding)."""
+    if conversion.status in ACTIVE:
+        raise Busy("Wait for the conversion to finish, then change how the file is read.")
+    try:
+        with storage.current().local_copy(conversion.stored_name) as path:
+            info, shown = read_in_time(
+                survey,
+                path,
+                text_sheet_name=text_sheet_name(conversion.original_name),
+                input_encoding=input_encoding,
+            )
+    except SheetError as error:
+        raise UploadRefused(str(error)) from None
+    details = asdict(info)
+    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
+    details["input_encoding"] = input_encoding
+    conversion.info = details
+    db.session.commit()
+
+
+def result_download(conversion):
+    """The response that sends the converted file; NotReady while there is none."""
+    if conversion.status == Conversion.FAILED:
+        raise NotReady(f"The conversion failed: {conversion.error}")
+    if conversion.status != Conversion.DONE:
+        raise NotReady(f"The conversion is not finished yet (it is {conversion.status}).")
+    return storage.current().download(
+        conversion.result_stored_name, conversion.result_name, media_type(conversion)
     )
 
 
+# --- starting -----------------------------------------------------------------------------
+
+
+def check_options(conversion, options):
+    """OptionsRefused naming the first option that cannot be used for this file."""
+    if "sheets" in conversion.info:  # not read yet (one-shot): the job checks as it reads
+        known = set(sheet_names(conversion))
+        missing = [name for name in options.get("sheets") or [] if name not in known]
+        if missing:
+            raise OptionsRefused(f"The file has no sheet named '{missing[0]}'.")
+    try:
+        Options(**options).validate()
+    except BadOptions as error:
+        raise OptionsRefused(str(error)) from None
+
+
+def start(conversion, options, notify=False, fresh=False):
+    """Queue a conversion of the upload with these engine options: the first one, or again
+    with new options. Busy while one is queued or running; OptionsRefused for options that
+    cannot be used (a `fresh` upload, received in the same request, is then deleted).
+    `notify`: email the owner when a long one ends (confirmed addresses only: an
+    unconfirmed one may be a stranger's mailbox). Returns what the runner's submit did."""
+    if conversion.status in ACTIVE:
+        raise Busy("This file is already being converted.")
+    try:
+        check_options(conversion, options)
+    except OptionsRefused:
+        if fresh:
+            remove(conversion)
+            db.session.commit()
+        raise
+    user = conversion.user
+    before = {  # what undo_start() puts back if the runner cannot take the job
+        name: getattr(conversion, name)
+        for name in (
+            "options",
+            "output_format",
+            "status",
+            "error",
+            "progress_done",
+            "progress_total",
+            "notify",
+        )
+    }
+    token = jobs.new_token()
+    conversion.options = options
+    conversion.output_format = options["format"]
+    conversion.status = Conversion.QUEUED
+    conversion.error = None
+    conversion.progress_done = 0
+    conversion.progress_total = 0
+    conversion.notify = bool(notify and user is not None and user.confirmed)
+    conversion.runner = token
+    conversion.lease_expires_at = utcnow() + jobs.lease_length()
+    db.session.commit()
+    try:
+        return jobs.runner().submit(conversion.id, token)
+    except BaseException:
+        # Nothing half-done: the row goes back to what it was (or, fresh, goes).
+        undo_start(conversion, token, before, fresh)
+        raise
+
+
+def undo_start(conversion, token, before, fresh):
+    db.session.rollback()
+    if fresh:
+        remove(conversion)
+    else:
+        db.session.execute(
+            update(Conversion)
+            .where(
+                Conversion.id == conversion.id,
+                Conversion.runner == token,
+                Conversion.status == Conversion.QUEUED,
+            )
+            .values(**before, runner=None, lease_expires_at=None)
+        )
+    db.session.commit()
+
+
+def retry(conversion):
+    """Run a failed conversion again with the same options (the admin's retry)."""
+    if conversion.status != Conversion.FAILED or not conversion.options:
+        raise Busy("Only a failed conversion can be retried.")
+    return start(conversion, conversion.options, notify=conversion.notify)
+
+
 def wait_for_job(conversion, seconds, job=None):
-    """Wait up to `seconds` for the job to finish; True if it did. `job`: what jobs.start()
+    """Wait up to `seconds` for the job to finish; True if it did. `job`: what start()
     returned; a Future (the in-process runner's) is waited on, anything else is polled
     for in the database, which works whatever runs the job."""
     deadline = time.monotonic() + seconds
@@ -304,38 +489,75 @@ def wait_for_job(conversion, seconds, job=None):
         pause = min(pause * 1.5, 0.2)
 
 
-def inspected(conversion):
-    """The conversion with its sheets read: an upload received with look_inside=False
-    is read now, once (a file that cannot be read has no sheets)."""
-    if "sheets" not in conversion.info:
-        try:
-            with jobs.storage().local_copy(conversion.stored_name) as path:
-                info = read_in_time(
-                    inspect, path, text_sheet_name=text_sheet_name(conversion.original_name)
-                )
-            found = asdict(info)
-        except SheetError:
-            found = {"sheets": []}
-        conversion.info = {**conversion.info, **found}
-        db.session.commit()
-    return conversion
+# --- deleting -----------------------------------------------------------------------------
 
 
-def read_as(conversion, input_encoding):
-    """Read a text upload again as `input_encoding`: its details and preview change, and
-    later conversions read it so (Options.input_encoding)."""
-    try:
-        with jobs.storage().local_copy(conversion.stored_name) as path:
-            info, shown = read_in_time(
-                survey,
-                path,
-                text_sheet_name=text_sheet_name(conversion.original_name),
-                input_encoding=input_encoding,
-            )
-    except SheetError as error:
-        raise UploadRefused(str(error)) from None
-    details = asdict(info)
-    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
-    details["input_encoding"] = input_encoding
-    conversion.info = details
+def delete(conversion, by):
+    """Delete a conversion and its files, and record who did: `by` is its owner (a User or
+    an anonymous key) or an admin. Busy while it is queued or running."""
+    if conversion.status in ACTIVE:
+        raise Busy("Wait for the conversion to finish, then delete it.")
+    target = f"{conversion.original_name} ({conversion.public_id})"
+    remove(conversion)
+    audit("conversion_delete", target=target, actor=by if is_user(by) else None)
     db.session.commit()
+
+
+def delete_all(owner):
+    """Delete every conversion of `owner` (an anonymous visitor ending their session, or a
+    user being deleted), running ones too: a job still running notices and deletes its
+    result (see jobs.end)."""
+    for conversion in db.session.scalars(listing(owner)).all():
+        remove(conversion)
+        db.session.commit()  # one at a time: an outage midway leaves each row whole
+
+
+def remove(conversion):
+    """The files of a conversion (its upload and every result it wrote), then its row; the
+    caller commits. A job still running notices (its writes find no row) and deletes what
+    it was writing."""
+    names = {conversion.stored_name, conversion.result_stored_name}
+    names.update(result.stored_name for result in conversion.results)
+    storage.current().delete(*names)
+    db.session.delete(conversion)
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+def cleanup(now=None, requeue=True):
+    """Delete expired conversions, their files first (jobs whose runner died are failed or
+    requeued first). Returns how many went."""
+    now = now or utcnow()
+    jobs.reclaim_expired(now, requeue=requeue)
+    expired = db.session.scalars(
+        select(Conversion).where(
+            Conversion.expires_at <= now,
+            Conversion.status.not_in(ACTIVE),
+        )
+    ).all()
+    for conversion in expired:  # one at a time: an outage midway leaves each row whole
+        remove(conversion)
+        db.session.commit()
+    return len(expired)
+
+
+def sweep_files(now=None):
+    """Remove files no row owns (older than the retention period), result rows whose
+    conversion is gone, and scratch folders of jobs no longer running. Returns the names."""
+    files = storage.current()
+    orphans = db.session.scalars(
+        select(ConversionResult).where(ConversionResult.conversion_id.not_in(select(Conversion.id)))
+    ).all()
+    removed = []
+    for result in orphans:
+        files.delete(result.stored_name)
+        removed.append(result.stored_name)
+        db.session.delete(result)
+    db.session.commit()
+    owned = set(db.session.scalars(select(Conversion.stored_name)))
+    owned.update(db.session.scalars(select(Conversion.result_stored_name)))
+    owned.update(db.session.scalars(select(ConversionResult.stored_name)))
+    live = set(db.session.scalars(select(Conversion.runner).where(Conversion.status.in_(ACTIVE))))
+    older_than = settings.get("retention_hours") * 3600
+    return removed + files.sweep(owned, live, older_than, now=now.timestamp() if now else None)

@@ -53,3 +53,29 @@ def deployment_problems(config):
             "number of proxies so client addresses (rate limits, audit log) are right."
         )
     return problems
+
+
+def per_process_warnings(app):
+    """Settings that hold only while one process serves the site (for the start-up log and
+    a deployment check)."""
+    warnings = []
+    storage_uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if app.config.get("RATELIMIT_ENABLED") and storage_uri.startswith("memory://"):
+        warnings.append(
+            "Rate limits are counted in this process's memory (RATELIMIT_STORAGE_URI="
+            f"{storage_uri}): with several processes each counts on its own. Use the default "
+            "(sheetport+db://) or redis:// when running more than one."
+        )
+    if app.config.get("QUEUE_URL"):
+        if not app.config.get("STORAGE_URL"):
+            warnings.append(
+                "QUEUE_URL is set but STORAGE_URL is not: every worker must see this "
+                f"UPLOAD_FOLDER ({app.config['UPLOAD_FOLDER']}), so run them on this machine "
+                "or on a shared file system, or set STORAGE_URL=s3://bucket/prefix."
+            )
+        if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
+            warnings.append(
+                "QUEUE_URL is set but the database is SQLite: workers on other machines "
+                "cannot reach it. Set DATABASE_URL=postgresql://... to scale out."
+            )
+    return warnings

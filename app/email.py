@@ -10,7 +10,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
-from .models import OutgoingMail, utcnow
+from .models import Conversion, OutgoingMail, utcnow
+from .urls import site_url_for
 
 # Minutes before each retry of a message the server refused: about a day in all.
 RETRY_MINUTES = (1, 5, 15, 60, 120, 240, 480)
@@ -261,3 +262,26 @@ def send_new_user_notice(user):
 
 def send_contact_message(message):
     send_email(admin_recipients(), f"Contact: {message.subject}", "contact", message=message)
+
+
+# A conversion that took at least this long is worth an email when it ends.
+SLOW_CONVERSION = timedelta(seconds=60)
+
+
+def notify_if_slow(conversion):
+    """Tell the owner that a long conversion ended, if they asked (Conversion.notify)."""
+    if conversion is None or not conversion.notify or conversion.user is None:
+        return
+    if conversion.started_at is None or conversion.finished_at is None:
+        return
+    if conversion.finished_at - conversion.started_at < SLOW_CONVERSION:
+        return
+    send_email(
+        conversion.user.email,
+        "Your conversion is ready"
+        if conversion.status == Conversion.DONE
+        else "Your conversion failed",
+        "conversion_done",
+        conversion=conversion,
+        link=site_url_for("convert.show", public_id=conversion.public_id),
+    )

@@ -21,9 +21,21 @@ MESSAGES = {
     422: "Some of what was sent cannot be used: see errors.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side.",
+    503: "Sheetport cannot reach a service it needs just now. Please try again shortly.",
     507: "Sheetport's storage is full, so the file could not be saved. Please try again later.",
 }
 CSRF_MESSAGE = "The form expired or was sent from another page. Please go back and try again."
+
+
+class Unavailable(Exception):
+    """A service Sheetport needs (the file storage, the job queue) cannot be reached: nobody's
+    fault, try again shortly. Raised before anything is half-written; answered with 503."""
+
+    message = MESSAGES[503]
+    part = "A service"
+
+    def __init__(self, message=None):
+        super().__init__(message or self.message)
 
 
 def wants_json():
@@ -116,13 +128,35 @@ def message_for(error):
 
 
 def register(app):
+    from .conversions import Refused
     from .storage import StorageFull
+
+    @app.errorhandler(Refused)
+    def refused(error):
+        # The conversion service's refusals (not found, expired, busy, bad upload or
+        # options): their message is meant for the person who asked.
+        db.session.rollback()
+        return error_response(error.status, str(error))
 
     @app.errorhandler(StorageFull)
     def storage_full(error):
         app.logger.error("Storage full: %s %s could not be saved", request.method, request.path)
         db.session.rollback()
         return error_response(507, MESSAGES[507], [("Retry-After", "600")])
+
+    @app.errorhandler(Unavailable)
+    def unavailable(error):
+        cause = error.__cause__
+        app.logger.error(
+            "%s unavailable: %s %s answered 503 (%s: %s)",
+            error.part,
+            request.method,
+            request.path,
+            type(cause).__name__ if cause else type(error).__name__,
+            cause or error,
+        )
+        db.session.rollback()
+        return error_response(503, str(error), [("Retry-After", "30")])
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import config
 
-from . import cli, errors, jobs, ratelimit, security  # noqa: F401 (ratelimit: sheetport+db://)
+from . import cli, errors, jobs, periodic, ratelimit, security  # noqa: F401 (ratelimit: sheetport+db://)
 from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
 from .urls import BoundedIntConverter
 
@@ -33,6 +33,7 @@ def create_app(config_name=None, overrides=None):
     register_extensions(app)
     register_blueprints(app)
     jobs.init_app(app)
+    periodic.init_app(app)
     errors.register(app)
     security.register(app)
     cli.register(app)

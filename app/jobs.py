@@ -1,4 +1,8 @@
-"""Conversions run off the request thread.
+"""The runner: conversions run off the request thread.
+
+This module only runs jobs. What to run, for whom, and deleting or cleaning up is the
+conversion service's (app/conversions.py), which records a job and hands it to
+`runner().submit(id, token)`; periodic work is app/periodic.py's, mail app/email.py's.
 
 A conversion is a row with a status and progress; a runner takes it and does it. The default
 runner is a thread pool inside the web process (InProcessRunner); each conversion itself runs
@@ -14,7 +18,7 @@ requeues it if it never started (reclaim_expired: run by the periodic tick, and 
 job's owner looks at it). Another runner (an RQ worker) needs only to call
 `run_conversion(app, id, token)` and `renew_leases(app, tokens)` while it holds jobs.
 
-Two runners share one small interface: submit(conversion_id, token) starts a job, and
+Two runners share one small interface (Runner): submit(conversion_id, token) starts a job, and
 holds(conversion_id, token) says whether a queued job is still waiting in the runner's queue
 (so that a long queue is not mistaken for a dead runner). InProcessRunner is the default;
 RQRunner (QUEUE_URL=redis://...) puts jobs in an RQ queue that `flask worker` processes on any
@@ -35,13 +39,16 @@ from pathlib import Path
 from flask import current_app
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import and_, case, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from . import storage
+from .email import notify_if_slow
+from .errors import Unavailable
 from .extensions import db
-from .models import Conversion, ConversionResult, PeriodicRun, utcnow
+from .models import Conversion, ConversionResult, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from .sheets.sandbox import run_isolated
-from .storage import StorageFull, download_name, for_app, is_disk_full
+from .storage import StorageFull, StorageUnavailable, download_name, is_disk_full
 
 ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
@@ -54,18 +61,27 @@ INTERRUPTED = (
     "or restarted. Please convert again."
 )
 FAILED_ON_OUR_SIDE = "Something went wrong on our side."
+STORAGE_DOWN = (
+    "Sheetport's file storage was unavailable while converting. Please convert again shortly."
+)
 TOO_LONG = (
     "The conversion took longer than Sheetport allows and was stopped. Try a smaller file, "
     "or fewer sheets."
 )
 
 
+class QueueUnavailable(Unavailable):
+    """Redis cannot be reached to enqueue a job."""
+
+    part = "Queue"
+    message = (
+        "Sheetport's job queue is unavailable just now, so nothing was started. "
+        "Please try again shortly."
+    )
+
+
 class LeaseLost(Exception):
     """The job was deleted, or another process took it over after its lease lapsed."""
-
-
-def storage(app=None):
-    return for_app(app or current_app)
 
 
 def runner(app=None):
@@ -80,7 +96,21 @@ def new_token():
     return secrets.token_hex(16)
 
 
-class InProcessRunner:
+class Runner:
+    """What the conversion service and the lease reclaim need from a runner. A job is the
+    conversion's id and the lease token the service gave it (conversions.start)."""
+
+    def submit(self, conversion_id, token):
+        """Run the job soon, somewhere; QueueUnavailable if it cannot be taken now."""
+        raise NotImplementedError
+
+    def holds(self, conversion_id, token):
+        """True while a queued job is still waiting in this runner's queue (so that a long
+        queue is not mistaken for a dead runner)."""
+        raise NotImplementedError
+
+
+class InProcessRunner(Runner):
     """A thread pool in this process; a heartbeat thread renews the leases of its jobs."""
 
     def __init__(self, app):
@@ -128,7 +158,7 @@ class InProcessRunner:
 RQ_ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
 
 
-class RQRunner:
+class RQRunner(Runner):
     """Jobs go to an RQ queue in Redis; `flask worker` processes (any number, on any
     machine) run them. This process only enqueues. RQ's job timeout is a backstop behind the
     sandbox's own time limit; what a worker that died leaves behind is told by the lease."""
@@ -138,23 +168,29 @@ class RQRunner:
         from rq import Queue
 
         self.app = app
-        self.connection = Redis.from_url(app.config["QUEUE_URL"])
+        # A Redis that does not answer costs a request seconds: then QueueUnavailable (503).
+        self.connection = Redis.from_url(app.config["QUEUE_URL"], socket_connect_timeout=5)
         self.queue = Queue(app.config["QUEUE_NAME"], connection=self.connection)
 
     def job_id(self, conversion_id, token):
         return f"conversion-{conversion_id}-{token}"
 
     def submit(self, conversion_id, token):
+        from redis.exceptions import RedisError
+
         config = self.app.config
-        return self.queue.enqueue(
-            run_queued,
-            conversion_id,
-            token,
-            job_id=self.job_id(conversion_id, token),
-            job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
-            result_ttl=3600,
-            description=f"Sheetport conversion {conversion_id}",
-        )
+        try:
+            return self.queue.enqueue(
+                run_queued,
+                conversion_id,
+                token,
+                job_id=self.job_id(conversion_id, token),
+                job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
+                result_ttl=3600,
+                description=f"Sheetport conversion {conversion_id}",
+            )
+        except RedisError as error:
+            raise QueueUnavailable() from error
 
     def holds(self, conversion_id, token):
         from redis.exceptions import RedisError
@@ -232,7 +268,7 @@ def work(app, burst=False, name=None):
         db.engine.dispose()
     # Load boto3 and its S3 model once here: each forked work horse then makes its own
     # client in milliseconds instead of half a second.
-    for_app(app)
+    storage.current(app)
     worker = Worker([queue_runner.queue], connection=queue_runner.connection, name=name)
     return worker.work(burst=burst, logging_level="INFO")
 
@@ -242,39 +278,8 @@ def make_runner(app):
 
 
 def init_app(app):
-    from . import storage as storage_module
-
-    storage_module.init_app(app)
+    storage.init_app(app)
     app.extensions["sheetport_jobs"] = make_runner(app)
-    state = {"started": False, "lock": threading.Lock()}
-
-    @app.before_request
-    def start_once():
-        # Work that must happen once per process but not inside create_app().
-        if state["started"]:
-            return
-        with state["lock"]:
-            if not state["started"]:
-                state["started"] = True
-                warn_about_per_process_state(app)
-                if app.config["CLEANUP_INTERVAL_MINUTES"]:
-                    start_periodic_timer(app)
-
-
-def start(conversion, options, notify=False):
-    """Turn an uploaded file into a queued job."""
-    token = new_token()
-    conversion.options = options
-    conversion.output_format = options["format"]
-    conversion.status = Conversion.QUEUED
-    conversion.error = None
-    conversion.progress_done = 0
-    conversion.progress_total = 0
-    conversion.notify = notify
-    conversion.runner = token
-    conversion.lease_expires_at = utcnow() + lease_length()
-    db.session.commit()
-    return runner().submit(conversion.id, token)
 
 
 def retried(app, write, delays, what, conversion_id):
@@ -346,7 +351,7 @@ def run_claimed(app, conversion_id, token):
     )
     if conversion is None:
         return  # deleted, or another runner has it
-    files = storage(app)
+    files = storage.current(app)
     extension = result_extension(conversion)
     # The row first: whatever happens next, the file has an owner that cleanup walks.
     result = ConversionResult(
@@ -393,6 +398,9 @@ def run_claimed(app, conversion_id, token):
             "Conversion %s: the storage is full; the result was not written", conversion_id
         )
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
+    except StorageUnavailable:
+        app.logger.error("Conversion %s: the storage is unavailable", conversion_id, exc_info=True)
+        end_failed(app, conversion_id, token, result_id, result_path, STORAGE_DOWN)
     except SheetError as error:
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
     except Exception as error:
@@ -429,7 +437,7 @@ def run_claimed(app, conversion_id, token):
             raise LeaseLost
     finally:
         files.remove_scratch(token)
-    notify_if_slow(app, db.session.get(Conversion, conversion_id))
+    notify_if_slow(db.session.get(Conversion, conversion_id))
 
 
 def end(app, conversion_id, token, result_id, values, result_values=None):
@@ -484,7 +492,7 @@ def discard_result(result_id, result_path):
 def forget_file(app, stored_name):
     """Best effort: a file the storage refuses to delete now is removed by the sweep."""
     try:
-        storage(app).delete(stored_name)
+        storage.current(app).delete(stored_name)
     except Exception:
         app.logger.warning("Could not delete %s; the sweep will", stored_name, exc_info=True)
 
@@ -661,7 +669,7 @@ def reclaim_expired(now=None, conversion_ids=None, requeue=True):
                     conversion_id,
                 )
         if done:
-            storage().remove_scratch(token)
+            storage.current().remove_scratch(token)
         changed += done
     return changed
 
@@ -673,7 +681,7 @@ def discard_unfinished_results(conversion_id):
         )
     ).all()
     for result in unfinished:
-        storage().delete(result.stored_name)
+        storage.current().delete(result.stored_name)
         db.session.delete(result)
 
 
@@ -685,172 +693,3 @@ def engine_limits(app):
             "max_memory_bytes": app.config["CONVERSION_MAX_MEMORY_MB"] * 2**20,
         }
     )
-
-
-def notify_if_slow(app, conversion):
-    if conversion is None or not conversion.notify or conversion.user is None:
-        return
-    if conversion.started_at is None or conversion.finished_at is None:
-        return
-    if conversion.finished_at - conversion.started_at < timedelta(seconds=60):
-        return
-    from .email import send_email
-    from .urls import site_url_for
-
-    send_email(
-        conversion.user.email,
-        "Your conversion is ready"
-        if conversion.status == Conversion.DONE
-        else "Your conversion failed",
-        "conversion_done",
-        conversion=conversion,
-        link=site_url_for("convert.show", public_id=conversion.public_id),
-    )
-
-
-def delete_conversion(conversion):
-    """Delete a conversion's files (its upload and every result it wrote), then its row.
-    A job still running notices (its writes find no row) and deletes what it was writing."""
-    names = {conversion.stored_name, conversion.result_stored_name}
-    names.update(result.stored_name for result in conversion.results)
-    storage().delete(*names)
-    db.session.delete(conversion)
-
-
-def cleanup(app=None, now=None, requeue=True):
-    """Delete expired conversions, their files first. Returns how many went."""
-    now = now or utcnow()
-    reclaim_expired(now, requeue=requeue)
-    expired = db.session.scalars(
-        select(Conversion).where(
-            Conversion.expires_at <= now,
-            Conversion.status.not_in(ACTIVE),
-        )
-    ).all()
-    for conversion in expired:
-        delete_conversion(conversion)
-    db.session.commit()
-    return len(expired)
-
-
-def sweep_files(now=None):
-    """Remove files no row owns (older than the retention period), result rows whose
-    conversion is gone, and scratch folders of jobs no longer running. Returns the names."""
-    from . import settings
-
-    files = storage()
-    orphans = db.session.scalars(
-        select(ConversionResult).where(ConversionResult.conversion_id.not_in(select(Conversion.id)))
-    ).all()
-    removed = []
-    for result in orphans:
-        files.delete(result.stored_name)
-        removed.append(result.stored_name)
-        db.session.delete(result)
-    db.session.commit()
-    owned = set(db.session.scalars(select(Conversion.stored_name)))
-    owned.update(db.session.scalars(select(Conversion.result_stored_name)))
-    owned.update(db.session.scalars(select(ConversionResult.stored_name)))
-    live = set(db.session.scalars(select(Conversion.runner).where(Conversion.status.in_(ACTIVE))))
-    older_than = settings.get("retention_hours") * 3600
-    return removed + files.sweep(owned, live, older_than, now=now.timestamp() if now else None)
-
-
-def run_once_per_interval(name, seconds, task, now=None):
-    """Call task() unless some process ran `name` less than `seconds` ago: every process
-    ticks, one of them runs the task per interval (the row is the lock). True if it ran."""
-    now = now or utcnow()
-    if db.session.get(PeriodicRun, name) is None:
-        try:
-            db.session.add(PeriodicRun(name=name, last_run_at=now - timedelta(seconds=seconds)))
-            db.session.commit()
-        except IntegrityError:  # another process made it meanwhile
-            db.session.rollback()
-    taken = db.session.execute(
-        update(PeriodicRun)
-        .where(
-            PeriodicRun.name == name,
-            PeriodicRun.last_run_at <= now - timedelta(seconds=seconds * 0.9),
-        )
-        .values(last_run_at=now)
-    ).rowcount
-    db.session.commit()
-    if taken:
-        task()
-    return bool(taken)
-
-
-def periodic_tasks(app):
-    """(name, interval in seconds, task): the deployment's periodic work."""
-    from .email import send_pending_mail
-
-    return [
-        ("reclaim-leases", app.config["JOB_LEASE_SECONDS"], reclaim_expired),
-        ("send-mail", 60, send_pending_mail),
-        ("cleanup", app.config["CLEANUP_INTERVAL_MINUTES"] * 60, lambda: run_cleanup(app)),
-    ]
-
-
-def run_cleanup(app):
-    from .ratelimit import DatabaseStorage
-
-    count = cleanup(app)
-    removed = sweep_files()
-    DatabaseStorage().remove_expired()
-    if count or removed:
-        app.logger.info(
-            "Cleanup: %d expired conversion(s) deleted; %d orphaned file(s) removed: %s",
-            count,
-            len(removed),
-            ", ".join(removed),
-        )
-
-
-def start_periodic_timer(app):
-    """Every process ticks; each task runs once per interval per deployment (a row in the
-    database is the lock). app.extensions["sheetport_cleanup"].set() stops this process's."""
-    tasks = periodic_tasks(app)
-    tick = min(seconds for _, seconds, _ in tasks)
-    stop = app.extensions["sheetport_cleanup"] = threading.Event()
-
-    def loop():
-        while not stop.wait(tick):
-            for name, seconds, task in tasks:
-                try:
-                    with app.app_context():
-                        run_once_per_interval(name, seconds, task)
-                except Exception:  # keep the timer alive; the next tick tries again
-                    app.logger.exception("Periodic task %s failed", name)
-
-    threading.Thread(target=loop, name="periodic", daemon=True).start()
-
-
-def warn_about_per_process_state(app):
-    for warning in per_process_warnings(app):
-        app.logger.warning(warning)
-
-
-def per_process_warnings(app):
-    """Settings that hold only while one process serves the site (for the start-up log and
-    a deployment check)."""
-    warnings = []
-    storage_uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
-    if app.config.get("RATELIMIT_ENABLED") and storage_uri.startswith("memory://"):
-        warnings.append(
-            "Rate limits are counted in this process's memory (RATELIMIT_STORAGE_URI="
-            f"{storage_uri}): with several processes each counts on its own. Use the default "
-            "(sheetport+db://) or redis:// when running more than one."
-        )
-    if app.config.get("QUEUE_URL"):
-        if not app.config.get("STORAGE_URL"):
-            warnings.append(
-                "QUEUE_URL is set but STORAGE_URL is not: every worker must see this "
-                f"UPLOAD_FOLDER ({app.config['UPLOAD_FOLDER']}), so run them on this machine "
-                "or on a shared file system, or set STORAGE_URL=s3://bucket/prefix."
-            )
-        if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
-            warnings.append(
-                "QUEUE_URL is set but the database is SQLite: workers on other machines "
-                "cannot reach it. Set DATABASE_URL=postgresql://... to scale out."
-            )
-    return warnings

@@ -392,11 +392,6 @@ class Conversion(db.Model):
     def is_expired(self, now=None):
         return (now or utcnow()) >= self.expires_at
 
-    def owned_by(self, user, session_key):
-        if self.user_id is not None:
-            return user.is_authenticated and user.id == self.user_id
-        return session_key is not None and session_key == self.session_key
-
 
 class ConversionResult(db.Model):
     """One file a conversion wrote. The row exists before the file does (complete=False while

@@ -24,8 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import send_file
+from flask import current_app, send_file
 
+from .errors import Unavailable
 from .sheets import SheetError
 from .sheets.names import visible_text
 
@@ -48,6 +49,43 @@ class StorageFull(SheetError):
             or "Sheetport's storage is full, so the file could not be saved. "
             "Please try again later."
         )
+
+
+class StorageUnavailable(Unavailable):
+    """The bucket cannot be reached (refused, timed out, or the server says it is down)."""
+
+    part = "Storage"
+    message = (
+        "Sheetport's file storage is unavailable just now, so nothing was changed. "
+        "Please try again shortly."
+    )
+
+
+# S3 error codes that mean "the server is in trouble", not "your request is wrong".
+S3_DOWN = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500"}
+
+
+@contextmanager
+def reachable():
+    """Turn "cannot reach the bucket" into StorageUnavailable; other errors pass through."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import (
+        ClientError,
+        HTTPClientError,
+        NoCredentialsError,
+    )
+    from botocore.exceptions import ConnectionError as S3ConnectionError
+
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in S3_DOWN or status >= 500:
+            raise StorageUnavailable() from error
+        raise
+    except (S3ConnectionError, HTTPClientError, NoCredentialsError, S3UploadFailedError) as error:
+        raise StorageUnavailable() from error
 
 
 def is_disk_full(error):
@@ -201,7 +239,9 @@ class S3Storage:
     address), so the bucket need not be reachable from browsers and every download is
     checked against its owner."""
 
-    def __init__(self, url, folder, endpoint_url=None, key_id=None, secret=None, region=None):
+    def __init__(
+        self, url, folder, endpoint_url=None, key_id=None, secret=None, region=None, attempts=5
+    ):
         import boto3
         from botocore.config import Config
 
@@ -218,7 +258,13 @@ class S3Storage:
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             region_name=region,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+            # A bucket that does not answer costs a request seconds, not minutes: then
+            # StorageUnavailable (503, try again shortly).
+            config=Config(
+                retries={"max_attempts": attempts, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+            ),
         )
 
     def key(self, stored_name):
@@ -248,7 +294,8 @@ class S3Storage:
         return name, size
 
     def put(self, stored_name, source):
-        self.client.upload_file(str(source), self.bucket, self.key(stored_name))
+        with reachable():
+            self.client.upload_file(str(source), self.bucket, self.key(stored_name))
         Path(source).unlink(missing_ok=True)
 
     @contextmanager
@@ -259,7 +306,8 @@ class S3Storage:
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"{UPLOAD_PREFIX}{secrets.token_hex(16)}"
         try:
-            self.client.download_file(self.bucket, self.key(stored_name), str(copy))
+            with reachable():
+                self.client.download_file(self.bucket, self.key(stored_name), str(copy))
             yield copy
         finally:
             copy.unlink(missing_ok=True)
@@ -268,7 +316,8 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.key(stored_name))
+            with reachable():
+                self.client.head_object(Bucket=self.bucket, Key=self.key(stored_name))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
@@ -278,12 +327,15 @@ class S3Storage:
     def delete(self, *stored_names):
         keys = [{"Key": self.key(name)} for name in stored_names if name]
         for start in range(0, len(keys), 1000):  # the most one request may delete
-            self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
-            )
+            with reachable():
+                self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": keys[start : start + 1000], "Quiet": True},
+                )
 
     def download(self, stored_name, download_name, mimetype):
-        stored = self.client.get_object(Bucket=self.bucket, Key=self.key(stored_name))
+        with reachable():
+            stored = self.client.get_object(Bucket=self.bucket, Key=self.key(stored_name))
         response = send_file(
             stored["Body"], as_attachment=True, download_name=download_name, mimetype=mimetype
         )
@@ -295,9 +347,10 @@ class S3Storage:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
         )
-        for page in pages:
-            for item in page.get("Contents", []):
-                yield item["Key"].rsplit("/", 1)[-1], item["Size"], item["LastModified"]
+        with reachable():
+            listed = [item for page in pages for item in page.get("Contents", [])]
+        for item in listed:
+            yield item["Key"].rsplit("/", 1)[-1], item["Size"], item["LastModified"]
 
     def sweep(self, owned, live_tokens, older_than, now=None):
         removed = self.local.sweep(owned, live_tokens, older_than, now)
@@ -312,6 +365,11 @@ class S3Storage:
 
     def usage(self):
         return self.local.usage() + sum(size for _, size, _ in self.objects())
+
+
+def current(app=None):
+    """The storage of `app` (by default the current one): see for_app."""
+    return for_app(app or current_app)
 
 
 def for_app(app):
@@ -329,6 +387,7 @@ def for_app(app):
             key_id=app.config.get("S3_ACCESS_KEY_ID"),
             secret=app.config.get("S3_SECRET_ACCESS_KEY"),
             region=app.config.get("S3_REGION"),
+            attempts=app.config.get("S3_MAX_ATTEMPTS", 5),
         )
         cached = app.extensions["sheetport_storage"] = (os.getpid(), backend)
     return cached[1]

@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from . import jobs
+from . import conversions
 from .audit import audit
 from .extensions import db
 from .models import Conversion, Permission, Role, User
@@ -74,10 +74,8 @@ def delete_user(user, actor):
         raise AdminRuleError("You cannot delete your own account here.")
     if user.is_admin and user.active and active_admin_count() <= 1:
         raise AdminRuleError("This is the last active admin: make another admin first.")
-    for conversion in db.session.scalars(
-        select(Conversion).where(Conversion.user_id == user.id)
-    ).all():
-        jobs.delete_conversion(conversion)
+    for conversion in db.session.scalars(conversions.listing(user)).all():
+        conversions.remove(conversion)
     audit("user_delete", target=user.email, actor=actor)
     db.session.delete(user)
     db.session.commit()

@@ -518,7 +518,7 @@ def test_server_error_is_500_problem(app, api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(conversions, "conversions_of", broken)
+    monkeypatch.setattr(conversions, "listing", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     body = assert_problem(api.get("/api/v1/conversions"), 500)
     assert "secret" not in body["detail"]

@@ -400,7 +400,7 @@ def test_unconfirmed_users_may_convert(app, client, workbook, make_user):
 
 
 def test_slow_conversion_emails_the_user(app, client, workbook, make_user, outbox):
-    from app import jobs
+    from app.email import notify_if_slow
 
     user = make_user()
     AuthActions(client).login()
@@ -409,10 +409,10 @@ def test_slow_conversion_emails_the_user(app, client, workbook, make_user, outbo
     with app.app_context():
         conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
         conversion.notify = True
-        jobs.notify_if_slow(app, conversion)
+        notify_if_slow(conversion)
         assert outbox == []  # it took less than a minute
         conversion.started_at = conversion.finished_at - timedelta(minutes=2)
-        jobs.notify_if_slow(app, conversion)
+        notify_if_slow(conversion)
     assert outbox[0].recipients == [user.email] and "is ready" in outbox[0].subject
     assert f"/convert/{public_id}" in outbox[0].body
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app import jobs
+from app import periodic
+from app.deploy import per_process_warnings
 from app.email import delivery_note, send_email, send_pending_mail
 from app.extensions import db
 from app.models import OutgoingMail, PeriodicRun, utcnow
@@ -276,13 +277,13 @@ def test_periodic_work_runs_once_per_interval_across_processes(tmp_path):
     ran = []
     for app in (first, second, first):
         with app.app_context():
-            jobs.run_once_per_interval("cleanup", 600, lambda app=app: ran.append(app))
+            periodic.run_once_per_interval("cleanup", 600, lambda app=app: ran.append(app))
     assert ran == [first]
     with second.app_context():
         run = db.session.get(PeriodicRun, "cleanup")
         run.last_run_at = utcnow() - timedelta(minutes=11)
         db.session.commit()
-        assert jobs.run_once_per_interval("cleanup", 600, lambda: ran.append(second))
+        assert periodic.run_once_per_interval("cleanup", 600, lambda: ran.append(second))
     assert ran == [first, second]
     for app in (first, second):
         with app.app_context():
@@ -294,7 +295,7 @@ def test_per_process_rate_limits_are_reported_at_start(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         app.test_client().get("/")
     assert "Rate limits are counted in this process's memory" in caplog.text
-    assert jobs.per_process_warnings(build_app(tmp_path, RATELIMIT_ENABLED=True)) == []
+    assert per_process_warnings(build_app(tmp_path, RATELIMIT_ENABLED=True)) == []
 
 
 GUNICORN_APP = """

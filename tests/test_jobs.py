@@ -18,7 +18,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from app import jobs
+from app import conversions, jobs
 from app.extensions import db
 from app.models import Conversion, ConversionResult, utcnow
 
@@ -221,7 +221,9 @@ def test_progress_writes_are_skipped_while_the_database_is_locked(
     public_id = start_xlsx(client, big_csv(tmp_path))
     wait_until(lambda: running_with_progress(app, public_id), what="progress")
     with caplog.at_level(logging.WARNING), locked_database(app):
-        time.sleep(3)  # longer than a progress write's two tries
+        # Well over a progress write's two tries (1 s each, 0.2 s apart), so that one write
+        # falls wholly inside the lock even when a busy machine slows the engine down.
+        time.sleep(6)
     conversion = wait_for(app, public_id, timeout=60)
     assert conversion.status == "done", conversion.error
     assert f"Conversion {conversion.id}: progress" in caplog.text and "not recorded" in caplog.text
@@ -263,7 +265,7 @@ def test_a_final_write_that_never_succeeds_is_logged_and_the_lease_lapses(
 
     monkeypatch.setattr(jobs, "end", end_while_locked)  # the database locks up at the end
     with caplog.at_level(logging.WARNING), app.test_request_context():
-        jobs.start(
+        conversions.start(
             db.session.get(Conversion, conversion.id),
             {"format": "csv", "sheets": ["Data"], "name_stem": "report"},
         ).result(timeout=30)
@@ -356,14 +358,14 @@ def test_killing_the_child_says_so_and_leaves_no_files(app, client, tmp_path, ca
 
 WORKER = """
 import json, sys, time
-from app import create_app, jobs
+from app import conversions, create_app
 from app.extensions import db
 from app.models import Conversion
 settings = json.loads(sys.argv[1])
 app = create_app("testing", settings)
 with app.test_request_context():
     conversion = db.session.get(Conversion, int(sys.argv[2]))
-    jobs.start(conversion, json.loads(sys.argv[3]))
+    conversions.start(conversion, json.loads(sys.argv[3]))
 print("started", flush=True)
 time.sleep(600)
 """

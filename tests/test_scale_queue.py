@@ -18,6 +18,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from app import jobs
+from app.deploy import per_process_warnings
 from app.extensions import db
 from app.models import Conversion, ConversionResult, Role
 from app.sheets import Options, convert
@@ -264,7 +265,7 @@ def test_rate_limit_counters_can_live_in_the_same_redis(tmp_path, redis_url, mon
     with app.app_context():
         db.create_all()
         Role.insert_roles()
-        assert jobs.per_process_warnings(app) == []
+        assert per_process_warnings(app) == []
     auth = AuthActions(app.test_client())
     for n in range(2):
         assert auth.login(email=f"user{n}@example.com", password="x").status_code == 200
@@ -275,9 +276,9 @@ def test_rate_limit_counters_can_live_in_the_same_redis(tmp_path, redis_url, mon
 
 
 def test_a_queue_without_shared_storage_or_database_is_warned_about(app):
-    warnings = jobs.per_process_warnings(app)
+    warnings = per_process_warnings(app)
     assert any("STORAGE_URL is not" in warning for warning in warnings)
     sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     assert any("database is SQLite" in warning for warning in warnings) == sqlite
     app.config["STORAGE_URL"] = "s3://bucket/prefix"
-    assert not any("STORAGE_URL" in warning for warning in jobs.per_process_warnings(app))
+    assert not any("STORAGE_URL" in warning for warning in per_process_warnings(app))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app import jobs
+from app import conversions, jobs, storage
 from app.extensions import db
 from app.models import Conversion, utcnow
 from app.sheets import Options, convert
@@ -52,9 +52,9 @@ def local_files(app):
 
 def test_the_factory_picks_the_bucket(app):
     with app.app_context():
-        files = jobs.storage()
+        files = storage.current()
         assert isinstance(files, S3Storage) and files.prefix == "files"
-        assert jobs.storage() is files  # one client per process
+        assert storage.current() is files  # one client per process
 
 
 def test_upload_convert_download_delete(app, client, workbook, tmp_path, s3):
@@ -109,7 +109,7 @@ def test_failed_conversion_leaves_only_the_upload(app, client, tmp_path, s3):
     conversion = fetch(app, Conversion, public_id=public_id)
     with app.app_context():
         # The stored upload vanishes behind Sheetport's back: the job fails, says so plainly.
-        jobs.storage().delete(conversion.stored_name)
+        storage.current().delete(conversion.stored_name)
     response = client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["wide"]})
     assert response.status_code == 302
     conversion = wait_for(app, public_id)
@@ -128,17 +128,17 @@ def test_retention_cleanup_and_orphan_sweep_remove_objects(app, client, workbook
         conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=expired))
         conversion.expires_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
-        assert jobs.cleanup() == 1
+        assert conversions.cleanup() == 1
     assert len(s3()) == 2
     # An object no row owns (a process died between upload and commit): old ones go.
     orphan = "0123456789abcdef0123456789abcdef.csv"
     client_s3.put_object(Bucket=name, Key=f"files/{orphan}", Body=b"x")
     client_s3.put_object(Bucket=name, Key="files/not-ours.txt", Body=b"y")
     with app.app_context():
-        assert jobs.sweep_files() == []  # too recent: it may be an upload in progress
-        removed = jobs.sweep_files(now=utcnow() + timedelta(days=2))
+        assert conversions.sweep_files() == []  # too recent: it may be an upload in progress
+        removed = conversions.sweep_files(now=utcnow() + timedelta(days=2))
         assert removed == [orphan]
-        assert jobs.storage().usage() > 0
+        assert storage.current().usage() > 0
     assert f"files/{orphan}" not in s3() and "files/not-ours.txt" in s3()
     assert len(s3()) == 3
     with client.get(f"/convert/{kept}/download") as download:

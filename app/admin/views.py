@@ -5,7 +5,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from .. import jobs, settings
+from .. import conversions as service  # `conversions` is a view here
+from .. import settings, storage
 from ..api.auth import revoke_token, tokens_of, user_token
 from ..audit import ACTIONS, audit
 from ..errors import format_size
@@ -47,7 +48,7 @@ def dashboard():
         ("Failed", count(Conversion.id, status == Conversion.FAILED)),
         ("Running", count(Conversion.id, status == Conversion.RUNNING)),
         ("Queued", count(Conversion.id, status == Conversion.QUEUED)),
-        ("Storage used", format_size(jobs.storage().usage())),
+        ("Storage used", format_size(storage.current().usage())),
         ("Unread messages", count(Message.id, Message.read.is_(False))),
     ]
     recent_users = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(10))
@@ -216,14 +217,11 @@ def conversions():
 def delete_conversion(conversion_id):
     conversion = db.get_or_404(Conversion, conversion_id)
     if EmptyForm().validate_on_submit():
-        if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
+        try:
+            service.delete(conversion, by=current_user._get_current_object())
+        except service.Busy:
             flash("That conversion is still running.", "warning")
         else:
-            audit(
-                "conversion_delete", target=f"{conversion.original_name} ({conversion.public_id})"
-            )
-            jobs.delete_conversion(conversion)
-            db.session.commit()
             flash("The conversion and its files were deleted.", "success")
     return redirect(url_for("admin.conversions"))
 
@@ -232,11 +230,14 @@ def delete_conversion(conversion_id):
 def retry_conversion(conversion_id):
     conversion = db.get_or_404(Conversion, conversion_id)
     if EmptyForm().validate_on_submit():
-        if conversion.status != Conversion.FAILED or not conversion.options:
-            flash("Only a failed conversion can be retried.", "warning")
+        target = f"{conversion.original_name} ({conversion.public_id})"
+        try:
+            service.retry(conversion)
+        except service.Refused as refusal:
+            flash(str(refusal), "warning")
         else:
-            audit("conversion_retry", target=f"{conversion.original_name} ({conversion.public_id})")
-            jobs.start(conversion, conversion.options, notify=conversion.notify)
+            audit("conversion_retry", target=target)
+            db.session.commit()
             flash(f"Retrying {conversion.original_name}.", "success")
     return redirect(url_for("admin.conversions"))
 

@@ -6,12 +6,11 @@ from http import HTTPStatus
 
 from flask import abort, current_app, g, request, url_for
 
-from .. import conversions, jobs, settings
-from ..audit import audit
+from .. import conversions, settings
 from ..convert.forms import FORMATS as OUTPUT_CHOICES  # the web form's names for them
 from ..extensions import db
 from ..models import Conversion
-from ..sheets import FORMAT_NAMES, BadOptions, Options, SheetError
+from ..sheets import FORMAT_NAMES
 from ..sheets.convert import MEDIA_TYPES
 from . import bp
 from .auth import api_refusal, auth, current_owner
@@ -98,10 +97,10 @@ def convert_now(options, upload):
         return accepted(conversion, dump=True)
     if conversion.status == Conversion.FAILED:
         error = conversion.error
-        jobs.delete_conversion(conversion)  # nothing of a refused one-shot is kept
+        conversions.remove(conversion)  # nothing of a refused one-shot is kept
         db.session.commit()
         abort(422, error)
-    return result_file(conversion)
+    return conversions.result_download(conversion)
 
 
 # --- conversions as resources -----------------------------------------------------------
@@ -129,7 +128,7 @@ def create_conversion(options, upload):
 @bp.arguments(PageQuerySchema, location="query")
 def list_conversions(query):
     page = db.paginate(
-        conversions.conversions_of(current_owner()),
+        conversions.listing(current_owner(), details=True),
         page=query["page"],
         per_page=query["per_page"],
         error_out=False,
@@ -157,13 +156,7 @@ def conversion(public_id):
 @bp.response(204)
 @answers(404, 409, 410)
 def delete_conversion(public_id):
-    conversion = owned(public_id)
-    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
-        abort(409, "Wait for the conversion to finish, then delete it.")
-    name = conversion.original_name
-    jobs.delete_conversion(conversion)
-    audit("conversion_delete", target=name, actor=current_owner())
-    db.session.commit()
+    conversions.delete(conversions.find(public_id, current_owner()), by=current_owner())
     return ""
 
 
@@ -177,11 +170,7 @@ def preview(query, public_id):
     sheet = query.get("sheet") or conversions.first_sheet_name(conversion)
     if sheet is None:
         abort(422, "This file has no sheets.")
-    check_sheets(conversion, [sheet])
-    try:
-        shown = conversions.sheet_preview(conversion, sheet)
-    except SheetError as error:
-        abort(422, str(error))
+    shown = conversions.sheet_preview(conversion, sheet)
     return {**shown, "rows": shown["rows"][: query["rows"]]}
 
 
@@ -192,8 +181,6 @@ def preview(query, public_id):
 @bp.arguments(OptionsSchema, location="json", required=False)
 def reconvert(options, public_id):
     conversion = owned(public_id)
-    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
-        abort(409, "This file is already being converted.")
     start(conversion, options)
     return accepted(conversion)
 
@@ -202,12 +189,7 @@ def reconvert(options, public_id):
 @bp.doc(summary="The converted file", **file_response_doc("The converted file."))
 @answers(404, 409, 410)
 def result(public_id):
-    conversion = owned(public_id)
-    if conversion.status == Conversion.FAILED:
-        abort(409, f"The conversion failed: {conversion.error}")
-    if conversion.status != Conversion.DONE:
-        abort(409, f"The conversion is not finished yet (it is {conversion.status}).")
-    return result_file(conversion)
+    return conversions.result_download(conversions.find(public_id, current_owner()))
 
 
 # --- about the service and the caller ---------------------------------------------------
@@ -259,29 +241,14 @@ def me():
 
 
 def receive(file, look_inside=True):
-    try:
-        return conversions.receive_upload(file, owner=current_owner(), look_inside=look_inside)
-    except conversions.UploadRefused as refusal:
-        abort(refusal.status, str(refusal))
+    """Refusals (UploadRefused and the rest) answer as problems: see app/errors.py."""
+    return conversions.receive_upload(file, current_owner(), look_inside=look_inside)
 
 
 def owned(public_id):
-    """The caller's conversion: 404 for anyone else's, 410 once expired (as the web)."""
-    conversion = conversions.find_conversion(public_id, current_owner())
-    if conversion is None:
-        abort(404, "There is no conversion with this id.")
-    if conversion.is_expired():
-        abort(410)
-    return conversions.inspected(conversion)
-
-
-def check_sheets(conversion, names):
-    if "sheets" not in conversion.info:
-        return  # not read yet (one-shot): the job checks the names as it reads the file
-    known = {s["name"] for s in conversion.info["sheets"]}
-    missing = [name for name in names if name not in known]
-    if missing:
-        abort(422, f"The file has no sheet named '{missing[0]}'.")
+    """The caller's conversion, with its sheets read: 404 for anyone else's, 410 once
+    expired (as the web)."""
+    return conversions.inspected(conversions.find(public_id, current_owner()))
 
 
 def start(conversion, data, fresh=False):
@@ -289,29 +256,13 @@ def start(conversion, data, fresh=False):
     options = OptionsSchema.engine_options(
         data, conversions.text_sheet_name(conversion.original_name)
     )
-    try:
-        check_sheets(conversion, options["sheets"])
-        Options(**options).validate()
-    except BaseException as error:
-        if fresh:
-            jobs.delete_conversion(conversion)
-            db.session.commit()
-        if isinstance(error, BadOptions):
-            abort(422, str(error))
-        raise
-    return jobs.start(conversion, options)
+    return conversions.start(conversion, options, fresh=fresh)
 
 
 def accepted(conversion, dump=False):
     body = resource(conversion)
     location = url_for("api.conversion", public_id=conversion.public_id)
     return (ConversionSchema().dump(body) if dump else body), 202, {"Location": location}
-
-
-def result_file(conversion):
-    return jobs.storage().download(
-        conversion.result_stored_name, conversion.result_name, conversions.media_type(conversion)
-    )
 
 
 def resource(conversion):

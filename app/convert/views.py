@@ -13,34 +13,33 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from .. import conversions, jobs
-from ..audit import audit
+from .. import conversions
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Conversion
 from ..urls import page_number
-from . import bp
+from . import bp, visitor
 from .forms import OptionsForm, ReadAsForm, UploadForm
 
 
 @bp.route("/convert", methods=["GET", "POST"])
 def upload():
-    if not conversions.may_convert():
+    if not conversions.may_convert(visitor.owner()):
         return render_template(
             "convert/sign_in_first.html"
         ), 403 if request.method == "POST" else 200
     form = UploadForm(data={"output_format": chosen_format()})
     if form.validate_on_submit():
         try:
-            conversion = conversions.receive_upload(form.file.data)
-        except conversions.UploadRefused as refusal:
+            conversion = conversions.receive_upload(form.file.data, visitor.owner(create=True))
+            if form.quick.data:
+                options = conversions.quick_options(conversion, form.output_format.data)
+                conversions.start(conversion, options, fresh=True)
+        except conversions.Refused as refusal:
             form.file.errors.append(str(refusal))
         else:
-            remember_format(form.output_format.data)
-            if form.quick.data:
-                options = conversions.quick_options(conversion)
-                jobs.start(conversion, {**options, "format": form.output_format.data})
-            else:
+            visitor.remember_options(output_format=form.output_format.data)
+            if not form.quick.data:
                 flash(
                     f"Uploaded {conversion.original_name}. Check the preview, then convert it.",
                     "success",
@@ -48,7 +47,7 @@ def upload():
             return next_page(url_for("convert.show", public_id=conversion.public_id))
     status = 400 if form.errors else 200
     return render_template(
-        "convert/upload.html", form=form, limit=conversions.upload_limit()
+        "convert/upload.html", form=form, limit=conversions.upload_limit(visitor.owner())
     ), status
 
 
@@ -61,26 +60,28 @@ def next_page(url):
 
 
 def chosen_format():
-    return conversions.remembered_options().get("output_format", "csv")
+    return visitor.remembered_options().get("output_format", "csv")
 
 
-def remember_format(output_format):
-    session[conversions.OPTIONS_KEY] = {
-        **conversions.remembered_options(),
-        "output_format": output_format,
-    }
+def owned(public_id):
+    """The visitor's conversion, with its sheets read (404 for anyone else's, 410 once
+    expired: see conversions.find)."""
+    return conversions.inspected(conversions.find(public_id, visitor.owner()))
 
 
 @bp.route("/convert/<public_id>", methods=["GET", "POST"])
 def show(public_id):
-    conversion = conversions.owned_conversion(public_id)
+    conversion = owned(public_id)
     sheet = shown_sheet(conversion)
     form = options_form(conversion, sheet)
-    if request.method == "POST":
-        if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
-            flash("This file is already being converted.", "info")
-        elif form.validate_on_submit():
-            conversions.start_conversion(conversion, form)
+    if request.method == "POST" and form.validate_on_submit():
+        visitor.remember_options(**form.remembered())
+        options = form.engine_options(conversions.text_sheet_name(conversion.original_name))
+        try:
+            conversions.start(conversion, options, notify=form.notify.data)
+        except conversions.Refused as refusal:
+            flash(str(refusal), "info" if refusal.status == 409 else "danger")
+        else:
             return redirect(url_for("convert.show", public_id=public_id))
     shown = conversions.sheet_preview(conversion, sheet) if sheet else None
     return render_template(
@@ -94,13 +95,9 @@ def show(public_id):
     ), (400 if form.errors else 200)
 
 
-def sheet_names(conversion):
-    return [s["name"] for s in conversion.info.get("sheets", [])]
-
-
 def shown_sheet(conversion):
     """The sheet tab asked for; else the one converted last time; else the first visible."""
-    names = sheet_names(conversion)
+    names = conversions.sheet_names(conversion)
     last = conversion.options.get("sheets") or []
     for candidate in (request.args.get("sheet"), *last[:1]):
         if candidate in names:
@@ -115,11 +112,11 @@ def options_form(conversion, sheet):
         form = OptionsForm()
     else:
         last = OptionsForm.data_from_options(conversion.options or {})
-        form = OptionsForm(data={**conversions.remembered_options(), **last})
+        form = OptionsForm(data={**visitor.remembered_options(), **last})
         several = last.get("all_sheets") or len(last.get("sheets") or []) > 1
         if not several:
             form.sheets.data = [sheet] if sheet else []
-    form.sheets.choices = [SelectChoice(name) for name in sheet_names(conversion)]
+    form.sheets.choices = [SelectChoice(name) for name in conversions.sheet_names(conversion)]
     form.input_encoding.data = conversion.info.get("input_encoding", "")
     form.name_detected(conversion.info)
     return form
@@ -136,17 +133,15 @@ def read_as_form(conversion):
 
 @bp.post("/convert/<public_id>/read-as")
 def read_as(public_id):
-    conversion = conversions.owned_conversion(public_id)
+    conversion = owned(public_id)
     form = read_as_form(conversion)
     if form is None:
         abort(404)
-    if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
-        flash("Wait for the conversion to finish, then change how the file is read.", "warning")
-    elif form.validate_on_submit():
+    if form.validate_on_submit():
         try:
             conversions.read_as(conversion, form.input_encoding.data)
-        except conversions.UploadRefused as refusal:
-            flash(str(refusal), "danger")
+        except conversions.Refused as refusal:
+            flash(str(refusal), "warning" if refusal.status == 409 else "danger")
         else:
             flash(f"The file is now read as {form.input_encoding.data}.", "success")
     else:
@@ -156,7 +151,7 @@ def read_as(public_id):
 
 @bp.get("/convert/<public_id>/status")
 def status(public_id):
-    conversion = conversions.owned_conversion(public_id)
+    conversion = conversions.find(public_id, visitor.owner())
     return jsonify(
         status=conversion.status,
         percent=conversion.percent,
@@ -171,27 +166,21 @@ def status(public_id):
 
 @bp.get("/convert/<public_id>/download")
 def download(public_id):
-    conversion = conversions.owned_conversion(public_id)
-    if conversion.status != Conversion.DONE:
-        abort(404)
-    return jobs.storage().download(
-        conversion.result_stored_name, conversion.result_name, conversions.media_type(conversion)
-    )
+    return conversions.result_download(conversions.find(public_id, visitor.owner()))
 
 
 @bp.route("/convert/<public_id>/delete", methods=["GET", "POST"])
 def delete(public_id):
-    conversion = conversions.owned_conversion(public_id)
+    conversion = conversions.find(public_id, visitor.owner())
     if request.method == "GET":
         return render_template("convert/delete.html", conversion=conversion, form=EmptyForm())
     if EmptyForm().validate_on_submit():
-        if conversion.status in (Conversion.QUEUED, Conversion.RUNNING):
-            flash("Wait for the conversion to finish, then delete it.", "warning")
-            return redirect(url_for("convert.show", public_id=public_id))
         name = conversion.original_name
-        jobs.delete_conversion(conversion)
-        audit("conversion_delete", target=name)
-        db.session.commit()
+        try:
+            conversions.delete(conversion, by=visitor.owner())
+        except conversions.Busy as refusal:
+            flash(str(refusal), "warning")
+            return redirect(url_for("convert.show", public_id=public_id))
         flash(f"Deleted {name} and its files.", "success")
     return redirect(url_for("convert.history"))
 
@@ -199,7 +188,7 @@ def delete(public_id):
 @bp.get("/history")
 def history():
     page = db.paginate(
-        conversions.visitor_conversions(),
+        conversions.listing(visitor.owner()),
         page=page_number(),
         per_page=current_app.config["CONVERSIONS_PER_PAGE"],
         error_out=False,
@@ -213,10 +202,11 @@ def end_session():
         abort(404)
     if request.method == "GET":
         count = db.session.scalar(
-            select(func.count()).select_from(conversions.visitor_conversions().subquery())
+            select(func.count()).select_from(conversions.listing(visitor.owner()).subquery())
         )
         return render_template("convert/end_session.html", count=count, form=EmptyForm())
     if EmptyForm().validate_on_submit():
-        conversions.end_anonymous_session()
+        conversions.delete_all(visitor.owner())  # a job still running deletes its result
+        session.clear()
         flash("Your session has ended and your files were deleted.", "success")
     return redirect(url_for("main.index"))

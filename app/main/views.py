@@ -11,6 +11,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from .. import conversions, settings
+from ..convert import visitor
 from ..convert.forms import UploadForm
 from ..decorators import mail_limited
 from ..email import send_contact_message
@@ -26,12 +27,13 @@ THEME_COOKIE = "theme"
 
 @bp.get("/")
 def index():
-    if not conversions.may_convert():
+    owner = visitor.owner()
+    if not conversions.may_convert(owner):
         return render_template("main/index.html", form=None)
     form = UploadForm(
-        data={"output_format": conversions.remembered_options().get("output_format", "csv")}
+        data={"output_format": visitor.remembered_options().get("output_format", "csv")}
     )
-    return render_template("main/index.html", form=form, limit=conversions.upload_limit())
+    return render_template("main/index.html", form=form, limit=conversions.upload_limit(owner))
 
 
 # People type these; the pages live under /auth.

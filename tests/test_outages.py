@@ -1,0 +1,239 @@
+"""The bucket or Redis cannot be reached during a request: a 503 that says so ("try again
+shortly"), problem+json under /api/, a line in the log, never a 500, and nothing
+half-written: no row, no object, no local file left by the request that failed.
+
+Real parts: moto's S3 server (tests/scale.py) and then a closed port on loopback in its
+place; for the queue, a closed port where Redis would be."""
+
+import logging
+import os
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Conversion, ConversionResult, Role
+
+from .api_helpers import Api, make_token
+from .conftest import AuthActions, build_app, fetch
+from .scale import free_port, new_bucket, objects_in, s3_server
+from .sheets.books import write_xlsx
+from .test_convert import FORM, WORKBOOK, public_id_of, upload, wait_for
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    return write_xlsx(tmp_path / "report.xlsx", WORKBOOK)
+
+
+def closed_address():
+    """An address on loopback where nothing listens (connections are refused at once)."""
+    return f"127.0.0.1:{free_port()}"
+
+
+def counts(app):
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count()).select_from(Conversion)),
+            db.session.scalar(select(func.count()).select_from(ConversionResult)),
+        )
+
+
+def local_files(app):
+    folder = app.config["UPLOAD_FOLDER"]
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def assert_unavailable(response, part):
+    assert response.status_code == 503, response.get_data(as_text=True)[:500]
+    assert response.headers["Retry-After"] == "30"
+    text = response.get_data(as_text=True)
+    assert f"{part} is unavailable just now" in text and "try again shortly" in text
+    assert "Traceback" not in text and "Errno" not in text and "botocore" not in text
+    if response.mimetype == "text/html":
+        assert "Unavailable for a moment" in text
+    return text
+
+
+def assert_problem_unavailable(response, part):
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    body = response.json
+    assert body["status"] == 503 and f"{part} is unavailable just now" in body["detail"]
+    return body
+
+
+# --- the bucket -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket(s3_endpoint):
+    return new_bucket(s3_endpoint)
+
+
+@pytest.fixture
+def app_settings(request):
+    if "bucket" in request.fixturenames:
+        settings, _, _ = request.getfixturevalue("bucket")
+        return {**settings, "S3_MAX_ATTEMPTS": 2}
+    return {"QUEUE_URL": f"redis://{closed_address()}/0", "QUEUE_NAME": "nowhere"}
+
+
+def lose_the_bucket(app):
+    """From now on this app's storage points at a closed port (a new client is made)."""
+    app.config["S3_ENDPOINT_URL"] = f"http://{closed_address()}"
+    app.extensions.pop("sheetport_storage", None)
+
+
+def test_the_bucket_unreachable_answers_503_and_changes_nothing(
+    app, client, user, bucket, workbook, caplog
+):
+    _, s3, name = bucket
+    AuthActions(client).login()
+    done_id = public_id_of(upload(client, workbook, quick=True))
+    assert wait_for(app, done_id).status == "done"
+    kept_id = public_id_of(upload(client, workbook))  # the preview of "Data" only is cached
+    objects, rows = objects_in(s3, name), counts(app)
+    assert len(objects) == 3 and rows == (2, 1)
+    api = Api(client, make_token(app))
+    lose_the_bucket(app)
+
+    with caplog.at_level(logging.ERROR):
+        assert_unavailable(upload(client, workbook), "file storage")
+        assert_unavailable(upload(client, workbook, quick=True), "file storage")
+        with client.get(f"/convert/{done_id}/download") as download:
+            assert_unavailable(download, "file storage")
+        assert_unavailable(client.get(f"/convert/{kept_id}?sheet=Other"), "file storage")
+        assert_unavailable(client.post(f"/convert/{done_id}/delete"), "file storage")
+        # The same through the API: problem documents.
+        content = workbook.read_bytes()
+        assert_problem_unavailable(api.upload("/api/v1/conversions", content), "file storage")
+        assert_problem_unavailable(api.upload("/api/v1/convert", content), "file storage")
+        assert_problem_unavailable(api.get(f"/api/v1/conversions/{done_id}/result"), "file storage")
+        assert_problem_unavailable(api.delete(f"/api/v1/conversions/{done_id}"), "file storage")
+    assert "Storage unavailable: POST /convert answered 503 (EndpointConnectionError" in caplog.text
+    assert f"Storage unavailable: GET /convert/{done_id}/download answered 503" in caplog.text
+    assert "Storage unavailable: POST /api/v1/conversions answered 503" in caplog.text
+    # Nothing half-written: the same rows and objects, no local leftovers.
+    assert counts(app) == rows and objects_in(s3, name) == objects
+    assert local_files(app) == []
+    assert fetch(app, Conversion, public_id=done_id).status == "done"
+
+    # Converting needs no bucket in the request; the job that cannot read it fails with a
+    # message the user can act on, and leaves no result row or file behind.
+    response = client.post(f"/convert/{kept_id}", data={**FORM, "sheets": ["Data"]})
+    assert response.status_code == 302
+    failed = wait_for(app, kept_id)
+    assert failed.status == "failed" and "storage was unavailable" in failed.error
+    assert counts(app) == rows and objects_in(s3, name) == objects
+    assert local_files(app) == []
+
+    # Back again: everything works as before.
+    app.config["S3_ENDPOINT_URL"] = bucket[0]["S3_ENDPOINT_URL"]
+    app.extensions.pop("sheetport_storage", None)
+    with client.get(f"/convert/{done_id}/download") as download:
+        assert download.status_code == 200 and download.get_data().startswith(b"id,name,code")
+    assert client.post(f"/convert/{done_id}/delete").status_code == 302
+    assert len(objects_in(s3, name)) == 1  # the other upload's
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+def test_the_queue_unreachable_answers_503_and_starts_nothing(app, client, user, workbook, caplog):
+    AuthActions(client).login()
+    with caplog.at_level(logging.ERROR):
+        assert_unavailable(upload(client, workbook, quick=True), "job queue")
+    assert counts(app) == (0, 0) and local_files(app) == []  # the fresh upload went too
+    assert "Queue unavailable: POST /convert answered 503 (ConnectionError" in caplog.text
+
+    public_id = public_id_of(upload(client, workbook))  # an upload needs no queue
+    before = fetch(app, Conversion, public_id=public_id)
+    response = client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"]})
+    assert_unavailable(response, "job queue")
+    after = fetch(app, Conversion, public_id=public_id)
+    assert (after.status, after.options, after.runner, after.lease_expires_at) == (
+        "uploaded",
+        {},
+        None,
+        None,
+    )
+    assert local_files(app) == [before.stored_name]
+    page = client.get(f"/convert/{public_id}")
+    assert page.status_code == 200  # looking at it needs no queue either
+
+    # A re-convert of a finished one puts it back as it was.
+    with app.app_context():
+        conversion = db.session.get(Conversion, before.id)
+        conversion.status, conversion.options = "failed", {"format": "csv", "sheets": ["Data"]}
+        conversion.error = "An earlier failure."
+        db.session.commit()
+    api = Api(client, make_token(app))
+    response = api.post(f"/api/v1/conversions/{public_id}/convert", json={"sheet": ["Data"]})
+    assert_problem_unavailable(response, "job queue")
+    after = fetch(app, Conversion, public_id=public_id)
+    assert (after.status, after.error, after.options["sheets"]) == (
+        "failed",
+        "An earlier failure.",
+        ["Data"],
+    )
+
+    content = workbook.read_bytes()
+    assert_problem_unavailable(api.upload("/api/v1/convert", content), "job queue")
+    assert_problem_unavailable(api.upload("/api/v1/conversions", content), "job queue")
+    created = api.upload("/api/v1/conversions", content, query="?start=false")
+    assert created.status_code == 201  # nothing to enqueue
+    assert counts(app) == (2, 0)
+    assert len(local_files(app)) == 2
+
+
+# --- the rate-limit counters ----------------------------------------------------------------
+
+
+def test_rate_limits_without_their_redis_count_in_memory_meanwhile(tmp_path, caplog):
+    app = build_app(
+        tmp_path,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=f"redis://{closed_address()}/0",
+        LOGIN_LIMIT_PER_ACCOUNT="3 per minute",
+    )
+    with app.app_context():
+        db.create_all()
+        Role.insert_roles()
+    client = app.test_client()
+    wrong = {"email": "ada@example.com", "password": "not the password"}
+    with caplog.at_level(logging.WARNING):
+        answers = [client.post("/auth/login", data=wrong).status_code for _ in range(4)]
+    assert answers[:3] == [200, 200, 200] and answers[3] == 429  # still limited, never a 500
+    assert "Rate limit storage unreachable - falling back to in-memory storage" in caplog.text
+
+
+def test_cleanup_without_the_bucket_says_so_and_deletes_nothing(
+    app, client, runner, bucket, workbook
+):
+    _, s3, name = bucket
+    public_ids = [public_id_of(upload(client, workbook)) for _ in range(2)]
+    with app.app_context():
+        for conversion in db.session.scalars(select(Conversion)):
+            conversion.expires_at = conversion.created_at - timedelta(minutes=1)
+        db.session.commit()
+    objects = objects_in(s3, name)
+    lose_the_bucket(app)
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 1 and "file storage is unavailable" in result.output
+    assert "Traceback" not in result.output
+    assert counts(app) == (2, 0) and objects_in(s3, name) == objects
+    app.config["S3_ENDPOINT_URL"] = bucket[0]["S3_ENDPOINT_URL"]
+    app.extensions.pop("sheetport_storage", None)
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 0 and "Deleted 2 expired conversions" in result.output
+    assert counts(app) == (0, 0) and objects_in(s3, name) == []
+    assert all(fetch(app, Conversion, public_id=p) is None for p in public_ids)
