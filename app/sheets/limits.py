@@ -20,6 +20,9 @@ class Limits:
     # xlsx sheets whose XML is larger go to CSV by the columnar fast path (columnar.py);
     # below this, importing pyarrow costs more than the fast path saves.
     columnar_above_bytes: int = 8 * MiB
+    # Streamed xlsx sheets go to CSV/TSV in blocks of about this much XML (blocks.py);
+    # 0: row by row, by the streaming reader.
+    block_bytes: int = 8 * MiB
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
 
 

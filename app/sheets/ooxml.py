@@ -684,14 +684,21 @@ def shared_strings(archive, chunk_size=CHUNK):
     yield from strings
 
 
-def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, chunk_size=CHUNK):
+def stream_rows(
+    archive, part, width, shared_strings, format_kinds, date1904, chunk_size=CHUNK, position=None
+):
     """Yield the rows of one sheet as lists of values, anchored at A1 and `width` wide.
 
     Rows are produced as the XML streams past, so memory stays flat however long the sheet.
     Trailing empty rows are left out; the caller stops after the last row it expects.
+    `position` ({"row": number of the row before, "next_row": the next row to yield}),
+    when given, is where the XML starts and is updated at the end (blocks.py reads a
+    sheet in parts).
     """
     ready = []  # finished rows, handed out after each chunk is parsed
     state = {"row": 0, "next_row": 1, "column": 0, "type": None, "style": None, "text": None}
+    if position is not None:
+        state.update(position)
     cells = {}
     text_parts = []
     column_cache = {}
@@ -798,6 +805,8 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
             "The workbook is damaged: a cell holds a value that does not fit its type, "
             "or refers to text that is not there."
         ) from None
+    if position is not None:
+        position.update(row=state["row"], next_row=state["next_row"])
     yield from ready
 
 

@@ -1,0 +1,587 @@
+"""Large xlsx sheets to CSV/TSV in blocks of rows, read by calamine, written by Arrow.
+
+The streaming reader (ooxml.stream_rows) keeps memory flat but runs Python for every
+XML element, three times slower than calamine. Here the sheet's XML is inflated and cut
+at `</row>` into blocks of about `Limits.block_bytes`; each block becomes a small stored
+xlsx package that fastexcel (calamine) reads into Arrow columns, which columnar.TextColumns
+writes as text, while the next block is read on the other core. Memory is bounded by the
+block (in bytes, and in the cells calamine allocates for it), not by the sheet.
+
+calamine is given only what it reads exactly as stream_rows does:
+- shared-string cells are rewritten (bytes replaced) as formula-text cells holding a
+  marker and the string's index, looked up in the table ooxml reads once (calamine never
+  sees the table, so never trims it);
+- numbers under date and time styles are rewritten the same way, a marker per kind of
+  format, and turned into dates, times and durations by the rules of
+  values.serial_moment (in Arrow; serials outside the usual range through it);
+- plain numbers and booleans are read as they are.
+A block holding anything else (error cells, inline or formula text, ISO dates, cells
+without a reference, rows out of order, styles where the rewrite cannot see them, a
+column mixing kinds of value) is parsed by stream_rows itself, carrying its position on
+from the block before, so what is written is byte for byte the streaming reader's output.
+"""
+
+import io
+import queue
+import re
+import threading
+import zipfile
+from itertools import islice, repeat
+
+from . import columnar, ooxml
+from .options import LINE_ENDINGS
+from .values import DAY_MS, column_letter, serial_moment, text_row_formatter
+from .writers import CsvSheetWriter
+
+READ_BYTES = 1 << 20
+BATCH_ROWS = 2000  # rows parsed by stream_rows handed to the writer at once
+MAX_BLOCK_CELLS = 4_000_000  # rows spanned x columns: what calamine allocates for a block
+# Private-use characters, as markers in front of the values calamine hands back as text.
+SHARED = "\ue000"
+KIND_MARKS = {"date": "\ue001", "datetime": "\ue002", "time": "\ue003", "duration": "\ue004"}
+ROOT = re.compile(rb"<worksheet\b[^>]*>")
+ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+SHEET_DATA = b"<sheetData>"
+SHEET_DATA_END = b"</sheetData>"
+ROW_END = b"</row>"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+# A block holding any of these goes to stream_rows (see the module's docstring).
+EXACT_ONLY = (b't="e"', b't="d"', b't="str"', b"inlineStr", b"\xee\x80", b"<c>", b":c ")
+EPOCH_MS = {False: -2209161600000, True: -2082844800000}  # 1899-12-30 and 1904-01-01
+YEAR_10000_MS = 253402300800000
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_PARTS = [
+    (
+        "[Content_Types].xml",
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+        'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType='
+        '"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+    ),
+    (
+        "_rels/.rels",
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}"><Relationship '
+        f'Id="rId1" Type="{OFFICE}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    ),
+    (
+        "xl/workbook.xml",
+        f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{OFFICE}">'
+        '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    ),
+    (
+        "xl/_rels/workbook.xml.rels",
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}"><Relationship '
+        f'Id="rId1" Type="{OFFICE}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+    ),
+]
+
+
+class NotBlockwise(Exception):
+    """The sheet does not suit this path; nothing has been written."""
+
+
+def suits(book, sheet):
+    """Whether a sheet goes by this path: a streamed xlsx sheet (the options must suit
+    columnar.suits too)."""
+    sizes = getattr(book, "xml_sizes", None)
+    limits = book.limits
+    return (
+        sizes is not None
+        and sheet.kind != "chart"
+        and bool(sheet.rows)
+        and limits.block_bytes > 0
+        and sizes.get(sheet.name, 0) > limits.stream_above_bytes
+        and sheet.name in book.scans
+    )
+
+
+def write_sheet(book, sheet, options, advance, binary, result):
+    """Write one large sheet as CSV/TSV; False, having written nothing, when it does not
+    suit this path (then the streaming reader does it)."""
+    try:
+        rows = BlockWriter(book, sheet, options, advance).write(binary)
+    except NotBlockwise:
+        return False
+    result.rows += rows
+    result.cells += rows * sheet.columns
+    return True
+
+
+class Joined(io.RawIOBase):
+    """Some bytes, then the rest of a handle (if any): XML for stream_rows."""
+
+    def __init__(self, parts, handle=None):
+        self.buffer = b"".join(parts)
+        self.handle = handle
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        if self.buffer:
+            data = self.buffer if size < 0 else self.buffer[:size]
+            self.buffer = self.buffer[len(data) :]
+            return data
+        return self.handle.read(size) if self.handle is not None else b""
+
+
+class OnePart:
+    """What stream_rows asks of a package: open(part), here the given handle."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def open(self, part):
+        return self.handle
+
+
+class SharedText:
+    """The shared string table: an Arrow array for the blocks, looked up by index for
+    stream_rows (as a list is: a negative index counts from the end)."""
+
+    def __init__(self, archive):
+        self.array = columnar.string_array(ooxml.read_shared_strings(archive))
+
+    def __getitem__(self, index):
+        return self.array[index].as_py()
+
+
+def read_ahead(items, depth=2):
+    """Iterate `items` on another thread, `depth` ahead: calamine, zlib and Arrow let go
+    of the GIL, so reading the next block overlaps writing this one."""
+    handoff = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as error:  # handed to the consuming thread
+            put((end, error))
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+class BlockWriter:
+    def __init__(self, book, sheet, options, advance):
+        scan = book.scans[sheet.name]
+        if scan.padded_text:  # calamine would trim such inline text (see ooxml.PADDED_TEXT)
+            raise NotBlockwise("padded inline text")
+        self.sheet, self.options, self.advance = sheet, options, advance
+        self.archive = book.archive
+        self.part = book.parts[sheet.name]
+        self.width = sheet.columns or scan.column_bound
+        self.block_bytes = book.limits.block_bytes
+        self.kinds = ooxml.number_format_kinds(self.archive)
+        self.date1904 = book.date1904
+        self.root = b""
+        self.position = {"row": 0, "next_row": 1}  # stream_rows' (see its emit_row)
+        self.produced = 0  # rows produced from row 1, skipped ones included
+        self.written = 0
+        self.limit = sheet.rows
+        self.skip = options.skip_rows
+        self.text = columnar.TextColumns(
+            options.date_style, options.protect_formulas, book.date1904, options.full_precision
+        )
+        self.format_value = text_row_formatter(options.date_style, False, options.full_precision)
+        self.date_styles = [
+            (b' s="%d"' % index, KIND_MARKS[kind].encode())
+            for index, kind in enumerate(self.kinds)
+            if kind
+        ]
+        self.letters = [column_letter(column).encode() for column in range(self.width)]
+        self.strings = None
+        self.last_row = 0  # of the blocks read (on the reading thread)
+
+    # Reading (on the reading thread)
+
+    def blocks(self, handle):
+        """Yield ("block", bytes) of whole <row> elements, the first row alone; or, when
+        a row runs past eight blocks' size, ("rest", the XML from there on)."""
+        data = b""
+        while SHEET_DATA not in data:
+            chunk = handle.read(READ_BYTES)
+            if not chunk or len(data) > 16 * READ_BYTES:
+                raise NotBlockwise("no <sheetData> where expected")
+            data += chunk
+        head, _, data = data.partition(SHEET_DATA)
+        root = ROOT.search(head)
+        if root is None or head[:2] in ooxml.UTF16_BOMS:
+            raise NotBlockwise("not a plain UTF-8 worksheet")
+        self.root = XML_DECLARATION + root.group(0)
+        first, done = True, False
+        while True:
+            if not done and SHEET_DATA_END not in data and len(data) < self.block_bytes:
+                chunk = handle.read(READ_BYTES)
+                data += chunk
+                done = not chunk
+                continue
+            end = data.find(SHEET_DATA_END)
+            if end >= 0:
+                data, done = data[:end], True
+            cut = data.find(ROW_END) if first else data.rfind(ROW_END)
+            if cut < 0 and not done:
+                if len(data) > 8 * self.block_bytes:
+                    yield "rest", Joined([data], handle)
+                    return
+                chunk = handle.read(READ_BYTES)
+                data += chunk
+                done = not chunk
+                continue
+            if cut < 0 or (done and not first):
+                cut = len(data)
+            else:
+                cut += len(ROW_END)
+            if data[:cut].strip():
+                yield "block", data[:cut]
+            data = data[cut:]
+            first = False
+            if done and not data.strip():
+                return
+
+    def read_blocks(self, handle):
+        """("fast", first row, Arrow batch), ("exact", block, None) or ("rest", XML, None)."""
+        for kind, value in self.blocks(handle):
+            if kind == "rest":
+                yield "rest", value, None
+                return
+            yield self.read_block(value)
+
+    def read_block(self, block):
+        numbers = ROW_NUMBER.findall(block)
+        ordered = bool(numbers) and block.count(b"<row") == len(numbers)
+        if ordered:
+            rows = list(map(int, numbers))
+            first, last = rows[0], rows[-1]
+            ordered = first > self.last_row and all(map(int.__lt__, rows, rows[1:]))
+            self.last_row = last if ordered else 1 << 62
+        if (
+            not ordered
+            or first < 2
+            or (last - first + 2) * self.width > MAX_BLOCK_CELLS
+            or any(marker in block for marker in EXACT_ONLY)
+            or block.count(b"<c ") != block.count(b'<c r="')
+        ):
+            return "exact", block, None
+        data = self.rewritten(block)
+        if data is None:
+            return "exact", block, None
+        try:
+            batch = read_batch(self.package(first - 1, data))
+        except columnar.NotColumnar:
+            return "exact", block, None
+        if batch.num_columns != self.width or not all(map(plain_type, batch.schema.types)):
+            return "exact", block, None
+        return "fast", first, (batch, block)
+
+    def rewritten(self, block):
+        """The block with shared-string and date cells turned into marked text, or None
+        when some such cell is written in a way the byte replacements would miss."""
+        if block.count(b't="s"') != block.count(b't="s"><v>') + block.count(b't="s"/>'):
+            return None
+        data = block.replace(b't="s"><v>', b't="str"><v>' + SHARED.encode())
+        for style, mark in self.date_styles:
+            total = data.count(style)
+            if not total:
+                continue
+            numbers = data.count(style + b"><v>")
+            others = (
+                data.count(style + b"/>")
+                + data.count(style + b' t="str">')
+                + data.count(style + b' t="b"')
+                + data.count(style + b' customFormat="1"')
+            )
+            if numbers + others != total:
+                return None
+            data = data.replace(style + b"><v>", style + b' t="str"><v>' + mark)
+        return data
+
+    def package(self, header_row, data):
+        """A stored xlsx package of one sheet: a header row at `header_row` with a cell in
+        every column (so the batch starts at column A, on the row after it), then the block."""
+        number = b"%d" % header_row
+        header = b"".join(
+            b'<c r="%s%s" t="inlineStr"><is><t>c%d</t></is></c>' % (letters, number, column)
+            for column, letters in enumerate(self.letters)
+        )
+        sheet = b"".join(
+            (self.root, SHEET_DATA, b'<row r="%s">' % number, header, ROW_END, data)
+            + (SHEET_DATA_END, b"</worksheet>")
+        )
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+            for name, text in PACKAGE_PARTS:
+                archive.writestr(name, text)
+            archive.writestr("xl/worksheets/sheet1.xml", sheet)
+        return out.getvalue()
+
+    # Writing
+
+    def write(self, binary):
+        with self.archive.open(self.part) as handle:
+            blocks = self.read_blocks(handle)
+            try:
+                kind, first, extra = next(blocks)  # reads the head before a byte is written
+            except StopIteration:
+                raise NotBlockwise("no rows") from None
+            self.strings = SharedText(self.archive)
+            self.writer = CsvSheetWriter(binary, self.options, self.sheet.name)
+            self.binary = binary
+            self.lines = columnar.CsvLines(
+                self.options.field_delimiter,
+                self.options.quoting == "all",
+                LINE_ENDINGS[self.options.line_ending],
+            )
+            self.put(kind, first, extra)
+            for kind, value, extra in read_ahead(blocks):
+                if self.produced >= self.limit:
+                    break
+                self.put(kind, value, extra)
+            self.writer.close()
+        return self.written
+
+    def put(self, kind, value, extra):
+        if kind == "fast":
+            self.fast(value, *extra)
+        elif kind == "exact":
+            self.exact(value)
+        else:
+            self.rest(value)
+
+    def exact(self, block):
+        self.rest(Joined([self.root, SHEET_DATA, block, SHEET_DATA_END, b"</worksheet>"]))
+
+    def rest(self, handle):
+        if not isinstance(handle, Joined) or not handle.buffer.startswith(self.root):
+            handle = Joined([self.root, SHEET_DATA, handle.buffer], handle.handle)
+        rows = ooxml.stream_rows(
+            OnePart(handle),
+            self.part,
+            self.width,
+            self.strings,
+            self.kinds,
+            self.date1904,
+            position=self.position,
+        )
+        self.put_rows(islice(rows, self.limit - self.produced))
+
+    def put_rows(self, rows):
+        while batch := list(islice(rows, BATCH_ROWS)):
+            start = self.produced
+            self.produced += len(batch)
+            if start < self.skip:
+                batch = batch[self.skip - start :]
+            if batch:
+                self.writer.write_batches([(max(start, self.skip), batch)])
+                self.written += len(batch)
+            self.advance(self.produced - start)
+
+    def fast(self, first, batch, block):
+        if not batch.num_rows:
+            return
+        try:
+            texts = self.texts(batch)
+        except Exception:  # a value Arrow would not read as stream_rows does: let it say
+            self.exact(block)
+            return
+        gap = min(first - self.position["next_row"], self.limit - self.produced)
+        if gap > 0:
+            self.put_rows(iter(list(repeat("", self.width)) for _ in range(gap)))
+        count = min(batch.num_rows, self.limit - self.produced)
+        if count <= 0:
+            return
+        begin = min(max(self.skip - self.produced, 0), count)
+        if begin < count:
+            if begin or count < batch.num_rows:
+                texts = [text.slice(begin, count - begin) for text in texts]
+            self.writer.stream.flush()
+            self.binary.write(self.lines.encode(texts))
+            self.written += count - begin
+        self.produced += count
+        self.position = {"row": first + batch.num_rows - 1, "next_row": first + count}
+        self.advance(count)
+
+    # Values
+
+    def texts(self, batch):
+        return [
+            self.marked(array) if columnar_is_string(array) else self.text.column(array)
+            for array in batch.columns
+        ]
+
+    def marked(self, array):
+        """A column of marked text: shared strings and dates as the streaming reader
+        reads them."""
+        pa, pc = self.text.pa, self.text.pc
+        lit = columnar.literal
+        result = pc.fill_null(array, lit(""))
+        marks = pc.utf8_slice_codeunits(result, 0, 1)
+        rest = pc.utf8_slice_codeunits(result, 1)
+        known = pc.is_in(marks, value_set=columnar.string_array([SHARED, "", *KIND_MARKS.values()]))
+        if not pc.all(known).as_py():  # text calamine made of something else
+            raise columnar.NotColumnar("unmarked text in a block")
+        shared = pc.equal(marks, lit(SHARED))
+        if pc.any(shared).as_py():
+            indices = pc.cast(pc.filter(rest, shared), pa.int64())
+            texts = self.strings.array.take(indices)
+            if self.text.protect_formulas:
+                texts = self.text.protected(texts)
+            result = pc.replace_with_mask(result, shared, texts)
+        for kind, mark in KIND_MARKS.items():
+            where = pc.equal(marks, lit(mark))
+            if pc.any(where).as_py():
+                serials = pc.cast(pc.filter(rest, where), pa.float64())
+                result = pc.replace_with_mask(result, where, self.moments(serials, kind))
+        return result
+
+    def moments(self, serials, kind):
+        """Serial numbers under a date or time format as text, by values.serial_moment's
+        rules and the writer's: the usual range in Arrow, the rest through serial_moment."""
+        pa, pc = self.text.pa, self.text.pc
+        lit = columnar.literal
+        millis = pc.round(pc.multiply(serials, lit(float(DAY_MS))), round_mode="half_to_even")
+        if kind in ("date", "datetime"):
+            low = 0.0 if self.date1904 else 61.0  # below day 61 Excel's count needs a day
+            stamps_ms = pc.add(millis, lit(float(EPOCH_MS[self.date1904])))
+            usual = pc.and_(
+                pc.greater_equal(serials, lit(low)),
+                pc.less(stamps_ms, lit(float(YEAR_10000_MS))),
+            )
+            safe = pc.if_else(usual, stamps_ms, lit(0.0))
+            stamps = pc.cast(pc.cast(safe, pa.int64()), pa.timestamp("ms"))
+            text = self.date_texts(stamps, kind == "date")
+        elif kind == "time":
+            usual = pc.and_(
+                pc.greater_equal(serials, lit(0.0)), pc.less(millis, lit(float(DAY_MS)))
+            )
+            safe = pc.if_else(usual, millis, lit(0.0))
+            stamps = pc.cast(pc.cast(safe, pa.int64()), pa.timestamp("ms"))
+            text = self.clock_texts(stamps)
+            # From a day up, and below zero: elapsed time, as for durations.
+            longer = pc.and_(pc.invert(usual), pc.less(pc.abs(serials), lit(1e7)))
+            if pc.any(longer).as_py():
+                spans = self.spans(pc.if_else(longer, millis, lit(0.0)))
+                text = pc.if_else(longer, spans, text)
+                usual = pc.or_(usual, longer)
+        else:
+            usual = pc.less(pc.abs(serials), lit(1e7))
+            text = self.spans(pc.if_else(usual, millis, lit(0.0)))
+        return self.text.redo(text, pc.invert(usual), serials, self.by_python(kind))
+
+    def by_python(self, kind):
+        date1904, format_value = self.date1904, self.format_value
+
+        def text(serial):
+            return str(format_value([serial_moment(serial, kind, date1904)])[0])
+
+        return text
+
+    def spans(self, millis):
+        pa = self.text.pa
+        return self.text.durations(
+            self.text.pc.cast(self.text.pc.cast(millis, pa.int64()), pa.duration("ms"))
+        )
+
+    def clock_texts(self, stamps):
+        """HH:MM:SS, and .ffffff when there are milliseconds: str() of a time."""
+        pa, pc = self.text.pa, self.text.pc
+        lit = columnar.literal
+        seconds = pc.floor_temporal(stamps, unit="second")
+        iso = pc.cast(pc.cast(seconds, pa.timestamp("s")), pa.string())
+        return pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(iso, 11, 19), self.fraction(stamps, seconds), lit("")
+        )
+
+    def fraction(self, stamps, seconds):
+        pa, pc = self.text.pa, self.text.pc
+        lit = columnar.literal
+        millis = pc.cast(pc.subtract(stamps, seconds), pa.int64())
+        none = lit("")
+        if not pc.any(pc.not_equal(millis, lit(0))).as_py():
+            return none
+        digits = pc.utf8_lpad(pc.cast(pc.multiply(millis, lit(1000)), pa.string()), 6, "0")
+        return pc.if_else(
+            pc.equal(millis, lit(0)), none, pc.binary_join_element_wise(lit("."), digits, none)
+        )
+
+    def date_texts(self, stamps, dates_at_midnight):
+        """Date-times as the writer writes them (ISO with a fraction when there is one;
+        otherwise by the date style, without); at midnight, under a date format, dates."""
+        pa, pc = self.text.pa, self.text.pc
+        lit = columnar.literal
+        seconds = pc.floor_temporal(stamps, unit="second")
+        iso = pc.cast(pc.cast(seconds, pa.timestamp("s")), pa.string())
+        day = pc.utf8_slice_codeunits(iso, 0, 10)
+        dates = day if self.text.iso else self.text.reordered(day)
+        if self.text.iso:
+            moments = pc.binary_join_element_wise(iso, self.fraction(stamps, seconds), lit(""))
+        else:
+            clock = pc.utf8_slice_codeunits(iso, 11, 19)
+            moments = pc.binary_join_element_wise(dates, clock, lit(" "))
+        if not dates_at_midnight:
+            return moments
+        midnight = pc.equal(pc.floor_temporal(stamps, unit="day"), stamps)
+        return pc.if_else(midnight, dates, moments)
+
+
+def read_batch(package):
+    """One block's package read by fastexcel: its first row names the columns."""
+    import fastexcel
+
+    try:
+        sheet = fastexcel.read_excel(package).load_sheet(
+            0, header_row=0, schema_sample_rows=None, dtype_coercion="strict"
+        )
+        return sheet.to_arrow()
+    except BaseException as error:  # pyo3 turns Rust panics into a BaseException
+        if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
+            raise
+        raise columnar.NotColumnar(f"fastexcel: {error}") from None
+
+
+def plain_type(kind):
+    """Types a block's column may have: calamine reads no dates here (they are marked)."""
+    import pyarrow as pa
+
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def columnar_is_string(array):
+    import pyarrow as pa
+
+    return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
