@@ -140,12 +140,64 @@ class OnePart:
         return self.handle
 
 
+PLAIN_STRING = re.compile(rb'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>')
+ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
+ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def entity(found):
+    name = found.group(1)
+    if name[0] != "#":
+        return ENTITIES[name]
+    code = int(name[2:], 16) if name[1] == "x" else int(name[1:])
+    if code < 32 and code not in (9, 10, 13) or 0xD800 <= code < 0xE000 or code > 0x10FFFD:
+        raise ValueError("a character XML cannot hold")  # expat refuses it
+    return chr(code)
+
+
+def plain_shared_strings(archive):
+    """The shared string table as one Arrow array, read with a regular expression when
+    every string is one plain <t> (the usual table), as expat would read it; else None."""
+    try:
+        data = archive.read(archive.shared_strings_part)
+    except KeyError:
+        return columnar.string_array([])
+    texts = PLAIN_STRING.findall(data)
+    count = len(texts)
+    if data.count(b"si>") != 2 * count or data.count(b"<si") != count:
+        return None  # rich text, phonetic runs, prefixed names...
+    if b"\x00" in data or b"\r" in data:  # expat refuses the one, rewrites the other
+        return None
+    del data
+    try:
+        text = b"\x00".join(texts).decode()
+    except UnicodeDecodeError:
+        return None  # expat says what is wrong
+    del texts
+    if "&" in text:
+        if "&" in ENTITY.sub("", text):
+            return None  # an entity expat would refuse
+        try:
+            text = ENTITY.sub(entity, text)
+        except ValueError:
+            return None
+    if text.count("\x00") != count - 1:
+        return None  # &#0;, which expat refuses
+    if "_x" in text:
+        return columnar.string_array([ooxml.unescape(part) for part in text.split("\x00")])
+    import pyarrow.compute as pc
+
+    return pc.list_flatten(pc.split_pattern(columnar.string_array([text]), "\x00"))
+
+
 class SharedText:
     """The shared string table: an Arrow array for the blocks, looked up by index for
     stream_rows (as a list is: a negative index counts from the end)."""
 
     def __init__(self, archive):
-        self.array = columnar.string_array(ooxml.read_shared_strings(archive))
+        self.array = plain_shared_strings(archive)
+        if self.array is None:
+            self.array = columnar.string_array(ooxml.read_shared_strings(archive))
 
     def __getitem__(self, index):
         return self.array[index].as_py()
@@ -193,9 +245,7 @@ def read_ahead(items, depth=2):
 
 class BlockWriter:
     def __init__(self, book, sheet, options, advance):
-        scan = book.scans[sheet.name]
-        if scan.padded_text:  # calamine would trim such inline text (see ooxml.PADDED_TEXT)
-            raise NotBlockwise("padded inline text")
+        scan = book.scans[sheet.name]  # inline text (which calamine may trim) goes to stream_rows
         self.sheet, self.options, self.advance = sheet, options, advance
         self.archive = book.archive
         self.part = book.parts[sheet.name]
@@ -248,7 +298,9 @@ class BlockWriter:
             end = data.find(SHEET_DATA_END)
             if end >= 0:
                 data, done = data[:end], True
-            cut = data.find(ROW_END) if first else data.rfind(ROW_END)
+            cut = data.find(ROW_END) if first else data.rfind(ROW_END, 0, self.block_bytes)
+            if cut < 0:
+                cut = data.find(ROW_END)  # a row longer than a block
             if cut < 0 and not done:
                 if len(data) > 8 * self.block_bytes:
                     yield "rest", Joined([data], handle)
@@ -257,7 +309,7 @@ class BlockWriter:
                 data += chunk
                 done = not chunk
                 continue
-            if cut < 0 or (done and not first):
+            if cut < 0 or (done and not first and len(data) <= self.block_bytes):
                 cut = len(data)
             else:
                 cut += len(ROW_END)
