@@ -4,8 +4,9 @@ The streaming reader (ooxml.stream_rows) keeps memory flat but runs Python for e
 XML element, three times slower than calamine. Here the sheet's XML is inflated and cut
 at `</row>` into blocks of about `Limits.block_bytes`; each block becomes a small stored
 xlsx package that fastexcel (calamine) reads into Arrow columns, which columnar.TextColumns
-writes as text, while the next block is read on the other core. Memory is bounded by the
-block (in bytes, and in the cells calamine allocates for it), not by the sheet.
+writes as text. Memory is bounded by the block (in bytes, and in the cells calamine
+allocates for it), not by the sheet. (fastexcel holds the GIL while it reads, so a
+reading thread beside the writing one made it slower, not faster.)
 
 calamine is given only what it reads exactly as stream_rows does:
 - shared-string cells are rewritten (bytes replaced) as formula-text cells holding a
@@ -22,9 +23,7 @@ from the block before, so what is written is byte for byte the streaming reader'
 """
 
 import io
-import queue
 import re
-import threading
 import zipfile
 from itertools import islice, repeat
 
@@ -45,8 +44,6 @@ SHEET_DATA = b"<sheetData>"
 SHEET_DATA_END = b"</sheetData>"
 ROW_END = b"</row>"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-# A block holding any of these goes to stream_rows (see the module's docstring).
-EXACT_ONLY = (b't="e"', b't="d"', b't="str"', b"inlineStr", b"\xee\x80", b"<c>", b":c ")
 EPOCH_MS = {False: -2209161600000, True: -2082844800000}  # 1899-12-30 and 1904-01-01
 YEAR_10000_MS = 253402300800000
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -140,7 +137,11 @@ class OnePart:
         return self.handle
 
 
-PLAIN_STRING = re.compile(rb'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>')
+PLAIN_TAGS = [  # the tags of a plain table's strings: <si><t>text</t></si>
+    (b'<si><t xml:space="preserve">', b""),
+    (b"<si><t>", b""),
+    (b"</t></si>", b"\x01"),
+]
 ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
 ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 
@@ -156,24 +157,29 @@ def entity(found):
 
 
 def plain_shared_strings(archive):
-    """The shared string table as one Arrow array, read with a regular expression when
-    every string is one plain <t> (the usual table), as expat would read it; else None."""
+    """The shared string table as one Arrow array, read by replacing its tags when every
+    string is one plain <t> (the usual table), as expat would read it; else None."""
     try:
         data = archive.read(archive.shared_strings_part)
     except KeyError:
         return columnar.string_array([])
-    texts = PLAIN_STRING.findall(data)
-    count = len(texts)
-    if data.count(b"si>") != 2 * count or data.count(b"<si") != count:
-        return None  # rich text, phonetic runs, prefixed names...
-    if b"\x00" in data or b"\r" in data:  # expat refuses the one, rewrites the other
-        return None
+    last = data.rfind(b"</si>")
+    # Bulk byte operations, no object per string: a table of 10**6 strings is common.
+    count = data.count(b"<si>")
+    first = data.find(b"<si>")
+    if not count or first < 0 or data.count(b"</si><si>") != count - 1:
+        return None  # white space between the strings (expat would drop it)
+    body = data[first : last + len(b"</si>")]
     del data
+    for tag, by in PLAIN_TAGS:
+        body = body.replace(tag, by)
+    if b"<" in body or b"\x00" in body or b"\r" in body or body.count(b"\x01") != count:
+        return None  # rich text, phonetic runs, prefixed names; NUL, CR (expat's doing)
     try:
-        text = b"\x00".join(texts).decode()
+        text = body[:-1].replace(b"\x01", b"\x00").decode()
     except UnicodeDecodeError:
         return None  # expat says what is wrong
-    del texts
+    del body
     if "&" in text:
         if "&" in ENTITY.sub("", text):
             return None  # an entity expat would refuse
@@ -201,46 +207,6 @@ class SharedText:
 
     def __getitem__(self, index):
         return self.array[index].as_py()
-
-
-def read_ahead(items, depth=2):
-    """Iterate `items` on another thread, `depth` ahead: calamine, zlib and Arrow let go
-    of the GIL, so reading the next block overlaps writing this one."""
-    handoff = queue.Queue(depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(item):
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run():
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((end, None))
-        except BaseException as error:  # handed to the consuming thread
-            put((end, error))
-
-    reader = threading.Thread(target=run, daemon=True)
-    reader.start()
-    try:
-        while True:
-            item, error = handoff.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
-    finally:
-        stop.set()
-        reader.join()
 
 
 class BlockWriter:
@@ -340,8 +306,7 @@ class BlockWriter:
             not ordered
             or first < 2
             or (last - first + 2) * self.width > MAX_BLOCK_CELLS
-            or any(marker in block for marker in EXACT_ONLY)
-            or block.count(b"<c ") != block.count(b'<c r="')
+            or block.count(b"<c") != block.count(b'<c r="')  # cells without r, placed by order
         ):
             return "exact", block, None
         data = self.rewritten(block)
@@ -358,23 +323,26 @@ class BlockWriter:
     def rewritten(self, block):
         """The block with shared-string and date cells turned into marked text, or None
         when some such cell is written in a way the byte replacements would miss."""
-        if block.count(b't="s"') != block.count(b't="s"><v>') + block.count(b't="s"/>'):
+        # Cell types other than shared strings and booleans (error cells, inline and
+        # formula text, ISO dates, an explicit "n") go to stream_rows.
+        shared = block.count(b't="s"')
+        if block.count(b't="') != shared + block.count(b't="b"'):
             return None
-        data = block.replace(b't="s"><v>', b't="str"><v>' + SHARED.encode())
+        data, replaced = replaced_all(block, b't="s"><v>', b't="str"><v>' + SHARED.encode())
+        if replaced != shared:  # without a value, or with a formula before it
+            return None
         for style, mark in self.date_styles:
             total = data.count(style)
             if not total:
                 continue
-            numbers = data.count(style + b"><v>")
-            others = (
+            data, numbers = replaced_all(data, style + b"><v>", style + b' t="str"><v>' + mark)
+            if numbers != total and total - numbers != (
                 data.count(style + b"/>")
-                + data.count(style + b' t="str">')
+                + data.count(style + b' t="str"><v>' + SHARED.encode())
                 + data.count(style + b' t="b"')
                 + data.count(style + b' customFormat="1"')
-            )
-            if numbers + others != total:
-                return None
-            data = data.replace(style + b"><v>", style + b' t="str"><v>' + mark)
+            ):
+                return None  # a number under a date style the replacement missed
         return data
 
     def package(self, header_row, data):
@@ -414,7 +382,7 @@ class BlockWriter:
                 LINE_ENDINGS[self.options.line_ending],
             )
             self.put(kind, first, extra)
-            for kind, value, extra in read_ahead(blocks):
+            for kind, value, extra in blocks:
                 if self.produced >= self.limit:
                     break
                 self.put(kind, value, extra)
@@ -603,6 +571,12 @@ class BlockWriter:
             return moments
         midnight = pc.equal(pc.floor_temporal(stamps, unit="day"), stamps)
         return pc.if_else(midnight, dates, moments)
+
+
+def replaced_all(data, old, new):
+    """data.replace(old, new), and how many were replaced (told by the length)."""
+    result = data.replace(old, new)
+    return result, (len(result) - len(data)) // (len(new) - len(old))
 
 
 def read_batch(package):

@@ -22,7 +22,7 @@ class Limits:
     columnar_above_bytes: int = 8 * MiB
     # Streamed xlsx sheets go to CSV/TSV in blocks of about this much XML (blocks.py);
     # 0: row by row, by the streaming reader.
-    block_bytes: int = 8 * MiB
+    block_bytes: int = 1 * MiB
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
 
 
