@@ -22,9 +22,14 @@ column mixing kinds of value) is parsed by stream_rows itself, carrying its posi
 from the block before, so what is written is byte for byte the streaming reader's output.
 """
 
+import contextlib
 import io
+import os
 import re
+import signal
+import struct
 import zipfile
+from array import array as typed_array
 from itertools import islice, repeat
 
 from . import columnar, ooxml
@@ -163,6 +168,8 @@ def plain_shared_strings(archive):
         data = archive.read(archive.shared_strings_part)
     except KeyError:
         return columnar.string_array([])
+    if b"<!" in data:  # a DTD (which expat refuses), a comment or CDATA: expat reads it
+        return None
     last = data.rfind(b"</si>")
     # Bulk byte operations, no object per string: a table of 10**6 strings is common.
     count = data.count(b"<si>")
@@ -209,6 +216,62 @@ class SharedText:
         return self.array[index].as_py()
 
 
+HEADER = struct.Struct(
+    "<qqqq"
+)  # what the helper sends: kind (1 read, 0 not), first row, rows, bytes
+
+
+class Helper:
+    """A forked process that reads every other block (BlockWriter.serve) and sends their
+    CSV lines down a pipe: calamine holds the GIL, so a second core needs a process.
+    Forked once the shared strings are read, so it shares them (copy on write)."""
+
+    def __init__(self, pid, pipe):
+        self.pid, self.pipe = pid, pipe
+
+    @classmethod
+    def start(cls, writer):
+        reading, writing = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(reading)
+            os.close(writing)
+            return None
+        if pid == 0:  # the helper: it never returns
+            code = 1
+            try:
+                os.close(reading)
+                with open(writing, "wb") as out:
+                    writer.serve(out, writer.path)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(writing)
+        return cls(pid, open(reading, "rb"))
+
+    def result(self):
+        """The next odd block as the helper read it: ("fast", ...) or ("exact",); None if
+        the helper is gone."""
+        header = self.pipe.read(HEADER.size)
+        if len(header) < HEADER.size:
+            return None
+        kind, first, rows, size = HEADER.unpack(header)
+        if not kind:
+            return ("exact",)
+        payload = self.pipe.read(size)
+        offsets = self.pipe.read(4 * (rows + 1))
+        if len(payload) < size or len(offsets) < 4 * (rows + 1):
+            return None
+        return "fast", first, rows, payload, memoryview(offsets).cast("i")
+
+    def close(self):
+        self.pipe.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)  # done, or not needed any more
+        os.waitpid(self.pid, 0)
+
+
 class BlockWriter:
     def __init__(self, book, sheet, options, advance):
         scan = book.scans[sheet.name]  # inline text (which calamine may trim) goes to stream_rows
@@ -236,7 +299,8 @@ class BlockWriter:
         ]
         self.letters = [column_letter(column).encode() for column in range(self.width)]
         self.strings = None
-        self.last_row = 0  # of the blocks read (on the reading thread)
+        self.parallel = book.limits.block_helper
+        self.path = book.path
 
     # Reading (on the reading thread)
 
@@ -251,8 +315,8 @@ class BlockWriter:
             data += chunk
         head, _, data = data.partition(SHEET_DATA)
         root = ROOT.search(head)
-        if root is None or head[:2] in ooxml.UTF16_BOMS:
-            raise NotBlockwise("not a plain UTF-8 worksheet")
+        if root is None or head[:2] in ooxml.UTF16_BOMS or b"<!" in head:
+            raise NotBlockwise("not a plain UTF-8 worksheet")  # a DTD is refused there
         self.root = XML_DECLARATION + root.group(0)
         first, done = True, False
         while True:
@@ -300,8 +364,7 @@ class BlockWriter:
         if ordered:
             rows = list(map(int, numbers))
             first, last = rows[0], rows[-1]
-            ordered = first > self.last_row and all(map(int.__lt__, rows, rows[1:]))
-            self.last_row = last if ordered else 1 << 62
+            ordered = all(map(int.__lt__, rows, rows[1:]))  # as calamine will place them
         if (
             not ordered
             or first < 2
@@ -368,9 +431,9 @@ class BlockWriter:
 
     def write(self, binary):
         with self.archive.open(self.part) as handle:
-            blocks = self.read_blocks(handle)
+            blocks = self.blocks(handle)
             try:
-                kind, first, extra = next(blocks)  # reads the head before a byte is written
+                kind, first = next(blocks)  # reads the head before a byte is written
             except StopIteration:
                 raise NotBlockwise("no rows") from None
             self.strings = SharedText(self.archive)
@@ -381,21 +444,69 @@ class BlockWriter:
                 self.options.quoting == "all",
                 LINE_ENDINGS[self.options.line_ending],
             )
-            self.put(kind, first, extra)
-            for kind, value, extra in blocks:
-                if self.produced >= self.limit:
-                    break
-                self.put(kind, value, extra)
+            helper = Helper.start(self) if self.parallel else None
+            try:
+                self.put(kind, first, None)
+                for index, (kind, block) in enumerate(blocks, 1):
+                    if self.produced >= self.limit:
+                        break
+                    done = helper.result() if helper and index % 2 and kind == "block" else None
+                    if done is None and helper and index % 2 and kind == "block":
+                        helper = helper.close()  # it is gone: read the rest here
+                    self.put(kind, block, done)
+            finally:
+                if helper:
+                    helper.close()
             self.writer.close()
         return self.written
 
-    def put(self, kind, value, extra):
-        if kind == "fast":
-            self.fast(value, *extra)
-        elif kind == "exact":
-            self.exact(value)
-        else:
-            self.rest(value)
+    def put(self, kind, block, done):
+        """Write one block: as read (`done`, by the helper), or read here."""
+        if kind == "rest":
+            return self.rest(block)
+        if done is None:
+            done = self.read_block(block)
+            if done[0] == "fast":
+                done = self.encoded(done[1], done[2][0])
+        if done[0] == "fast" and done[1] >= self.position["next_row"]:
+            return self.put_lines(*done[1:])
+        return self.exact(block)
+
+    def serve(self, out, path):
+        """In the helper: read every other block (the odd ones) and send what is read."""
+        with ooxml.Package(path) as archive, archive.open(self.part) as handle:
+            for index, (kind, block) in enumerate(self.blocks(handle)):
+                if kind == "rest":
+                    return
+                if not index % 2:
+                    continue
+                done = self.read_block(block)
+                if done[0] == "fast":
+                    done = self.encoded(done[1], done[2][0])
+                if done[0] != "fast":
+                    out.write(HEADER.pack(0, 0, 0, 0))
+                    continue
+                _, first, rows, payload, offsets = done
+                out.write(HEADER.pack(1, first, rows, len(payload)))
+                out.write(payload)
+                out.write(offsets)
+                out.flush()
+
+    def encoded(self, first, batch):
+        """("fast", first row, rows, CSV bytes, where each row's line starts) of a
+        block's batch, or ("exact",) when Arrow would not read a value as stream_rows does."""
+        if not batch.num_rows:
+            return "fast", first, 0, b"", typed_array("i", [0])
+        try:
+            lines = self.lines.lines(self.texts(batch))
+        except Exception:  # stream_rows then reads the block, and says what is wrong
+            return ("exact",)
+        _, offsets, data = lines.buffers()
+        starts = memoryview(offsets).cast("i")[lines.offset : lines.offset + len(lines) + 1]
+        base = starts[0]
+        payload = bytes(memoryview(data)[base : starts[-1]]) if data is not None else b""
+        relative = typed_array("i", (start - base for start in starts))
+        return "fast", first, batch.num_rows, payload, relative
 
     def exact(self, block):
         self.rest(Joined([self.root, SHEET_DATA, block, SHEET_DATA_END, b"</worksheet>"]))
@@ -425,29 +536,24 @@ class BlockWriter:
                 self.written += len(batch)
             self.advance(self.produced - start)
 
-    def fast(self, first, batch, block):
-        if not batch.num_rows:
-            return
-        try:
-            texts = self.texts(batch)
-        except Exception:  # a value Arrow would not read as stream_rows does: let it say
-            self.exact(block)
+    def put_lines(self, first, rows, payload, offsets):
+        """A block read into CSV lines: the empty rows before it, then its lines (those
+        after the rows skipped and up to the sheet's last row)."""
+        if not rows:
             return
         gap = min(first - self.position["next_row"], self.limit - self.produced)
         if gap > 0:
             self.put_rows(iter(list(repeat("", self.width)) for _ in range(gap)))
-        count = min(batch.num_rows, self.limit - self.produced)
+        count = min(rows, self.limit - self.produced)
         if count <= 0:
             return
         begin = min(max(self.skip - self.produced, 0), count)
         if begin < count:
-            if begin or count < batch.num_rows:
-                texts = [text.slice(begin, count - begin) for text in texts]
             self.writer.stream.flush()
-            self.binary.write(self.lines.encode(texts))
+            self.binary.write(memoryview(payload)[offsets[begin] : offsets[count]])
             self.written += count - begin
         self.produced += count
-        self.position = {"row": first + batch.num_rows - 1, "next_row": first + count}
+        self.position = {"row": first + rows - 1, "next_row": first + count}
         self.advance(count)
 
     # Values

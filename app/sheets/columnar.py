@@ -393,6 +393,10 @@ class CsvLines:
 
     def encode(self, columns):
         """The bytes of the lines, UTF-8, each ended by the line ending."""
+        return text_bytes(self.lines(columns))
+
+    def lines(self, columns):
+        """The lines, as a string array, each ended by the line ending."""
         pc = self.pc
         columns = [self.quoted(column) for column in columns]
         if len(columns) == 1 and not self.quote_all:  # csv.writer writes a lone empty field as ""
@@ -401,8 +405,7 @@ class CsvLines:
         joined = columns[0]
         if len(columns) > 1:
             joined = pc.binary_join_element_wise(*columns, literal(self.delimiter))
-        lines = pc.binary_join_element_wise(joined, literal(self.line_ending), literal(""))
-        return text_bytes(lines)
+        return pc.binary_join_element_wise(joined, literal(self.line_ending), literal(""))
 
 
 def text_bytes(array):

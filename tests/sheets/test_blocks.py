@@ -6,9 +6,19 @@ import zipfile
 
 import pytest
 
-from app.sheets import DEFAULT_LIMITS, Options, blocks, convert
+from app.sheets import (
+    DEFAULT_LIMITS,
+    DamagedFile,
+    Options,
+    TimedOut,
+    TooLarge,
+    blocks,
+    convert,
+)
 from app.sheets.book import open_book
 from app.sheets.detect import detect_format
+
+from .test_hostile import refused
 
 STREAMED = dataclasses.replace(DEFAULT_LIMITS, stream_above_bytes=0, block_bytes=0)
 BLOCKS = dataclasses.replace(DEFAULT_LIMITS, stream_above_bytes=0, block_bytes=4096)
@@ -162,3 +172,88 @@ def test_rows_without_references_go_by_the_streaming_reader(tmp_path):
     for out, limits in zip(outputs, (STREAMED, BLOCKS), strict=True):
         convert(changed, out, Options(format="csv"), limits=limits)
     assert outputs[1].read_bytes() == outputs[0].read_bytes()
+
+
+# The hostile-file limits hold on this path too (each file is refused before or while
+# its blocks are read, and no output is left behind).
+
+
+def rewritten_book(tmp_path, book, part, change):
+    changed = tmp_path / "changed.xlsx"
+    with zipfile.ZipFile(book) as source, zipfile.ZipFile(changed, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            out.writestr(item, change(data) if item.filename == part else data)
+    return changed
+
+
+def test_far_cell_refused_before_any_block(tmp_path):
+    book = rewritten_book(
+        tmp_path,
+        write_book(tmp_path / "big.xlsx"),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b'<c r="A900"', b'<c r="XFD1048576"', 1),
+    )
+    refused(book, TooLarge, "spans 1,048,576 rows by 16,384 columns", BLOCKS)
+
+
+def test_cell_limit_on_blocks(tmp_path):
+    limits = dataclasses.replace(BLOCKS, max_cells=1000)
+    refused(write_book(tmp_path / "big.xlsx"), TooLarge, "more than the 1,000 cells", limits)
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"])
+def test_entity_declarations_refused_on_blocks(tmp_path, part):
+    declaration = b'<!DOCTYPE x [<!ENTITY lol "lol">]>'
+    book = rewritten_book(
+        tmp_path,
+        write_book(tmp_path / "big.xlsx"),
+        part,
+        lambda xml: (
+            xml.replace(b"?>", b"?>" + declaration, 1)
+            if xml.startswith(b"<?xml")
+            else declaration + xml
+        ),
+    )
+    refused(book, DamagedFile, "refused for safety|damaged", BLOCKS)
+
+
+def test_malformed_block_refused(tmp_path):
+    book = rewritten_book(
+        tmp_path,
+        write_book(tmp_path / "big.xlsx"),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b'<row r="800">', b'<row r="800"><c r="A800"><v>1</c>', 1),
+    )
+    refused(book, DamagedFile, "damaged", BLOCKS)
+
+
+def test_time_limit_on_blocks(tmp_path):
+    limits = dataclasses.replace(BLOCKS, max_seconds=0)
+    refused(write_book(tmp_path / "big.xlsx"), TimedOut, "took longer than 0 seconds", limits)
+
+
+def test_blocks_too_wide_for_calamine_go_row_by_row(tmp_path, monkeypatch):
+    """A block is read by calamine only if the grid it allocates (rows spanned by
+    columns) is small; any other goes to the streaming reader, flat in memory."""
+    book = write_book(tmp_path / "big.xlsx")
+    monkeypatch.setattr(blocks, "MAX_BLOCK_CELLS", 100)
+    assert set(block_kinds(book, BLOCKS)) == {"exact"}
+    outputs = []
+    for limits in (STREAMED, BLOCKS):
+        out = tmp_path / f"{len(outputs)}.csv"
+        convert(book, out, Options(format="csv"), limits=limits)
+        outputs.append(out.read_bytes())
+    assert outputs[1] == outputs[0]
+
+
+@pytest.mark.parametrize("helper", [False, True], ids=["one-process", "helper-process"])
+def test_helper_process_writes_the_same(tmp_path, helper):
+    book = write_book(tmp_path / "big.xlsx")
+    limits = dataclasses.replace(BLOCKS, block_helper=helper)
+    outputs = []
+    for each in (STREAMED, limits):
+        out = tmp_path / f"{len(outputs)}.csv"
+        convert(book, out, Options(format="csv", skip_rows=3), limits=each, isolate=True)
+        outputs.append(out.read_bytes())
+    assert outputs[1] == outputs[0]
