@@ -448,14 +448,16 @@ def scan_window(window, scan):
             scan.max_row = max(scan.max_row, int(found.group(1)))
     # Rows come in order, so the last is the largest, unless a row or cell claims a
     # number with more digits than that: then read every number in this window.
-    if further_rows(len(str(scan.max_row)) + 1).search(window):
-        scan.max_row = max(scan.max_row, *map(int, ROW_OR_CELL_NUMBER.findall(window)))
-    if WIDE_COLUMN.search(window):
-        widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
-        scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
-    elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
-        widest = max(NARROW_COLUMN.findall(window))
-        scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
+    digits = len(str(scan.max_row)) + 1
+    if anything_new(digits, scan.narrow_columns).search(window):  # mostly not: one pass
+        if further_rows(digits).search(window):
+            scan.max_row = max(scan.max_row, *map(int, ROW_OR_CELL_NUMBER.findall(window)))
+        if WIDE_COLUMN.search(window):
+            widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
+            scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
+        elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
+            widest = max(NARROW_COLUMN.findall(window))
+            scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
     if not scan.padded_text and b"inlineStr" in window and padded_text(window):
         scan.padded_text = True
     if b't="e"' in window:
@@ -529,6 +531,17 @@ def last_value_end(window):
 def columns_after(count):
     """Cell references to a column past the first `count` (count under 26)."""
     return re.compile(rb' r="[%c-Z][0-9]' % (ord("A") + count))
+
+
+@functools.cache
+def anything_new(digits, narrow):
+    """One search for what the three in scan_window look for: a row number of `digits`
+    digits or more, a column past Z, or (when `narrow` is under 26) one past the first
+    `narrow`."""
+    alternatives = [rb"[A-Z]{0,3}[0-9]{%d}" % digits, rb"[A-Z]{2}"]
+    if narrow < 26:
+        alternatives.append(rb"[%c-Z][0-9]" % (ord("A") + narrow))
+    return re.compile(rb' r="(?:%s)' % b"|".join(alternatives))
 
 
 @functools.cache
