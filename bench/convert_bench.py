@@ -130,8 +130,8 @@ def run_sheetport(source, target, *args):
         limits = type(limits)(**{**limits.__dict__, "columnar_above_bytes": 2**62})
     if "rows-stream" in args:  # the streaming reader row by row, without blocks
         limits = type(limits)(**{**limits.__dict__, "block_bytes": 0})
-    if "one-process" in args:  # blocks without the helper process
-        limits = type(limits)(**{**limits.__dict__, "block_helper": False})
+    if "helper" in args:  # blocks, every other one read by a helper process
+        limits = type(limits)(**{**limits.__dict__, "block_helper": True})
     if "all" in args:
         options.all_sheets = True
         options.format = "csv"
@@ -334,8 +334,8 @@ def main():
             table.add(
                 group,
                 size,
-                "Sheetport, blocks in one process",
-                measure("sheetport", book, f"{out}.csv", "stream", "one-process"),
+                "Sheetport, blocks with a helper process",
+                measure("sheetport", book, f"{out}.csv", "stream", "helper"),
                 bare,
             )
             table.add(

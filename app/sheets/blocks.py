@@ -45,6 +45,12 @@ SHARED = "\ue000"
 KIND_MARKS = {"date": "\ue001", "datetime": "\ue002", "time": "\ue003", "duration": "\ue004"}
 ROOT = re.compile(rb"<worksheet\b[^>]*>")
 ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+ROW_WITHOUT_R = re.compile(rb'<row(?! r=")')
+CELL_WITHOUT_R = re.compile(rb'<c(?! r=")')
+# Cell types other than shared strings and booleans (error cells, inline and formula
+# text, ISO dates, an explicit "n"): their blocks go to stream_rows. (A formula's own
+# t="shared" or t="array" does not count.)
+OTHER_TYPE = re.compile(rb't="(?![sb]")')
 SHEET_DATA = b"<sheetData>"
 SHEET_DATA_END = b"</sheetData>"
 ROW_END = b"</row>"
@@ -360,7 +366,7 @@ class BlockWriter:
 
     def read_block(self, block):
         numbers = ROW_NUMBER.findall(block)
-        ordered = bool(numbers) and block.count(b"<row") == len(numbers)
+        ordered = bool(numbers) and not ROW_WITHOUT_R.search(block)
         if ordered:
             rows = list(map(int, numbers))
             first, last = rows[0], rows[-1]
@@ -369,7 +375,7 @@ class BlockWriter:
             not ordered
             or first < 2
             or (last - first + 2) * self.width > MAX_BLOCK_CELLS
-            or block.count(b"<c") != block.count(b'<c r="')  # cells without r, placed by order
+            or CELL_WITHOUT_R.search(block)  # placed by order: stream_rows does that
         ):
             return "exact", block, None
         data = self.rewritten(block)
@@ -386,13 +392,12 @@ class BlockWriter:
     def rewritten(self, block):
         """The block with shared-string and date cells turned into marked text, or None
         when some such cell is written in a way the byte replacements would miss."""
-        # Cell types other than shared strings and booleans (error cells, inline and
-        # formula text, ISO dates, an explicit "n") go to stream_rows.
-        shared = block.count(b't="s"')
-        if block.count(b't="') != shared + block.count(b't="b"'):
+        if OTHER_TYPE.search(block) and block.count(b't="') != (
+            block.count(b't="s"') + block.count(b't="b"') + block.count(b'<f t="')
+        ):
             return None
-        data, replaced = replaced_all(block, b't="s"><v>', b't="str"><v>' + SHARED.encode())
-        if replaced != shared:  # without a value, or with a formula before it
+        data = block.replace(b't="s"><v>', b't="str"><v>' + SHARED.encode())
+        if b't="s"' in data:  # without a value, or with a formula before it
             return None
         for style, mark in self.date_styles:
             total = data.count(style)

@@ -64,6 +64,13 @@ def row_cells(i):
     if 300 <= i < 310:  # error cells and inline text: some blocks only
         cells.append(cell("J" + n, "#DIV/0!", kind="e"))
         cells.append(cell("K" + n, f" inline {i}", kind="inlineStr"))
+    if i >= 400:  # formulas (their cached values are read), one shared by many cells
+        formula = (
+            '<f t="shared" ref="L400:L1200" si="0">A400*2</f>'
+            if i == 400
+            else '<f t="shared" si="0"/>'
+        )
+        cells.append(f'<c r="L{n}">{formula}<v>{2 * i}</v></c>')
     if i == 700:  # a cell without r: after the cell before
         cells[2] = cell(None, 5, kind="s")
     return "".join(cells)
@@ -237,7 +244,7 @@ def test_blocks_too_wide_for_calamine_go_row_by_row(tmp_path, monkeypatch):
     """A block is read by calamine only if the grid it allocates (rows spanned by
     columns) is small; any other goes to the streaming reader, flat in memory."""
     book = write_book(tmp_path / "big.xlsx")
-    monkeypatch.setattr(blocks, "MAX_BLOCK_CELLS", 100)
+    monkeypatch.setattr(blocks, "MAX_BLOCK_CELLS", 20)
     assert set(block_kinds(book, BLOCKS)) == {"exact"}
     outputs = []
     for limits in (STREAMED, BLOCKS):
