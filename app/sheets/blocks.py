@@ -43,6 +43,7 @@ MAX_BLOCK_CELLS = 4_000_000  # rows spanned x columns: what calamine allocates f
 # Private-use characters, as markers in front of the values calamine hands back as text.
 SHARED = "\ue000"
 KIND_MARKS = {"date": "\ue001", "datetime": "\ue002", "time": "\ue003", "duration": "\ue004"}
+MARKS = {SHARED, *KIND_MARKS.values()}
 ROOT = re.compile(rb"<worksheet\b[^>]*>")
 ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
 ROW_WITHOUT_R = re.compile(rb'<row(?! r=")')
@@ -577,9 +578,11 @@ class BlockWriter:
         result = pc.fill_null(array, lit(""))
         marks = pc.utf8_slice_codeunits(result, 0, 1)
         rest = pc.utf8_slice_codeunits(result, 1)
-        known = pc.is_in(marks, value_set=columnar.string_array([SHARED, "", *KIND_MARKS.values()]))
-        if not pc.all(known).as_py():  # text calamine made of something else
+        found = pc.unique(marks).to_pylist()
+        if not set(found) <= MARKS | {""}:  # text calamine made of something else
             raise columnar.NotColumnar("unmarked text in a block")
+        if len(found) == 1 and not array.null_count:  # the usual column: one kind throughout
+            return self.unmarked(found[0], rest)
         shared = pc.equal(marks, lit(SHARED))
         if pc.any(shared).as_py():
             indices = pc.cast(pc.filter(rest, shared), pa.int64())
@@ -593,6 +596,15 @@ class BlockWriter:
                 serials = pc.cast(pc.filter(rest, where), pa.float64())
                 result = pc.replace_with_mask(result, where, self.moments(serials, kind))
         return result
+
+    def unmarked(self, mark, rest):
+        """A column all of one mark, without it: as marked() writes it."""
+        pa, pc = self.text.pa, self.text.pc
+        if mark == SHARED:
+            texts = self.strings.array.take(pc.cast(rest, pa.int64()))
+            return self.text.protected(texts) if self.text.protect_formulas else texts
+        kind = next(kind for kind, each in KIND_MARKS.items() if each == mark)
+        return self.moments(pc.cast(rest, pa.float64()), kind)
 
     def moments(self, serials, kind):
         """Serial numbers under a date or time format as text, by values.serial_moment's
