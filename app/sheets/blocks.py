@@ -401,11 +401,10 @@ class BlockWriter:
         if b't="s"' in data:  # without a value, or with a formula before it
             return None
         for style, mark in self.date_styles:
-            total = data.count(style)
-            if not total:
-                continue
-            data, numbers = replaced_all(data, style + b"><v>", style + b' t="str"><v>' + mark)
-            if numbers != total and total - numbers != (
+            # The style goes (the block's package has no styles): what is left of it
+            # must be on cells that hold no number.
+            data = data.replace(style + b"><v>", b' t="str"><v>' + mark)
+            if style in data and data.count(style) != (
                 data.count(style + b"/>")
                 + data.count(style + b' t="str"><v>' + SHARED.encode())
                 + data.count(style + b' t="b"')
@@ -694,12 +693,6 @@ class BlockWriter:
             return moments
         midnight = pc.equal(pc.floor_temporal(stamps, unit="day"), stamps)
         return pc.if_else(midnight, dates, moments)
-
-
-def replaced_all(data, old, new):
-    """data.replace(old, new), and how many were replaced (told by the length)."""
-    result = data.replace(old, new)
-    return result, (len(result) - len(data)) // (len(new) - len(old))
 
 
 def read_batch(package):
