@@ -264,3 +264,27 @@ def test_helper_process_writes_the_same(tmp_path, helper):
         convert(book, out, Options(format="csv", skip_rows=3), limits=each, isolate=True)
         outputs.append(out.read_bytes())
     assert outputs[1] == outputs[0]
+
+
+def test_every_sheet_to_a_zip_on_blocks(tmp_path):
+    book = write_book(tmp_path / "big.xlsx")
+    with zipfile.ZipFile(book) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    second = b'<sheet name="Again" sheetId="2" r:id="rId4"/></sheets>'
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b"</sheets>", second)
+    relation = f'<Relationship Id="rId4" Type="{OFFICE}/worksheet" Target="worksheets/sheet1.xml"/>'
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", relation.encode() + b"</Relationships>"
+    )
+    two = tmp_path / "two.xlsx"
+    with zipfile.ZipFile(two, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    outputs = []
+    for limits in (STREAMED, BLOCKS):
+        out = tmp_path / f"{len(outputs)}.zip"
+        result = convert(two, out, Options(format="tsv", all_sheets=True), limits=limits)
+        with zipfile.ZipFile(out) as archive:
+            outputs.append(({n: archive.read(n) for n in archive.namelist()}, result.rows))
+    assert outputs[1] == outputs[0]
+    assert sorted(outputs[0][0]) == ["Again.tsv", "Data.tsv"]
