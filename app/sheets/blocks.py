@@ -5,8 +5,9 @@ XML element, three times slower than calamine. Here the sheet's XML is inflated 
 at `</row>` into blocks of about `Limits.block_bytes`; each block becomes a small stored
 xlsx package that fastexcel (calamine) reads into Arrow columns, which columnar.TextColumns
 writes as text. Memory is bounded by the block (in bytes, and in the cells calamine
-allocates for it), not by the sheet. (fastexcel holds the GIL while it reads, so a
-reading thread beside the writing one made it slower, not faster.)
+allocates for it), not by the sheet. fastexcel holds the GIL while it reads, so a reading
+thread beside the writing one made it slower; a forked helper process can read every other
+block instead (Limits.block_helper, off by default: see Helper).
 
 calamine is given only what it reads exactly as stream_rows does:
 - shared-string cells are rewritten (bytes replaced) as formula-text cells holding a
@@ -280,6 +281,9 @@ class Helper:
 
 
 class BlockWriter:
+    """One sheet to CSV/TSV by blocks: reads them (here, or half of them in the helper),
+    writes them in order, and keeps stream_rows' position from one block to the next."""
+
     def __init__(self, book, sheet, options, advance):
         scan = book.scans[sheet.name]  # inline text (which calamine may trim) goes to stream_rows
         self.sheet, self.options, self.advance = sheet, options, advance
@@ -309,7 +313,7 @@ class BlockWriter:
         self.parallel = book.limits.block_helper
         self.path = book.path
 
-    # Reading (on the reading thread)
+    # Reading (here, or in the helper process)
 
     def blocks(self, handle):
         """Yield ("block", bytes) of whole <row> elements, the first row alone; or, when
@@ -357,7 +361,7 @@ class BlockWriter:
             if done and not data.strip():
                 return
 
-    def read_blocks(self, handle):
+    def read_blocks(self, handle):  # what each block goes by, in one process (tests use it)
         """("fast", first row, Arrow batch), ("exact", block, None) or ("rest", XML, None)."""
         for kind, value in self.blocks(handle):
             if kind == "rest":
