@@ -16,7 +16,9 @@ import importlib
 import logging
 import struct
 import threading
+from array import array as typed_array
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 
 from .options import LINE_ENDINGS
 from .values import DATE_STYLES, full_number_for_text, number_for_text, protect_formula
@@ -145,11 +147,9 @@ def string_array(texts):
     """An Arrow string array of Python strings, built from bytes (see `literal`)."""
     import pyarrow as pa
 
-    encoded = [text.encode() for text in texts]
-    offsets = [0]
-    for data in encoded:
-        offsets.append(offsets[-1] + len(data))
-    buffers = [None, pa.py_buffer(struct.pack(f"={len(offsets)}i", *offsets))]
+    encoded = list(map(str.encode, texts))  # C-level loops: this runs for many values
+    offsets = typed_array("i", accumulate(map(len, encoded), initial=0))
+    buffers = [None, pa.py_buffer(offsets)]
     return pa.Array.from_buffers(
         pa.string(), len(encoded), [*buffers, pa.py_buffer(b"".join(encoded))]
     )
@@ -248,7 +248,15 @@ class TextColumns:
         number_text = self.number_text
         if not self.full_precision:  # 16 characters or more may hold 16 digits or more
             long = pc.greater_equal(pc.utf8_length(text), literal(16))
-            text = self.redo(text, long, array, lambda number: str(number_text(number)))
+            size = pc.abs(array)
+            # Fractions between 1e-4 and 1e15: number_text is format(.15g), done in C.
+            usual = pc.and_(
+                pc.and_(long, pc.invert(whole)),
+                pc.and_(pc.greater_equal(size, literal(1e-4)), pc.less(size, literal(1e15))),
+            )
+            text = self.redo(text, usual, array, fifteen_digits, bulk=True)
+            other = pc.and_(long, pc.invert(pc.fill_null(usual, literal(False))))
+            text = self.redo(text, other, array, lambda number: str(number_text(number)))
         if not may_hold(text, "eEnN"):  # 1e+20, 1e-7, nan, inf
             return text
         odd = pc.match_substring_regex(text, "[eEnN]")
@@ -260,14 +268,16 @@ class TextColumns:
         suspect = self.pc.match_substring_regex(array, FORMULA_START)
         return self.redo(array, suspect, array, protect_formula)
 
-    def redo(self, text, mask, source, rule):
-        """`text` with the entries under `mask` replaced by rule(value) of `source`."""
+    def redo(self, text, mask, source, rule, bulk=False):
+        """`text` with the entries under `mask` replaced by rule(value) of `source`
+        (with `bulk`, rule(values) gives the texts of a list of values)."""
         pc = self.pc
         mask = pc.fill_null(mask, literal(False))
         if not pc.any(mask).as_py():
             return text
         values = pc.filter(source, mask).to_pylist()
-        return pc.replace_with_mask(text, mask, string_array(map(rule, values)))
+        texts = rule(values) if bulk else list(map(rule, values))
+        return pc.replace_with_mask(text, mask, string_array(texts))
 
     def moments(self, array):
         """Dates, date-times and times, told apart as calamine tells them: a value before
@@ -383,6 +393,10 @@ class CsvLines:
 
     def encode(self, columns):
         """The bytes of the lines, UTF-8, each ended by the line ending."""
+        return text_bytes(self.lines(columns))
+
+    def lines(self, columns):
+        """The lines, as a string array, each ended by the line ending."""
         pc = self.pc
         columns = [self.quoted(column) for column in columns]
         if len(columns) == 1 and not self.quote_all:  # csv.writer writes a lone empty field as ""
@@ -391,8 +405,7 @@ class CsvLines:
         joined = columns[0]
         if len(columns) > 1:
             joined = pc.binary_join_element_wise(*columns, literal(self.delimiter))
-        lines = pc.binary_join_element_wise(joined, literal(self.line_ending), literal(""))
-        return text_bytes(lines)
+        return pc.binary_join_element_wise(joined, literal(self.line_ending), literal(""))
 
 
 def text_bytes(array):
@@ -402,6 +415,10 @@ def text_bytes(array):
         return memoryview(b"")
     offsets = memoryview(offsets).cast("i")  # int32: where each value starts in `data`
     return memoryview(data)[offsets[array.offset] : offsets[array.offset + len(array)]]
+
+
+def fifteen_digits(numbers):
+    return list(map(format, numbers, repeat(".15g")))
 
 
 def may_hold(array, chars):

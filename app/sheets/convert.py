@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from . import columnar, fixups
+from . import blocks, columnar, fixups
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
 from .errors import BadOptions, EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
@@ -366,6 +366,8 @@ def write_output(book, sheets, options, tracker, target):
 def write_columns(book, sheet, options, tracker, binary, result):
     """The fast path for CSV/TSV (see columnar.py). False, having written nothing,
     when the sheet does not suit it."""
+    if blocks.suits(book, sheet):  # a large xlsx sheet: in blocks of rows (blocks.py)
+        return blocks.write_sheet(book, sheet, options, tracker.advance, binary, result)
     try:
         typed = book.typed_columns(sheet, options.skip_rows + 1)
         if fixups.columns_need_fixups(book, sheet, typed.batch):

@@ -20,6 +20,12 @@ class Limits:
     # xlsx sheets whose XML is larger go to CSV by the columnar fast path (columnar.py);
     # below this, importing pyarrow costs more than the fast path saves.
     columnar_above_bytes: int = 8 * MiB
+    # Streamed xlsx sheets go to CSV/TSV in blocks of about this much XML (blocks.py);
+    # 0: row by row, by the streaming reader.
+    block_bytes: int = 1 * MiB
+    # Every other block read by a forked helper process: about a tenth faster on this
+    # busy 2-core machine, but the two processes' memory adds up (see the README).
+    block_helper: bool = False
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
 
 

@@ -448,14 +448,16 @@ def scan_window(window, scan):
             scan.max_row = max(scan.max_row, int(found.group(1)))
     # Rows come in order, so the last is the largest, unless a row or cell claims a
     # number with more digits than that: then read every number in this window.
-    if further_rows(len(str(scan.max_row)) + 1).search(window):
-        scan.max_row = max(scan.max_row, *map(int, ROW_OR_CELL_NUMBER.findall(window)))
-    if WIDE_COLUMN.search(window):
-        widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
-        scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
-    elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
-        widest = max(NARROW_COLUMN.findall(window))
-        scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
+    digits = len(str(scan.max_row)) + 1
+    if anything_new(digits, scan.narrow_columns).search(window):  # mostly not: one pass
+        if further_rows(digits).search(window):
+            scan.max_row = max(scan.max_row, *map(int, ROW_OR_CELL_NUMBER.findall(window)))
+        if WIDE_COLUMN.search(window):
+            widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
+            scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
+        elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
+            widest = max(NARROW_COLUMN.findall(window))
+            scan.narrow_columns = max(scan.narrow_columns, widest[0] - ord("A") + 1)
     if not scan.padded_text and b"inlineStr" in window and padded_text(window):
         scan.padded_text = True
     if b't="e"' in window:
@@ -529,6 +531,17 @@ def last_value_end(window):
 def columns_after(count):
     """Cell references to a column past the first `count` (count under 26)."""
     return re.compile(rb' r="[%c-Z][0-9]' % (ord("A") + count))
+
+
+@functools.cache
+def anything_new(digits, narrow):
+    """One search for what the three in scan_window look for: a row number of `digits`
+    digits or more, a column past Z, or (when `narrow` is under 26) one past the first
+    `narrow`."""
+    alternatives = [rb"[A-Z]{0,3}[0-9]{%d}" % digits, rb"[A-Z]{2}"]
+    if narrow < 26:
+        alternatives.append(rb"[%c-Z][0-9]" % (ord("A") + narrow))
+    return re.compile(rb' r="(?:%s)' % b"|".join(alternatives))
 
 
 @functools.cache
@@ -684,14 +697,21 @@ def shared_strings(archive, chunk_size=CHUNK):
     yield from strings
 
 
-def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, chunk_size=CHUNK):
+def stream_rows(
+    archive, part, width, shared_strings, format_kinds, date1904, chunk_size=CHUNK, position=None
+):
     """Yield the rows of one sheet as lists of values, anchored at A1 and `width` wide.
 
     Rows are produced as the XML streams past, so memory stays flat however long the sheet.
     Trailing empty rows are left out; the caller stops after the last row it expects.
+    `position` ({"row": number of the row before, "next_row": the next row to yield}),
+    when given, is where the XML starts and is updated at the end (blocks.py reads a
+    sheet in parts).
     """
     ready = []  # finished rows, handed out after each chunk is parsed
     state = {"row": 0, "next_row": 1, "column": 0, "type": None, "style": None, "text": None}
+    if position is not None:
+        state.update(position)
     cells = {}
     text_parts = []
     column_cache = {}
@@ -798,6 +818,8 @@ def stream_rows(archive, part, width, shared_strings, format_kinds, date1904, ch
             "The workbook is damaged: a cell holds a value that does not fit its type, "
             "or refers to text that is not there."
         ) from None
+    if position is not None:
+        position.update(row=state["row"], next_row=state["next_row"])
     yield from ready
 
 
