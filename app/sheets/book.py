@@ -17,6 +17,7 @@ import python_calamine
 
 from . import columnar, ooxml
 from .detect import Detection, stream_head
+from .encrypted import PlainCopy
 from .error_cells import (
     TooManyCells,
     ods_error_cells,
@@ -110,6 +111,7 @@ class Book:
     delimiter = None
     unread = ()  # (name, kind) of sheets the workbook lists that could not be read
     alias = None  # see reader_path()
+    remove_plain_copy = None  # see open_book(): a decrypted copy, removed on close()
 
     def __init__(self, path, detection, limits):
         self.path = path
@@ -164,6 +166,8 @@ class Book:
         if self.alias is not None:
             self.remove_alias()
             self.alias = None
+        if self.remove_plain_copy is not None:
+            self.remove_plain_copy()
 
     def __enter__(self):
         return self
@@ -422,6 +426,22 @@ def open_with_xlrd(path):
             except Exception:  # xlrd raises many kinds on damaged records
                 break
     raise DamagedFile("The workbook is damaged and cannot be read.")
+
+
+def open_decrypted(path, detection, limits, bail_out):
+    """A workbook encrypted with Excel's default password, read from a decrypted copy
+    in a private temporary folder, removed when the book is closed or collected."""
+    plain = PlainCopy(path, READER_SUFFIXES[detection.format][0])
+    if not plain.opened:
+        plain.remove()
+        raise PasswordProtected(PASSWORD_MESSAGE)
+    try:
+        book = open_book(plain.path, Detection(detection.format), limits, bail_out=bail_out)
+    except BaseException:
+        plain.remove()
+        raise
+    book.remove_plain_copy = weakref.finalize(book, plain.remove)
+    return book
 
 
 # Code pages BIFF names by numbers that are not Windows code pages (as xlrd maps them).
@@ -802,6 +822,8 @@ class OoxmlBook(Book):
 
 
 def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail_out=None):
+    if detection.default_password:
+        return open_decrypted(path, detection, limits, bail_out)
     if detection.format == "csv":
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
