@@ -536,8 +536,10 @@ def further_rows(digits):
     return re.compile(rb' r="[A-Z]{0,3}[0-9]{%d}' % digits)
 
 
-def number_format_kinds(archive):
-    """For each cell style index: 'date', 'datetime', 'time', 'duration' or None."""
+def number_format_kinds(archive, classify=None):
+    """For each cell style index: 'date', 'datetime', 'time', 'duration' or None (or what
+    `classify`, given a custom format's code, says instead of classify_format)."""
+    classify = classify or classify_format
     styles = read_xml(archive, archive.styles_part)
     if styles is None:
         return []
@@ -556,7 +558,7 @@ def number_format_kinds(archive):
         except ValueError:
             format_id = 0
         if format_id in custom:
-            kinds.append(classify_format(custom[format_id]))
+            kinds.append(classify(custom[format_id]))
         else:
             kinds.append(BUILTIN_DATE_FORMATS.get(format_id))
     return kinds
