@@ -577,7 +577,7 @@ def classify_format(code):
     if elapsed:
         return "duration"
     has_date = "y" in section or "d" in section
-    has_time = "h" in section or "s" in section or "am/pm" in section
+    has_time = "h" in section or "s" in section or "am/pm" in section or "a/p" in section
     if "m" in section and not has_time:
         has_date = True
     if has_date and has_time:

@@ -67,6 +67,8 @@ SERIALS = [
     ("from 32,767 hours LibreOffice writes a date-time", 32767 / 24, "h:mm", "1903-09-26 07:00:00"),
     ("the same for a duration", -32767 / 24, "[h]:mm:ss", "1896-04-03 17:00:00"),
     ("an elapsed format calamine takes for a time", 1.5, "HH[M]", "36:00:00"),
+    ("A/P alone is a time-of-day format", 1.5, "A/P", "36:00:00"),
+    ("so is a/p, below a day", 0.75, "a/p", "18:00:00"),
 ]
 IN_FIXTURES = 13  # serials.xls/.ods/.xlsb hold the first rows
 
