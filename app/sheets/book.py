@@ -435,6 +435,11 @@ def open_decrypted(path, detection, limits, bail_out):
     if not plain.opened:
         plain.remove()
         raise PasswordProtected(PASSWORD_MESSAGE)
+    return open_copy(plain, detection, limits, bail_out)
+
+
+def open_copy(plain, detection, limits, bail_out):
+    """The book of a private copy (a PlainCopy), which it removes when closed."""
     try:
         book = open_book(plain.path, Detection(detection.format), limits, bail_out=bail_out)
     except BaseException:
@@ -442,6 +447,65 @@ def open_decrypted(path, detection, limits, bail_out):
         raise
     book.remove_plain_copy = weakref.finalize(book, plain.remove)
     return book
+
+
+def has_member(path, name):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.getinfo(name)
+        return True
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return False
+
+
+class StandardXlsb(PlainCopy):
+    """A copy of an xlsb whose parts are not where calamine (and Excel's own writer)
+    put them: the workbook in another folder than xl/ (SheetJS's wtf_path.xlsb), or
+    names with backslashes or in other case. The package names its workbook part in
+    _rels/.rels, and relationships are relative to their part, so renaming that part's
+    folder to xl/ (and the part to workbook.bin) keeps every reference sound."""
+
+    def __init__(self, path):  # not PlainCopy's: that one decrypts
+        self.folder = tempfile.mkdtemp(prefix="sheetport-plain-")
+        self.path = os.path.join(self.folder, "book.xlsb")
+        try:
+            with ooxml.Package(path) as archive:
+                workbook = archive.keys.get(ooxml.part_key(archive.workbook_part))
+                self.opened = bool(workbook) and standard_xlsb(archive, workbook, self.path)
+        except (zipfile.BadZipFile, OSError, KeyError, *DAMAGED_DATA):
+            self.opened = False
+        if not self.opened:
+            self.remove()
+            raise DamagedFile("The workbook is damaged and cannot be read: a part is missing.")
+
+
+def standard_xlsb(archive, workbook, into):
+    """Write `archive` to `into` with `workbook`'s folder named xl/ and the part named
+    xl/workbook.bin. False when there is nothing to put right."""
+    folder, _, name = ooxml.part_key(workbook).rpartition("/")
+    old = f"{folder}/" if folder else ""
+    renames = {}
+    for member in archive.namelist():
+        key = member.replace("\\", "/").lstrip("/")
+        if key.lower() == ooxml.part_key(workbook):
+            key = "xl/workbook.bin"
+        elif key.lower() == f"{old}_rels/{name}.rels":
+            key = "xl/_rels/workbook.bin.rels"
+        elif old and key.lower().startswith(old):
+            key = "xl/" + key[len(old) :]
+        renames[member] = key
+    if renames.get(workbook) != "xl/workbook.bin":
+        return False
+    with zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED) as copy:
+        for member, key in renames.items():
+            data = archive.read(member)
+            if key == "_rels/.rels" or key.lower() == "[content_types].xml":
+                data = data.replace(f"/{workbook}".encode(), b"/xl/workbook.bin")
+                data = data.replace(f'"{workbook}"'.encode(), b'"xl/workbook.bin"')
+                if old:
+                    data = data.replace(f"/{old}".encode(), b"/xl/")
+            copy.writestr(key, data)
+    return True
 
 
 # Code pages BIFF names by numbers that are not Windows code pages (as xlrd maps them).
@@ -836,6 +900,8 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
                 return OdsBook(path, detection, limits)
             except DamagedFile:
                 raise refused from None
+    if detection.format == "xlsb" and not has_member(path, "xl/workbook.bin"):
+        return open_copy(StandardXlsb(path), detection, limits, bail_out)
     if detection.format != "xls":
         return CalamineBook(path, detection, limits)
     # Excel 95 and older are small files, whose byte strings calamine decodes without
