@@ -484,6 +484,8 @@ def standard_xlsb(archive, workbook, into):
     xl/workbook.bin. False when there is nothing to put right."""
     folder, _, name = ooxml.part_key(workbook).rpartition("/")
     old = f"{folder}/" if folder else ""
+    if f"{old}_rels/{name}.rels" not in archive.keys:
+        return False  # a workbook without its relationships lists no sheets we can find
     renames = {}
     for member in archive.namelist():
         key = member.replace("\\", "/").lstrip("/")
