@@ -17,6 +17,7 @@ import python_calamine
 
 from . import columnar, ooxml
 from .detect import Detection, stream_head
+from .encrypted import PlainCopy
 from .error_cells import (
     TooManyCells,
     ods_error_cells,
@@ -110,6 +111,7 @@ class Book:
     delimiter = None
     unread = ()  # (name, kind) of sheets the workbook lists that could not be read
     alias = None  # see reader_path()
+    remove_plain_copy = None  # see open_book(): a decrypted copy, removed on close()
 
     def __init__(self, path, detection, limits):
         self.path = path
@@ -164,6 +166,8 @@ class Book:
         if self.alias is not None:
             self.remove_alias()
             self.alias = None
+        if self.remove_plain_copy is not None:
+            self.remove_plain_copy()
 
     def __enter__(self):
         return self
@@ -422,6 +426,88 @@ def open_with_xlrd(path):
             except Exception:  # xlrd raises many kinds on damaged records
                 break
     raise DamagedFile("The workbook is damaged and cannot be read.")
+
+
+def open_decrypted(path, detection, limits, bail_out):
+    """A workbook encrypted with Excel's default password, read from a decrypted copy
+    in a private temporary folder, removed when the book is closed or collected."""
+    plain = PlainCopy(path, READER_SUFFIXES[detection.format][0])
+    if not plain.opened:
+        plain.remove()
+        raise PasswordProtected(PASSWORD_MESSAGE)
+    return open_copy(plain, detection, limits, bail_out)
+
+
+def open_copy(plain, detection, limits, bail_out):
+    """The book of a private copy (a PlainCopy), which it removes when closed."""
+    try:
+        book = open_book(plain.path, Detection(detection.format), limits, bail_out=bail_out)
+    except BaseException:
+        plain.remove()
+        raise
+    book.remove_plain_copy = weakref.finalize(book, plain.remove)
+    return book
+
+
+def has_member(path, name):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.getinfo(name)
+        return True
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return False
+
+
+class StandardXlsb(PlainCopy):
+    """A copy of an xlsb whose parts are not where calamine (and Excel's own writer)
+    put them: the workbook in another folder than xl/ (SheetJS's wtf_path.xlsb), or
+    names with backslashes or in other case. The package names its workbook part in
+    _rels/.rels, and relationships are relative to their part, so renaming that part's
+    folder to xl/ (and the part to workbook.bin) keeps every reference sound."""
+
+    def __init__(self, path):  # not PlainCopy's: that one decrypts
+        self.folder = tempfile.mkdtemp(prefix="sheetport-plain-")
+        self.path = os.path.join(self.folder, "book.xlsb")
+        try:
+            with ooxml.Package(path) as archive:
+                workbook = archive.keys.get(ooxml.part_key(archive.workbook_part))
+                self.opened = bool(workbook) and standard_xlsb(archive, workbook, self.path)
+        except (zipfile.BadZipFile, OSError, KeyError, *DAMAGED_DATA):
+            self.opened = False
+        if not self.opened:
+            self.remove()
+            raise DamagedFile("The workbook is damaged and cannot be read: a part is missing.")
+
+
+def standard_xlsb(archive, workbook, into):
+    """Write `archive` to `into` with `workbook`'s folder named xl/ and the part named
+    xl/workbook.bin. False when there is nothing to put right."""
+    folder, _, name = ooxml.part_key(workbook).rpartition("/")
+    old = f"{folder}/" if folder else ""
+    if f"{old}_rels/{name}.rels" not in archive.keys:
+        return False  # a workbook without its relationships lists no sheets we can find
+    renames = {}
+    for member in archive.namelist():
+        key = member.replace("\\", "/").lstrip("/")
+        if key.lower() == ooxml.part_key(workbook):
+            key = "xl/workbook.bin"
+        elif key.lower() == f"{old}_rels/{name}.rels":
+            key = "xl/_rels/workbook.bin.rels"
+        elif old and key.lower().startswith(old):
+            key = "xl/" + key[len(old) :]
+        renames[member] = key
+    if renames.get(workbook) != "xl/workbook.bin":
+        return False
+    with zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED) as copy:
+        for member, key in renames.items():
+            data = archive.read(member)
+            if key == "_rels/.rels" or key.lower() == "[content_types].xml":
+                data = data.replace(f"/{workbook}".encode(), b"/xl/workbook.bin")
+                data = data.replace(f'"{workbook}"'.encode(), b'"xl/workbook.bin"')
+                if old:
+                    data = data.replace(f"/{old}".encode(), b"/xl/")
+            copy.writestr(key, data)
+    return True
 
 
 # Code pages BIFF names by numbers that are not Windows code pages (as xlrd maps them).
@@ -802,6 +888,8 @@ class OoxmlBook(Book):
 
 
 def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail_out=None):
+    if detection.default_password:
+        return open_decrypted(path, detection, limits, bail_out)
     if detection.format == "csv":
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
@@ -814,6 +902,8 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
                 return OdsBook(path, detection, limits)
             except DamagedFile:
                 raise refused from None
+    if detection.format == "xlsb" and not has_member(path, "xl/workbook.bin"):
+        return open_copy(StandardXlsb(path), detection, limits, bail_out)
     if detection.format != "xls":
         return CalamineBook(path, detection, limits)
     # Excel 95 and older are small files, whose byte strings calamine decodes without

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 
 from .options import LINE_ENDINGS
-from .values import DATE_STYLES, full_number_for_text, number_for_text, protect_formula
+from .values import (
+    DATE_STYLES,
+    LONG_DURATION,
+    full_number_for_text,
+    number_for_text,
+    protect_formula,
+)
 from .writers import CsvSheetWriter
 
 # Rust's log messages ("falling back to string" for an empty column) are not for users.
@@ -37,6 +43,7 @@ DAY_ZERO_MS = {  # calamine's day 0 in each date system; day 1 is the next
     True: (dt.date(1904, 1, 1) - UNIX_EPOCH).days * DAY_MS,
 }
 YEAR_10000_MS = ((dt.date(9999, 12, 31) - UNIX_EPOCH).days + 1) * DAY_MS  # past Python's dates
+LONG_DURATION_MS = LONG_DURATION // dt.timedelta(milliseconds=1)
 
 
 class NotColumnar(Exception):
@@ -189,6 +196,16 @@ class TextColumns:
                 early = pc.any(pc.less(millis, literal(self.day_zero))).as_py()
                 if early or pc.any(pc.greater_equal(millis, literal(YEAR_10000_MS))).as_py():
                     raise NotColumnar("a date outside the years Python can write")
+            elif (
+                pa.types.is_duration(kind)
+                and pc.any(
+                    pc.greater_equal(
+                        pc.abs(array.cast(pa.duration("ms")).cast(pa.int64())),
+                        literal(LONG_DURATION_MS),
+                    )
+                ).as_py()
+            ):
+                raise NotColumnar("a duration written as a date-time (values.LONG_DURATION)")
             elif not (
                 pa.types.is_string(kind)
                 or pa.types.is_large_string(kind)

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import olefile
 
-from .errors import DamagedFile, EmptyFile, NotASpreadsheet, PasswordProtected, TooLarge
+from .encrypted import PlainCopy
+from .errors import (
+    DamagedFile,
+    EmptyFile,
+    NotASpreadsheet,
+    PasswordProtected,
+    SheetError,
+    TooLarge,
+)
 from .limits import DEFAULT_LIMITS
 from .ooxml import Package
 
@@ -60,6 +68,7 @@ FORMAT_NAMES = {
 class Detection:
     format: str  # one of FORMAT_NAMES
     encoding: str | None = None  # text files only
+    default_password: bool = False  # encrypted with Excel's default password (encrypted.py)
 
     @property
     def description(self):
@@ -80,7 +89,10 @@ def detect_format(path, limits=DEFAULT_LIMITS):
     if head.startswith(ZIP_MAGIC):
         return Detection(detect_zip(path, limits))
     if head.startswith(OLE_MAGIC):
-        return Detection(detect_ole(path))
+        kind = detect_ole(path)
+        if kind == ENCRYPTED:
+            return Detection(default_password_format(path, limits), default_password=True)
+        return Detection(kind)
     if bare_biff(head):
         return Detection("xls")
     for magic, kind in OTHER_KINDS:
@@ -168,7 +180,28 @@ PASSWORD_MESSAGE = (
 BIFF_FILEPASS, BIFF_BOUNDSHEET, BIFF_EOF = 0x002F, 0x0085, 0x000A
 
 
+ENCRYPTED = "encrypted"
+
+
+def default_password_format(path, limits):
+    """The format of the workbook inside an encrypted one, when Excel's default password
+    opens it (Excel and LibreOffice open those without asking); else PasswordProtected."""
+    plain = PlainCopy(path, ".bin")
+    try:
+        if plain.opened:
+            inner = detect_format(plain.path, limits)
+            if not inner.default_password and inner.format != "csv":
+                return inner.format
+    except SheetError:
+        pass
+    finally:
+        plain.remove()
+    raise PasswordProtected(PASSWORD_MESSAGE)
+
+
 def detect_ole(path):
+    """The format of an OLE2 file: "xls", or ENCRYPTED (an xls with a FILEPASS record, or
+    an encrypted OOXML package); other Office files are refused."""
     try:
         with olefile.OleFileIO(str(path)) as ole:
             entries = {"/".join(entry).lower(): entry for entry in ole.listdir(streams=True)}
@@ -180,7 +213,7 @@ def detect_ole(path):
             "container cannot be read."
         ) from None
     if "encryptedpackage" in entries or "encryptioninfo" in entries or has_filepass(head):
-        raise PasswordProtected(PASSWORD_MESSAGE)
+        return ENCRYPTED
     if book:
         return "xls"
     if "worddocument" in entries:

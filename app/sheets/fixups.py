@@ -41,6 +41,7 @@ CELL_START = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"([^>]*)$')
 # What may be a value below day 1, and a day or more or negative (checked once parsed).
 DATE_LOSSES = rb"-[^<]*|0[^<]*|\.[^<]*|[^<]*[eE]-[^<]*"
 TIME_LOSSES = rb"-[^<]*|[1-9][^<]*"
+ANY_NUMBER = rb"[^<]+"
 NOT_A_NUMBER = re.compile(rb'\bt="(?!n")')
 BLANK_TEXT = re.compile(rb"<t(?: [^>]*)?>[ \t\r\n]+</t>")
 SHARED_CELL = rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?\bt="s"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>(%s)</v>'
@@ -48,6 +49,26 @@ INLINE_BLANK = re.compile(rb"<is><t(?: [^>]*)?>([ \t\r\n]+)</t></is>")
 
 
 MOMENTS = frozenset({dt.date, dt.datetime, dt.time})
+# The first date or time token of a format: a bracket ([h], [Red], [$-409]) or a letter.
+FIRST_TOKEN = re.compile(r"\[[^\]]*\]|[dmhysDMHYS]")
+ELAPSED = {"h", "hh", "m", "mm", "s", "ss"}
+
+
+def fixup_kind(code):
+    """classify_format's kind of a custom format, but "elapsed" for an elapsed-time
+    format that calamine reads as a date-time: it takes a format for a duration only
+    when its first date or time token is [h], [m] or [s] (so HH[M] or h:[mm] read as
+    dates and times)."""
+    kind = ooxml.classify_format(code)
+    if kind != "duration":
+        return kind
+    section = ooxml.QUOTED.sub("", code.split(";")[0])
+    for token in FIRST_TOKEN.findall(section):
+        if not token.startswith("["):
+            return "elapsed"
+        if token[1:-1].lower() in ELAPSED:
+            return "duration"
+    return "duration"
 
 
 def read_rows(book, sheet):
@@ -71,7 +92,7 @@ def read_rows(book, sheet):
     if not needs_check(book, sheet):
         return rows
     blanks = blank_shared_strings(book.archive)
-    watch = watched_types(ooxml.number_format_kinds(book.archive))
+    watch = watched_types(ooxml.number_format_kinds(book.archive, fixup_kind))
     return patched(rows, watch, lambda: sheet_fixups(book, sheet, blanks), now=bool(blanks))
 
 
@@ -81,7 +102,7 @@ def watched_types(kinds):
     more under one reads as a date-time), a time when it has date formats (below day 1
     under one reads as a time), else none."""
     kinds = set(kinds)
-    if "time" in kinds:
+    if kinds & {"time", "elapsed"}:
         return MOMENTS
     if kinds & {"date", "datetime"}:
         return frozenset({dt.time})
@@ -154,7 +175,7 @@ def xls_format_kinds(path):
         except (struct.error, IndexError, UnicodeDecodeError):
             continue
     return [
-        ooxml.classify_format(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
+        fixup_kind(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
         for i in xf_formats
     ]
 
@@ -177,12 +198,12 @@ def xls_fixups(path, sheet_name):
             if xf not in kinds:
                 key = book.xf_list[xf].format_key
                 number_format = book.format_map.get(key)
-                kinds[xf] = ooxml.BUILTIN_DATE_FORMATS.get(key) or ooxml.classify_format(
+                kinds[xf] = ooxml.BUILTIN_DATE_FORMATS.get(key) or fixup_kind(
                     number_format.format_str if number_format else ""
                 )
             kind = kinds[xf]
-            if kind in ("date", "datetime", "time") and misread(serial, kind):
-                fixups[(row, column)] = serial_moment(serial, kind, book.datemode == 1)
+            if kind in FIXED_KINDS and misread(serial, kind):
+                fixups[(row, column)] = moment(serial, kind, book.datemode == 1)
     except Exception:
         return fixups
     finally:
@@ -229,7 +250,7 @@ def xlsb_styles(path):
     except Exception:
         return None
     kinds = [
-        ooxml.classify_format(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
+        fixup_kind(formats[i]) if i in formats else ooxml.BUILTIN_DATE_FORMATS.get(i)
         for i in xf_formats
     ]
     return kinds, date1904
@@ -254,7 +275,7 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
                         column, style = struct.unpack_from("<II", data)
                         style &= 0xFFFFFF
                         number_kind = kinds[style] if style < len(kinds) else None
-                        if number_kind not in ("date", "datetime", "time"):
+                        if number_kind not in FIXED_KINDS:
                             continue
                         serial = (
                             rk_number(struct.unpack_from("<I", data, 8)[0])
@@ -262,7 +283,7 @@ def xlsb_fixups(path, sheet_name, kinds, date1904):
                             else struct.unpack_from("<d", data, 8)[0]
                         )
                         if misread(serial, number_kind):
-                            fixups[(row, column)] = serial_moment(serial, number_kind, date1904)
+                            fixups[(row, column)] = moment(serial, number_kind, date1904)
                     elif kind == XLSB_END_CELLS:
                         break
     except Exception:  # calamine has read the file: a reader that cannot just finds less
@@ -438,7 +459,7 @@ def columns_need_fixups(book, sheet, batch):
 
     blanks = blank_shared_strings(book.archive)
     if not blanks:
-        watch = watched_types(ooxml.number_format_kinds(book.archive))
+        watch = watched_types(ooxml.number_format_kinds(book.archive, fixup_kind))
         moments = [a for a in batch.columns if pa.types.is_timestamp(a.type)]
         if not watch or not moments:
             return False
@@ -454,13 +475,14 @@ def sheet_fixups(book, sheet, blanks=None):
     """{(row, column): value} (0-based) for the cells of one xlsx sheet that calamine
     reads otherwise than the value rules say; empty for most sheets."""
     archive, part, date1904 = book.archive, book.parts[sheet.name], book.date1904
-    kinds = ooxml.number_format_kinds(archive)
+    kinds = ooxml.number_format_kinds(archive, fixup_kind)
     dates = [str(i).encode() for i, kind in enumerate(kinds) if kind in ("date", "datetime")]
     times = [str(i).encode() for i, kind in enumerate(kinds) if kind == "time"]
+    durations = [str(i).encode() for i, kind in enumerate(kinds) if kind == "elapsed"]
     blanks = blank_shared_strings(archive) if blanks is None else blanks
     data = archive.read(part)
     fixups = {}
-    for styles, losses in ((dates, DATE_LOSSES), (times, TIME_LOSSES)):
+    for styles, losses in ((dates, DATE_LOSSES), (times, TIME_LOSSES), (durations, ANY_NUMBER)):
         if not styles:
             continue
         for match in re.finditer(STYLED_VALUE % (b"|".join(styles), losses), data):
@@ -474,7 +496,7 @@ def sheet_fixups(book, sheet, blanks=None):
                 continue
             kind = kinds[int(style)]
             if misread(serial, kind):
-                fixups[cell[:2]] = serial_moment(serial, kind, date1904)
+                fixups[cell[:2]] = moment(serial, kind, date1904)
     if blanks:
         indices = b"|".join(str(index).encode() for index in blanks)
         for match in re.finditer(SHARED_CELL % indices, data):
@@ -489,10 +511,21 @@ def sheet_fixups(book, sheet, blanks=None):
 
 def misread(serial, kind):
     """Whether calamine reads this serial under this kind of format otherwise than the
-    rules: below day 1 under a date format, outside one day under a time format."""
+    rules: below day 1 under a date format, outside one day under a time format, and any
+    under an elapsed-time format, which calamine takes for a time when it is not [h] or
+    [hh] (see fixup_kind)."""
+    if kind == "elapsed":
+        return True
     if kind == "time":
         return not 0 <= serial < 1
     return serial < 1
+
+
+FIXED_KINDS = frozenset({"date", "datetime", "time", "elapsed"})
+
+
+def moment(serial, kind, date1904):
+    return serial_moment(serial, "duration" if kind == "elapsed" else kind, date1904)
 
 
 def cell_before(data, position):

@@ -549,8 +549,10 @@ def further_rows(digits):
     return re.compile(rb' r="[A-Z]{0,3}[0-9]{%d}' % digits)
 
 
-def number_format_kinds(archive):
-    """For each cell style index: 'date', 'datetime', 'time', 'duration' or None."""
+def number_format_kinds(archive, classify=None):
+    """For each cell style index: 'date', 'datetime', 'time', 'duration' or None (or what
+    `classify`, given a custom format's code, says instead of classify_format)."""
+    classify = classify or classify_format
     styles = read_xml(archive, archive.styles_part)
     if styles is None:
         return []
@@ -569,7 +571,7 @@ def number_format_kinds(archive):
         except ValueError:
             format_id = 0
         if format_id in custom:
-            kinds.append(classify_format(custom[format_id]))
+            kinds.append(classify(custom[format_id]))
         else:
             kinds.append(BUILTIN_DATE_FORMATS.get(format_id))
     return kinds
@@ -588,7 +590,7 @@ def classify_format(code):
     if elapsed:
         return "duration"
     has_date = "y" in section or "d" in section
-    has_time = "h" in section or "s" in section or "am/pm" in section
+    has_time = "h" in section or "s" in section or "am/pm" in section or "a/p" in section
     if "m" in section and not has_time:
         has_date = True
     if has_date and has_time:

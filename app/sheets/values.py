@@ -106,7 +106,27 @@ def serial_moment(serial, kind, date1904=False):
     return moment
 
 
-def duration_text(delta):
+# From 32,767 hours on (about 1365.3 days, either sign) LibreOffice writes a number under
+# a time or duration format as a date-time, not as elapsed hours: so does Sheetport.
+LONG_DURATION = dt.timedelta(hours=32767)
+
+
+def long_duration_moment(delta):
+    """The date-time a duration of 32,767 hours or more stands for (counted from
+    1899-12-30, as LibreOffice does), or None for a shorter one."""
+    if abs(delta) < LONG_DURATION:
+        return None
+    try:
+        return EPOCH_1900 + delta
+    except OverflowError:
+        return None
+
+
+def duration_text(delta, datetime_format=None):
+    """H:MM:SS[.ffffff] elapsed time; a date-time from 32,767 hours on (LONG_DURATION)."""
+    moment = long_duration_moment(delta)
+    if moment is not None:
+        return moment.strftime(datetime_format) if datetime_format else str(moment)
     seconds = delta.total_seconds()
     sign = "-" if seconds < 0 else ""
     whole, fraction = divmod(abs(seconds), 1)
@@ -194,6 +214,7 @@ def _text_rules(date_style, protect_formulas, full_precision=False):
         date_format, datetime_format = DATE_STYLES[date_style]
         converters[dt.date] = lambda value: value.strftime(date_format)
         converters[dt.datetime] = lambda value: value.strftime(datetime_format)
+        converters[dt.timedelta] = lambda value: duration_text(value, datetime_format)
         passing -= {dt.date, dt.datetime}
     if protect_formulas:
         converters[str] = protect_formula
@@ -230,7 +251,7 @@ def json_value(value, date_style="iso", full_precision=False):
     if kind is bool or kind is int:
         return value
     if kind is dt.timedelta:
-        return duration_text(value)
+        return duration_text(value, DATE_STYLES[date_style][1] if date_style != "iso" else None)
     if date_style != "iso" and kind in (dt.date, dt.datetime):
         date_format, datetime_format = DATE_STYLES[date_style]
         return value.strftime(datetime_format if kind is dt.datetime else date_format)

@@ -17,6 +17,7 @@ from app.sheets import (
     TimedOut,
     TooLarge,
     convert,
+    detect_format,
     inspect,
 )
 
@@ -90,6 +91,15 @@ def test_password_protected_xlsx(tmp_path, mixed_xlsx):
     with mixed_xlsx.open("rb") as plain, encrypted.open("wb") as out:
         OOXMLFile(plain).encrypt("secret", out)
     refused(encrypted, PasswordProtected, "protected with a password")
+
+
+def test_xlsx_encrypted_with_excels_default_password_is_read(tmp_path, mixed_xlsx):
+    """Encrypted with "VelvetSweatshop", which Excel and LibreOffice open without asking."""
+    encrypted = tmp_path / "structure-protected.xlsx"
+    with mixed_xlsx.open("rb") as plain, encrypted.open("wb") as out:
+        OOXMLFile(plain).encrypt("VelvetSweatshop", out)
+    assert detect_format(encrypted).format == "xlsx"
+    assert [s.name for s in inspect(encrypted).sheets] == ["Data", "Other"]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ protection found however the workbook is encrypted."""
 
 import shutil
 import struct
+from pathlib import Path
 
 import olefile
 import pytest
@@ -98,6 +99,26 @@ def test_xor_obfuscated_xls_is_password_protected():
     """calamine reads the encrypted CODEPAGE record and says "Codepage D7D4 not found"."""
     with pytest.raises(PasswordProtected):
         detect_format(PUBLIC / "sheetjs-password_2002_40_xor.xls")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["phpspreadsheet-pwtest3.xls", "calamine-issue_385.xls"],  # RC4 CryptoAPI, RC4
+)
+def test_xls_encrypted_with_excels_default_password_is_read(name, tmp_path):
+    """Excel encrypts a workbook whose structure is protected with "VelvetSweatshop" and
+    opens it without asking, as LibreOffice does: so does Sheetport, from a decrypted
+    copy that is removed afterwards."""
+    import tempfile
+
+    path = PUBLIC / name
+    assert detect_format(path).default_password
+    before = set(Path(tempfile.gettempdir()).glob("sheetport-plain-*"))
+    assert [s.name for s in inspect(path).sheets] == ["Sheet1"]
+    out = tmp_path / "out.csv"
+    convert(path, out, Options(format="csv", line_ending="lf"))
+    assert read_text(out) == ("x\n" if "pwtest3" in name else "")
+    assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before
 
 
 def test_any_encrypted_biff_stream_is_password_protected(tmp_path):

@@ -66,3 +66,22 @@ def test_public_file_converts_as_expected(name, tmp_path):
             if not same(got.get(position, ""), wanted.get(position, ""))
         ]
         assert not differences, f"{name} / {sheet.name}: {differences[:5]}"
+
+
+def test_xlsb_with_its_workbook_outside_xl_is_read_from_a_copy(tmp_path):
+    """calamine looks for xl/workbook.bin only; the package names its workbook part in
+    _rels/.rels (here wtf/workbook.bin): Sheetport reads a copy with the folder renamed,
+    error cells and serials included, and removes the copy."""
+    import tempfile
+    from pathlib import Path
+
+    before = set(Path(tempfile.gettempdir()).glob("sheetport-plain-*"))
+    path = PUBLIC / "sheetjs-wtf_path.xlsb"
+    assert [(s.name, s.visible) for s in inspect(path).sheets] == [
+        ("SheetJS", True),
+        ("Hidden", False),
+    ]
+    out = tmp_path / "out.csv"
+    convert(path, out, Options(format="csv", line_ending="lf", sheets=["SheetJS"]))
+    assert read_text(out).splitlines()[2] == "foo    bar,baz,2014-02-19 10:30:00,0.3"
+    assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before

@@ -60,10 +60,17 @@ SERIALS = [
     ("a day or more under a time format is elapsed", 12.3, "h:mm:ss AM/PM", "295:12:00"),
     ("the same under hh:mm:ss", 12.3, "hh:mm:ss", "295:12:00"),
     ("negative under a time format is elapsed", -0.25, "hh:mm:ss", "-6:00:00"),
-    ("a date-time shown as a time keeps its days", 45000.25, "hh:mm", "1080006:00:00"),
+    ("a date-time shown as a time is a date-time", 45000.25, "hh:mm", "2023-03-15 06:00:00"),
     ("time of day below a day", 0.75, "hh:mm:ss", "18:00:00"),
     ("negative duration", -1.5, "[h]:mm:ss", "-36:00:00"),
+    ("32,766 hours and more under a time format", 32766.5 / 24, "hh:mm:ss", "32766:30:00"),
+    ("from 32,767 hours LibreOffice writes a date-time", 32767 / 24, "h:mm", "1903-09-26 07:00:00"),
+    ("the same for a duration", -32767 / 24, "[h]:mm:ss", "1896-04-03 17:00:00"),
+    ("an elapsed format calamine takes for a time", 1.5, "HH[M]", "36:00:00"),
+    ("A/P alone is a time-of-day format", 1.5, "A/P", "36:00:00"),
+    ("so is a/p, below a day", 0.75, "a/p", "18:00:00"),
 ]
+IN_FIXTURES = 13  # serials.xls/.ods/.xlsb hold the first rows
 
 
 @pytest.mark.parametrize("path_name", PATHS)
@@ -86,7 +93,7 @@ def test_serial_rule_in_json_and_preview(tmp_path, rule, number, code, text):
 
 def test_serials_in_xls_and_ods_written_by_libreoffice(tmp_path):
     # serials.xls/.ods: LibreOffice's conversions of the cells of SERIALS (fixtures/README).
-    expected = [text for _, _, _, text in SERIALS]
+    expected = [text for _, _, _, text in SERIALS[:IN_FIXTURES]]
     for name in ("serials.xls", "serials.ods"):
         out = tmp_path / "o.csv"
         convert(FIXTURES / name, out, Options(line_ending="lf"))
