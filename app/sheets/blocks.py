@@ -633,15 +633,21 @@ class BlockWriter:
             stamps = pc.cast(pc.cast(safe, pa.int64()), pa.timestamp("ms"))
             text = self.clock_texts(stamps)
             # From a day up, and below zero: elapsed time, as for durations.
-            longer = pc.and_(pc.invert(usual), pc.less(pc.abs(serials), lit(1e7)))
+            longer = pc.and_(pc.invert(usual), self.elapsed(millis))
             if pc.any(longer).as_py():
                 spans = self.spans(pc.if_else(longer, millis, lit(0.0)))
                 text = pc.if_else(longer, spans, text)
                 usual = pc.or_(usual, longer)
         else:
-            usual = pc.less(pc.abs(serials), lit(1e7))
+            usual = self.elapsed(millis)
             text = self.spans(pc.if_else(usual, millis, lit(0.0)))
         return self.text.redo(text, pc.invert(usual), serials, self.by_python(kind))
+
+    def elapsed(self, millis):
+        """Written as elapsed time: below values.LONG_DURATION; from there on a date-time,
+        which serial_moment and the writer make."""
+        pc = self.text.pc
+        return pc.less(pc.abs(millis), columnar.literal(float(columnar.LONG_DURATION_MS)))
 
     def by_python(self, kind):
         date1904, format_value = self.date1904, self.format_value

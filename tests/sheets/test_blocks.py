@@ -33,7 +33,11 @@ STYLES = (
     f'<styleSheet xmlns="{MAIN}"><cellXfs count="5"><xf numFmtId="0"/><xf numFmtId="14"/>'
     '<xf numFmtId="22"/><xf numFmtId="21"/><xf numFmtId="46"/></cellXfs></styleSheet>'
 )
-SERIALS = {1: [0, 1, 30, 59, 60, 60.5, 61, -1.2, 45000.25, 2958465.9], 3: [0, 0.5, 1.25, -0.25]}
+SERIALS = {
+    1: [0, 1, 30, 59, 60, 60.5, 61, -1.2, 45000.25, 2958465.9],
+    3: [0, 0.5, 1.25, -0.25, 1365.25, -1400.5],
+}
+# From 32,767 hours (about 1365.3 days) on, times and durations are written as date-times.
 
 
 def cell(ref, value, style=None, kind=None):
@@ -53,8 +57,8 @@ def row_cells(i):
         cell("C" + n, i % len(STRINGS), kind="s"),
         cell("D" + n, SERIALS[1][i % 10] if i % 7 == 0 else 45000 + i + (i % 4) / 4, 1),
         cell("E" + n, 45000 + i / 7, 2),
-        cell("F" + n, SERIALS[3][i % 4] if i % 5 == 0 else (i % 100) / 100, 3),
-        cell("G" + n, i / 24 - 3, 4),
+        cell("F" + n, SERIALS[3][i % 6] if i % 5 == 0 else (i % 100) / 100, 3),
+        cell("G" + n, 1365 + i / 24 if i % 11 == 0 else i / 24 - 3, 4),
         cell("H" + n, i % 2, kind="b"),
     ]
     if i % 4 == 0:
