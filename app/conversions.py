@@ -10,8 +10,8 @@ from pathlib import Path
 
 from flask import abort, current_app, session
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import defer
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer, load_only
 
 from . import jobs, settings, sheets
 from .errors import format_size
@@ -181,6 +181,34 @@ def owned_conversion(public_id):
     if conversion.is_expired():
         abort(410)
     return inspected(reclaimed_if_lapsed(conversion))
+
+
+# The status poll comes once a second from every open page: it reads these columns only.
+STATUS_COLUMNS = (
+    Conversion.status,
+    Conversion.progress_done,
+    Conversion.progress_total,
+    Conversion.error,
+    Conversion.user_id,
+    Conversion.session_key,
+    Conversion.expires_at,
+    Conversion.lease_expires_at,
+)
+# Built once: SQLAlchemy reuses its compiled form without building and keying it again.
+STATUS_QUERY = (
+    select(Conversion)
+    .options(load_only(*STATUS_COLUMNS, raiseload=True))
+    .where(Conversion.public_id == bindparam("public_id"))
+)
+
+
+def status_of(public_id, user, session_key):
+    """The conversion's status for the poll, with only STATUS_COLUMNS loaded, or None if it
+    is not `user`'s (or the anonymous `session_key`'s)."""
+    conversion = db.session.scalar(STATUS_QUERY, {"public_id": public_id})
+    if conversion is None or not conversion.owned_by(user, session_key):
+        return None
+    return reclaimed_if_lapsed(conversion)
 
 
 def reclaimed_if_lapsed(conversion):

@@ -2,14 +2,22 @@
 
 import csv
 import io
+import re
+import secrets
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from flask import Flask, url_for
+from sqlalchemy import event
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from app import settings
 from app.extensions import db
-from app.models import Conversion
+from app.models import Conversion, Setting, User, utcnow
 from app.sheets.convert import PREVIEW_CELL_CHARS, PREVIEW_COLUMNS
+from app.templating import StaticVersions, url_maker, when
 
 from .api_helpers import Api, make_token
 from .conftest import fetch
@@ -93,3 +101,172 @@ def test_the_api_preview_of_a_wide_sheet_is_bounded(app, client, user, wide_file
     assert shown["cut_cells"] is True and len(shown["rows"][1][0]) == PREVIEW_CELL_CHARS
     assert {len(row) for row in shown["rows"]} == {PREVIEW_COLUMNS}
     assert fetch(app, Conversion, public_id=body["id"]).status == "uploaded"
+
+
+# --- what a request costs: queries and per-row work ---------------------------------------
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements the app runs inside the block, as one-line strings."""
+    seen = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def add_conversions(app, email, count):
+    with app.app_context():
+        owner = db.session.scalar(db.select(User).filter_by(email=email))
+        for number in range(count):
+            db.session.add(
+                Conversion(
+                    user_id=owner.id,
+                    original_name=f"report {number}.xlsx",
+                    stored_name=secrets.token_hex(16),
+                    detected_format="xlsx",
+                    size=1234,
+                    info={"sheets": [], "previews": {"Data": {"rows": [["x"] * 50] * 100}}},
+                    output_format="csv",
+                    status="done",
+                    result_name=f"report {number}.csv",
+                    result_size=567,
+                    expires_at=utcnow() + timedelta(hours=1),
+                )
+            )
+        db.session.commit()
+
+
+def test_history_makes_the_same_queries_for_2_rows_as_for_20(app, client, auth, user):
+    add_conversions(app, user.email, 2)
+    auth.login()
+    client.get("/history")  # the first page after login records the visit
+    with statements(app) as few:
+        client.get("/history")
+    add_conversions(app, user.email, 25)
+    with statements(app) as many:
+        page = client.get("/history").get_data(as_text=True)
+    assert len(many) == len(few) <= 4, many  # user, rows, count, settings
+    assert not [s for s in many if "FROM roles" in s]  # the role comes with the user
+    rows = [s for s in many if s.startswith("SELECT conversions.")]
+    assert len(rows) == 1 and not re.search(r"conversions\.(info|options|warnings)\b", rows[0])
+    # One plain <time> per timestamp, which Flask-Moment's script formats in the browser.
+    assert page.count('<time class="flask-moment"') == 40
+    assert page.count('data-function="fromNow" data-refresh="60000"') == 40
+    with app.app_context():
+        newest = db.session.scalars(
+            db.select(Conversion.public_id).order_by(Conversion.id.desc())
+        ).first()
+    for link in (f"/convert/{newest}", f"/convert/{newest}/download", f"/convert/{newest}/delete"):
+        assert f'href="{link}"' in page
+
+
+def test_the_status_poll_reads_a_few_columns_in_one_query(app, client, tmp_path):
+    book = write_xlsx(tmp_path / "book.xlsx", {"Data": [["a"], [1]]})
+    public_id = public_id_of(upload(client, book))
+    with statements(app) as seen:
+        answer = client.get(f"/convert/{public_id}/status")
+    assert answer.json == {
+        "status": "uploaded",
+        "percent": 0,
+        "done": 0,
+        "total": 0,
+        "error": None,
+        "download_url": None,
+    }
+    assert len(seen) == 1 and "FROM conversions" in seen[0], seen  # nothing else, no settings
+    assert not re.search(r"conversions\.(info|options|warnings|original_name)\b", seen[0])
+    # Someone else's is 404, an expired one 410, as for the file's page.
+    assert app.test_client().get(f"/convert/{public_id}/status").status_code == 404
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert client.get(f"/convert/{public_id}/status").status_code == 410
+
+
+def test_a_signed_in_poll_loads_the_user_and_the_row_only(app, client, auth, user, tmp_path):
+    auth.login()
+    book = write_xlsx(tmp_path / "book.xlsx", {"Data": [["a"], [1]]})
+    public_id = public_id_of(upload(client, book))
+    client.get(f"/convert/{public_id}/status")
+    with statements(app) as seen:
+        assert client.get(f"/convert/{public_id}/status").json["status"] == "uploaded"
+    assert len(seen) == 2 and "FROM login_sessions JOIN users" in seen[0], seen
+
+
+@pytest.mark.parametrize("app_settings", [{"SETTINGS_CACHE_SECONDS": 60}])
+def test_settings_are_kept_a_while_and_a_save_shows_at_once(app, client, app_settings):
+    client.get("/auth/login")
+    with statements(app) as seen:
+        assert client.get("/auth/login").status_code == 200
+    assert seen == []  # the settings were kept: a signed-out page makes no query
+    with app.app_context():  # another process changes a setting: this one sees it later
+        db.session.add(Setting(key="site_notice", value={"value": "Back at noon"}))
+        db.session.commit()
+    assert "Back at noon" not in client.get("/").get_data(as_text=True)
+    with app.test_request_context():  # the settings form reads the database itself
+        assert settings.current(fresh=True)["site_notice"] == "Back at noon"
+    app.extensions["sheetport_settings"]["read_at"] -= 61
+    assert "Back at noon" in client.get("/").get_data(as_text=True)
+    with app.test_request_context():  # a save in this process shows at once
+        settings.save({"site_notice": "Open again"})
+        db.session.commit()
+    assert "Open again" in client.get("/").get_data(as_text=True)
+
+
+def test_the_admin_settings_form_shows_the_stored_values(app, client, auth, admin):
+    auth.login(email=admin.email)
+    client.get("/admin/settings")
+    with app.app_context():
+        db.session.add(Setting(key="site_notice", value={"value": "Stored elsewhere"}))
+        db.session.commit()
+    assert "Stored elsewhere" in client.get("/admin/settings").get_data(as_text=True)
+
+
+def test_when_writes_flask_moments_markup_in_one_element(app):
+    from flask_moment import moment
+
+    stamp = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    with app.test_request_context():
+        relative, fixed = str(when(stamp, relative=True)), str(when(stamp, "LL"))
+        theirs = str(moment(stamp.replace(tzinfo=None)).fromNow(refresh=True))
+        theirs_fixed = str(moment(stamp.replace(tzinfo=None)).format("LL"))
+    for ours, flask_moment in ((relative, theirs), (fixed, theirs_fixed)):
+        data = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', ours))
+        assert data == dict(re.findall(r'(data-[a-z]+)="([^"]*)"', flask_moment)), ours
+        assert 'class="flask-moment"' in ours and ">2026-03-04 05:06 UTC</time>" in ours
+        assert 'datetime="2026-03-04T05:06:07Z"' in ours
+    assert when(None) == "never"
+    later = datetime(2026, 3, 4, 7, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert 'datetime="2026-03-04T05:06:07Z"' in str(when(later))
+
+
+def test_url_maker_gives_url_fors_addresses(app):
+    with app.test_request_context():
+        show = url_maker("convert.show", "public_id")
+        for value in ("abc-_09", "a b/c?d", "ü"):
+            assert show(value) == url_for("convert.show", public_id=value)
+        assert url_maker("convert.history", "page")(3) == url_for("convert.history", page=3)
+
+
+def test_static_versions_are_read_once_outside_debug_mode(tmp_path):
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (folder / "a.css").write_text("one")
+    for debug, changes in ((False, False), (True, True)):
+        site = Flask("site", static_folder=str(folder))
+        site.debug = debug
+        StaticVersions(site)
+        with site.test_request_context():
+            first = url_for("static", filename="a.css")
+            (folder / "a.css").write_text("two" if debug else "three")
+            assert (url_for("static", filename="a.css") != first) is changes

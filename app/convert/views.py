@@ -156,7 +156,11 @@ def read_as(public_id):
 
 @bp.get("/convert/<public_id>/status")
 def status(public_id):
-    conversion = conversions.owned_conversion(public_id)
+    conversion = conversions.status_of(public_id, current_user, conversions.anonymous_key())
+    if conversion is None:
+        abort(404)
+    if conversion.is_expired():
+        abort(410)
     return jsonify(
         status=conversion.status,
         percent=conversion.percent,
