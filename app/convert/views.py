@@ -17,6 +17,7 @@ from .. import conversions, jobs
 from ..audit import audit
 from ..extensions import db
 from ..forms import EmptyForm
+from ..history import history_page
 from ..models import Conversion
 from ..urls import page_number
 from . import bp
@@ -202,11 +203,11 @@ def delete(public_id):
 
 @bp.get("/history")
 def history():
-    page = db.paginate(
-        conversions.visitor_conversions(),
-        page=page_number(),
-        per_page=current_app.config["CONVERSIONS_PER_PAGE"],
-        error_out=False,
+    page = history_page(
+        current_user,
+        conversions.anonymous_key(),
+        page_number(),
+        current_app.config["CONVERSIONS_PER_PAGE"],
     )
     return render_template("convert/history.html", page=page)
 
