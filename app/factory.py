@@ -84,10 +84,18 @@ def register_blueprints(app):
 def register_template_helpers(app):
     from .errors import format_size
     from .sheets.values import column_letter
-    from .templating import StaticVersions, field_attrs, invalid_fields, url_maker, when
+    from .templating import (
+        StaticVersions,
+        field_attrs,
+        invalid_fields,
+        table_cells,
+        url_maker,
+        when,
+    )
     from .urls import site_url_for
 
     app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.filters["table_cells"] = table_cells
     app.jinja_env.globals["site_url_for"] = site_url_for
     app.jinja_env.globals["field_attrs"] = field_attrs
     app.jinja_env.globals["invalid_fields"] = invalid_fields

@@ -70,6 +70,19 @@ def when(dt, fmt="LLL", relative=False):
     )
 
 
+def table_cells(row):
+    """A preview row as <td> elements, escaped as Jinja would: one escape of the row's
+    cells joined by NUL, not a template loop step and a Markup object per cell (a wide
+    sheet's page shows 5,000)."""
+    texts = list(map(str, row))
+    joined = "\x00".join(texts)
+    if not texts:
+        return Markup("")
+    if joined.count("\x00") != len(texts) - 1:  # a cell holds a NUL itself
+        return Markup("".join([f"<td>{escape(text)}</td>" for text in texts]))
+    return Markup("<td>" + str(escape(joined)).replace("\x00", "</td><td>") + "</td>")
+
+
 URL_MARKER = "sheetport0url0marker"
 PATH_SAFE = "!$&'()*+,/:;=@"  # what Werkzeug's converters leave unquoted in a path
 

@@ -17,7 +17,7 @@ from app import settings
 from app.extensions import db
 from app.models import Conversion, Setting, User, utcnow
 from app.sheets.convert import PREVIEW_CELL_CHARS, PREVIEW_COLUMNS
-from app.templating import StaticVersions, url_maker, when
+from app.templating import StaticVersions, table_cells, url_maker, when
 
 from .api_helpers import Api, make_token
 from .conftest import fetch
@@ -270,3 +270,11 @@ def test_static_versions_are_read_once_outside_debug_mode(tmp_path):
             first = url_for("static", filename="a.css")
             (folder / "a.css").write_text("two" if debug else "three")
             assert (url_for("static", filename="a.css") != first) is changes
+
+
+@pytest.mark.parametrize(
+    "row", [[], ["a"], ["<b>&\"'", "x\x00y", ""], ["é", "1", "<script>"], ["a", "", ""]]
+)
+def test_table_cells_escape_as_a_template_loop_would(app, row):
+    loop = app.jinja_env.from_string("{% for c in row %}<td>{{ c }}</td>{% endfor %}")
+    assert str(table_cells(row)) == loop.render(row=row)
