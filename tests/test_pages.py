@@ -278,3 +278,15 @@ def test_static_versions_are_read_once_outside_debug_mode(tmp_path):
 def test_table_cells_escape_as_a_template_loop_would(app, row):
     loop = app.jinja_env.from_string("{% for c in row %}<td>{{ c }}</td>{% endfor %}")
     assert str(table_cells(row)) == loop.render(row=row)
+
+
+def test_the_status_poll_fails_a_job_whose_lease_lapsed(app, client, tmp_path):
+    book = write_xlsx(tmp_path / "book.xlsx", {"Data": [["a"], [1]]})
+    public_id = public_id_of(upload(client, book))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status, conversion.runner = "running", "0" * 32  # its runner is gone
+        conversion.lease_expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    answer = client.get(f"/convert/{public_id}/status").json
+    assert answer["status"] == "failed" and "the server running it stopped" in answer["error"]
