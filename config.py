@@ -159,6 +159,9 @@ class Config:
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
     USERS_PER_PAGE = 25
+    # Site settings (admin, Settings) are kept this long in each process: every page shows
+    # some, and reading them was most of the database work of a page that needs no other.
+    SETTINGS_CACHE_SECONDS = env_int("SETTINGS_CACHE_SECONDS", 5)
 
     @classmethod
     def init_app(cls, app):

@@ -17,8 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.orm import defer
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import defer, load_only
 
 from . import jobs, settings, sheets, storage
 from .audit import audit
@@ -276,18 +276,46 @@ def media_type(conversion):
 # --- finding and listing ------------------------------------------------------------------
 
 
-def find(public_id, owner):
+# `info` holds the cached previews (up to megabytes for a wide sheet): only pages that show
+# the file read it (inspected()), so the download and the delete do not. Built once:
+# SQLAlchemy reuses a statement's compiled form without building and keying it again.
+FIND_QUERY = (
+    select(Conversion)
+    .options(defer(Conversion.info))
+    .where(Conversion.public_id == bindparam("public_id"))
+)
+# The status poll comes once a second from every open page: it reads these columns only.
+STATUS_COLUMNS = (
+    Conversion.status,
+    Conversion.progress_done,
+    Conversion.progress_total,
+    Conversion.error,
+    Conversion.user_id,
+    Conversion.session_key,
+    Conversion.expires_at,
+    Conversion.lease_expires_at,
+)
+STATUS_QUERY = (
+    select(Conversion)
+    .options(load_only(*STATUS_COLUMNS, raiseload=True))
+    .where(Conversion.public_id == bindparam("public_id"))
+)
+
+
+def find(public_id, owner, query=FIND_QUERY):
     """`owner`'s conversion with this id. NotFound for anyone else's (or none), Expired
     once its retention has passed. A job whose runner died says so now (reclaimed)."""
-    # `info` holds the cached previews (up to megabytes for a wide sheet): only pages that
-    # show the file read it (inspected()), so the status poll and the download do not.
-    query = select(Conversion).options(defer(Conversion.info))
-    conversion = db.session.scalar(query.where(Conversion.public_id == public_id))
+    conversion = db.session.scalar(query, {"public_id": public_id})
     if conversion is None or not belongs_to(conversion, owner):
         raise NotFound()
     if conversion.is_expired():
         raise Expired()
     return reclaimed_if_lapsed(conversion)
+
+
+def status_of(public_id, owner):
+    """find() for the status poll, with only STATUS_COLUMNS loaded."""
+    return find(public_id, owner, STATUS_QUERY)
 
 
 def reclaimed_if_lapsed(conversion):

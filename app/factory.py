@@ -85,13 +85,23 @@ def register_blueprints(app):
 def register_template_helpers(app):
     from .errors import format_size
     from .sheets.values import column_letter
-    from .templating import StaticVersions, field_attrs, invalid_fields
+    from .templating import (
+        StaticVersions,
+        field_attrs,
+        invalid_fields,
+        table_cells,
+        url_maker,
+        when,
+    )
     from .urls import site_url_for
 
     app.jinja_env.filters["filesize"] = format_size
+    app.jinja_env.filters["table_cells"] = table_cells
     app.jinja_env.globals["site_url_for"] = site_url_for
     app.jinja_env.globals["field_attrs"] = field_attrs
     app.jinja_env.globals["invalid_fields"] = invalid_fields
+    app.jinja_env.globals["when"] = when
+    app.jinja_env.globals["url_maker"] = url_maker
     StaticVersions(app)
     app.jinja_env.globals["column_letters"] = lambda count: [column_letter(i) for i in range(count)]
 

@@ -10,8 +10,18 @@ import idna
 from flask import current_app
 from flask_login import AnonymousUserMixin, UserMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import DateTime, ForeignKey, String, Text, TypeDecorator, delete, select, update
-from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    String,
+    Text,
+    TypeDecorator,
+    bindparam,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, backref, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
@@ -281,16 +291,23 @@ class LoginSession(db.Model):
         return False
 
 
+# Every signed-in request runs it: built once (SQLAlchemy then reuses its compiled form
+# without building and keying the statement again). The role comes in the same query:
+# every page asks it (the Admin link). Inactive users are not loaded at all, so
+# deactivation takes effect at once.
+SIGNED_IN_USER = (
+    select(LoginSession, User)
+    .join(LoginSession.user)
+    .options(joinedload(User.role))
+    .where(LoginSession.token_hash == bindparam("token_hash"), User.active.is_(True))
+)
+
+
 @login_manager.user_loader
 def load_user(token):
-    # Inactive users are not loaded at all, so deactivation takes effect at once.
     if not isinstance(token, str) or not token:
         return None
-    found = db.session.execute(
-        select(LoginSession, User)
-        .join(LoginSession.user)
-        .where(LoginSession.token_hash == LoginSession.hash(token), User.active.is_(True))
-    ).first()
+    found = db.session.execute(SIGNED_IN_USER, {"token_hash": LoginSession.hash(token)}).first()
     if found is None:
         return None
     login_session, user = found

@@ -1,5 +1,7 @@
 """Site settings admins can change without a restart: stored in the database over config.py."""
 
+import time
+
 from flask import current_app, g
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,9 +19,16 @@ DEFAULTS = {
 }
 
 
-def current():
-    """Every setting, read once per request."""
-    if "site_settings" not in g:
+def current(fresh=False):
+    """Every setting. Every page shows some, so they are read once per request, and kept in
+    the process for SETTINGS_CACHE_SECONDS: a page that needs no other query makes none.
+    A change shows at once in the process that saved it, in the others within that time;
+    `fresh` reads the database (the settings form, which must not show stale values)."""
+    if "site_settings" in g and not fresh:
+        return g.site_settings
+    kept = current_app.extensions.setdefault("sheetport_settings", {})
+    seconds = current_app.config["SETTINGS_CACHE_SECONDS"]
+    if fresh or not kept or time.monotonic() - kept["read_at"] > seconds:
         values = {name: current_app.config[key] for name, key in DEFAULTS.items()}
         try:
             for setting in db.session.scalars(select(Setting)):
@@ -27,7 +36,10 @@ def current():
                     values[setting.key] = setting.value.get("value")
         except SQLAlchemyError:  # before the first migration: the defaults will do
             db.session.rollback()
-        g.site_settings = values
+            g.site_settings = values
+            return values
+        kept.update(values=values, read_at=time.monotonic())
+    g.site_settings = dict(kept["values"])
     return g.site_settings
 
 
@@ -46,4 +58,5 @@ def save(values):
             db.session.add(row)
             changed.append(name)
     g.pop("site_settings", None)
+    current_app.extensions.get("sheetport_settings", {}).clear()
     return changed

@@ -98,7 +98,26 @@ def prepare(folder, rows):
         base_url="https://localhost",
     )
     cookie = re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
-    return cookie, public_id
+    wide = upload_wide(client, folder / "wide.xlsx")
+    return cookie, public_id, wide
+
+
+def upload_wide(client, path, columns=2000, rows=100):
+    """A 2,000-column workbook uploaded by the bench's user; returns its public id."""
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(path, {"constant_memory": True}) as book:
+        sheet = book.add_worksheet("Data")
+        for r in range(rows):
+            sheet.write_row(r, 0, [f"value {r}-{c}" for c in range(columns)])
+    with open(path, "rb") as file:
+        response = client.post(
+            "/convert",
+            data={"file": (file, path.name)},
+            content_type="multipart/form-data",
+            base_url="https://localhost",
+        )
+    return response.headers["Location"].rsplit("/", 1)[-1]
 
 
 def hammer(port, path, cookie, seconds, results):
@@ -165,7 +184,7 @@ def main():
         DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite'}",
         CLEANUP_INTERVAL_MINUTES="0",
     )
-    cookie, public_id = prepare(folder, args.rows)
+    cookie, public_id, wide_id = prepare(folder, args.rows)
     (folder / "bench_server.py").write_text(SERVER)
     port = free_port()
     server = subprocess.Popen(
@@ -192,6 +211,7 @@ def main():
             ("login", "/auth/login", None),
             ("status JSON (signed in)", f"/convert/{public_id}/status", cookie),
             (f"history, {args.rows} rows (signed in)", "/history", cookie),
+            ("a 2,000-column upload's page (signed in)", f"/convert/{wide_id}", cookie),
         ]
         for _, path, page_cookie in pages:  # warm every worker
             measure(port, path, page_cookie, args.clients, 0.5)

@@ -385,6 +385,8 @@ def test_upload_only_then_preview(api, workbook_bytes):
         "rows": [["id", "name", "code"], ["1", "Zoë", "00123"]],
         "total_rows": 3,
         "total_columns": 3,
+        "shown_columns": 3,
+        "cut_cells": False,
     }
     other = api.get(f"/api/v1/conversions/{body['id']}/preview?sheet=Other").json
     assert other["rows"] == [["x"], ["1"]]

@@ -247,7 +247,7 @@ def retry_conversion(conversion_id):
 
 @bp.route("/settings", methods=["GET", "POST"])
 def site_settings():
-    form = SettingsForm(data=settings.current() if request.method == "GET" else None)
+    form = SettingsForm(data=settings.current(fresh=True) if request.method == "GET" else None)
     if form.validate_on_submit():
         changed = settings.save(form.values())
         if changed:

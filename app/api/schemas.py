@@ -6,6 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from ..sheets import ENCODINGS, OUTPUT_FORMATS, Options
+from ..sheets.convert import PREVIEW_CELL_CHARS, PREVIEW_COLUMNS
 from ..sheets.options import (
     DATE_ORDERS,
     DECIMAL_SEPARATORS,
@@ -199,6 +200,18 @@ class PreviewSchema(ma.Schema):
     rows = fields.List(fields.List(fields.String()), required=True)
     total_rows = fields.Integer(required=True)
     total_columns = fields.Integer(required=True)
+    # A preview is bounded; conversions take every cell.
+    shown_columns = fields.Integer(
+        required=True,
+        metadata={"description": f"Columns in each row: the first {PREVIEW_COLUMNS} at most."},
+    )
+    cut_cells = fields.Boolean(
+        required=True,
+        metadata={
+            "description": f"Some cells over {PREVIEW_CELL_CHARS} characters were cut short, "
+            "ending in …"
+        },
+    )
 
 
 class FormatSchema(ma.Schema):

@@ -67,6 +67,7 @@ def multipart(view):
 
 def file_response_doc(description):
     content = {media: {"schema": {"type": "string", "format": "binary"}} for media in RESULT_TYPES}
+    content["application/json"] = {"schema": {}}  # a JSON result is JSON (any value), not bytes
     return {"responses": {"200": {"description": description, "content": content}}}
 
 

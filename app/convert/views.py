@@ -16,6 +16,7 @@ from wtforms import SelectChoice
 from .. import conversions
 from ..extensions import db
 from ..forms import EmptyForm
+from ..history import history_page
 from ..models import Conversion
 from ..urls import page_number
 from . import bp, visitor
@@ -151,7 +152,7 @@ def read_as(public_id):
 
 @bp.get("/convert/<public_id>/status")
 def status(public_id):
-    conversion = conversions.find(public_id, visitor.owner())
+    conversion = conversions.status_of(public_id, visitor.owner())
     return jsonify(
         status=conversion.status,
         percent=conversion.percent,
@@ -187,11 +188,8 @@ def delete(public_id):
 
 @bp.get("/history")
 def history():
-    page = db.paginate(
-        conversions.listing(visitor.owner()),
-        page=page_number(),
-        per_page=current_app.config["CONVERSIONS_PER_PAGE"],
-        error_out=False,
+    page = history_page(
+        visitor.owner(), page_number(), current_app.config["CONVERSIONS_PER_PAGE"]
     )
     return render_template("convert/history.html", page=page)
 

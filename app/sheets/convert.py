@@ -28,6 +28,12 @@ MEDIA_TYPES = {
     "zip": "application/zip",
 }
 BATCH_ROWS = 2000  # rows handed to a writer at once, between progress calls
+# A preview is for looking, and it is cached with the upload and sent as HTML: a wide sheet
+# shows its first columns, a long cell is cut short, and rows stop once the shown cells hold
+# PREVIEW_CHARS characters (one row at least). Conversions always take everything.
+PREVIEW_COLUMNS = 50
+PREVIEW_CELL_CHARS = 100
+PREVIEW_CHARS = 60_000
 
 
 @dataclass
@@ -49,9 +55,11 @@ class WorkbookInfo:
 @dataclass
 class Preview:
     sheet: str
-    rows: list  # lists of display strings
+    rows: list  # lists of display strings, at most shown_columns long
     total_rows: int
     total_columns: int
+    shown_columns: int = 0
+    cut_cells: bool = False  # some cells were longer than PREVIEW_CELL_CHARS and end in "…"
 
 
 @dataclass
@@ -109,8 +117,10 @@ def preview(
     isolate=False,
     text_sheet_name=None,
     input_encoding=None,
+    columns=PREVIEW_COLUMNS,
 ):
-    """The first `rows` rows of a sheet (default: the first visible one) as display strings."""
+    """The first `rows` rows and `columns` columns of a sheet (default: the first visible
+    one) as display strings, bounded as PREVIEW_CHARS says."""
     if isolate:
         return isolated(
             preview,
@@ -120,13 +130,20 @@ def preview(
             limits=limits,
             text_sheet_name=text_sheet_name,
             input_encoding=input_encoding,
+            columns=columns,
         )
     with open_checked(path, limits, text_sheet_name, input_encoding) as book:
-        return first_rows(book, pick_sheet(book, sheet), rows)
+        return first_rows(book, pick_sheet(book, sheet), rows, columns)
 
 
 def survey(
-    path, rows=100, limits=DEFAULT_LIMITS, isolate=False, text_sheet_name=None, input_encoding=None
+    path,
+    rows=100,
+    limits=DEFAULT_LIMITS,
+    isolate=False,
+    text_sheet_name=None,
+    input_encoding=None,
+    columns=PREVIEW_COLUMNS,
 ):
     """inspect() and the preview() of the first visible sheet (None if there is no sheet),
     reading the file once: what an upload needs."""
@@ -138,10 +155,13 @@ def survey(
             limits=limits,
             text_sheet_name=text_sheet_name,
             input_encoding=input_encoding,
+            columns=columns,
         )
     with open_checked(path, limits, text_sheet_name, input_encoding) as book:
         info = workbook_info(book)
-        return info, (first_rows(book, pick_sheet(book, None), rows) if book.sheets else None)
+        if not book.sheets:
+            return info, None
+        return info, first_rows(book, pick_sheet(book, None), rows, columns)
 
 
 @contextlib.contextmanager
@@ -183,13 +203,20 @@ def text_number_style(book):
     return number_style(read_sample(book.path, book.encoding), book.delimiter)
 
 
-def first_rows(book, sheet, rows):
-    shown = []
+def first_rows(book, sheet, rows, columns=PREVIEW_COLUMNS):
+    shown, chars, cut = [], 0, False
     for row in fixups.read_rows(book, sheet):
-        shown.append([display_text(value) for value in row])
+        texts = [display_text(value) for value in row[:columns]]
+        for index, text in enumerate(texts):
+            if len(text) > PREVIEW_CELL_CHARS:
+                texts[index], cut = text[: PREVIEW_CELL_CHARS - 1] + "…", True
+        chars += sum(map(len, texts))
+        if shown and chars > PREVIEW_CHARS:
+            break
+        shown.append(texts)
         if len(shown) >= rows:
             break
-    return Preview(sheet.name, shown, sheet.rows, sheet.columns)
+    return Preview(sheet.name, shown, sheet.rows, sheet.columns, min(sheet.columns, columns), cut)
 
 
 def pick_sheet(book, name):

@@ -47,6 +47,24 @@ def test_upload_preview_convert_download(page, workbook, tmp_path):
 
     page.get_by_role("link", name="History").first.click()
     expect(page.get_by_role("link", name="people.xlsx")).to_be_visible()
+    # Each time is one <time> element; Flask-Moment's script wrote it in the reader's terms.
+    history = page.get_by_test_id("history")
+    expect(history.locator(".flask-moment")).to_have_count(0)
+    expect(history.locator("time").first).to_have_text(re.compile(r"ago$"))
+    expect(history.locator("time").nth(1)).to_have_text(re.compile(r"^in "))
+
+
+def test_a_wide_sheet_shows_its_first_columns(page, tmp_path):
+    wide = tmp_path / "wide.csv"
+    wide.write_text("\n".join(",".join(f"r{r}c{c}" for c in range(300)) for r in range(5)))
+    page.goto("/convert")
+    page.get_by_label("Choose a file").set_input_files(wide)
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.locator("#preview-extent")).to_contain_text(
+        "Showing 50 of 300 columns; all are converted."
+    )
+    expect(page.locator(".preview-table thead th")).to_have_count(51)
+    expect(page.locator(".preview-table")).to_contain_text("r4c49")
 
 
 def test_progress_bar_reaches_done(page, tmp_path):

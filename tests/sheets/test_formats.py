@@ -403,6 +403,28 @@ def test_preview(tmp_path, mixed_xlsx):
     assert preview(mixed_xlsx, sheet="Other").rows == [["x"], ["1"]]
 
 
+def test_preview_is_bounded_in_columns_cell_length_and_characters(tmp_path):
+    from app.sheets import survey
+    from app.sheets.convert import PREVIEW_CELL_CHARS, PREVIEW_CHARS, PREVIEW_COLUMNS
+
+    wide = [[f"{r}-{c}" for c in range(300)] for r in range(5)]
+    wide[1][2] = "é" * 1000
+    book = write_xlsx(tmp_path / "wide.xlsx", {"Data": wide})
+    shown = preview(book)
+    assert shown.total_columns == 300 and shown.shown_columns == PREVIEW_COLUMNS
+    assert [len(row) for row in shown.rows] == [PREVIEW_COLUMNS] * 5 and shown.cut_cells
+    assert shown.rows[1][2] == "é" * (PREVIEW_CELL_CHARS - 1) + "…"
+    assert shown.rows[4][PREVIEW_COLUMNS - 1] == f"4-{PREVIEW_COLUMNS - 1}"
+    assert preview(book, columns=3).rows[0] == ["0-0", "0-1", "0-2"]
+    # Full cells: the rows stop where the characters run out (one row at least).
+    full = [["y" * PREVIEW_CELL_CHARS] * PREVIEW_COLUMNS for _ in range(100)]
+    shown = survey(write_text(tmp_path / "full.csv", "\n".join(map(",".join, full))))[1]
+    row_chars = PREVIEW_CELL_CHARS * PREVIEW_COLUMNS
+    assert len(shown.rows) == PREVIEW_CHARS // row_chars and shown.total_rows == 100
+    assert not shown.cut_cells and shown.shown_columns == PREVIEW_COLUMNS
+    assert preview(book, rows=1, columns=1).rows == [["0-0"]]
+
+
 def test_survey_is_inspect_and_preview_in_one_read(tmp_path):
     from app.sheets import survey
 

@@ -1,0 +1,292 @@
+"""What pages cost: a wide sheet's page stays small, and lists render without per-row work."""
+
+import csv
+import io
+import re
+import secrets
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from flask import Flask, url_for
+from sqlalchemy import event
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from app import settings
+from app.extensions import db
+from app.models import Conversion, Setting, User, utcnow
+from app.sheets.convert import PREVIEW_CELL_CHARS, PREVIEW_COLUMNS
+from app.templating import StaticVersions, table_cells, url_maker, when
+
+from .api_helpers import Api, make_token
+from .conftest import fetch
+from .sheets.books import write_xlsx
+from .test_convert import FORM, public_id_of, upload, wait_for
+
+WIDTH = 2000
+LONG = "x" * 5000  # one long cell, cut short in the preview
+
+
+def wide_rows():
+    rows = [[f"column {c}" for c in range(WIDTH)]]
+    rows += [[f"value {r}-{c}" for c in range(WIDTH)] for r in range(120)]
+    rows[1][0] = LONG
+    return rows
+
+
+@pytest.fixture(scope="module")
+def wide_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wide")
+    rows = wide_rows()
+    xlsx = write_xlsx(folder / "wide.xlsx", {"Data": rows})
+    text = folder / "wide.csv"
+    with open(text, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+    return {"xlsx": xlsx, "csv": text}
+
+
+def upload_big(client, url, path, **kwargs):
+    """A multipart POST encoded here: the test client would spool a body over 500 KB to a
+    temporary file that it never closes (a ResourceWarning, an error in this suite)."""
+    file = FileStorage(io.BytesIO(path.read_bytes()), path.name)
+    boundary, body = encode_multipart({"file": file})
+    content_type = f"multipart/form-data; boundary={boundary}"
+    return client.post(url, data=body, content_type=content_type, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_2000_column_upload_has_a_small_page_and_converts_every_column(
+    app, client, wide_files, kind, tmp_path
+):
+    public_id = public_id_of(upload_big(client, "/convert", wide_files[kind]))
+    page = client.get(f"/convert/{public_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and len(page.data) < 300_000, len(page.data)
+    assert f"Showing {PREVIEW_COLUMNS} of 2,000 columns; all are converted." in html
+    assert "Long cells are cut short here" in html
+    assert f"column {PREVIEW_COLUMNS - 1}<" in html and f"column {PREVIEW_COLUMNS}<" not in html
+    assert "x" * (PREVIEW_CELL_CHARS - 1) + "…" in html and "x" * PREVIEW_CELL_CHARS not in html
+    # The preview kept with the upload is bounded too (the page, the poll and the API read it).
+    with app.app_context():
+        info = db.session.scalar(db.select(Conversion.info).filter_by(public_id=public_id))
+    kept = next(iter(info["previews"].values()))
+    assert {len(row) for row in kept["rows"]} == {PREVIEW_COLUMNS}
+    assert kept["total_columns"] == WIDTH and kept["cut_cells"] is True
+    data = {**FORM, "sheets": [next(iter(info["previews"]))], "line_ending": "lf"}
+    assert client.post(f"/convert/{public_id}", data=data).status_code == 302
+    assert wait_for(app, public_id).status == "done"
+    result = client.get(f"/convert/{public_id}/download")
+    rows = list(csv.reader(result.get_data(as_text=True).splitlines()))
+    result.close()
+    assert len(rows) == 121 and {len(row) for row in rows} == {WIDTH}
+    assert rows[1][0] == LONG and rows[120][WIDTH - 1] == f"value 119-{WIDTH - 1}"
+
+
+def test_a_narrow_sheet_says_nothing_about_columns(app, client, tmp_path):
+    book = write_xlsx(tmp_path / "narrow.xlsx", {"Data": [["a", "b"], [1, 2]]})
+    html = client.get(f"/convert/{public_id_of(upload(client, book))}").get_data(as_text=True)
+    assert "2 rows." in html and "columns; all are converted" not in html
+    assert "cut short" not in html
+
+
+def test_the_api_preview_of_a_wide_sheet_is_bounded(app, client, user, wide_files):
+    api = Api(client, make_token(app))
+    response = upload_big(
+        client, "/api/v1/conversions?start=false", wide_files["xlsx"], headers=api.headers
+    )
+    body = response.json
+    shown = api.get(f"/api/v1/conversions/{body['id']}/preview?rows=100").json
+    assert shown["total_columns"] == WIDTH and shown["shown_columns"] == PREVIEW_COLUMNS
+    assert shown["cut_cells"] is True and len(shown["rows"][1][0]) == PREVIEW_CELL_CHARS
+    assert {len(row) for row in shown["rows"]} == {PREVIEW_COLUMNS}
+    assert fetch(app, Conversion, public_id=body["id"]).status == "uploaded"
+
+
+# --- what a request costs: queries and per-row work ---------------------------------------
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements the app runs inside the block, as one-line strings."""
+    seen = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def add_conversions(app, email, count):
+    with app.app_context():
+        owner = db.session.scalar(db.select(User).filter_by(email=email))
+        for number in range(count):
+            db.session.add(
+                Conversion(
+                    user_id=owner.id,
+                    original_name=f"report {number}.xlsx",
+                    stored_name=secrets.token_hex(16),
+                    detected_format="xlsx",
+                    size=1234,
+                    info={"sheets": [], "previews": {"Data": {"rows": [["x"] * 50] * 100}}},
+                    output_format="csv",
+                    status="done",
+                    result_name=f"report {number}.csv",
+                    result_size=567,
+                    expires_at=utcnow() + timedelta(hours=1),
+                )
+            )
+        db.session.commit()
+
+
+def test_history_makes_the_same_queries_for_2_rows_as_for_20(app, client, auth, user):
+    add_conversions(app, user.email, 2)
+    auth.login()
+    client.get("/history")  # the first page after login records the visit
+    with statements(app) as few:
+        client.get("/history")
+    add_conversions(app, user.email, 25)
+    with statements(app) as many:
+        page = client.get("/history").get_data(as_text=True)
+    assert len(many) == len(few) <= 4, many  # user, rows, count, settings
+    assert not [s for s in many if "FROM roles" in s]  # the role comes with the user
+    rows = [s for s in many if s.startswith("SELECT conversions.")]
+    assert len(rows) == 1 and not re.search(r"conversions\.(info|options|warnings)\b", rows[0])
+    # One plain <time> per timestamp, which Flask-Moment's script formats in the browser.
+    assert page.count('<time class="flask-moment"') == 40
+    assert page.count('data-function="fromNow" data-refresh="60000"') == 40
+    with app.app_context():
+        newest = db.session.scalars(
+            db.select(Conversion.public_id).order_by(Conversion.id.desc())
+        ).first()
+    for link in (f"/convert/{newest}", f"/convert/{newest}/download", f"/convert/{newest}/delete"):
+        assert f'href="{link}"' in page
+
+
+def test_the_status_poll_reads_a_few_columns_in_one_query(app, client, tmp_path):
+    book = write_xlsx(tmp_path / "book.xlsx", {"Data": [["a"], [1]]})
+    public_id = public_id_of(upload(client, book))
+    with statements(app) as seen:
+        answer = client.get(f"/convert/{public_id}/status")
+    assert answer.json == {
+        "status": "uploaded",
+        "percent": 0,
+        "done": 0,
+        "total": 0,
+        "error": None,
+        "download_url": None,
+    }
+    assert len(seen) == 1 and "FROM conversions" in seen[0], seen  # nothing else, no settings
+    assert not re.search(r"conversions\.(info|options|warnings|original_name)\b", seen[0])
+    # Someone else's is 404, an expired one 410, as for the file's page.
+    assert app.test_client().get(f"/convert/{public_id}/status").status_code == 404
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert client.get(f"/convert/{public_id}/status").status_code == 410
+
+
+def test_a_signed_in_poll_loads_the_user_and_the_row_only(app, client, auth, user, tmp_path):
+    auth.login()
+    book = write_xlsx(tmp_path / "book.xlsx", {"Data": [["a"], [1]]})
+    public_id = public_id_of(upload(client, book))
+    client.get(f"/convert/{public_id}/status")
+    with statements(app) as seen:
+        assert client.get(f"/convert/{public_id}/status").json["status"] == "uploaded"
+    assert len(seen) == 2 and "FROM login_sessions JOIN users" in seen[0], seen
+
+
+@pytest.mark.parametrize("app_settings", [{"SETTINGS_CACHE_SECONDS": 60}])
+def test_settings_are_kept_a_while_and_a_save_shows_at_once(app, client, app_settings):
+    client.get("/auth/login")
+    with statements(app) as seen:
+        assert client.get("/auth/login").status_code == 200
+    assert seen == []  # the settings were kept: a signed-out page makes no query
+    with app.app_context():  # another process changes a setting: this one sees it later
+        db.session.add(Setting(key="site_notice", value={"value": "Back at noon"}))
+        db.session.commit()
+    assert "Back at noon" not in client.get("/").get_data(as_text=True)
+    with app.test_request_context():  # the settings form reads the database itself
+        assert settings.current(fresh=True)["site_notice"] == "Back at noon"
+    app.extensions["sheetport_settings"]["read_at"] -= 61
+    assert "Back at noon" in client.get("/").get_data(as_text=True)
+    with app.test_request_context():  # a save in this process shows at once
+        settings.save({"site_notice": "Open again"})
+        db.session.commit()
+    assert "Open again" in client.get("/").get_data(as_text=True)
+
+
+def test_the_admin_settings_form_shows_the_stored_values(app, client, auth, admin):
+    auth.login(email=admin.email)
+    client.get("/admin/settings")
+    with app.app_context():
+        db.session.add(Setting(key="site_notice", value={"value": "Stored elsewhere"}))
+        db.session.commit()
+    assert "Stored elsewhere" in client.get("/admin/settings").get_data(as_text=True)
+
+
+def test_when_writes_flask_moments_markup_in_one_element(app):
+    from flask_moment import moment
+
+    stamp = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    with app.test_request_context():
+        relative, fixed = str(when(stamp, relative=True)), str(when(stamp, "LL"))
+        theirs = str(moment(stamp.replace(tzinfo=None)).fromNow(refresh=True))
+        theirs_fixed = str(moment(stamp.replace(tzinfo=None)).format("LL"))
+    for ours, flask_moment in ((relative, theirs), (fixed, theirs_fixed)):
+        data = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', ours))
+        assert data == dict(re.findall(r'(data-[a-z]+)="([^"]*)"', flask_moment)), ours
+        assert 'class="flask-moment"' in ours and ">2026-03-04 05:06 UTC</time>" in ours
+        assert 'datetime="2026-03-04T05:06:07Z"' in ours
+    assert when(None) == "never"
+    later = datetime(2026, 3, 4, 7, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert 'datetime="2026-03-04T05:06:07Z"' in str(when(later))
+
+
+def test_url_maker_gives_url_fors_addresses(app):
+    with app.test_request_context():
+        show = url_maker("convert.show", "public_id")
+        for value in ("abc-_09", "a b/c?d", "ü"):
+            assert show(value) == url_for("convert.show", public_id=value)
+        assert url_maker("convert.history", "page")(3) == url_for("convert.history", page=3)
+
+
+def test_static_versions_are_read_once_outside_debug_mode(tmp_path):
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (folder / "a.css").write_text("one")
+    for debug, changes in ((False, False), (True, True)):
+        site = Flask("site", static_folder=str(folder))
+        site.debug = debug
+        StaticVersions(site)
+        with site.test_request_context():
+            first = url_for("static", filename="a.css")
+            (folder / "a.css").write_text("two" if debug else "three")
+            assert (url_for("static", filename="a.css") != first) is changes
+
+
+@pytest.mark.parametrize(
+    "row", [[], ["a"], ["<b>&\"'", "x\x00y", ""], ["é", "1", "<script>"], ["a", "", ""]]
+)
+def test_table_cells_escape_as_a_template_loop_would(app, row):
+    loop = app.jinja_env.from_string("{% for c in row %}<td>{{ c }}</td>{% endfor %}")
+    assert str(table_cells(row)) == loop.render(row=row)
+
+
+def test_the_status_poll_fails_a_job_whose_lease_lapsed(app, client, tmp_path):
+    book = write_xlsx(tmp_path / "book.xlsx", {"Data": [["a"], [1]]})
+    public_id = public_id_of(upload(client, book))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status, conversion.runner = "running", "0" * 32  # its runner is gone
+        conversion.lease_expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    answer = client.get(f"/convert/{public_id}/status").json
+    assert answer["status"] == "failed" and "the server running it stopped" in answer["error"]
