@@ -188,9 +188,7 @@ def delete(public_id):
 
 @bp.get("/history")
 def history():
-    page = history_page(
-        visitor.owner(), page_number(), current_app.config["CONVERSIONS_PER_PAGE"]
-    )
+    page = history_page(visitor.owner(), page_number(), current_app.config["CONVERSIONS_PER_PAGE"])
     return render_template("convert/history.html", page=page)
 
 
