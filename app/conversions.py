@@ -12,6 +12,7 @@ work (app/jobs.py); where files live, the storage's (app/storage.py).
 import time
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from .sheets import (
 from .sheets.convert import MEDIA_TYPES, isolated
 from .sheets.names import clean_file_name
 from .sheets.sandbox import run_isolated
+from .storage import StoredFileMissing
 
 ACTIVE = jobs.ACTIVE
 # What the name's extension says, to note a name that disagrees with the content.
@@ -92,6 +94,13 @@ class NotFound(Refused):
 class Expired(Refused):
     status = 410
     message = "This item has expired and its files were deleted."
+
+
+class Gone(Refused):
+    """The conversion is there but a file it needs is not (removed by hand, or lost)."""
+
+    status = 410
+    message = "The uploaded file is no longer stored on the server. Please upload it again."
 
 
 class Busy(Refused):
@@ -339,12 +348,25 @@ def listing(owner, details=False):
     return query.order_by(Conversion.created_at.desc(), Conversion.id.desc())
 
 
+@contextmanager
+def stored_upload(conversion):
+    """A local path to the conversion's upload; Gone (logged) if it is no longer stored."""
+    try:
+        with storage.current().local_copy(conversion.stored_name) as path:
+            yield path
+    except StoredFileMissing:
+        current_app.logger.warning(
+            "Conversion %s: its upload %s is missing", conversion.public_id, conversion.stored_name
+        )
+        raise Gone() from None
+
+
 def inspected(conversion):
     """The conversion with its sheets read: an upload received with look_inside=False
     is read now, once (a file that cannot be read has no sheets)."""
     if "sheets" not in conversion.info:
         try:
-            with storage.current().local_copy(conversion.stored_name) as path:
+            with stored_upload(conversion) as path:
                 info = read_in_time(
                     inspect, path, text_sheet_name=text_sheet_name(conversion.original_name)
                 )
@@ -364,7 +386,7 @@ def sheet_preview(conversion, sheet):
     previews = conversion.info.get("previews", {})
     if sheet not in previews:
         try:
-            with storage.current().local_copy(conversion.stored_name) as path:
+            with stored_upload(conversion) as path:
                 shown = read_in_time(
                     preview,
                     path,
@@ -385,7 +407,7 @@ def read_as(conversion, input_encoding):
     if conversion.status in ACTIVE:
         raise Busy("Wait for the conversion to finish, then change how the file is read.")
     try:
-        with storage.current().local_copy(conversion.stored_name) as path:
+        with stored_upload(conversion) as path:
             info, shown = read_in_time(
                 survey,
                 path,
@@ -407,9 +429,19 @@ def result_download(conversion):
         raise NotReady(f"The conversion failed: {conversion.error}")
     if conversion.status != Conversion.DONE:
         raise NotReady(f"The conversion is not finished yet (it is {conversion.status}).")
-    return storage.current().download(
-        conversion.result_stored_name, conversion.result_name, media_type(conversion)
-    )
+    try:
+        return storage.current().download(
+            conversion.result_stored_name, conversion.result_name, media_type(conversion)
+        )
+    except StoredFileMissing:
+        current_app.logger.warning(
+            "Conversion %s: its result %s is missing",
+            conversion.public_id,
+            conversion.result_stored_name,
+        )
+        raise Gone(
+            "The converted file is no longer stored on the server. Please convert again."
+        ) from None
 
 
 # --- starting -----------------------------------------------------------------------------

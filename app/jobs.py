@@ -48,7 +48,13 @@ from .extensions import db
 from .models import Conversion, ConversionResult, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from .sheets.sandbox import run_isolated
-from .storage import StorageFull, StorageUnavailable, download_name, is_disk_full
+from .storage import (
+    StorageFull,
+    StorageUnavailable,
+    StoredFileMissing,
+    download_name,
+    is_disk_full,
+)
 
 ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
@@ -64,6 +70,7 @@ FAILED_ON_OUR_SIDE = "Something went wrong on our side."
 STORAGE_DOWN = (
     "Sheetport's file storage was unavailable while converting. Please convert again shortly."
 )
+UPLOAD_MISSING = "The uploaded file is no longer stored on the server. Please upload it again."
 TOO_LONG = (
     "The conversion took longer than Sheetport allows and was stopped. Try a smaller file, "
     "or fewer sheets."
@@ -401,6 +408,9 @@ def run_claimed(app, conversion_id, token):
     except StorageUnavailable:
         app.logger.error("Conversion %s: the storage is unavailable", conversion_id, exc_info=True)
         end_failed(app, conversion_id, token, result_id, result_path, STORAGE_DOWN)
+    except StoredFileMissing:
+        app.logger.error("Conversion %s: its upload %s is missing", conversion_id, stored_source)
+        end_failed(app, conversion_id, token, result_id, result_path, UPLOAD_MISSING)
     except SheetError as error:
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
     except Exception as error:

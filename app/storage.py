@@ -61,13 +61,24 @@ class StorageUnavailable(Unavailable):
     )
 
 
+class StoredFileMissing(SheetError):
+    """A stored file that is not there: removed by hand, or lost with a disk or a bucket."""
+
+    def __init__(self, stored_name):
+        super().__init__("The file is no longer stored on the server.")
+        self.stored_name = stored_name
+
+
+# S3 error codes for "no such object".
+S3_MISSING = {"404", "NoSuchKey", "NotFound"}
 # S3 error codes that mean "the server is in trouble", not "your request is wrong".
 S3_DOWN = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500"}
 
 
 @contextmanager
-def reachable():
-    """Turn "cannot reach the bucket" into StorageUnavailable; other errors pass through."""
+def reachable(stored_name=None):
+    """Turn "cannot reach the bucket" into StorageUnavailable and, when the call is about
+    `stored_name`, "no such object" into StoredFileMissing; other errors pass through."""
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import (
         ClientError,
@@ -83,6 +94,8 @@ def reachable():
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         if code in S3_DOWN or status >= 500:
             raise StorageUnavailable() from error
+        if stored_name and code in S3_MISSING:
+            raise StoredFileMissing(stored_name) from error
         raise
     except (S3ConnectionError, HTTPClientError, NoCredentialsError, S3UploadFailedError) as error:
         raise StorageUnavailable() from error
@@ -167,7 +180,13 @@ class Storage:
     @contextmanager
     def local_copy(self, stored_name, folder=None):
         """A local path to read the stored file from while the block runs (here: the file)."""
-        yield self.path(stored_name)
+        yield self.existing(stored_name)
+
+    def existing(self, stored_name):
+        path = self.path(stored_name)
+        if not path.is_file():
+            raise StoredFileMissing(stored_name)
+        return path
 
     def put(self, stored_name, source):
         """Store the local file `source` (moved, not copied) under `stored_name`."""
@@ -180,7 +199,7 @@ class Storage:
     def download(self, stored_name, download_name, mimetype):
         """The response that sends a stored file as an attachment."""
         return send_file(
-            self.path(stored_name),
+            self.existing(stored_name),
             as_attachment=True,
             download_name=download_name,
             mimetype=mimetype,
@@ -306,22 +325,18 @@ class S3Storage:
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"{UPLOAD_PREFIX}{secrets.token_hex(16)}"
         try:
-            with reachable():
+            with reachable(stored_name):
                 self.client.download_file(self.bucket, self.key(stored_name), str(copy))
             yield copy
         finally:
             copy.unlink(missing_ok=True)
 
     def exists(self, stored_name):
-        from botocore.exceptions import ClientError
-
         try:
-            with reachable():
+            with reachable(stored_name):
                 self.client.head_object(Bucket=self.bucket, Key=self.key(stored_name))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+        except StoredFileMissing:
+            return False
         return True
 
     def delete(self, *stored_names):
@@ -334,7 +349,7 @@ class S3Storage:
                 )
 
     def download(self, stored_name, download_name, mimetype):
-        with reachable():
+        with reachable(stored_name):
             stored = self.client.get_object(Bucket=self.bucket, Key=self.key(stored_name))
         response = send_file(
             stored["Body"], as_attachment=True, download_name=download_name, mimetype=mimetype

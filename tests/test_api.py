@@ -5,6 +5,7 @@ import json
 import time
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -393,6 +394,14 @@ def test_upload_only_then_preview(api, workbook_bytes):
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/preview?sheet=Nope"), 422)
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/preview?rows=101"), 422)
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/result"), 409, "not finished")
+
+
+def test_upload_missing_from_storage_is_410(app, api, workbook_bytes):
+    body = api.upload("/api/v1/conversions", workbook_bytes, query="?start=false").json
+    conversion = fetch(app, Conversion, public_id=body["id"])
+    (Path(app.config["UPLOAD_FOLDER"]) / conversion.stored_name).unlink()
+    missing = api.get(f"/api/v1/conversions/{body['id']}/preview?sheet=Other")
+    assert_problem(missing, 410, "no longer stored on the server")
 
 
 def test_result_while_running_is_409_and_delete_is_409(app, api, workbook_bytes):

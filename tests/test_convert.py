@@ -6,6 +6,7 @@ import re
 import time
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -711,3 +712,27 @@ def test_signed_in_users_have_no_session_to_end(client, make_user):
     make_user()
     AuthActions(client).login()
     assert client.get("/history/end-session").status_code == 404
+
+
+def test_files_missing_from_storage_answer_410_and_fail_jobs(app, client, workbook, caplog):
+    """Files removed by hand or lost with a disk: a clear 410 and a log line, never a 500."""
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    conversion = wait_for(app, public_id)
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    (folder / conversion.result_stored_name).unlink()
+    download = client.get(f"/convert/{public_id}/download")
+    assert download.status_code == 410
+    assert b"The converted file is no longer stored on the server" in download.data
+    assert f"its result {conversion.result_stored_name} is missing" in caplog.text
+    (folder / conversion.stored_name).unlink()
+    # The first sheet's preview was kept at upload; the other sheet needs the file.
+    page = client.get(f"/convert/{public_id}?sheet=Other")
+    assert page.status_code == 410
+    assert b"The uploaded file is no longer stored on the server" in page.data
+    assert f"its upload {conversion.stored_name} is missing" in caplog.text
+    client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"]})
+    failed = wait_for(app, public_id)
+    assert failed.status == "failed" and "no longer stored" in failed.error
+    assert client.get(f"/convert/{public_id}").status_code == 200  # the page says why
+    assert client.post(f"/convert/{public_id}/delete").status_code == 302
+    assert stored_files(app) == []

@@ -113,8 +113,21 @@ def test_failed_conversion_leaves_only_the_upload(app, client, tmp_path, s3):
     response = client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["wide"]})
     assert response.status_code == 302
     conversion = wait_for(app, public_id)
-    assert conversion.status == "failed" and conversion.error == jobs.FAILED_ON_OUR_SIDE
+    assert conversion.status == "failed" and conversion.error == jobs.UPLOAD_MISSING
     assert s3() == [] and local_files(app) == []
+
+
+def test_a_result_missing_from_the_bucket_answers_410(app, client, workbook, s3):
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    conversion = wait_for(app, public_id)
+    assert conversion.status == "done", conversion.error
+    with app.app_context():
+        storage.current().delete(conversion.result_stored_name)
+        assert not storage.current().exists(conversion.result_stored_name)
+        assert storage.current().exists(conversion.stored_name)
+    download = client.get(f"/convert/{public_id}/download")
+    assert download.status_code == 410
+    assert b"The converted file is no longer stored on the server" in download.data
 
 
 def test_retention_cleanup_and_orphan_sweep_remove_objects(app, client, workbook, s3, bucket):
