@@ -180,9 +180,9 @@ class Storage:
     @contextmanager
     def local_copy(self, stored_name, folder=None):
         """A local path to read the stored file from while the block runs (here: the file)."""
-        yield self.existing(stored_name)
+        yield self._existing(stored_name)
 
-    def existing(self, stored_name):
+    def _existing(self, stored_name):
         path = self.path(stored_name)
         if not path.is_file():
             raise StoredFileMissing(stored_name)
@@ -199,7 +199,7 @@ class Storage:
     def download(self, stored_name, download_name, mimetype):
         """The response that sends a stored file as an attachment."""
         return send_file(
-            self.existing(stored_name),
+            self._existing(stored_name),
             as_attachment=True,
             download_name=download_name,
             mimetype=mimetype,

@@ -1,5 +1,6 @@
 import os
 import re
+import threading
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -67,8 +68,22 @@ def app(tmp_path, monkeypatch, app_settings):
     timer = app.extensions.get("sheetport_cleanup")
     if timer is not None:  # a test that started the periodic work stops it with the app
         timer.set()
+    drain_jobs(app)
     with app.app_context():
         _db.engine.dispose()
+
+
+def drain_jobs(app, seconds=60):
+    """Let the test's in-process jobs end before the next test empties the database: a job
+    still writing while PostgreSQL drops the schema deadlocks (seen after a one-shot API
+    call that answered 202 and left its job running)."""
+    executor = getattr(app.extensions.get("sheetport_jobs"), "executor", None)
+    if executor is not None:
+        stopping = threading.Thread(
+            target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}
+        )
+        stopping.start()
+        stopping.join(seconds)
 
 
 @pytest.fixture
