@@ -7,7 +7,7 @@ xlsx package that fastexcel (calamine) reads into Arrow columns, which columnar.
 writes as text. Memory is bounded by the block (in bytes, and in the cells calamine
 allocates for it), not by the sheet. fastexcel holds the GIL while it reads, so a reading
 thread beside the writing one made it slower; a forked helper process can read every other
-block instead (Limits.block_helper, off by default: see Helper).
+block instead (Limits.block_helper: when a core is idle; see Helper and wants_helper).
 
 calamine is given only what it reads exactly as stream_rows does:
 - shared-string cells are rewritten (bytes replaced) as formula-text cells holding a
@@ -29,6 +29,7 @@ import os
 import re
 import signal
 import struct
+import time
 import zipfile
 from array import array as typed_array
 from itertools import islice, repeat
@@ -222,6 +223,39 @@ class SharedText:
 
     def __getitem__(self, index):
         return self.array[index].as_py()
+
+
+# Both processes count the shared text table: a larger one could pass the memory bound.
+HELPER_TEXT_BYTES = 24 * 1024 * 1024
+
+
+def wants_helper(setting, strings):
+    """Limits.block_helper as set, or for None: whether another core is idle now (the
+    helper only helps on a spare core; beside other work it slows both) and the shared
+    text table is small."""
+    if setting is not None:
+        return setting
+    return strings.array.nbytes < HELPER_TEXT_BYTES and idle_cores() >= 0.7
+
+
+def idle_cores(seconds=0.1):
+    """Cores idle over the next `seconds` (this process's own work counted as busy), from
+    /proc/stat; 0 where there is none to read."""
+
+    def sample():
+        with open("/proc/stat") as stat:
+            fields = [int(n) for n in stat.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all time, idle + iowait
+
+    try:
+        total, idle = sample()
+        time.sleep(seconds)
+        total_after, idle_after = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    cores = os.cpu_count() or 1
+    spent = total_after - total
+    return cores * (idle_after - idle) / spent if spent > 0 else 0.0
 
 
 HEADER = struct.Struct(
@@ -453,7 +487,7 @@ class BlockWriter:
                 self.options.quoting == "all",
                 LINE_ENDINGS[self.options.line_ending],
             )
-            helper = Helper.start(self) if self.parallel else None
+            helper = Helper.start(self) if wants_helper(self.parallel, self.strings) else None
             try:
                 self.put(kind, first, None)
                 for index, (kind, block) in enumerate(blocks, 1):

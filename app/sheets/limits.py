@@ -23,9 +23,10 @@ class Limits:
     # Streamed xlsx sheets go to CSV/TSV in blocks of about this much XML (blocks.py);
     # 0: row by row, by the streaming reader.
     block_bytes: int = 1 * MiB
-    # Every other block read by a forked helper process: about a tenth faster on this
-    # busy 2-core machine, but the two processes' memory adds up (see the README).
-    block_helper: bool = False
+    # Every other block read by a forked helper process (blocks.wants_helper). None: when
+    # another core is idle now and the shared text table is small; True/False: always/never.
+    # A spare core makes it about 1.4x faster; on a busy machine it is slower (README).
+    block_helper: bool | None = None
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
 
 

@@ -2,8 +2,11 @@
 streaming reader writes. The sheet is small; tiny limits force both paths on it."""
 
 import dataclasses
+import os
+import types
 import zipfile
 
+import pyarrow as pa
 import pytest
 
 from app.sheets import (
@@ -21,7 +24,9 @@ from app.sheets.detect import detect_format
 from .test_hostile import refused
 
 STREAMED = dataclasses.replace(DEFAULT_LIMITS, stream_above_bytes=0, block_bytes=0)
-BLOCKS = dataclasses.replace(DEFAULT_LIMITS, stream_above_bytes=0, block_bytes=4096)
+BLOCKS = dataclasses.replace(
+    DEFAULT_LIMITS, stream_above_bytes=0, block_bytes=4096, block_helper=False
+)
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -292,3 +297,14 @@ def test_every_sheet_to_a_zip_on_blocks(tmp_path):
             outputs.append(({n: archive.read(n) for n in archive.namelist()}, result.rows))
     assert outputs[1] == outputs[0]
     assert sorted(outputs[0][0]) == ["Again.tsv", "Data.tsv"]
+
+
+def test_the_helper_is_used_when_a_core_is_idle_and_the_text_table_small(monkeypatch):
+    small, large = (types.SimpleNamespace(array=pa.array(["x" * n])) for n in (10, 2**25))
+    assert blocks.wants_helper(True, large) and not blocks.wants_helper(False, small)
+    assert 0 <= blocks.idle_cores() <= os.cpu_count()  # read from /proc/stat
+    monkeypatch.setattr(blocks, "idle_cores", lambda: 1.0)
+    assert blocks.wants_helper(None, small)
+    assert not blocks.wants_helper(None, large)  # both processes would count it
+    monkeypatch.setattr(blocks, "idle_cores", lambda: 0.2)
+    assert not blocks.wants_helper(None, small)  # no idle core: it would slow both
