@@ -235,11 +235,12 @@ def wants_helper(setting, strings):
     text table is small."""
     if setting is not None:
         return setting
-    return strings.array.nbytes < HELPER_TEXT_BYTES and idle_cores() >= 0.7
+    # idle_cores() counts this process's core too (it sleeps while measuring): one more.
+    return strings.array.nbytes < HELPER_TEXT_BYTES and idle_cores() >= 1.7
 
 
 def idle_cores(seconds=0.1):
-    """Cores idle over the next `seconds` (this process's own work counted as busy), from
+    """Cores idle over the next `seconds` (this process's own included: it sleeps), from
     /proc/stat; 0 where there is none to read."""
 
     def sample():

@@ -303,8 +303,8 @@ def test_the_helper_is_used_when_a_core_is_idle_and_the_text_table_small(monkeyp
     small, large = (types.SimpleNamespace(array=pa.array(["x" * n])) for n in (10, 2**25))
     assert blocks.wants_helper(True, large) and not blocks.wants_helper(False, small)
     assert 0 <= blocks.idle_cores() <= os.cpu_count()  # read from /proc/stat
-    monkeypatch.setattr(blocks, "idle_cores", lambda: 1.0)
+    monkeypatch.setattr(blocks, "idle_cores", lambda: 2.0)  # this one's and another
     assert blocks.wants_helper(None, small)
     assert not blocks.wants_helper(None, large)  # both processes would count it
-    monkeypatch.setattr(blocks, "idle_cores", lambda: 0.2)
-    assert not blocks.wants_helper(None, small)  # no idle core: it would slow both
+    monkeypatch.setattr(blocks, "idle_cores", lambda: 1.2)  # only this one's own core
+    assert not blocks.wants_helper(None, small)  # no spare core: it would slow both
