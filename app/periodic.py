@@ -5,7 +5,9 @@ takes its row in `periodic_runs` first (the row is the lock). The timer starts w
 first request a process serves, not inside create_app().
 """
 
+import atexit
 import threading
+import weakref
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -14,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from . import conversions, jobs
 from .deploy import per_process_warnings
 from .email import send_pending_mail
+from .errors import Unavailable
 from .extensions import db
 from .models import PeriodicRun, utcnow
 from .ratelimit import DatabaseStorage
@@ -84,18 +87,74 @@ def run_cleanup(app):
 
 def start_periodic_timer(app):
     """Every process ticks; each task runs once per interval per deployment (a row in the
-    database is the lock). app.extensions["sheetport_cleanup"].set() stops this process's."""
-    tasks = periodic_tasks(app)
-    tick = min(seconds for _, seconds, _ in tasks)
+    database is the lock). stop_periodic_timer(app) stops this process's; so does the app
+    going away (the thread holds it weakly) and the process exiting."""
+    tick = min(seconds for _, seconds, _ in periodic_tasks(app))
     stop = app.extensions["sheetport_cleanup"] = threading.Event()
+    thread = threading.Thread(
+        target=tick_loop, args=(weakref.ref(app), stop, tick), name="periodic", daemon=True
+    )
+    TIMERS.add((stop, thread))
+    thread.start()
 
-    def loop():
-        while not stop.wait(tick):
-            for name, seconds, task in tasks:
-                try:
-                    with app.app_context():
-                        run_once_per_interval(name, seconds, task)
-                except Exception:  # keep the timer alive; the next tick tries again
-                    app.logger.exception("Periodic task %s failed", name)
 
-    threading.Thread(target=loop, name="periodic", daemon=True).start()
+def stop_periodic_timer(app, seconds=10):
+    """Stop the app's periodic work and wait (up to `seconds`) for a round under way."""
+    stop = app.extensions.get("sheetport_cleanup")
+    if stop is None:
+        return
+    stop.set()
+    for event, thread in list(TIMERS):
+        if event is stop:
+            thread.join(seconds)
+            TIMERS.discard((event, thread))
+
+
+# (stop event, thread) of every timer this process started: stopped at exit, before the
+# interpreter tears down what a round in progress would use.
+TIMERS = set()
+
+
+@atexit.register
+def stop_all_timers(seconds=5):
+    for stop, _ in list(TIMERS):
+        stop.set()
+    for stop, thread in list(TIMERS):
+        thread.join(seconds)
+        TIMERS.discard((stop, thread))
+
+
+def tick_loop(app_ref, stop, tick):
+    while not stop.wait(tick):
+        app = app_ref()
+        if app is None:  # the app was torn down: nothing left to work for
+            break
+        run_round(app, stop)
+        del app  # hold the app only during a round
+    TIMERS.discard((stop, threading.current_thread()))
+
+
+def run_round(app, stop):
+    """Run the tasks that are due. A task that fails is logged in one line (the database or
+    the storage being away is an outage, not a bug to trace) and the next tick tries again."""
+    for name, seconds, task in periodic_tasks(app):
+        if stop.is_set():
+            return
+        try:
+            with app.app_context():
+                run_once_per_interval(name, seconds, task)
+        except Unavailable as error:
+            app.logger.error("Periodic task %s skipped: %s", name, error)
+        except Exception as error:
+            app.logger.error(
+                "Periodic task %s failed (%s: %s); the next tick tries again",
+                name,
+                type(error).__name__,
+                one_line(error),
+            )
+
+
+def one_line(error, limit=300):
+    """An exception's text on one line (SQLAlchemy's carry the statement and a link)."""
+    text = " ".join(str(getattr(error, "orig", None) or error).split())
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

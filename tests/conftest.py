@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from app import create_app
+from app import create_app, periodic
 from app.extensions import db as _db
 from app.extensions import mail
 from app.models import Role, User
@@ -65,9 +65,8 @@ def app(tmp_path, monkeypatch, app_settings):
         _db.create_all()
         Role.insert_roles()
     yield app
-    timer = app.extensions.get("sheetport_cleanup")
-    if timer is not None:  # a test that started the periodic work stops it with the app
-        timer.set()
+    # A test that started the periodic work stops it with the app (a round under way ends).
+    periodic.stop_periodic_timer(app)
     drain_jobs(app)
     with app.app_context():
         _db.engine.dispose()
