@@ -82,7 +82,10 @@ def register(app):
             removed = conversions.sweep_files()
         except Unavailable as error:
             db.session.rollback()
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(
+                f"Cleanup stopped: {error.reason()}. Nothing is left half-deleted (each "
+                "conversion goes whole: its files, then its row); run it again when it is back."
+            ) from error
         click.echo(f"Removed {len(removed)} orphaned file{'' if len(removed) == 1 else 's'}.")
         for name in removed:
             click.echo(f"  {name}")

@@ -610,11 +610,11 @@ def sweep_files(now=None):
         select(ConversionResult).where(ConversionResult.conversion_id.not_in(select(Conversion.id)))
     ).all()
     removed = []
-    for result in orphans:
+    for result in orphans:  # one at a time: an outage midway leaves each row whole
         files.delete(result.stored_name)
-        removed.append(result.stored_name)
         db.session.delete(result)
-    db.session.commit()
+        db.session.commit()
+        removed.append(result.stored_name)
     owned = set(db.session.scalars(select(Conversion.stored_name)))
     owned.update(db.session.scalars(select(Conversion.result_stored_name)))
     owned.update(db.session.scalars(select(ConversionResult.stored_name)))

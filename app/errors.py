@@ -33,9 +33,16 @@ class Unavailable(Exception):
 
     message = MESSAGES[503]
     part = "A service"
+    what = "a service Sheetport needs"  # for operators' messages: "... is unavailable"
 
     def __init__(self, message=None):
         super().__init__(message or self.message)
+
+    def reason(self):
+        """For an operator, in one line: what is unavailable and the underlying error's
+        kind, e.g. 'the file storage is unavailable (EndpointConnectionError)'."""
+        cause = self.__cause__
+        return f"{self.what} is unavailable ({type(cause or self).__name__})"
 
 
 def wants_json():

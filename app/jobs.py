@@ -81,6 +81,7 @@ class QueueUnavailable(Unavailable):
     """Redis cannot be reached to enqueue a job."""
 
     part = "Queue"
+    what = "the job queue"
     message = (
         "Sheetport's job queue is unavailable just now, so nothing was started. "
         "Please try again shortly."

@@ -143,8 +143,10 @@ def run_round(app, stop):
         try:
             with app.app_context():
                 run_once_per_interval(name, seconds, task)
-        except Unavailable as error:
-            app.logger.error("Periodic task %s skipped: %s", name, error)
+        except Unavailable as error:  # each row is left whole; nothing to trace
+            app.logger.error(
+                "Periodic task %s stopped: %s; the next tick tries again", name, error.reason()
+            )
         except Exception as error:
             app.logger.error(
                 "Periodic task %s failed (%s: %s); the next tick tries again",

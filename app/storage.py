@@ -55,6 +55,7 @@ class StorageUnavailable(Unavailable):
     """The bucket cannot be reached (refused, timed out, or the server says it is down)."""
 
     part = "Storage"
+    what = "the file storage"
     message = (
         "Sheetport's file storage is unavailable just now, so nothing was changed. "
         "Please try again shortly."

@@ -76,6 +76,7 @@ def delete_user(user, actor):
         raise AdminRuleError("This is the last active admin: make another admin first.")
     for conversion in db.session.scalars(conversions.listing(user)).all():
         conversions.remove(conversion)
+        db.session.commit()  # one at a time: a storage outage midway leaves each row whole
     audit("user_delete", target=user.email, actor=actor)
     db.session.delete(user)
     db.session.commit()

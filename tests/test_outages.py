@@ -7,13 +7,15 @@ place; for the queue, a closed port where Redis would be."""
 
 import logging
 import os
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app import periodic
 from app.extensions import db
-from app.models import Conversion, ConversionResult, Role
+from app.models import Conversion, ConversionResult, Role, User
 
 from .api_helpers import Api, make_token
 from .conftest import AuthActions, build_app, fetch
@@ -229,7 +231,10 @@ def test_cleanup_without_the_bucket_says_so_and_deletes_nothing(
     lose_the_bucket(app)
     result = runner.invoke(args=["cleanup"])
     assert result.exit_code == 1 and "file storage is unavailable" in result.output
-    assert "Traceback" not in result.output
+    assert "Cleanup stopped: the file storage is unavailable (EndpointConnectionError)" in (
+        result.output
+    )
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
     assert counts(app) == (2, 0) and objects_in(s3, name) == objects
     app.config["S3_ENDPOINT_URL"] = bucket[0]["S3_ENDPOINT_URL"]
     app.extensions.pop("sheetport_storage", None)
@@ -237,3 +242,40 @@ def test_cleanup_without_the_bucket_says_so_and_deletes_nothing(
     assert result.exit_code == 0 and "Deleted 2 expired conversions" in result.output
     assert counts(app) == (0, 0) and objects_in(s3, name) == []
     assert all(fetch(app, Conversion, public_id=p) is None for p in public_ids)
+
+
+def test_every_other_cleanup_path_without_the_bucket_logs_a_line_and_leaves_rows_whole(
+    app, client, bucket, workbook, user, admin, caplog
+):
+    """The periodic cleanup, an admin deleting a user, a visitor ending their session: each
+    says the storage is unavailable (a line in the log, a 503 page), and no row loses a file."""
+    _, s3, name = bucket
+    visitor = app.test_client()
+    visitor_id = public_id_of(upload(visitor, workbook))
+    AuthActions(client).login()
+    owned = [public_id_of(upload(client, workbook)) for _ in range(2)]
+    with app.app_context():
+        for conversion in db.session.scalars(select(Conversion)):
+            conversion.expires_at = conversion.created_at - timedelta(minutes=1)
+        db.session.commit()
+    objects, rows = objects_in(s3, name), counts(app)
+    assert len(objects) == 3 and rows == (3, 0)
+    lose_the_bucket(app)
+
+    with caplog.at_level(logging.INFO):
+        periodic.run_round(app, threading.Event())
+    lines = [r for r in caplog.records if r.getMessage().startswith("Periodic task")]
+    assert [r.getMessage() for r in lines] == [
+        "Periodic task cleanup stopped: the file storage is unavailable "
+        "(EndpointConnectionError); the next tick tries again"
+    ]
+    assert lines[0].exc_info is None and "Traceback" not in caplog.text
+    assert counts(app) == rows and objects_in(s3, name) == objects
+
+    assert_unavailable(visitor.post("/history/end-session"), "file storage")
+    AuthActions(client).logout()
+    AuthActions(client).login(email="root@example.com")
+    assert_unavailable(client.post(f"/admin/users/{user.id}/delete"), "file storage")
+    assert counts(app) == rows and objects_in(s3, name) == objects
+    assert fetch(app, User, id=user.id) is not None
+    assert all(fetch(app, Conversion, public_id=p) for p in [visitor_id, *owned])
