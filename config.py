@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
+
 BASE_DIR = Path(__file__).resolve().parent
 
 
@@ -32,6 +34,11 @@ def env_bool(name, default=False):
 
 def env_list(name):
     return [item.strip() for item in (env_str(name) or "").split(",") if item.strip()]
+
+
+class SettingError(click.ClickException, RuntimeError):
+    """A setting that cannot work: the app refuses to start and says which one and why.
+    A ClickException, so that `flask <command>` prints the message alone, not a traceback."""
 
 
 def database_url():
@@ -202,13 +209,13 @@ class ProductionConfig(Config):
     @classmethod
     def init_app(cls, app):
         if not app.config.get("SECRET_KEY"):
-            raise RuntimeError(
+            raise SettingError(
                 "SECRET_KEY is not set. Production refuses to start without it: "
                 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
             )
         host = site_host(app.config.get("SITE_URL"))
         if host is None:
-            raise RuntimeError(
+            raise SettingError(
                 "SITE_URL is not set (or is not an http(s) address). Production refuses to "
                 "start without it: emailed links are built from it. Example: "
                 "SITE_URL=https://sheetport.example.org"

@@ -1,12 +1,16 @@
 """flask commands for administrators: setup, create-admin, cleanup."""
 
+import functools
 import secrets
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from .errors import Unavailable
 from .extensions import db
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
@@ -45,7 +49,53 @@ def checked_email(email):
         raise click.BadParameter(str(error), param_hint="EMAIL") from None
 
 
+def without_password(url):
+    """A service's address as it may be shown: its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+def plain_failures(app, callback):
+    """A command that fails for its setting up rather than for a bug (the database cannot be
+    reached or has no tables yet, storage or a folder cannot be used) ends with one line that
+    says so and exit status 1, not a traceback."""
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except (OperationalError, ProgrammingError) as error:
+            raise click.ClickException(database_problem(app, error)) from error
+        except Unavailable as error:
+            raise click.ClickException(f"{error.reason()}: try again when it is back.") from error
+        except OSError as error:
+            where = f" ({error.filename})" if error.filename else ""
+            raise click.ClickException(f"{error.strerror or error}{where}.") from error
+
+    return run
+
+
+MISSING_TABLES = ("no such table", "no such column", "UndefinedTable", "UndefinedColumn")
+
+
+def database_problem(app, error):
+    address = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
+    cause = error.orig if error.orig is not None else error
+    text = f"{type(cause).__name__}: {cause}"
+    if any(sign in text for sign in MISSING_TABLES):
+        return (
+            f"The database at {address} is not set up for this version of Sheetport: "
+            "run `flask db upgrade`, then try again."
+        )
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return f"Cannot use the database at {address}: {first_line}"
+
+
 def register(app):
+    others = set(app.cli.commands)
+
     @app.cli.command("create-admin")
     @click.argument("email")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -66,7 +116,6 @@ def register(app):
         """Delete expired conversions and their files, fail jobs whose runner died, and
         remove files no row owns (the app also does this every few minutes)."""
         from . import conversions, jobs
-        from .errors import Unavailable
 
         try:
             # Jobs that never started are left to the web processes' runners to queue
@@ -102,7 +151,14 @@ def register(app):
                 "QUEUE_URL is not set: without a queue, conversions run inside the web "
                 "process and no worker is needed. Example: QUEUE_URL=redis://localhost:6379/0"
             )
-        jobs.work(app, burst=burst, name=name)
+        try:
+            jobs.work(app, burst=burst, name=name)
+        except jobs.QueueUnavailable as error:
+            raise click.ClickException(
+                f"The worker cannot start: {error.reason()} at "
+                f"{without_password(app.config['QUEUE_URL'])}. Start Redis there, "
+                "or correct QUEUE_URL."
+            ) from error
 
     @app.cli.command("send-mail")
     def send_mail():
@@ -146,3 +202,7 @@ def register(app):
         )
         if errors:
             raise SystemExit(1)
+
+    # Only the commands made here: others (flask db, openapi) are shared by every app.
+    for name in set(app.cli.commands) - others:
+        app.cli.commands[name].callback = plain_failures(app, app.cli.commands[name].callback)

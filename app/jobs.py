@@ -41,6 +41,8 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from config import SettingError
+
 from . import storage
 from .email import notify_if_slow
 from .errors import Unavailable
@@ -177,8 +179,23 @@ class RQRunner(Runner):
 
         self.app = app
         # A Redis that does not answer costs a request seconds: then QueueUnavailable (503).
-        self.connection = Redis.from_url(app.config["QUEUE_URL"], socket_connect_timeout=5)
+        try:
+            self.connection = Redis.from_url(app.config["QUEUE_URL"], socket_connect_timeout=5)
+        except ValueError as error:
+            raise SettingError(
+                f"QUEUE_URL is not a Redis address ({error}). "
+                "Example: QUEUE_URL=redis://localhost:6379/0"
+            ) from None
         self.queue = Queue(app.config["QUEUE_NAME"], connection=self.connection)
+
+    def check_reachable(self):
+        """QueueUnavailable unless Redis answers now."""
+        from redis.exceptions import RedisError
+
+        try:
+            self.connection.ping()
+        except RedisError as error:
+            raise QueueUnavailable() from error
 
     def job_id(self, conversion_id, token):
         return f"conversion-{conversion_id}-{token}"
@@ -271,6 +288,7 @@ def work(app, burst=False, name=None):
     queue_runner = runner(app)
     if not isinstance(queue_runner, RQRunner):
         raise RuntimeError("QUEUE_URL is not set: there is no queue to work on")
+    queue_runner.check_reachable()
     worker_state["app"] = app
     with app.app_context():
         db.engine.dispose()

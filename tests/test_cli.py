@@ -1,10 +1,20 @@
 """flask setup and flask create-admin."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+
+from app import create_app
 from app.models import Permission, User
 
 from .conftest import AuthActions, fetch
+from .scale import free_port
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def test_setup_creates_first_admin_once(app, runner):
@@ -61,3 +71,69 @@ def test_create_admin_refuses_bad_input(app, runner):
     )
     assert short.exit_code == 2 and "at least 8 characters" in short.output
     assert fetch(app, User, email="boss@example.com") is None
+
+
+# A command that cannot work for its setting up says so in one line (exit 1), never a traceback.
+
+COMMANDS = [
+    (["cleanup"], None),
+    (["send-mail"], None),
+    (["setup"], None),
+    (["create-admin", "boss@example.com", "--password-stdin"], "a long password\n"),
+]
+
+
+@pytest.mark.parametrize(("args", "stdin"), COMMANDS)
+def test_commands_on_a_database_without_tables_say_run_db_upgrade(tmp_path, args, stdin):
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.db'}"})
+    result = app.test_cli_runner().invoke(args=args, input=stdin)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        f"Error: The database at sqlite:///{tmp_path / 'new.db'} is not set up for this "
+        "version of Sheetport: run `flask db upgrade`, then try again."
+    )
+    assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(("args", "stdin"), COMMANDS)
+def test_commands_without_their_database_server_say_so(tmp_path, args, stdin):
+    port = free_port()  # nothing listens there
+    url = f"postgresql+psycopg://sheetport:hunter2@127.0.0.1:{port}/sheetport"
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    result = app.test_cli_runner().invoke(args=args, input=stdin)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(
+        f"Error: Cannot use the database at postgresql+psycopg://sheetport:***@127.0.0.1:{port}"
+        "/sheetport: connection failed:"
+    ), result.output
+    assert len(result.output.strip().splitlines()) == 1 and "hunter2" not in result.output
+
+
+def flask_command(tmp_path, *args, **env):
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), *args],
+        cwd=PROJECT,
+        env={
+            **os.environ,
+            "FLASK_APP": "wsgi.py",
+            "FLASK_CONFIG": "development",
+            "SHEETPORT_INSTANCE_PATH": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FLASK_CONFIG": "production", "SECRET_KEY": ""}, "Error: SECRET_KEY is not set."),
+        ({"QUEUE_URL": "localhost:6379"}, "Error: QUEUE_URL is not a Redis address"),
+    ],
+)
+def test_the_flask_command_refuses_bad_settings_in_one_line(tmp_path, env, message):
+    done = flask_command(tmp_path, "cleanup", **env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(message) and "Traceback" not in done.stderr, done.stderr

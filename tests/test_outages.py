@@ -13,9 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import periodic
+from app import jobs, periodic
 from app.extensions import db
 from app.models import Conversion, ConversionResult, Role, User
+from config import SettingError
 
 from .api_helpers import Api, make_token
 from .conftest import AuthActions, build_app, fetch
@@ -195,6 +196,23 @@ def test_the_queue_unreachable_answers_503_and_starts_nothing(app, client, user,
     assert created.status_code == 201  # nothing to enqueue
     assert counts(app) == (2, 0)
     assert len(local_files(app)) == 2
+
+
+def test_flask_worker_without_its_redis_says_so(app, runner):
+    address = closed_address()
+    app.config["QUEUE_URL"] = f"redis://:hunter2@{address}/0"  # the password is not shown
+    app.extensions["sheetport_jobs"] = jobs.make_runner(app)
+    result = runner.invoke(args=["worker", "--burst"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        "Error: The worker cannot start: the job queue is unavailable (ConnectionError) at "
+        f"redis://:***@{address}/0. Start Redis there, or correct QUEUE_URL."
+    )
+
+
+def test_a_queue_url_that_is_not_a_redis_address_is_refused_at_start(tmp_path):
+    with pytest.raises(SettingError, match="QUEUE_URL is not a Redis address"):
+        build_app(tmp_path, QUEUE_URL="localhost:6379")
 
 
 # --- the rate-limit counters ----------------------------------------------------------------
