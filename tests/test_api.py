@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ApiToken, AuditEvent, Conversion, Role, User, utcnow
@@ -121,14 +121,19 @@ def test_token_lifecycle_on_the_profile_page(app, client, auth, user):
     page = client.get("/profile").get_data(as_text=True)
     assert "API tokens" in page and "You have no API tokens." in page
     response = client.post("/profile/tokens", data={"name": "nightly", "expires_in_days": "30"})
-    # The secret is in this answer only: not in a cookie, not cached.
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    page = response.get_data(as_text=True)
+    # Post/Redirect/Get: reloading the page that shows the secret posts nothing again.
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/profile#api-tokens"
+    page = client.get("/profile")
+    assert page.headers["Cache-Control"] == "no-store"  # the one page with the secret
+    page = page.get_data(as_text=True)
     secret = page.split('data-testid="new-token-secret">')[1].split("<")[0]
-    assert secret.startswith("spt_") and "nightly" in page
-    assert all(secret not in c for c in response.headers.getlist("Set-Cookie"))
-    # Shown once only.
-    assert secret not in client.get("/profile").get_data(as_text=True)
+    assert secret.startswith("spt_") and "nightly" in page and "Copy it now" in page
+    # Shown once only: the reload shows it no more, and made no second token.
+    again = client.get("/profile")
+    assert secret not in again.get_data(as_text=True) and "Cache-Control" not in again.headers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 1
     token = fetch(app, ApiToken, name="nightly")
     assert token.token_hash == ApiToken.hash_secret(secret) and secret not in token.token_hash
     assert timedelta(days=29) < token.expires_at - utcnow() <= timedelta(days=30)
@@ -141,6 +146,36 @@ def test_token_lifecycle_on_the_profile_page(app, client, auth, user):
     assert "api_token_create" in actions and "api_token_revoke" in actions
 
 
+def session_of(app, client):
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_a_new_tokens_secret_crosses_the_redirect_sealed(app, client, auth, user):
+    """Between the POST and the page that shows it, the secret waits in the session cookie,
+    which is signed but readable: it is encrypted there, and gone once shown."""
+    auth.login()
+    response = client.post("/profile/tokens", data={"name": "nightly", "expires_in_days": "0"})
+    sealed = session_of(app, client)["new_api_token"]
+    page = client.get("/profile").get_data(as_text=True)
+    secret = page.split('data-testid="new-token-secret">')[1].split("<")[0]
+    assert secret.startswith("spt_")
+    assert secret not in str(sealed) and secret[4:] not in str(sealed)
+    assert all(secret not in c for c in response.headers.getlist("Set-Cookie"))
+    assert "new_api_token" not in session_of(app, client)
+
+
+def test_a_sealed_secret_from_another_key_is_not_shown(app, client, auth, user):
+    auth.login()
+    client.post("/profile/tokens", data={"name": "nightly", "expires_in_days": "0"})
+    with client.session_transaction() as session:
+        session["new_api_token"] = {**session["new_api_token"], "sealed": "not-sealed-here"}
+    page = client.get("/profile").get_data(as_text=True)
+    assert client.get("/profile").status_code == 200
+    assert 'data-testid="new-token-secret"' not in page
+    assert "could not be shown" in page  # and the page says so: revoke it, make another
+
+
 def db_events(app):
     with app.app_context():
         return db.session.scalars(select(AuditEvent)).all()
@@ -149,7 +184,7 @@ def db_events(app):
 def test_token_form_needs_a_name(app, client, auth, user):
     auth.login()
     response = client.post("/profile/tokens", data={"name": "", "expires_in_days": "0"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "Name the token" in client.get("/profile").get_data(as_text=True)
     assert fetch(app, ApiToken, user_id=user.id) is None
 

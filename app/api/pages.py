@@ -1,13 +1,15 @@
 """Pages for people: the API guide (/api) and the token section of the profile page."""
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, make_response, redirect, render_template, url_for
+from cryptography.fernet import Fernet, InvalidToken
+from flask import abort, current_app, flash, g, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from ..forms import EmptyForm
-from ..main.views import profile
 from ..models import utcnow
 from . import web
 from .auth import api_refusal, create_token, revoke_token, tokens_of, user_token
@@ -31,20 +33,51 @@ def create():
         days = form.expires_in_days.data
         expires_at = utcnow() + timedelta(days=days) if days else None
         token, secret = create_token(current_user, form.name.data.strip(), expires_at)
-        # Shown once, in this answer (not through the session cookie, which is signed but
-        # readable, nor a redirect); only its hash is stored.
-        g.new_api_token = {"id": token.id, "secret": secret}
+        # Post/Redirect/Get: the secret crosses the redirect in the session, sealed (the
+        # cookie is signed but readable), and leaves it on the page that shows it once.
+        session["new_api_token"] = {"id": token.id, "sealed": seal(secret)}
         flash(
             f"Created the token {token.name}. Copy it now: it will not be shown again.", "success"
         )
-        response = make_response(profile())
-        response.headers["Cache-Control"] = "no-store"
-        return response
     else:
         for errors in form.errors.values():
             for error in errors:
                 flash(error, "danger")
-    return redirect(url_for("main.profile", _anchor="api-tokens"))
+    return redirect(url_for("main.profile", _anchor="api-tokens"), 303)
+
+
+def sealer():
+    """Fernet with a key of its own derived from SECRET_KEY."""
+    digest = hashlib.sha256(b"sheetport new API token\0" + current_app.secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+
+def seal(secret):
+    return sealer().encrypt(secret.encode()).decode()
+
+
+def unseal(sealed, max_age=600):
+    """The secret, or None when it cannot be read (another key, or older than max_age)."""
+    try:
+        return sealer().decrypt(str(sealed).encode(), ttl=max_age).decode()
+    except InvalidToken:
+        return None
+
+
+def new_token_shown():
+    """The new token waiting in the session, taken out of it as it is shown."""
+    new = session.pop("new_api_token", None)
+    if not isinstance(new, dict):
+        return None
+    g.api_token_shown = True
+    return {"id": new.get("id"), "secret": unseal(new.get("sealed"))}
+
+
+@web.after_app_request
+def no_store_for_a_secret(response):
+    if g.get("api_token_shown"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @web.post("/profile/tokens/<int:token_id>/revoke")
@@ -71,7 +104,7 @@ def token_helpers():
             "form": TokenForm(),
             "revoke_form": EmptyForm(),
             "refusal": api_refusal(current_user),
-            "new": g.pop("new_api_token", None),
+            "new": new_token_shown(),
         }
 
     return {"api_tokens": api_tokens}

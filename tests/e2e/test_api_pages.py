@@ -30,8 +30,12 @@ def test_create_use_and_revoke_a_token(page, server, make_user):
     headers = {"Authorization": f"Bearer {secret}"}
     me = requests.get(f"{server.url}/api/v1/me", headers=headers, timeout=10)
     assert me.json()["token"]["name"] == "nightly export"
-    page.goto("/profile")  # (the secret came in the POST's answer; reloading would post again)
-    expect(page.get_by_test_id("new-token")).to_have_count(0)  # shown once
+    # Post/Redirect/Get: the secret is on a page fetched by GET, and reloading it posts
+    # nothing again (no second token, no "resubmit the form?" prompt); shown once.
+    assert page.url.endswith("/profile#api-tokens")
+    page.reload()
+    expect(page.get_by_test_id("new-token")).to_have_count(0)
+    expect(page.get_by_role("cell", name="nightly export")).to_have_count(1)
     page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("status")).to_contain_text("Revoked the token nightly export")
     refused = requests.get(f"{server.url}/api/v1/me", headers=headers, timeout=10)
