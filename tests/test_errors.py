@@ -1,6 +1,7 @@
 """Error pages in HTML and JSON, CSRF, rate limits, security headers."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -194,6 +195,21 @@ def test_inline_scripts_carry_the_csp_nonce(client):
     assert nonce != re.search(
         r"'nonce-([^']+)'", client.get("/").headers["Content-Security-Policy"]
     ).group(1)
+
+
+def test_styles_come_from_files_only(client):
+    """style-src is 'self': no inline style attribute is allowed, so no page template has one
+    (emails are not pages; Flask-Moment's markup with its hidden style is not used, see
+    templating.when; scripts set styles through the DOM, which the policy allows)."""
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "style-src 'self';" in csp and "unsafe-hashes" not in csp and "sha256-" not in csp
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    styled = [
+        str(path.relative_to(templates))
+        for path in templates.rglob("*.html")
+        if "email" not in path.parts and re.search(r"\sstyle=|moment\(", path.read_text())
+    ]
+    assert styled == []
 
 
 def test_no_cdn_links(client):
