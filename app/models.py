@@ -51,7 +51,9 @@ def new_session_token():
 
 
 class Permission:
-    CONVERT = 1
+    # Converting is for everyone with an account (and visitors, when the site allows it), so
+    # no role bit guards it. Bit 1 was such a bit, checked nowhere: rows written before may
+    # still carry it, so a new permission takes another bit.
     USE_API = 2
     ADMIN = 128
 
@@ -66,8 +68,8 @@ class Role(db.Model):
     users: Mapped[list["User"]] = relationship(back_populates="role")
 
     ROLES = {
-        "User": (Permission.CONVERT | Permission.USE_API, True),
-        "Administrator": (Permission.CONVERT | Permission.USE_API | Permission.ADMIN, False),
+        "User": (Permission.USE_API, True),
+        "Administrator": (Permission.USE_API | Permission.ADMIN, False),
     }
 
     @classmethod

@@ -1,11 +1,13 @@
 """The admin area: one guard for every endpoint, and the dashboard."""
 
+from pathlib import Path
+
 import pytest
 from flask import url_for
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Role, User
+from app.models import Permission, Role, User
 
 from .conftest import fetch
 
@@ -34,6 +36,20 @@ def test_guard_refuses_users_without_admin_permission(app, client, auth, user):
     auth.login()
     for method, url in admin_urls(app):
         assert client.open(url, method=method).status_code == 403, url
+
+
+def test_every_permission_is_checked_somewhere():
+    """A permission bit that no code checks promises a control that does not exist (as
+    Permission.CONVERT did: every role had it, nothing looked at it)."""
+    app_code = "\n".join(
+        path.read_text()
+        for path in (Path(__file__).resolve().parent.parent / "app").rglob("*.py")
+        if path.name != "models.py"
+    )
+    names = [name for name in vars(Permission) if name.isupper()]
+    assert names == ["USE_API", "ADMIN"]
+    for name in names:
+        assert f"Permission.{name}" in app_code, f"Permission.{name} is never checked"
 
 
 def test_dashboard_shows_figures(client, auth, admin, make_user):

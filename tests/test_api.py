@@ -109,7 +109,7 @@ def test_unconfirmed_user_is_403(app, client, make_user):
 def test_role_without_api_permission_is_403(app, client, user):
     api = Api(client, make_token(app))
     with app.app_context():
-        role = Role(name="Converter only", permissions=1)
+        role = Role(name="No API access", permissions=0)
         db.session.add(role)
         db.session.get(User, user.id).role = role
         db.session.commit()
@@ -209,7 +209,7 @@ def test_unconfirmed_user_cannot_create_tokens(app, client, auth, make_user):
 
 def test_role_without_api_access_cannot_create_tokens(app, client, auth, user):
     with app.app_context():
-        role = Role(name="Converter only", permissions=1)
+        role = Role(name="No API access", permissions=0)
         db.session.add(role)
         db.session.get(User, user.id).role = role
         db.session.commit()
