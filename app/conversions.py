@@ -23,7 +23,7 @@ from sqlalchemy.orm import defer, load_only
 
 from . import jobs, settings, sheets, storage
 from .audit import audit
-from .errors import format_size
+from .errors import described, format_size, is_outage
 from .extensions import db
 from .models import Conversion, ConversionResult, User, utcnow
 from .sheets import (
@@ -221,8 +221,13 @@ def forget_upload(files, stored):
     """Best effort: an upload nobody will record (the sweep removes it if this fails)."""
     try:
         files.delete(stored)
-    except Exception:
-        current_app.logger.warning("Could not delete %s; the sweep will", stored, exc_info=True)
+    except Exception as error:
+        current_app.logger.warning(
+            "Could not delete %s now (%s); the sweep will",
+            stored,
+            described(error),
+            exc_info=not is_outage(error),
+        )
 
 
 def read_in_time(function, *args, **kwargs):

@@ -3,6 +3,7 @@
 from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import TemplateNotFound
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -43,6 +44,22 @@ class Unavailable(Exception):
         kind, e.g. 'the file storage is unavailable (EndpointConnectionError)'."""
         cause = self.__cause__
         return f"{self.what} is unavailable ({type(cause or self).__name__})"
+
+
+def is_outage(error):
+    """A service, the disk or the database failing under us: worth one line in the log
+    (see described), not a traceback. Anything else is a bug, and its traceback helps."""
+    return isinstance(error, Unavailable | OSError | OperationalError)
+
+
+def described(error, limit=300):
+    """An error in one line for the log: what is unavailable, or the error's kind and text
+    (a database error's own text, without the statement and link SQLAlchemy adds)."""
+    if isinstance(error, Unavailable):
+        return error.reason()
+    text = " ".join(str(getattr(error, "orig", None) or error).split())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def wants_json():

@@ -45,7 +45,7 @@ from config import SettingError
 
 from . import storage
 from .email import notify_if_slow
-from .errors import Unavailable
+from .errors import Unavailable, described, is_outage
 from .extensions import db
 from .models import Conversion, ConversionResult, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
@@ -514,16 +514,26 @@ def discard_result(result_id, result_path):
     try:
         db.session.execute(delete(ConversionResult).where(ConversionResult.id == result_id))
         db.session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
         db.session.rollback()
+        current_app.logger.warning(
+            "Could not delete the row of result %s now (%s); the sweep will",
+            result_id,
+            described(error),
+        )
 
 
 def forget_file(app, stored_name):
     """Best effort: a file the storage refuses to delete now is removed by the sweep."""
     try:
         storage.current(app).delete(stored_name)
-    except Exception:
-        app.logger.warning("Could not delete %s; the sweep will", stored_name, exc_info=True)
+    except Exception as error:
+        app.logger.warning(
+            "Could not delete %s now (%s); the sweep will",
+            stored_name,
+            described(error),
+            exc_info=not is_outage(error),
+        )
 
 
 def convert_in_child(path, target, options, scratch, parent_pid, limits, progress=None):

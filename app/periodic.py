@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from . import conversions, jobs
 from .deploy import per_process_warnings
 from .email import send_pending_mail
-from .errors import Unavailable
+from .errors import Unavailable, described, is_outage
 from .extensions import db
 from .models import PeriodicRun, utcnow
 from .ratelimit import DatabaseStorage
@@ -143,20 +143,14 @@ def run_round(app, stop):
         try:
             with app.app_context():
                 run_once_per_interval(name, seconds, task)
-        except Unavailable as error:  # each row is left whole; nothing to trace
+        except Unavailable as error:  # each row is left whole: nothing to trace
             app.logger.error(
-                "Periodic task %s stopped: %s; the next tick tries again", name, error.reason()
+                "Periodic task %s stopped: %s; the next tick tries again", name, described(error)
             )
-        except Exception as error:
+        except Exception as error:  # an outage in one line; a bug with its traceback
             app.logger.error(
-                "Periodic task %s failed (%s: %s); the next tick tries again",
+                "Periodic task %s failed (%s); the next tick tries again",
                 name,
-                type(error).__name__,
-                one_line(error),
+                described(error),
+                exc_info=not is_outage(error),
             )
-
-
-def one_line(error, limit=300):
-    """An exception's text on one line (SQLAlchemy's carry the statement and a link)."""
-    text = " ".join(str(getattr(error, "orig", None) or error).split())
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
