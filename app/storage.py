@@ -106,6 +106,24 @@ def is_disk_full(error):
     return isinstance(error, OSError) and error.errno in DISK_FULL
 
 
+# The folder cannot be written at all: its permissions, a read-only disk, a file in its place.
+FOLDER_UNUSABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+
+
+@contextmanager
+def writable():
+    """Writing into the upload folder: a full disk is StorageFull (507); a folder that cannot
+    be written is StorageUnavailable (503, and the log names the folder's error), not a 500."""
+    try:
+        yield
+    except OSError as error:
+        if is_disk_full(error):
+            raise StorageFull() from error
+        if error.errno in FOLDER_UNUSABLE:
+            raise StorageUnavailable() from error
+        raise
+
+
 class UploadFile(io.FileIO):
     """An uploaded file as it arrives, written straight into the upload folder (not the
     system's temporary folder), so that keeping it costs a link, not a second copy.
@@ -139,14 +157,16 @@ class Storage:
 
     def upload_file(self):
         """A new UploadFile for a request's upload (see init_app)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return UploadFile(self.root / f"{UPLOAD_PREFIX}{secrets.token_hex(16)}", "xb+")
+        with writable():
+            self.root.mkdir(parents=True, exist_ok=True)
+            return UploadFile(self.root / f"{UPLOAD_PREFIX}{secrets.token_hex(16)}", "xb+")
 
     def save_upload(self, stream, limit):
         """Keep an uploaded stream under a new name; returns (stored_name, size), or
         (None, size) when it passes `limit` bytes, in which case nothing is kept.
         An UploadFile is linked into place; any other stream is copied."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        with writable():
+            self.root.mkdir(parents=True, exist_ok=True)
         name = self.new_name()
         path = self.path(name)
         if isinstance(stream, UploadFile) and not stream.closed:
@@ -191,8 +211,9 @@ class Storage:
 
     def put(self, stored_name, source):
         """Store the local file `source` (moved, not copied) under `stored_name`."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        os.replace(source, self.path(stored_name))
+        with writable():
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.replace(source, self.path(stored_name))
 
     def exists(self, stored_name):
         return self.path(stored_name).is_file()
@@ -211,7 +232,8 @@ class Storage:
         if not TOKEN.fullmatch(token or ""):
             raise ValueError(f"not a lease token: {token!r}")
         folder = self.root / f"{WORK_PREFIX}{token}"
-        folder.mkdir(parents=True, exist_ok=True)
+        with writable():
+            folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     def remove_scratch(self, token):
@@ -323,7 +345,8 @@ class S3Storage:
         """A copy in `folder` (default: the upload folder) under a temporary name that the
         sweep removes if this process dies; removed when the block ends."""
         folder = Path(folder or self.root)
-        folder.mkdir(parents=True, exist_ok=True)
+        with writable():
+            folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"{UPLOAD_PREFIX}{secrets.token_hex(16)}"
         try:
             with reachable(stored_name):

@@ -20,7 +20,7 @@ from app.models import Conversion, ConversionResult, Role, User
 from config import SettingError
 
 from .api_helpers import Api, make_token
-from .conftest import AuthActions, build_app, fetch
+from .conftest import PASSWORD, AuthActions, build_app, fetch
 from .scale import free_port, new_bucket, objects_in, s3_server
 from .sheets.books import write_xlsx
 from .test_convert import FORM, WORKBOOK, public_id_of, upload, wait_for
@@ -168,6 +168,31 @@ def test_best_effort_deletes_without_the_bucket_log_one_line(app, bucket, caplog
     assert messages[3].startswith("Could not delete the row of result 1 now (OperationalError")
     assert messages[3].endswith("; the sweep will") and len(messages) == 4
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+def test_an_upload_folder_that_cannot_be_written_answers_503(tmp_path, workbook, caplog):
+    """Its permissions, a read-only disk or (here, as root can provoke it) a file where the
+    folder should be: the storage is unavailable, said as such, never a 500."""
+    (tmp_path / "not-a-folder").write_text("")
+    app = build_app(tmp_path, UPLOAD_FOLDER=str(tmp_path / "not-a-folder" / "files"))
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does
+    with app.app_context():
+        db.create_all()
+        Role.insert_roles()
+        ada = User(email="ada@example.com", name="Ada", role=Role.default_role(), confirmed=True)
+        ada.set_password(PASSWORD)
+        db.session.add(ada)
+        db.session.commit()
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR):
+        assert_unavailable(upload(client, workbook), "file storage")
+        assert_unavailable(upload(client, workbook, quick=True), "file storage")
+        api = Api(client, make_token(app))
+        assert_problem_unavailable(
+            api.upload("/api/v1/conversions", workbook.read_bytes()), "file storage"
+        )
+    assert "Storage unavailable: POST /convert answered 503 (NotADirectoryError" in caplog.text
+    assert "Traceback" not in caplog.text and counts(app) == (0, 0)
 
 
 # --- the queue ------------------------------------------------------------------------------
