@@ -1,13 +1,15 @@
 """Error handlers: an HTML page for browsers, JSON for API clients, problem+json for /api/."""
 
-from flask import jsonify, make_response, render_template, request
+from contextlib import suppress
+
+from flask import g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import TemplateNotFound
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .extensions import db
+from .extensions import db, login_manager
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -44,6 +46,14 @@ class Unavailable(Exception):
         kind, e.g. 'the file storage is unavailable (EndpointConnectionError)'."""
         cause = self.__cause__
         return f"{self.what} is unavailable ({type(cause or self).__name__})"
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be used just now (down, unreachable, locked, out of connections)."""
+
+    part = "Database"
+    what = "the database"
+    message = "Sheetport's database is unavailable just now. Please try again shortly."
 
 
 def is_outage(error):
@@ -170,17 +180,26 @@ def register(app):
 
     @app.errorhandler(Unavailable)
     def unavailable(error):
-        cause = error.__cause__
         app.logger.error(
-            "%s unavailable: %s %s answered 503 (%s: %s)",
+            "%s unavailable: %s %s answered 503 (%s)",
             error.part,
             request.method,
             request.path,
-            type(cause).__name__ if cause else type(error).__name__,
-            cause or error,
+            described(error.__cause__ or error),
         )
-        db.session.rollback()
+        with suppress(SQLAlchemyError):  # when the database is the service that is away
+            db.session.rollback()
         return error_response(503, str(error), [("Retry-After", "30")])
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        # The error page must not need the database either: if the signed-in user could not
+        # be loaded, it is shown as to a visitor.
+        if "_login_user" not in g:
+            g._login_user = login_manager.anonymous_user()
+        outage = DatabaseUnavailable()
+        outage.__cause__ = error
+        return unavailable(outage)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

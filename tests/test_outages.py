@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from app import conversions, jobs, periodic, storage
 from app.extensions import db
@@ -193,6 +193,27 @@ def test_an_upload_folder_that_cannot_be_written_answers_503(tmp_path, workbook,
         )
     assert "Storage unavailable: POST /convert answered 503 (NotADirectoryError" in caplog.text
     assert "Traceback" not in caplog.text and counts(app) == (0, 0)
+
+
+def test_the_database_unreachable_answers_503_not_500(app, client, user, caplog):
+    """PostgreSQL down (here: a closed port in the database's place, after signing in): every
+    page and the API say the database is unavailable, with a log line each, never a 500."""
+    AuthActions(client).login()
+    api = Api(client, make_token(app))
+    port = free_port()
+    app.config["SETTINGS_CACHE_SECONDS"] = 0  # the settings are read from the database too
+    with app.app_context():
+        db.engine.dispose()
+    database = f"postgresql+psycopg://sheetport:hunter2@127.0.0.1:{port}/sheetport"
+    app.extensions["sqlalchemy"]._app_engines[app][None] = create_engine(database)
+    with caplog.at_level(logging.ERROR):
+        for path in ("/", "/history", "/profile", "/convert"):
+            text = assert_unavailable(client.get(path), "database")
+            assert "hunter2" not in text
+        assert_unavailable(AuthActions(app.test_client()).login(), "database")
+        assert_problem_unavailable(api.get("/api/v1/me"), "database")
+    assert "Database unavailable: GET /history answered 503 (OperationalError" in caplog.text
+    assert "Traceback" not in caplog.text and "hunter2" not in caplog.text
 
 
 # --- the queue ------------------------------------------------------------------------------
