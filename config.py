@@ -22,7 +22,22 @@ def env_str(name, default=None):
 
 def env_int(name, default):
     value = env_str(name)
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:  # refused when an app is made: importing config.py must not fail
+        UNUSABLE.append(f"{name} must be a whole number, not {value!r}.")
+        return default
+
+
+# Environment settings that could not be read; create_app() refuses to start on any of them.
+UNUSABLE = []
+
+
+def refuse_unusable_settings():
+    if UNUSABLE:
+        raise SettingError(" ".join(UNUSABLE))
 
 
 def env_bool(name, default=False):

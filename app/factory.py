@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import config
+from config import config, refuse_unusable_settings
 
 from . import cli, errors, jobs, periodic, ratelimit, security  # noqa: F401 (ratelimit: sheetport+db://)
 from .extensions import csrf, db, limiter, login_manager, mail, migrate, moment
@@ -43,6 +43,7 @@ def create_app(config_name=None, overrides=None):
 
 
 def configure(app, config_class, overrides):
+    refuse_unusable_settings()
     app.config.from_object(config_class)
     app.config.update(overrides)
     config_class.init_app(app)

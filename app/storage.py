@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, send_file
 
+from config import SettingError
+
 from .errors import Unavailable
 from .sheets import SheetError
 from .sheets.names import visible_text
@@ -435,6 +437,12 @@ def for_app(app):
 def init_app(app):
     """Uploads arrive straight into the upload folder (werkzeug would spool them to the
     system's temporary folder first, then we would copy them: two writes, two places)."""
+    url = app.config.get("STORAGE_URL")
+    if url and (urlsplit(url).scheme != "s3" or not urlsplit(url).netloc):
+        raise SettingError(
+            f"STORAGE_URL is not an s3://bucket/prefix address: {url!r}. "
+            "Example: STORAGE_URL=s3://sheetport/files"
+        )
     folder = Storage(app.config["UPLOAD_FOLDER"])
 
     class Request(app.request_class):

@@ -131,6 +131,12 @@ def flask_command(tmp_path, *args, **env):
     [
         ({"FLASK_CONFIG": "production", "SECRET_KEY": ""}, "Error: SECRET_KEY is not set."),
         ({"QUEUE_URL": "localhost:6379"}, "Error: QUEUE_URL is not a Redis address"),
+        ({"STORAGE_URL": "my-bucket"}, "Error: STORAGE_URL is not an s3://bucket/prefix"),
+        (
+            {"CLEANUP_INTERVAL_MINUTES": "ten", "RETENTION_HOURS": "1.5"},
+            "Error: RETENTION_HOURS must be a whole number, not '1.5'. "
+            "CLEANUP_INTERVAL_MINUTES must be a whole number, not 'ten'.",
+        ),
     ],
 )
 def test_the_flask_command_refuses_bad_settings_in_one_line(tmp_path, env, message):
