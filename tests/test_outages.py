@@ -216,6 +216,19 @@ def test_the_database_unreachable_answers_503_not_500(app, client, user, caplog)
     assert "Traceback" not in caplog.text and "hunter2" not in caplog.text
 
 
+def test_the_admin_dashboard_without_the_bucket_still_shows(app, client, admin, bucket, caplog):
+    """The page an admin opens to see what is wrong must not be what breaks: the storage
+    figure says it is unavailable, the rest is there."""
+    AuthActions(client).login(email="root@example.com")
+    lose_the_bucket(app)
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/admin/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Unread messages" in page
+    assert "unavailable just now" in page
+    assert "Storage unavailable: the admin dashboard could not measure it" in caplog.text
+
+
 # --- the queue ------------------------------------------------------------------------------
 
 

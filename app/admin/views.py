@@ -9,7 +9,7 @@ from .. import conversions as service  # `conversions` is a view here
 from .. import settings, storage
 from ..api.auth import revoke_token, tokens_of, user_token
 from ..audit import ACTIONS, audit
-from ..errors import format_size
+from ..errors import described, format_size
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
@@ -33,6 +33,17 @@ def count(column, *where):
     return db.session.scalar(select(func.count(column)).where(*where))
 
 
+def storage_used():
+    try:
+        return format_size(storage.current().usage())
+    except storage.StorageUnavailable as error:
+        current_app.logger.error(
+            "Storage unavailable: the admin dashboard could not measure it (%s)",
+            described(error.__cause__ or error),
+        )
+        return "unavailable just now"
+
+
 @bp.get("/")
 def dashboard():
     now = utcnow()
@@ -48,7 +59,7 @@ def dashboard():
         ("Failed", count(Conversion.id, status == Conversion.FAILED)),
         ("Running", count(Conversion.id, status == Conversion.RUNNING)),
         ("Queued", count(Conversion.id, status == Conversion.QUEUED)),
-        ("Storage used", format_size(storage.current().usage())),
+        ("Storage used", storage_used()),
         ("Unread messages", count(Message.id, Message.read.is_(False))),
     ]
     recent_users = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(10))
