@@ -343,8 +343,13 @@ def run_conversion(app, conversion_id, token=None):
                 "Conversion %s was deleted or taken over while it ran; its result is discarded",
                 conversion_id,
             )
-        except Exception:
-            app.logger.exception("Conversion %s: the job failed", conversion_id)
+        except Exception as error:  # an outage in one line; a bug with its traceback
+            app.logger.error(
+                "Conversion %s: the job failed (%s)",
+                conversion_id,
+                described(error),
+                exc_info=not is_outage(error),
+            )
         finally:
             db.session.remove()
 
@@ -424,8 +429,8 @@ def run_claimed(app, conversion_id, token):
             "Conversion %s: the storage is full; the result was not written", conversion_id
         )
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
-    except StorageUnavailable:
-        app.logger.error("Conversion %s: the storage is unavailable", conversion_id, exc_info=True)
+    except StorageUnavailable as error:
+        app.logger.error("Conversion %s: %s", conversion_id, described(error))
         end_failed(app, conversion_id, token, result_id, result_path, STORAGE_DOWN)
     except StoredFileMissing:
         app.logger.error("Conversion %s: its upload %s is missing", conversion_id, stored_source)

@@ -133,9 +133,17 @@ def test_the_bucket_unreachable_answers_503_and_changes_nothing(
 
     # Converting needs no bucket in the request; the job that cannot read it fails with a
     # message the user can act on, and leaves no result row or file behind.
-    response = client.post(f"/convert/{kept_id}", data={**FORM, "sheets": ["Data"]})
-    assert response.status_code == 302
-    failed = wait_for(app, kept_id)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        response = client.post(f"/convert/{kept_id}", data={**FORM, "sheets": ["Data"]})
+        assert response.status_code == 302
+        failed = wait_for(app, kept_id)
+    kept = fetch(app, Conversion, public_id=kept_id)
+    assert (
+        f"Conversion {kept.id}: the file storage is unavailable (EndpointConnectionError)"
+        in caplog.text
+    )
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     assert failed.status == "failed" and "storage was unavailable" in failed.error
     assert counts(app) == rows and objects_in(s3, name) == objects
     assert local_files(app) == []
