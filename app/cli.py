@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .errors import Unavailable
+from .errors import Unavailable, lacks_tables
 from .extensions import db
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
@@ -77,14 +77,10 @@ def plain_failures(app, callback):
     return run
 
 
-MISSING_TABLES = ("no such table", "no such column", "UndefinedTable", "UndefinedColumn")
-
-
 def database_problem(app, error):
     address = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
     cause = error.orig if error.orig is not None else error
-    text = f"{type(cause).__name__}: {cause}"
-    if any(sign in text for sign in MISSING_TABLES):
+    if lacks_tables(error):
         return (
             f"The database at {address} is not set up for this version of Sheetport: "
             "run `flask db upgrade`, then try again."

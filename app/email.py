@@ -9,6 +9,7 @@ from flask_mail import Connection, Message
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from .errors import described, is_outage
 from .extensions import db
 from .models import Conversion, OutgoingMail, utcnow
 from .urls import site_url_for
@@ -75,9 +76,14 @@ def _keep(app, msg):
     try:
         db.session.add(outgoing)
         db.session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
         db.session.rollback()
-        app.logger.exception("Could not keep email %r in the outbox", msg.subject)
+        app.logger.error(
+            "Could not keep email %r in the outbox (%s); it is sent once, without retries",
+            msg.subject,
+            described(error),
+            exc_info=not is_outage(error),
+        )
         return None
     return outgoing.id
 
@@ -173,9 +179,14 @@ def _record(app, mail_id, error=None):
                 outgoing.next_attempt_at = utcnow() + timedelta(minutes=wait)
         db.session.commit()
         return outgoing.attempts
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
         db.session.rollback()
-        app.logger.exception("Could not record the outcome of email %s", mail_id)
+        app.logger.error(
+            "Could not record the outcome of email %s (%s)",
+            mail_id,
+            described(error),
+            exc_info=not is_outage(error),
+        )
         return None
 
 

@@ -57,9 +57,21 @@ class DatabaseUnavailable(Unavailable):
 
 
 def is_outage(error):
-    """A service, the disk or the database failing under us: worth one line in the log
-    (see described), not a traceback. Anything else is a bug, and its traceback helps."""
-    return isinstance(error, Unavailable | OSError | OperationalError)
+    """A service, the disk or the database failing under us (or a database whose tables are
+    not there yet): worth one line in the log (see described), not a traceback. Anything
+    else is a bug, and its traceback helps."""
+    return isinstance(error, Unavailable | OSError | OperationalError) or lacks_tables(error)
+
+
+MISSING_SCHEMA = ("no such table", "no such column", "UndefinedTable", "UndefinedColumn")
+
+
+def lacks_tables(error):
+    """A database error that says a table or column is not there: migrations not run."""
+    if not isinstance(error, SQLAlchemyError):
+        return False
+    cause = getattr(error, "orig", None) or error
+    return any(sign in f"{type(cause).__name__}: {cause}" for sign in MISSING_SCHEMA)
 
 
 def described(error, limit=300):

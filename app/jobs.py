@@ -314,16 +314,17 @@ def retried(app, write, delays, what, conversion_id):
     for delay in (*delays, None):
         try:
             return write()
-        except SQLAlchemyError:
+        except SQLAlchemyError as error:
             db.session.rollback()
             if delay is None:
                 raise
             app.logger.warning(
-                "Conversion %s: %s failed; trying again in %ss",
+                "Conversion %s: %s failed (%s); trying again in %ss",
                 conversion_id,
                 what,
+                described(error),
                 delay,
-                exc_info=True,
+                exc_info=not is_outage(error),
             )
             time.sleep(delay)
 
@@ -635,10 +636,13 @@ def renew_leases(app, tokens):
                 .values(lease_expires_at=later_lease(utcnow() + lease_length(app)))
             )
             db.session.commit()
-        except SQLAlchemyError:
+        except SQLAlchemyError as error:
             db.session.rollback()
             app.logger.warning(
-                "Could not renew the leases of %d job(s)", len(tokens), exc_info=True
+                "Could not renew the leases of %d job(s) (%s)",
+                len(tokens),
+                described(error),
+                exc_info=not is_outage(error),
             )
         finally:
             db.session.remove()

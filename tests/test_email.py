@@ -104,3 +104,21 @@ def test_a_refused_email_is_not_reported_as_sent(app, client):
     page = client.get("/auth/login").get_data(as_text=True)
     assert "could not send it to grace@example.com" in page
     assert "We sent it" not in page
+
+
+def test_mail_the_outbox_cannot_keep_is_sent_once_and_logged_in_one_line(app, smtp, caplog):
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.execute(text("DROP TABLE outgoing_mail"))  # the database refuses the row
+        db.session.commit()
+    with app.test_request_context(), caplog.at_level(logging.ERROR):
+        send_email("someone@example.com", "Hello", "contact", message=_message())
+    assert smtp.inbox.messages[0][0].rcpt_tos == ["someone@example.com"]
+    kept = [r for r in caplog.records if "in the outbox" in r.getMessage()]
+    (line,) = [r.getMessage() for r in kept]
+    assert line.startswith("Could not keep email '[Sheetport] Hello' in the outbox (")
+    assert line.endswith("); it is sent once, without retries") and "outgoing_mail" in line
+    assert not kept[0].exc_info  # tables not there yet: an outage of the setup, one line
