@@ -67,6 +67,8 @@ def plain_failures(app, callback):
         try:
             return callback(*args, **kwargs)
         except (OperationalError, ProgrammingError) as error:
+            if isinstance(error, ProgrammingError) and not lacks_tables(error):
+                raise  # a bug in a statement: its traceback helps
             raise click.ClickException(database_problem(app, error)) from error
         except Unavailable as error:
             raise click.ClickException(f"{error.reason()}: try again when it is back.") from error
