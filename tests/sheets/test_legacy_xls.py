@@ -121,6 +121,38 @@ def test_xls_encrypted_with_excels_default_password_is_read(name, tmp_path):
     assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before
 
 
+XOR_BIFF5 = PUBLIC / "poi-60284.xls"
+
+
+def test_biff5_obfuscated_with_excels_default_password_is_read(tmp_path):
+    """Excel 95 obfuscates (XOR) a workbook with protected structure with "VelvetSweatshop"
+    and LibreOffice opens it without asking; msoffcrypto-tool reads BIFF8 only, so the
+    BIFF5 stream is undone here, and the decrypted copy removed afterwards."""
+    import tempfile
+
+    assert detect_format(XOR_BIFF5).default_password
+    before = set(Path(tempfile.gettempdir()).glob("sheetport-plain-*"))
+    info = inspect(XOR_BIFF5)
+    assert [s.name for s in info.sheets][:2] == ["Pipad", "Tpad"]
+    assert preview(XOR_BIFF5).rows[2][1] == "PI PAD Attenuator (ver 3.2)"
+    out = tmp_path / "out.csv"
+    convert(XOR_BIFF5, out, Options(format="csv", line_ending="lf", sheets=["Notes"]))
+    assert read_text(out).strip()
+    assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before
+
+
+def test_biff5_obfuscated_with_another_password_is_password_protected(tmp_path):
+    path = tmp_path / "xor.xls"
+    shutil.copy(XOR_BIFF5, path)
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("Book").read())
+        position = next(at for kind, at in records(stream) if kind == 0x002F)
+        struct.pack_into("<H", stream, position + 6, 0x1234)  # another password's verifier
+        ole.write_stream("Book", bytes(stream))
+    with pytest.raises(PasswordProtected, match="protected with a password"):
+        inspect(path)
+
+
 def test_any_encrypted_biff_stream_is_password_protected(tmp_path):
     """A FILEPASS record among the workbook's first records (XOR or RC4 alike)."""
     path = tmp_path / "filepass.xls"
