@@ -8,6 +8,7 @@ import tempfile
 import threading
 import weakref
 import zipfile
+import zlib
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -28,6 +29,7 @@ from .error_cells import (
 )
 from .errors import DAMAGED_DATA, DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
+from .salvage import Salvaged
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
 
 CONCURRENT_SCAN_ABOVE = 8 * MiB  # smaller sheets are measured first: it costs little
@@ -110,6 +112,7 @@ class Book:
     encoding = None
     delimiter = None
     unread = ()  # (name, kind) of sheets the workbook lists that could not be read
+    notes = ()  # what the user should know of how the file was read (a repaired file...)
     alias = None  # see reader_path()
     remove_plain_copy = None  # see open_book(): a decrypted copy, removed on close()
 
@@ -449,6 +452,47 @@ def open_copy(plain, detection, limits, bail_out):
     return book
 
 
+# What a damaged ZIP container raises when a member is read: a bad CRC, a central
+# directory that is broken or cut short, deflated data that ends early.
+BROKEN_ZIP = (zipfile.BadZipFile, zlib.error, EOFError)
+SALVAGED_NOTE = (
+    "The file is damaged (its ZIP container is broken): it was repaired as LibreOffice "
+    "repairs such files, from the parts' own headers, and what could be read is converted."
+)
+
+
+def open_salvaged(path, detection, limits, bail_out, refused):
+    """The book of a package rebuilt from its local entries (salvage.py), with a note
+    saying so; `refused` (the first error) when that does not read either. The zip
+    bomb limits still refuse it."""
+    try:
+        salvaged = Salvaged(path, limits)
+    except DamagedFile:
+        raise refused from None
+    try:
+        book = OoxmlBook(salvaged.path, detection, limits, bail_out)
+    except TooLarge:
+        salvaged.remove()
+        raise
+    except (SheetError, OSError, *DAMAGED_DATA):
+        salvaged.remove()
+        raise refused from None
+    except BaseException:
+        salvaged.remove()
+        raise
+    book.remove_plain_copy = weakref.finalize(book, salvaged.remove)
+    notes = [SALVAGED_NOTE]
+    damaged = {ooxml.part_key(name) for name in salvaged.damaged}
+    for name, part in book.parts.items():
+        if ooxml.part_key(part) in damaged:
+            notes.append(
+                f"Sheet '{name}' is damaged (its data fails its checksum) and was left "
+                "empty, as LibreOffice leaves it."
+            )
+    book.notes = notes
+    return book
+
+
 def has_member(path, name):
     try:
         with zipfile.ZipFile(path) as archive:
@@ -660,10 +704,10 @@ class OoxmlBook(Book):
         super().__init__(path, detection, limits)
         try:
             self.archive = ooxml.Package(path)
-        except (zipfile.BadZipFile, OSError):
+        except OSError:
             raise DamagedFile(
                 "The workbook is damaged: it is not a readable ZIP package."
-            ) from None
+            ) from None  # a BadZipFile goes on to open_book, which may repair the package
         listed, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
         self.parts = {name: part for name, part, kind in listed if kind != "chart"}
         self.missing_indices = None  # see scan()
@@ -893,7 +937,10 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
     if detection.format == "csv":
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
-        return OoxmlBook(path, detection, limits, bail_out)
+        try:
+            return OoxmlBook(path, detection, limits, bail_out)
+        except BROKEN_ZIP as refused:
+            return open_salvaged(path, detection, limits, bail_out, refused)
     if detection.format == "ods":
         try:
             return CalamineBook(path, detection, limits)

@@ -416,7 +416,7 @@ def chart_note(charts):
 
 
 def warnings_for(book, sheets, options):
-    warnings = []
+    warnings = list(book.notes)
     converted = {sheet.name for sheet in sheets}
     if not any(sheet.rows for sheet in sheets):
         names = ", ".join(f"'{sheet.name}'" for sheet in sheets)
