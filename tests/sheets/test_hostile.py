@@ -210,3 +210,24 @@ def test_text_that_is_not_text(tmp_path):
     path = tmp_path / "bin.csv"
     path.write_bytes(b"a,b\n" + bytes(range(1, 32)) * 20)
     refused(path, NotASpreadsheet, "not a spreadsheet or a text file")
+
+
+@pytest.fixture
+def repeated_long_text(tmp_path):
+    """2,000 cells referring to one shared string of 10,000 characters: a 30 kB file
+    whose cells hold 20 MB of text (POI's poc-shared-strings.xlsx does it with 1 MB)."""
+    text = "".join(random.Random(5).choice("abcdefgh") for _ in range(10_000))
+    return write_xlsx(tmp_path / "repeat.xlsx", {"Sheet1": [[text] * 4 for _ in range(500)]})
+
+
+@pytest.mark.parametrize("output", ["csv", "json", "xlsx"])
+def test_output_many_times_the_input_is_stopped(repeated_long_text, output):
+    assert repeated_long_text.stat().st_size < 100_000
+    limits = Limits(output_floor_bytes=1 << 20, max_output_ratio=20)
+    refused(repeated_long_text, TooLarge, "grew past 1 MB", limits, Options(format=output))
+
+
+def test_output_within_its_budget_is_written(tmp_path, repeated_long_text):
+    out = tmp_path / "out.csv"
+    result = convert(repeated_long_text, out, Options(format="csv"))
+    assert result.rows == 500 and out.stat().st_size > 20_000_000
