@@ -305,6 +305,8 @@ class XlrdBook(Book):
 
         self.xlrd = xlrd
         self.workbook = open_with_xlrd(path)
+        if getattr(self.workbook, "sheetport_repaired", False):
+            self.notes = [OLE_REPAIRED_NOTE]
         if len(self.workbook.sheet_names()) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         self.date1904 = bool(self.workbook.datemode)
@@ -428,7 +430,41 @@ def open_with_xlrd(path):
                 continue  # xlrd reads no formatting from BIFF2-4 files
             except Exception:  # xlrd raises many kinds on damaged records
                 break
+        stream = workbook_stream(path)
+        if stream:
+            for formatting_info in (True, False):
+                try:
+                    book = xlrd.open_workbook(
+                        file_contents=stream,
+                        formatting_info=formatting_info,
+                        encoding_override=encoding,
+                        logfile=quiet,
+                    )
+                    book.sheetport_repaired = True
+                    return book
+                except Exception:  # as above
+                    continue
     raise DamagedFile("The workbook is damaged and cannot be read.")
+
+
+OLE_REPAIRED_NOTE = (
+    "The file is damaged (its OLE container is broken): its workbook stream was read "
+    "from what remains of it, as LibreOffice reads it."
+)
+
+
+def workbook_stream(path):
+    """The Workbook (or Book) stream of an xls whose OLE container calamine and xlrd
+    refuse (a broken sector table), as olefile reads it; None when it cannot. xlrd reads
+    a bare BIFF stream as it reads Excel 4.0 files. The stream is no larger than the file."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            if name is None or ole.get_size(name) > os.path.getsize(path):
+                return None
+            return ole.openstream(name).read()
+    except Exception:  # olefile raises many kinds on damaged directories
+        return None
 
 
 def open_decrypted(path, detection, limits, bail_out):

@@ -183,3 +183,17 @@ def test_biff8_naming_a_windows_code_page_reads_like_utf16(tmp_path):
     spread = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
     assert "\x00" in spread.to_python()[0][0]  # what calamine makes of it
     assert preview(path).rows == preview(FIXTURES / "mixed.xls").rows
+
+
+BROKEN_OLE = PUBLIC / "poi-clusterfuzz-5436547081830400.xls"
+
+
+def test_xls_with_a_broken_sector_table_is_read_from_its_stream(tmp_path):
+    """POI's fuzzed workbook: its OLE sector table points past the file, so calamine and
+    xlrd refuse it; olefile still reads the Workbook stream, which xlrd reads as a bare
+    BIFF stream, with a note (LibreOffice opens it too)."""
+    assert [s.name for s in inspect(BROKEN_OLE).sheets] == ["Sheet1"]
+    out = tmp_path / "out.csv"
+    result = convert(BROKEN_OLE, out, Options(format="csv", line_ending="lf"))
+    assert read_text(out).startswith("PADS FIGURE: (chn_8_via_sub_35v2_0.bmp)\n")
+    assert "OLE container is broken" in result.warnings[0]
