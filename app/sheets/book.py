@@ -787,11 +787,20 @@ class OoxmlBook(Book):
         return ooxml.scan_sheet(self.archive, self.parts[name], missing)
 
     def calamine_trims(self, scan):
-        """Whether calamine would trim text of this sheet (ooxml.PADDED_TEXT): then the
-        streaming reader reads it, slower but keeping the text as stored."""
+        """Whether calamine would trim text of this sheet (ooxml.PADDED_TEXT), or copy
+        one long shared string into a great many cells (ooxml.repeats_long_text): then
+        the streaming reader reads it, slower but keeping the text as stored, in flat
+        memory."""
         if self.padded_strings is None:
             self.padded_strings = ooxml.padded_shared_strings(self.archive)
-        return scan.padded_text or self.padded_strings
+        if scan.padded_text or self.padded_strings:
+            return True
+        if scan.repeats_long_text is None:
+            name = next((n for n, known in self.scans.items() if known is scan), None)
+            scan.repeats_long_text = name is not None and ooxml.repeats_long_text(
+                self.archive, self.parts[name], scan.xml_bytes
+            )
+        return scan.repeats_long_text
 
     def check_scan(self, sheet, scan):
         """Refuse a sheet whose extent is too large. The quick scan bounds it by every row

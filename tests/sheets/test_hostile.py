@@ -231,3 +231,31 @@ def test_output_within_its_budget_is_written(tmp_path, repeated_long_text):
     out = tmp_path / "out.csv"
     result = convert(repeated_long_text, out, Options(format="csv"))
     assert result.rows == 500 and out.stat().st_size > 20_000_000
+
+
+def test_cells_repeating_a_long_shared_string_are_read_in_flat_memory(tmp_path):
+    """1,100 cells naming one 1 MB shared string (as POI's poc-shared-strings.xlsx does
+    with 12,000): calamine would copy it into each, 1.1 GB; the streaming reader shares
+    it, so the preview fits in 1 GiB of address space and takes no time."""
+    import re
+
+    from app.sheets import preview
+
+    book = write_xlsx(tmp_path / "s.xlsx", {"Sheet1": [["short"] * 2 for _ in range(550)]})
+    long_text = "abcdefgh" * (1 << 17)
+    rebuilt = tmp_path / "long.xlsx"
+    with (
+        zipfile.ZipFile(book) as source,
+        zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/sharedStrings.xml":
+                data = re.sub(rb"<t>short</t>", long_text.encode().join([b"<t>", b"</t>"]), data)
+            out.writestr(info, data)
+    assert rebuilt.stat().st_size < 200_000
+    limits = Limits(max_memory_bytes=1 << 30)
+    started = time.perf_counter()
+    shown = preview(rebuilt, rows=3, limits=limits, isolate=True)
+    assert shown.total_rows == 550 and shown.rows[0][0].startswith("abcdefgh")
+    assert time.perf_counter() - started < 10  # a loose bound, not a benchmark
