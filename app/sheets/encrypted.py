@@ -32,6 +32,9 @@ def decrypt_with_default_password(path, into):
             if biff5_xor(path, into):
                 return True
             raise ValueError("not the default password")
+        if padded_stream_copy(path, into):
+            path = into + ".whole"  # msoffcrypto reads records whole: see padded_stream_copy
+            os.replace(into, path)
         with open(path, "rb") as handle, open(into, "wb") as out:
             office = msoffcrypto.OfficeFile(handle)
             if office.format == "ooxml":
@@ -44,6 +47,34 @@ def decrypt_with_default_password(path, into):
         if os.path.exists(into):
             os.remove(into)
         return False
+    finally:
+        if os.path.exists(into + ".whole"):
+            os.remove(into + ".whole")
+
+
+def padded_stream_copy(path, into):
+    """Write to `into` a copy of the BIFF8 workbook `path` whose Workbook stream ends in
+    fewer bytes than a record header (sector padding some writers leave), with the last
+    record stretched over them; msoffcrypto-tool stops at such a tail and decrypts
+    nothing, where Excel and LibreOffice ignore it. Record headers are not encrypted,
+    so the stretch changes no decrypted byte. False (nothing written) when the stream
+    ends in whole records."""
+    with olefile.OleFileIO(str(path)) as ole:
+        if not ole.exists("Workbook"):
+            return False
+        stream = bytearray(ole.openstream("Workbook").read())
+    records = list(biff_records(stream))
+    if not records:
+        return False
+    kind, at, size = records[-1]
+    tail = len(stream) - (at + 4 + size)
+    if not 0 < tail < 4 or size + tail > 8224:
+        return False
+    struct.pack_into("<H", stream, at + 2, size + tail)
+    shutil.copyfile(path, into)
+    with olefile.OleFileIO(into, write_mode=True) as copy:
+        copy.write_stream("Workbook", bytes(stream))
+    return True
 
 
 # Records never obfuscated: BOF, FILEPASS, INTERFACEHDR, USREXCL, FILELOCK, RRDINFO, RRDHEAD.
