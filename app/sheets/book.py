@@ -503,7 +503,7 @@ def open_salvaged(path, detection, limits, bail_out, refused):
     bomb limits still refuse it."""
     try:
         salvaged = Salvaged(path, limits)
-    except DamagedFile:
+    except (DamagedFile, OSError):
         raise refused from None
     try:
         book = OoxmlBook(salvaged.path, detection, limits, bail_out)

@@ -161,7 +161,7 @@ def salvaged_kind(path, limits):
     try:
         salvaged = Salvaged(path, limits)
         kind = detect_zip(salvaged.path, limits)
-    except (DamagedFile, NotASpreadsheet):
+    except (DamagedFile, NotASpreadsheet, OSError):
         kind = None
     finally:
         if salvaged is not None:

@@ -18,7 +18,6 @@ the total inflated and each member's compression ratio are checked while inflati
 no member is inflated past them, whatever its headers claim.
 """
 
-import mmap
 import os
 import shutil
 import struct
@@ -65,32 +64,32 @@ def rebuild(path, into, limits):
     when none can be read."""
     members, lost, damaged, total = [], 0, [], 0
     with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size < LOCAL_HEADER.size:
-            raise DamagedFile("The file is damaged and cannot be read: it ends early.")
-        with (
-            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
-            zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out,
-        ):
-            seen = set()
-            position = data.find(LOCAL_SIGNATURE)
-            while position >= 0 and len(members) + lost < MOST_MEMBERS:
-                entry = read_entry(data, position, limits, limits.max_unpacked_bytes - total)
-                if entry is None:
-                    lost += 1
-                    position = data.find(LOCAL_SIGNATURE, position + 4)
+        # Read whole rather than mapped: a damaged file is rare, and a new mapping is
+        # what fails first in a child whose address space is capped (sandbox.py).
+        data = handle.read()
+    if len(data) < LOCAL_HEADER.size:
+        raise DamagedFile("The file is damaged and cannot be read: it ends early.")
+    with zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        seen = set()
+        position = data.find(LOCAL_SIGNATURE)
+        while position >= 0 and len(members) + lost < MOST_MEMBERS:
+            entry = read_entry(data, position, limits, limits.max_unpacked_bytes - total)
+            if entry is None:
+                lost += 1
+                position = data.find(LOCAL_SIGNATURE, position + 4)
+                continue
+            name, content, end, checksum = entry
+            total += len(content)
+            if name not in seen and not name.endswith("/"):
+                seen.add(name)
+                if checksum is not None and zlib.crc32(content) != checksum:
+                    damaged.append(name)
+                    if "worksheets/" in name.lower():  # the sheet stays listed, empty
+                        out.writestr(name, EMPTY_WORKSHEET)
                     continue
-                name, content, end, checksum = entry
-                total += len(content)
-                if name not in seen and not name.endswith("/"):
-                    seen.add(name)
-                    if checksum is not None and zlib.crc32(content) != checksum:
-                        damaged.append(name)
-                        if "worksheets/" in name.lower():  # the sheet stays listed, empty
-                            out.writestr(name, EMPTY_WORKSHEET)
-                        continue
-                    out.writestr(name, content)
-                    members.append(name)
-                position = data.find(LOCAL_SIGNATURE, end)
+                out.writestr(name, content)
+                members.append(name)
+            position = data.find(LOCAL_SIGNATURE, end)
     if not members:
         raise DamagedFile("The file is damaged and cannot be read: its ZIP container is broken.")
     return members, lost, damaged
