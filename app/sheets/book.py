@@ -8,6 +8,7 @@ import tempfile
 import threading
 import weakref
 import zipfile
+import zlib
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -28,6 +29,7 @@ from .error_cells import (
 )
 from .errors import DAMAGED_DATA, DamagedFile, PasswordProtected, SheetError, TooLarge
 from .limits import MiB
+from .salvage import Salvaged
 from .text import measure_text, read_sample, sniff_delimiter, text_rows
 
 CONCURRENT_SCAN_ABOVE = 8 * MiB  # smaller sheets are measured first: it costs little
@@ -110,6 +112,7 @@ class Book:
     encoding = None
     delimiter = None
     unread = ()  # (name, kind) of sheets the workbook lists that could not be read
+    notes = ()  # what the user should know of how the file was read (a repaired file...)
     alias = None  # see reader_path()
     remove_plain_copy = None  # see open_book(): a decrypted copy, removed on close()
 
@@ -302,6 +305,8 @@ class XlrdBook(Book):
 
         self.xlrd = xlrd
         self.workbook = open_with_xlrd(path)
+        if getattr(self.workbook, "sheetport_repaired", False):
+            self.notes = [OLE_REPAIRED_NOTE]
         if len(self.workbook.sheet_names()) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         self.date1904 = bool(self.workbook.datemode)
@@ -425,7 +430,41 @@ def open_with_xlrd(path):
                 continue  # xlrd reads no formatting from BIFF2-4 files
             except Exception:  # xlrd raises many kinds on damaged records
                 break
+        stream = workbook_stream(path)
+        if stream:
+            for formatting_info in (True, False):
+                try:
+                    book = xlrd.open_workbook(
+                        file_contents=stream,
+                        formatting_info=formatting_info,
+                        encoding_override=encoding,
+                        logfile=quiet,
+                    )
+                    book.sheetport_repaired = True
+                    return book
+                except Exception:  # as above
+                    continue
     raise DamagedFile("The workbook is damaged and cannot be read.")
+
+
+OLE_REPAIRED_NOTE = (
+    "The file is damaged (its OLE container is broken): its workbook stream was read "
+    "from what remains of it, as LibreOffice reads it."
+)
+
+
+def workbook_stream(path):
+    """The Workbook (or Book) stream of an xls whose OLE container calamine and xlrd
+    refuse (a broken sector table), as olefile reads it; None when it cannot. xlrd reads
+    a bare BIFF stream as it reads Excel 4.0 files. The stream is no larger than the file."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            if name is None or ole.get_size(name) > os.path.getsize(path):
+                return None
+            return ole.openstream(name).read()
+    except Exception:  # olefile raises many kinds on damaged directories
+        return None
 
 
 def open_decrypted(path, detection, limits, bail_out):
@@ -446,6 +485,47 @@ def open_copy(plain, detection, limits, bail_out):
         plain.remove()
         raise
     book.remove_plain_copy = weakref.finalize(book, plain.remove)
+    return book
+
+
+# What a damaged ZIP container raises when a member is read: a bad CRC, a central
+# directory that is broken or cut short, deflated data that ends early.
+BROKEN_ZIP = (zipfile.BadZipFile, zlib.error, EOFError)
+SALVAGED_NOTE = (
+    "The file is damaged (its ZIP container is broken): it was repaired as LibreOffice "
+    "repairs such files, from the parts' own headers, and what could be read is converted."
+)
+
+
+def open_salvaged(path, detection, limits, bail_out, refused):
+    """The book of a package rebuilt from its local entries (salvage.py), with a note
+    saying so; `refused` (the first error) when that does not read either. The zip
+    bomb limits still refuse it."""
+    try:
+        salvaged = Salvaged(path, limits)
+    except (DamagedFile, OSError):
+        raise refused from None
+    try:
+        book = OoxmlBook(salvaged.path, detection, limits, bail_out)
+    except TooLarge:
+        salvaged.remove()
+        raise
+    except (SheetError, OSError, *DAMAGED_DATA):
+        salvaged.remove()
+        raise refused from None
+    except BaseException:
+        salvaged.remove()
+        raise
+    book.remove_plain_copy = weakref.finalize(book, salvaged.remove)
+    notes = [SALVAGED_NOTE]
+    damaged = {ooxml.part_key(name) for name in salvaged.damaged}
+    for name, part in book.parts.items():
+        if ooxml.part_key(part) in damaged:
+            notes.append(
+                f"Sheet '{name}' is damaged (its data fails its checksum) and was left "
+                "empty, as LibreOffice leaves it."
+            )
+    book.notes = notes
     return book
 
 
@@ -660,10 +740,10 @@ class OoxmlBook(Book):
         super().__init__(path, detection, limits)
         try:
             self.archive = ooxml.Package(path)
-        except (zipfile.BadZipFile, OSError):
+        except OSError:
             raise DamagedFile(
                 "The workbook is damaged: it is not a readable ZIP package."
-            ) from None
+            ) from None  # a BadZipFile goes on to open_book, which may repair the package
         listed, hidden, self.date1904 = ooxml.sheet_parts(self.archive)
         self.parts = {name: part for name, part, kind in listed if kind != "chart"}
         self.missing_indices = None  # see scan()
@@ -707,11 +787,20 @@ class OoxmlBook(Book):
         return ooxml.scan_sheet(self.archive, self.parts[name], missing)
 
     def calamine_trims(self, scan):
-        """Whether calamine would trim text of this sheet (ooxml.PADDED_TEXT): then the
-        streaming reader reads it, slower but keeping the text as stored."""
+        """Whether calamine would trim text of this sheet (ooxml.PADDED_TEXT), or copy
+        one long shared string into a great many cells (ooxml.repeats_long_text): then
+        the streaming reader reads it, slower but keeping the text as stored, in flat
+        memory."""
         if self.padded_strings is None:
             self.padded_strings = ooxml.padded_shared_strings(self.archive)
-        return scan.padded_text or self.padded_strings
+        if scan.padded_text or self.padded_strings:
+            return True
+        if scan.repeats_long_text is None:
+            name = next((n for n, known in self.scans.items() if known is scan), None)
+            scan.repeats_long_text = name is not None and ooxml.repeats_long_text(
+                self.archive, self.parts[name], scan.xml_bytes
+            )
+        return scan.repeats_long_text
 
     def check_scan(self, sheet, scan):
         """Refuse a sheet whose extent is too large. The quick scan bounds it by every row
@@ -893,7 +982,10 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
     if detection.format == "csv":
         return TextBook(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
-        return OoxmlBook(path, detection, limits, bail_out)
+        try:
+            return OoxmlBook(path, detection, limits, bail_out)
+        except BROKEN_ZIP as refused:
+            return open_salvaged(path, detection, limits, bail_out, refused)
     if detection.format == "ods":
         try:
             return CalamineBook(path, detection, limits)

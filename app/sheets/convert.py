@@ -12,7 +12,14 @@ from pathlib import Path
 from . import blocks, columnar, fixups
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
-from .errors import BadOptions, EmptyFile, TimedOut, UnsupportedSheet, damaged_as_user_error
+from .errors import (
+    BadOptions,
+    EmptyFile,
+    TimedOut,
+    TooLarge,
+    UnsupportedSheet,
+    damaged_as_user_error,
+)
 from .limits import DEFAULT_LIMITS
 from .options import Options, is_text_encoding
 from .sandbox import current_bail_out, run_isolated
@@ -339,7 +346,8 @@ def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMIT
         ) as book:
             sheets = choose_sheets(book, options)
             tracker = Tracker(progress, sum(sheet.rows for sheet in sheets), limits)
-            result = write_output(book, sheets, options, tracker, partial)
+            budget = OutputBudget(limits, os.path.getsize(path))
+            result = write_output(book, sheets, options, tracker, partial, budget)
             result.warnings.extend(warnings_for(book, sheets, options))
         tracker.finish()
         os.replace(partial, destination)
@@ -348,7 +356,44 @@ def convert(path, destination, options=None, progress=None, limits=DEFAULT_LIMIT
         partial.unlink(missing_ok=True)
 
 
-def write_output(book, sheets, options, tracker, target):
+class OutputBudget:
+    """Stops a conversion whose output outgrows its input by far more than any workbook's
+    cells can hold (limits.max_output_ratio): a few kilobytes whose cells all refer to
+    one long shared string would otherwise write gigabytes, until the disk is full."""
+
+    def __init__(self, limits, source_bytes):
+        self.most = max(limits.output_floor_bytes, limits.max_output_ratio * source_bytes)
+        self.ratio = limits.max_output_ratio
+        self.written = 0
+
+    def spend(self, count):
+        self.written += count
+        if self.written > self.most:
+            raise TooLarge(
+                f"The converted file grew past {self.most // 2**20:,} MB, more than "
+                f"{self.ratio} times the size of the file, and the conversion was stopped: "
+                "the workbook repeats long texts in a great many cells."
+            )
+
+    def wrap(self, binary):
+        return BoundedFile(binary, self)
+
+
+class BoundedFile:
+    """A binary file whose writes are counted against an OutputBudget."""
+
+    def __init__(self, binary, budget):
+        self.binary, self.budget = binary, budget
+
+    def write(self, data):
+        self.budget.spend(len(data))
+        return self.binary.write(data)
+
+    def __getattr__(self, name):  # flush, writable, closed...: the file's own
+        return getattr(self.binary, name)
+
+
+def write_output(book, sheets, options, tracker, target, budget=None):
     result = Result(output=options.format, sheets=[sheet.name for sheet in sheets])
 
     def counted(sheet):
@@ -362,13 +407,15 @@ def write_output(book, sheets, options, tracker, target):
         try:
             for sheet in sheets:
                 worksheet = writer.add_sheet(sheet.name)
-                writer.write_batches(worksheet, counted(sheet), sheet.name)
+                writer.write_batches(worksheet, counted(sheet), sheet.name, budget and budget.spend)
         finally:
             writer.close()
         return result
     writer_class = JsonSheetWriter if options.format == "json" else CsvSheetWriter
 
     def write_sheet(binary, sheet):
+        if budget is not None:
+            binary = budget.wrap(binary)
         if columnar.suits(options) and write_columns(book, sheet, options, tracker, binary, result):
             return
         writer = writer_class(binary, options, sheet.name)
@@ -416,7 +463,7 @@ def chart_note(charts):
 
 
 def warnings_for(book, sheets, options):
-    warnings = []
+    warnings = list(book.notes)
     converted = {sheet.name for sheet in sheets}
     if not any(sheet.rows for sheet in sheets):
         names = ", ".join(f"'{sheet.name}'" for sheet in sheets)

@@ -22,6 +22,7 @@ from .errors import (
 )
 from .limits import DEFAULT_LIMITS
 from .ooxml import Package
+from .salvage import Salvaged
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -143,15 +144,36 @@ def detect_zip(path, limits):
             if "content.xml" in keys and "meta-inf/manifest.xml" in keys:
                 return "ods"
     except (zipfile.BadZipFile, zlib.error):
-        raise DamagedFile(
-            "The file looks like a workbook but is damaged: it is not a readable ZIP archive."
-        ) from None
+        return salvaged_kind(path, limits)
     except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError):
         raise DamagedFile(
             "The file looks like a workbook but cannot be opened: its ZIP archive uses "
             "features Sheetport cannot read."
         ) from None
     raise NotASpreadsheet("This is a ZIP archive, not a spreadsheet.")
+
+
+def salvaged_kind(path, limits):
+    """The kind of a ZIP archive whose central directory is broken, from its members
+    found by their local headers (salvage.py); book.open_book repairs it again to read
+    it. Only the OOXML kinds are read so: others are refused as damaged."""
+    salvaged = None
+    try:
+        salvaged = Salvaged(path, limits)
+        kind = detect_zip(salvaged.path, limits)
+    except (DamagedFile, NotASpreadsheet, OSError):
+        kind = None
+    finally:
+        if salvaged is not None:
+            salvaged.remove()
+    if kind not in OOXML_KINDS:
+        raise DamagedFile(
+            "The file looks like a workbook but is damaged: it is not a readable ZIP archive."
+        )
+    return kind
+
+
+OOXML_KINDS = ("xlsx", "xlsm", "xltx")
 
 
 def ooxml_kind(archive, keys):

@@ -246,69 +246,111 @@ def member_matches(archive, name, pattern, longest=32, accept=None):
     return False
 
 
+class OdsGrid:
+    """Walks the tables of an ods content.xml with expat, counting repeated rows and
+    cells, and tells a listener where each cell is: the one place that counting lives.
+
+    The listener's methods: table(name) at each sheet; cell_start(attributes) and
+    cell_end(row, rows_repeat, first_column, repeat) around each cell; inner_start(name,
+    attributes), inner_end(name) and characters(data) for what a cell holds. Tables
+    inside a cell are not part of the sheet's grid and are not passed on."""
+
+    ROW, CELLS = f"{TABLE} table-row", (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
+
+    def __init__(self, listener):
+        self.listener = listener
+        self.depth = 0  # of nested tables
+        self.row, self.rows_repeat, self.column = -1, 1, 0
+        self.cell = None  # (first column, repeat) while inside a cell
+
+    def parse(self, handle):
+        parser = safe_expat(namespace_separator=" ")
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.characters
+        parser.ParseFile(handle)
+
+    def start(self, name, attributes):
+        if name == f"{TABLE} table":
+            self.depth += 1
+            if self.depth == 1:
+                self.row, self.rows_repeat = -1, 1
+                self.listener.table(attributes.get(f"{TABLE} name", ""))
+        elif self.depth != 1:
+            return
+        elif name == self.ROW:
+            self.row += self.rows_repeat
+            self.rows_repeat = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            self.column = 0
+        elif name in self.CELLS:
+            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            self.cell = (self.column, repeat)
+            self.column += repeat
+            self.listener.cell_start(attributes)
+        elif self.cell is not None:
+            self.listener.inner_start(name, attributes)
+
+    def end(self, name):
+        if name == f"{TABLE} table":
+            self.depth -= 1
+        elif self.depth != 1:
+            return
+        elif name in self.CELLS:
+            if self.cell is not None:
+                first, repeat = self.cell
+                self.cell = None
+                self.listener.cell_end(self.row, self.rows_repeat, first, repeat)
+        elif self.cell is not None:
+            self.listener.inner_end(name)
+
+    def characters(self, data):
+        if self.cell is not None and self.depth == 1:
+            self.listener.characters(data)
+
+
+class OdsErrors:
+    """OdsGrid's listener keeping the text of each cell marked as an error."""
+
+    def __init__(self):
+        self.found, self.sheet, self.error, self.text, self.recorded = {}, None, False, [], 0
+
+    def table(self, name):
+        self.sheet = name
+
+    def cell_start(self, attributes):
+        self.error = attributes.get(f"{CALCEXT} value-type") == "error"
+        self.text.clear()
+
+    def inner_start(self, name, attributes):
+        pass
+
+    def inner_end(self, name):
+        pass
+
+    def characters(self, data):
+        if self.error:
+            self.text.append(data)
+
+    def cell_end(self, row, rows_repeat, first, repeat):
+        if not self.error:
+            return
+        self.error = False
+        value = "".join(self.text).strip() or "#N/A"
+        sheet = self.found.setdefault(self.sheet, {})
+        for row_index in range(row, row + min(rows_repeat, 1_048_576)):
+            for column in range(first, first + min(repeat, 16_384)):
+                if self.recorded >= MAX_ERROR_CELLS:
+                    return
+                sheet[(row_index, column)] = value
+                self.recorded += 1
+
+
 def parse_ods_errors(handle):
     """Walk the tables of content.xml, counting repeated rows and cells, and keep the
     text of each cell marked as an error."""
-    found = {}
-    state = {
-        "sheet": None,
-        "row": -1,
-        "rows_repeat": 1,
-        "column": 0,
-        "error": None,  # (first column, repeat) while inside an error cell
-        "depth": 0,  # of nested tables
-        "recorded": 0,
-    }
-    text = []
-    table, row = f"{TABLE} table", f"{TABLE} table-row"
-    cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
-
-    def start(name, attributes):
-        if name == table:
-            state["depth"] += 1
-            if state["depth"] == 1:
-                state["sheet"], state["row"] = attributes.get(f"{TABLE} name", ""), -1
-        elif state["depth"] != 1:
-            return  # a table inside a cell is not part of the sheet's grid
-        elif name == row:
-            state["row"] += state["rows_repeat"]
-            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
-            state["column"] = 0
-        elif name in cells:
-            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
-            if attributes.get(f"{CALCEXT} value-type") == "error":
-                state["error"] = (state["column"], repeat)
-                text.clear()
-            state["column"] += repeat
-
-    def end(name):
-        if name == table:
-            state["depth"] -= 1
-            if not state["depth"]:
-                state["rows_repeat"] = 1
-        elif state["depth"] == 1 and name in cells and state["error"]:
-            first, repeat = state["error"]
-            value = "".join(text).strip() or "#N/A"
-            sheet = found.setdefault(state["sheet"], {})
-            top = state["row"]
-            for row_index in range(top, top + min(state["rows_repeat"], 1_048_576)):
-                for column in range(first, first + min(repeat, 16_384)):
-                    if state["recorded"] >= MAX_ERROR_CELLS:
-                        return
-                    sheet[(row_index, column)] = value
-                    state["recorded"] += 1
-            state["error"] = None
-
-    def characters(data):
-        if state["error"]:
-            text.append(data)
-
-    parser = safe_expat(namespace_separator=" ")
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
-    parser.ParseFile(handle)
-    return found
+    listener = OdsErrors()
+    OdsGrid(listener).parse(handle)
+    return listener.found
 
 
 OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"

@@ -25,7 +25,7 @@ from defusedxml import ElementTree
 
 from . import columnar, ooxml
 from .error_cells import (
-    TABLE,
+    OdsGrid,
     member_contains,
     xlrd_cells,
     xlsb_records,
@@ -338,81 +338,65 @@ def tabbed_texts_of(path, _modified, _size):
         return {}
 
 
+class TabbedTexts:
+    """OdsGrid's listener keeping the text of the cells with a tab: paragraphs joined by
+    line breaks, <text:s text:c="n"/> as n spaces, annotations left out."""
+
+    PARAGRAPH, ANNOTATION = f"{ODS_TEXT} p", f"{ODS_OFFICE} annotation"
+    SPACE, TAB, LINE_BREAK = f"{ODS_TEXT} s", f"{ODS_TEXT} tab", f"{ODS_TEXT} line-break"
+
+    def __init__(self):
+        self.found, self.sheet, self.recorded = {}, "", 0
+        self.parts, self.paragraphs, self.tabbed, self.hidden = [], [], False, 0
+
+    def table(self, name):
+        self.sheet = name
+
+    def cell_start(self, attributes):
+        self.tabbed = False
+        self.parts.clear()
+        self.paragraphs.clear()
+
+    def inner_start(self, name, attributes):
+        if name == self.ANNOTATION:
+            self.hidden += 1
+        elif self.hidden:
+            return
+        elif name == self.SPACE:
+            self.parts.append(" " * int(attributes.get(f"{ODS_TEXT} c", 1)))
+        elif name == self.TAB:
+            self.parts.append("\t")
+            self.tabbed = True
+        elif name == self.LINE_BREAK:
+            self.parts.append("\n")
+
+    def inner_end(self, name):
+        if name == self.ANNOTATION:
+            self.hidden -= 1
+        elif name == self.PARAGRAPH and not self.hidden:
+            self.paragraphs.append("".join(self.parts))
+            self.parts.clear()
+
+    def characters(self, data):
+        if not self.hidden:
+            self.parts.append(data)
+
+    def cell_end(self, row, rows_repeat, first, repeat):
+        if not self.tabbed or self.recorded >= MAX_TABBED_CELLS:
+            return
+        sheet = self.found.setdefault(self.sheet, {})
+        for row_index in range(row, row + min(rows_repeat, 1024)):
+            for column in range(first, first + min(repeat, 1024)):
+                sheet[(row_index, column)] = "\n".join(self.paragraphs)
+                self.recorded += 1
+
+
 def parse_tabbed_texts(handle):
-    """Walk content.xml's tables as the error cell reader does (repeated rows and cells
-    counted), and keep the text of the cells with a tab: paragraphs joined by line
-    breaks, <text:s text:c="n"/> as n spaces, annotations left out."""
-    table, row = f"{TABLE} table", f"{TABLE} table-row"
-    cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
-    paragraph, annotation = f"{ODS_TEXT} p", f"{ODS_OFFICE} annotation"
-    space, tab, line_break = f"{ODS_TEXT} s", f"{ODS_TEXT} tab", f"{ODS_TEXT} line-break"
-    found, parts, paragraphs = {}, [], []
-    state = {"sheet": "", "depth": 0, "row": -1, "rows_repeat": 1, "column": 0}
-    state.update(cell=None, tabbed=False, hidden=0, recorded=0)
-
-    def start(name, attributes):
-        if name == table:
-            state["depth"] += 1
-            if state["depth"] == 1:
-                state["sheet"], state["row"] = attributes.get(f"{TABLE} name", ""), -1
-        elif state["depth"] != 1:
-            return
-        elif name == row:
-            state["row"] += state["rows_repeat"]
-            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
-            state["column"] = 0
-        elif name in cells:
-            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
-            state["cell"], state["tabbed"] = (state["column"], repeat), False
-            parts.clear()
-            paragraphs.clear()
-            state["column"] += repeat
-        elif name == annotation:
-            state["hidden"] += 1
-        elif state["cell"] is None or state["hidden"]:
-            return
-        elif name == space:
-            parts.append(" " * int(attributes.get(f"{ODS_TEXT} c", 1)))
-        elif name == tab:
-            parts.append("\t")
-            state["tabbed"] = True
-        elif name == line_break:
-            parts.append("\n")
-
-    def end(name):
-        if name == table:
-            state["depth"] -= 1
-            if not state["depth"]:
-                state["rows_repeat"] = 1
-        elif state["depth"] != 1:
-            return
-        elif name == annotation:
-            state["hidden"] -= 1
-        elif name == paragraph and state["cell"] is not None and not state["hidden"]:
-            paragraphs.append("".join(parts))
-            parts.clear()
-        elif name in cells:
-            if state["tabbed"] and state["recorded"] < MAX_TABBED_CELLS:
-                first, repeat = state["cell"]
-                sheet = found.setdefault(state["sheet"], {})
-                for row_index in range(
-                    state["row"], state["row"] + min(state["rows_repeat"], 1024)
-                ):
-                    for column in range(first, first + min(repeat, 1024)):
-                        sheet[(row_index, column)] = "\n".join(paragraphs)
-                        state["recorded"] += 1
-            state["cell"] = None
-
-    def characters(data):
-        if state["cell"] is not None and not state["hidden"] and state["depth"] == 1:
-            parts.append(data)
-
-    parser = ooxml.safe_expat(namespace_separator=" ")
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
-    parser.ParseFile(handle)
-    return found
+    """Walk content.xml's tables as the error cell reader does (error_cells.OdsGrid), and
+    keep the text of the cells with a tab."""
+    listener = TabbedTexts()
+    OdsGrid(listener).parse(handle)
+    return listener.found
 
 
 ISO_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S")

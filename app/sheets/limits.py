@@ -28,6 +28,11 @@ class Limits:
     # A spare core makes it about 1.4x faster; on a busy machine it is slower (README).
     block_helper: bool | None = None
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
+    # What one conversion may write: this many times the input file's size, and never less
+    # than output_floor_bytes. A small file whose cells repeat one long text (a shared
+    # string, an ods cell repeated) would otherwise fill the disk (convert.OutputBudget).
+    max_output_ratio: int = 200
+    output_floor_bytes: int = 256 * MiB
 
 
 DEFAULT_LIMITS = Limits()

@@ -87,6 +87,7 @@ class SheetScan:
     # Excel for Windows Phone writes it): measured by parsing, see scan_in_order.
     parse: bool = False
     padded_text: bool = False  # inline text calamine would trim (see PADDED_TEXT)
+    repeats_long_text: bool | None = None  # see repeats_long_text(); None: not asked yet
     xml_bytes: int = 0
     errors: dict = field(default_factory=dict)  # (row, col) -> "#DIV/0!"
     # Columns where a text cell says "NA" or the like (see MISSING_TEXTS); None: any column.
@@ -605,6 +606,28 @@ def classify_format(code):
 def serial_to_value(serial, kind, date1904):
     """An Excel serial number as the date, datetime, time or duration it shows."""
     return serial_moment(serial, kind, date1904)  # the rules live in values.py
+
+
+SHARED_TEXT_BOUND = 1 << 30  # text calamine may copy out of the shared strings for one sheet
+SMALLEST_CELL = 20  # bytes of XML a shared-string cell takes at least: <c r="A1" t="s"><v>0</v></c>
+
+
+def repeats_long_text(archive, part, xml_bytes):
+    """Whether the sheet's cells may refer to more than SHARED_TEXT_BOUND of shared text.
+    calamine copies a shared string into every cell that refers to it: 12,000 cells
+    naming one 1 MB string ask for 12 GB (POI's poc-shared-strings.xlsx). The streaming
+    reader shares one string among them. Sizes tell most sheets apart without reading."""
+    try:
+        table = archive.getinfo(archive.shared_strings_part).file_size
+    except KeyError:
+        return False
+    if table * (xml_bytes // SMALLEST_CELL) <= SHARED_TEXT_BOUND:
+        return False
+    references = sum(chunk.count(b't="s"') for chunk in inflated_chunks(archive, part))
+    if table * references <= SHARED_TEXT_BOUND:
+        return False
+    longest = max(map(len, archive.read(archive.shared_strings_part).split(b"</")), default=0)
+    return longest * references > SHARED_TEXT_BOUND
 
 
 def read_shared_strings(archive):

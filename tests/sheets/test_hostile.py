@@ -62,9 +62,10 @@ def test_other_files_named_as_spreadsheets(tmp_path, head, kind):
 
 
 def test_truncated_workbook(tmp_path, mixed_xlsx):
+    """Cut before its workbook part: refused. (Cut later, it is repaired: test_salvage.py.)"""
     data = mixed_xlsx.read_bytes()
     path = tmp_path / "cut.xlsx"
-    path.write_bytes(data[: len(data) // 2])
+    path.write_bytes(data[: data.index(b"xl/workbook.xml", 100) - 30])
     refused(path, DamagedFile, "damaged")
 
 
@@ -209,3 +210,61 @@ def test_text_that_is_not_text(tmp_path):
     path = tmp_path / "bin.csv"
     path.write_bytes(b"a,b\n" + bytes(range(1, 32)) * 20)
     refused(path, NotASpreadsheet, "not a spreadsheet or a text file")
+
+
+@pytest.fixture
+def repeated_long_text(tmp_path):
+    """2,000 cells referring to one shared string of 10,000 characters: a 30 kB file
+    whose cells hold 20 MB of text (POI's poc-shared-strings.xlsx does it with 1 MB)."""
+    text = "".join(random.Random(5).choice("abcdefgh") for _ in range(10_000))
+    return write_xlsx(tmp_path / "repeat.xlsx", {"Sheet1": [[text] * 4 for _ in range(500)]})
+
+
+@pytest.mark.parametrize("output", ["csv", "json", "xlsx"])
+def test_output_many_times_the_input_is_stopped(repeated_long_text, output):
+    assert repeated_long_text.stat().st_size < 100_000
+    limits = Limits(output_floor_bytes=1 << 20, max_output_ratio=20)
+    refused(repeated_long_text, TooLarge, "grew past 1 MB", limits, Options(format=output))
+
+
+def test_output_within_its_budget_is_written(tmp_path, repeated_long_text):
+    out = tmp_path / "out.csv"
+    result = convert(repeated_long_text, out, Options(format="csv"))
+    assert result.rows == 500 and out.stat().st_size > 20_000_000
+
+
+def test_cells_repeating_a_long_shared_string_are_read_in_flat_memory(tmp_path):
+    """1,100 cells naming one 1 MB shared string (as POI's poc-shared-strings.xlsx does
+    with 12,000): calamine would copy it into each, 1.1 GB; the streaming reader shares
+    it, so the preview fits in the address space left and takes no time."""
+    import re
+
+    from app.sheets import preview
+
+    book = write_xlsx(tmp_path / "s.xlsx", {"Sheet1": [["short"] * 2 for _ in range(550)]})
+    long_text = "abcdefgh" * (1 << 17)
+    rebuilt = tmp_path / "long.xlsx"
+    with (
+        zipfile.ZipFile(book) as source,
+        zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/sharedStrings.xml":
+                data = re.sub(rb"<t>short</t>", long_text.encode().join([b"<t>", b"</t>"]), data)
+            out.writestr(info, data)
+    assert rebuilt.stat().st_size < 200_000
+    # The forked child starts with the caller's address space (pytest's is large): the
+    # limit leaves it 768 MiB more, less than calamine's copies would need.
+    limits = Limits(max_memory_bytes=address_space() + (768 << 20))
+    started = time.perf_counter()
+    shown = preview(rebuilt, rows=3, limits=limits, isolate=True)
+    assert shown.total_rows == 550 and shown.rows[0][0].startswith("abcdefgh")
+    assert time.perf_counter() - started < 10  # a loose bound, not a benchmark
+
+
+def address_space():
+    """This process's virtual memory size in bytes (Linux)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmSize:"))
+    return int(line.split()[1]) * 1024

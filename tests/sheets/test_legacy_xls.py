@@ -103,7 +103,11 @@ def test_xor_obfuscated_xls_is_password_protected():
 
 @pytest.mark.parametrize(
     "name",
-    ["phpspreadsheet-pwtest3.xls", "calamine-issue_385.xls"],  # RC4 CryptoAPI, RC4
+    [
+        "phpspreadsheet-pwtest3.xls",  # RC4 CryptoAPI
+        "calamine-issue_385.xls",  # RC4
+        "phpspreadsheet-pwtest.xls",  # RC4 CryptoAPI, its stream ending in 2 bytes of padding
+    ],
 )
 def test_xls_encrypted_with_excels_default_password_is_read(name, tmp_path):
     """Excel encrypts a workbook whose structure is protected with "VelvetSweatshop" and
@@ -114,11 +118,46 @@ def test_xls_encrypted_with_excels_default_password_is_read(name, tmp_path):
     path = PUBLIC / name
     assert detect_format(path).default_password
     before = set(Path(tempfile.gettempdir()).glob("sheetport-plain-*"))
-    assert [s.name for s in inspect(path).sheets] == ["Sheet1"]
+    assert [s.name for s in inspect(path).sheets][0] == "Sheet1"
     out = tmp_path / "out.csv"
     convert(path, out, Options(format="csv", line_ending="lf"))
-    assert read_text(out) == ("x\n" if "pwtest3" in name else "")
+    assert read_text(out) == {
+        "phpspreadsheet-pwtest3.xls": "x\n",
+        "phpspreadsheet-pwtest.xls": "x\n",
+    }.get(name, "")
     assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before
+
+
+XOR_BIFF5 = PUBLIC / "poi-60284.xls"
+
+
+def test_biff5_obfuscated_with_excels_default_password_is_read(tmp_path):
+    """Excel 95 obfuscates (XOR) a workbook with protected structure with "VelvetSweatshop"
+    and LibreOffice opens it without asking; msoffcrypto-tool reads BIFF8 only, so the
+    BIFF5 stream is undone here, and the decrypted copy removed afterwards."""
+    import tempfile
+
+    assert detect_format(XOR_BIFF5).default_password
+    before = set(Path(tempfile.gettempdir()).glob("sheetport-plain-*"))
+    info = inspect(XOR_BIFF5)
+    assert [s.name for s in info.sheets][:2] == ["Pipad", "Tpad"]
+    assert preview(XOR_BIFF5).rows[2][1] == "PI PAD Attenuator (ver 3.2)"
+    out = tmp_path / "out.csv"
+    convert(XOR_BIFF5, out, Options(format="csv", line_ending="lf", sheets=["Notes"]))
+    assert read_text(out).strip()
+    assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before
+
+
+def test_biff5_obfuscated_with_another_password_is_password_protected(tmp_path):
+    path = tmp_path / "xor.xls"
+    shutil.copy(XOR_BIFF5, path)
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("Book").read())
+        position = next(at for kind, at in records(stream) if kind == 0x002F)
+        struct.pack_into("<H", stream, position + 6, 0x1234)  # another password's verifier
+        ole.write_stream("Book", bytes(stream))
+    with pytest.raises(PasswordProtected, match="protected with a password"):
+        inspect(path)
 
 
 def test_any_encrypted_biff_stream_is_password_protected(tmp_path):
@@ -151,3 +190,17 @@ def test_biff8_naming_a_windows_code_page_reads_like_utf16(tmp_path):
     spread = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
     assert "\x00" in spread.to_python()[0][0]  # what calamine makes of it
     assert preview(path).rows == preview(FIXTURES / "mixed.xls").rows
+
+
+BROKEN_OLE = PUBLIC / "poi-clusterfuzz-5436547081830400.xls"
+
+
+def test_xls_with_a_broken_sector_table_is_read_from_its_stream(tmp_path):
+    """POI's fuzzed workbook: its OLE sector table points past the file, so calamine and
+    xlrd refuse it; olefile still reads the Workbook stream, which xlrd reads as a bare
+    BIFF stream, with a note (LibreOffice opens it too)."""
+    assert [s.name for s in inspect(BROKEN_OLE).sheets] == ["Sheet1"]
+    out = tmp_path / "out.csv"
+    result = convert(BROKEN_OLE, out, Options(format="csv", line_ending="lf"))
+    assert read_text(out).startswith("PADS FIGURE: (chn_8_via_sub_35v2_0.bmp)\n")
+    assert "OLE container is broken" in result.warnings[0]

@@ -35,7 +35,7 @@ def broken_xml(part):
 
 def truncated(source, target, fraction=0.6):
     data = source.read_bytes()
-    target.write_bytes(data[: int(len(data) * fraction)])
+    target.write_bytes(data[: int(len(data) * fraction) - 30])
     return target
 
 
@@ -66,8 +66,11 @@ def damaged(request, tmp_path, mixed_xlsx):
         return zip_edit(mixed_xlsx, tmp_path / "a.xlsx", broken_xml("xl/worksheets/sheet1.xml"))
     if kind == "xlsx shared strings":
         return zip_edit(mixed_xlsx, tmp_path / "b.xlsx", broken_xml("xl/sharedStrings.xml"))
-    if kind == "xlsx cut short":
-        return truncated(mixed_xlsx, tmp_path / "c.xlsx")
+    if kind == "xlsx cut short":  # before its workbook part: cut later, it is repaired
+        data = mixed_xlsx.read_bytes()
+        return truncated(
+            mixed_xlsx, tmp_path / "c.xlsx", data.index(b"xl/workbook.xml") / len(data)
+        )
     if kind == "xlsb workbook cut":
         return zip_edit(
             FIXTURES / "mixed.xlsb",
