@@ -88,6 +88,7 @@ def register_template_helpers(app):
     from .templating import (
         StaticVersions,
         field_attrs,
+        form_field,
         invalid_fields,
         table_cells,
         url_maker,
@@ -99,6 +100,7 @@ def register_template_helpers(app):
     app.jinja_env.filters["table_cells"] = table_cells
     app.jinja_env.globals["site_url_for"] = site_url_for
     app.jinja_env.globals["field_attrs"] = field_attrs
+    app.jinja_env.globals["form_field"] = form_field
     app.jinja_env.globals["invalid_fields"] = invalid_fields
     app.jinja_env.globals["when"] = when
     app.jinja_env.globals["url_maker"] = url_maker
