@@ -84,9 +84,9 @@ def register_blueprints(app):
 
 def register_template_helpers(app):
     from .errors import format_size
-    from .sheets.values import column_letter
     from .templating import (
         StaticVersions,
+        cached_preview_table,
         field_attrs,
         form_field,
         invalid_fields,
@@ -105,7 +105,7 @@ def register_template_helpers(app):
     app.jinja_env.globals["when"] = when
     app.jinja_env.globals["url_maker"] = url_maker
     StaticVersions(app)
-    app.jinja_env.globals["column_letters"] = lambda count: [column_letter(i) for i in range(count)]
+    app.jinja_env.globals["preview_table"] = cached_preview_table
 
 
 def register_shell_context(app):

@@ -1,10 +1,12 @@
 """Template helpers: form fields tied to their errors, timestamps, fingerprinted static files."""
 
 import hashlib
+import threading
 from datetime import UTC
 from pathlib import Path
 from urllib.parse import quote
 
+from cachetools import LRUCache
 from flask import request, url_for
 from markupsafe import Markup, escape
 from werkzeug.security import safe_join
@@ -231,6 +233,55 @@ def table_cells(row):
     if joined.count("\x00") != len(texts) - 1:  # a cell holds a NUL itself
         return Markup("".join([f"<td>{escape(text)}</td>" for text in texts]))
     return Markup("<td>" + str(escape(joined)).replace("\x00", "</td><td>") + "</td>")
+
+
+def column_letters(count):
+    from .sheets.values import column_letter
+
+    return [column_letter(i) for i in range(count)]
+
+
+def preview_columns(preview):
+    """How many columns the preview's rows have."""
+    rows = preview.get("rows") or []
+    return (
+        preview.get("shown_columns") or preview.get("total_columns") or len(rows[0] if rows else [])
+    )
+
+
+def preview_table(preview):
+    """The head and body of a preview's table: column letters, then each row numbered."""
+    letters = "".join(
+        f'<th scope="col">{letter}</th>' for letter in column_letters(preview_columns(preview))
+    )
+    rows = [
+        f'<tr><th scope="row">{number}</th>{table_cells(row)}</tr>'
+        for number, row in enumerate(preview.get("rows") or [], 1)
+    ]
+    head = f'<thead><tr><th scope="col"><span class="visually-hidden">Row</span></th>{letters}</tr></thead>'
+    return Markup(f"{head}\n<tbody>\n" + "\n".join(rows) + "\n</tbody>")
+
+
+# Preview tables' HTML in this process, by the preview's key (conversions.preview_record):
+# a new reading of the file has a new key, so an entry is never stale, only unused, and the
+# least recently used go first. 4 million characters: 35 of the widest previews.
+PREVIEW_TABLES = LRUCache(maxsize=4_000_000, getsizeof=len)
+PREVIEW_TABLES_LOCK = threading.Lock()
+
+
+def cached_preview_table(preview):
+    """preview_table(preview), kept under the preview's key when it has one."""
+    key = preview.get("key")
+    if not key:
+        return preview_table(preview)
+    with PREVIEW_TABLES_LOCK:
+        html = PREVIEW_TABLES.get(key)
+    if html is None:
+        html = preview_table(preview)
+        with PREVIEW_TABLES_LOCK:
+            if len(html) <= PREVIEW_TABLES.maxsize:
+                PREVIEW_TABLES[key] = html
+    return html
 
 
 URL_MARKER = "sheetport0url0marker"

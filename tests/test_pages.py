@@ -290,3 +290,107 @@ def test_the_status_poll_fails_a_job_whose_lease_lapsed(app, client, tmp_path):
         db.session.commit()
     answer = client.get(f"/convert/{public_id}/status").json
     assert answer["status"] == "failed" and "the server running it stopped" in answer["error"]
+
+
+# --- the preview table's HTML, kept per process under the preview's key ---------------------
+
+OLD_PREVIEW_LOOP = """
+{%- set shown_columns = preview.shown_columns or preview.total_columns or (preview.rows[0]|length if preview.rows else 0) -%}
+<thead><tr><th scope="col"><span class="visually-hidden">Row</span></th>
+  {% for letter in column_letters(shown_columns) %}<th scope="col">{{ letter }}</th>{% endfor %}
+</tr></thead>
+<tbody>
+{% for row in preview.rows %}
+  <tr><th scope="row">{{ loop.index }}</th>{{ row|table_cells }}</tr>
+{% endfor %}
+</tbody>
+"""
+
+
+@pytest.mark.parametrize(
+    "preview",
+    [
+        {"rows": [["a", "<b>", 'say "hi"'], ["1", "2", "3"]], "total_columns": 3},
+        {"rows": [["x"] * 30] * 3, "total_columns": 2000, "shown_columns": 30},
+        {"rows": [], "total_columns": 0},
+        {"rows": [["only"]]},
+    ],
+)
+def test_the_preview_table_is_what_the_template_loop_wrote(app, preview):
+    from app.templating import column_letters, preview_table
+
+    old = app.jinja_env.from_string(OLD_PREVIEW_LOOP).render(
+        preview=preview, column_letters=column_letters
+    )
+
+    def tidy(html):
+        return re.sub(r">\s+<", "><", str(html)).strip()
+
+    assert tidy(preview_table(preview)) == tidy(old)
+
+
+def test_a_preview_table_is_kept_and_a_new_reading_of_the_file_shows_new_cells(
+    app, client, tmp_path
+):
+    from app.templating import PREVIEW_TABLES
+
+    from .test_convert import LEGACY
+
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    first = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    key = fetch(app, Conversion, public_id=public_id).info["previews"]["clients"]["key"]
+    assert "Besançon" in first and "Besançon" in PREVIEW_TABLES[key]
+    second = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert table_of(second) == table_of(first) and str(PREVIEW_TABLES[key]) in second
+    # Read again in another encoding (by any process): a new preview, under a new key.
+    client.post(f"/convert/{public_id}/read-as", data={"read-input_encoding": "cp775"})
+    again = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    new_key = fetch(app, Conversion, public_id=public_id).info["previews"]["clients"]["key"]
+    assert new_key != key and "Besanńon" in again and "Besançon" not in again
+    # Deleted: nothing of it is shown again, whatever this process keeps.
+    client.post(f"/convert/{public_id}/delete")
+    assert client.get(f"/convert/{public_id}").status_code == 404
+
+
+def table_of(page):
+    return re.search(r"<table .*</table>", page, re.S).group(0)
+
+
+def test_a_preview_without_a_key_is_written_each_time(app, client, auth, user, tmp_path):
+    """Rows written before previews had keys (or by other code) are never kept."""
+    from app.templating import PREVIEW_TABLES
+
+    source = tmp_path / "plain.csv"
+    source.write_text("name,town\nAda,London\n", encoding="utf-8")
+    public_id = public_id_of(upload(client, source))
+    with app.app_context():
+        conversion = db.session.scalar(
+            db.select(Conversion).where(Conversion.public_id == public_id)
+        )
+        preview = dict(conversion.info["previews"]["plain"])
+        del preview["key"]
+        preview["rows"] = [["name", "town"], ["Ada", "Paris"]]
+        conversion.info = {**conversion.info, "previews": {"plain": preview}}
+        db.session.commit()
+    size = PREVIEW_TABLES.currsize
+    assert "<td>Paris</td>" in client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert PREVIEW_TABLES.currsize == size
+
+
+def test_kept_preview_tables_stay_within_their_bound(monkeypatch):
+    from cachetools import LRUCache
+
+    from app import templating
+
+    monkeypatch.setattr(templating, "PREVIEW_TABLES", LRUCache(maxsize=5_000, getsizeof=len))
+    for number in range(50):
+        preview = {"key": f"k{number}", "rows": [[f"cell {number}"] * 10] * 10}
+        assert f"cell {number}" in templating.cached_preview_table(preview)
+    assert templating.PREVIEW_TABLES.currsize <= 5_000
+    assert "k49" in templating.PREVIEW_TABLES and "k0" not in templating.PREVIEW_TABLES
+    # A table larger than the whole bound is written, not kept.
+    huge = {"key": "huge", "rows": [["y" * 100] * 50] * 5}
+    assert "y" * 100 in templating.cached_preview_table(huge)
+    assert "huge" not in templating.PREVIEW_TABLES
