@@ -89,7 +89,9 @@ def register_template_helpers(app):
         cached_preview_table,
         field_attrs,
         form_field,
+        form_state,
         invalid_fields,
+        kept_block,
         table_cells,
         url_maker,
         when,
@@ -106,6 +108,8 @@ def register_template_helpers(app):
     app.jinja_env.globals["url_maker"] = url_maker
     StaticVersions(app)
     app.jinja_env.globals["preview_table"] = cached_preview_table
+    app.jinja_env.globals["kept_block"] = kept_block
+    app.jinja_env.globals["form_state"] = form_state
 
 
 def register_shell_context(app):

@@ -262,26 +262,55 @@ def preview_table(preview):
     return Markup(f"{head}\n<tbody>\n" + "\n".join(rows) + "\n</tbody>")
 
 
-# Preview tables' HTML in this process, by the preview's key (conversions.preview_record):
-# a new reading of the file has a new key, so an entry is never stale, only unused, and the
-# least recently used go first. 4 million characters: 35 of the widest previews.
-PREVIEW_TABLES = LRUCache(maxsize=4_000_000, getsizeof=len)
-PREVIEW_TABLES_LOCK = threading.Lock()
+# HTML fragments kept in this process, under keys that hold everything they show (the
+# preview's key changes with each new reading of the file: conversions.preview_record), so
+# an entry is never stale, only unused, and the least recently used go first. 4 million
+# characters: some 40 of the widest preview tables.
+FRAGMENTS = LRUCache(maxsize=4_000_000, getsizeof=len)
+FRAGMENTS_LOCK = threading.Lock()
+
+
+def kept(key, make):
+    """make(), kept under `key` (None: made each time, not kept)."""
+    if key is None:
+        return make()
+    with FRAGMENTS_LOCK:
+        html = FRAGMENTS.get(key)
+    if html is None:
+        html = make()
+        with FRAGMENTS_LOCK:
+            if len(html) <= FRAGMENTS.maxsize:
+                FRAGMENTS[key] = html
+    return html
 
 
 def cached_preview_table(preview):
     """preview_table(preview), kept under the preview's key when it has one."""
     key = preview.get("key")
-    if not key:
-        return preview_table(preview)
-    with PREVIEW_TABLES_LOCK:
-        html = PREVIEW_TABLES.get(key)
-    if html is None:
-        html = preview_table(preview)
-        with PREVIEW_TABLES_LOCK:
-            if len(html) <= PREVIEW_TABLES.maxsize:
-                PREVIEW_TABLES[key] = html
-    return html
+    return kept(("preview", key) if key else None, lambda: preview_table(preview))
+
+
+def kept_block(*key, caller):
+    """{% call kept_block(name, ...) %}...{% endcall %}: the block's HTML, kept under the
+    key, which must hold everything the block shows; a key with None in it is not kept."""
+    return kept(None if None in key else key, caller)
+
+
+def form_state(form):
+    """What a form shows, as a key for kept_block(): each field's value, the text sent for
+    it and its choices (not the CSRF token, which a form's block must not show). None for
+    a form with errors: it shows them, and is not kept."""
+    if form.errors:
+        return None
+    state = []
+    for field in form:
+        if field.type == "CSRFTokenField":
+            continue
+        choices = getattr(field, "choices", None)
+        if isinstance(choices, list):
+            choices = tuple((c.value, c.label) for c in choices)
+        state.append((field.name, repr(field.data), repr(field.raw_data), repr(choices)))
+    return tuple(state)
 
 
 URL_MARKER = "sheetport0url0marker"

@@ -112,12 +112,17 @@ def prepare(folder, rows):
 
 
 def log_in(client, email):
+    """The session cookie of a signed-in browser: after its first page, which adds the CSRF
+    token that every page's forms use (without it, each page would make a new one)."""
     response = client.post(
         "/auth/login",
         data={"email": email, "password": "a long password"},
         base_url="https://localhost",
     )
-    return re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    cookie = re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    response = client.get("/", base_url="https://localhost")
+    found = re.search(r"session=([^;]+)", response.headers.get("Set-Cookie", ""))
+    return found.group(1) if found else cookie
 
 
 def upload_ordinary(client, path, sheets=3, columns=10, rows=200):

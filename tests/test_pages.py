@@ -332,7 +332,7 @@ def test_the_preview_table_is_what_the_template_loop_wrote(app, preview):
 def test_a_preview_table_is_kept_and_a_new_reading_of_the_file_shows_new_cells(
     app, client, tmp_path
 ):
-    from app.templating import PREVIEW_TABLES
+    from app.templating import FRAGMENTS
 
     from .test_convert import LEGACY
 
@@ -341,9 +341,9 @@ def test_a_preview_table_is_kept_and_a_new_reading_of_the_file_shows_new_cells(
     public_id = public_id_of(upload(client, source))
     first = client.get(f"/convert/{public_id}").get_data(as_text=True)
     key = fetch(app, Conversion, public_id=public_id).info["previews"]["clients"]["key"]
-    assert "Besançon" in first and "Besançon" in PREVIEW_TABLES[key]
+    assert "Besançon" in first and "Besançon" in FRAGMENTS["preview", key]
     second = client.get(f"/convert/{public_id}").get_data(as_text=True)
-    assert table_of(second) == table_of(first) and str(PREVIEW_TABLES[key]) in second
+    assert table_of(second) == table_of(first) and str(FRAGMENTS["preview", key]) in second
     # Read again in another encoding (by any process): a new preview, under a new key.
     client.post(f"/convert/{public_id}/read-as", data={"read-input_encoding": "cp775"})
     again = client.get(f"/convert/{public_id}").get_data(as_text=True)
@@ -360,7 +360,7 @@ def table_of(page):
 
 def test_a_preview_without_a_key_is_written_each_time(app, client, auth, user, tmp_path):
     """Rows written before previews had keys (or by other code) are never kept."""
-    from app.templating import PREVIEW_TABLES
+    from app.templating import FRAGMENTS
 
     source = tmp_path / "plain.csv"
     source.write_text("name,town\nAda,London\n", encoding="utf-8")
@@ -374,9 +374,9 @@ def test_a_preview_without_a_key_is_written_each_time(app, client, auth, user, t
         preview["rows"] = [["name", "town"], ["Ada", "Paris"]]
         conversion.info = {**conversion.info, "previews": {"plain": preview}}
         db.session.commit()
-    size = PREVIEW_TABLES.currsize
+    FRAGMENTS.clear()
     assert "<td>Paris</td>" in client.get(f"/convert/{public_id}").get_data(as_text=True)
-    assert PREVIEW_TABLES.currsize == size
+    assert not [key for key in FRAGMENTS if key[0] == "preview"]
 
 
 def test_kept_preview_tables_stay_within_their_bound(monkeypatch):
@@ -384,13 +384,95 @@ def test_kept_preview_tables_stay_within_their_bound(monkeypatch):
 
     from app import templating
 
-    monkeypatch.setattr(templating, "PREVIEW_TABLES", LRUCache(maxsize=5_000, getsizeof=len))
+    monkeypatch.setattr(templating, "FRAGMENTS", LRUCache(maxsize=5_000, getsizeof=len))
     for number in range(50):
         preview = {"key": f"k{number}", "rows": [[f"cell {number}"] * 10] * 10}
         assert f"cell {number}" in templating.cached_preview_table(preview)
-    assert templating.PREVIEW_TABLES.currsize <= 5_000
-    assert "k49" in templating.PREVIEW_TABLES and "k0" not in templating.PREVIEW_TABLES
+    assert templating.FRAGMENTS.currsize <= 5_000
+    assert ("preview", "k49") in templating.FRAGMENTS
+    assert ("preview", "k0") not in templating.FRAGMENTS
     # A table larger than the whole bound is written, not kept.
     huge = {"key": "huge", "rows": [["y" * 100] * 50] * 5}
     assert "y" * 100 in templating.cached_preview_table(huge)
-    assert "huge" not in templating.PREVIEW_TABLES
+    assert ("preview", "huge") not in templating.FRAGMENTS
+
+
+def options_of(page):
+    return re.search(r'<section id="options".*?</section>', page, re.S).group(0)
+
+
+def test_kept_options_are_what_a_fresh_page_shows(app, client, auth, user, tmp_path):
+    """The options block is kept by what it shows: every page, with the kept blocks of all
+    the other pages around, shows what it shows when nothing is kept."""
+    from app.templating import FRAGMENTS
+
+    from .test_convert import LEGACY
+
+    book = write_xlsx(
+        tmp_path / "book.xlsx",
+        {"Q1": [["a", "b"], [1, 2]], "Q2": [["c"], [3]], "Old": [["d"], [4]]},
+        hidden=("Old",),
+    )
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"Only": [["x", "y"], [1, 2]]})
+    text = tmp_path / "clients.csv"
+    text.write_bytes(LEGACY.encode("cp1252"))
+    # The same sheet names, but none hidden; the same one sheet, but a text file.
+    shown_all = write_xlsx(
+        tmp_path / "all.xlsx", {"Q1": [["a", "b"], [1, 2]], "Q2": [["c"], [3]], "Old": [["d"]]}
+    )
+    short_text = tmp_path / "Only.csv"
+    short_text.write_text("x,y\nab,cd\n", encoding="utf-8")  # nothing to detect
+    files = (book, plain, text, shown_all, short_text)
+    visitor = app.test_client()
+    anonymous = [public_id_of(upload(visitor, path)) for path in files]
+    auth.login()
+    mine = [public_id_of(upload(client, path)) for path in files]
+
+    def shown(who, url):
+        response = who.get(url)
+        assert response.status_code == 200, url
+        return options_of(response.get_data(as_text=True))
+
+    def check(pages):
+        fresh = []
+        for who, url in pages:
+            FRAGMENTS.clear()
+            fresh.append(shown(who, url))
+        for order in (pages, pages[::-1]):
+            FRAGMENTS.clear()
+            for who, url in order:
+                assert shown(who, url) == fresh[pages.index((who, url))], url
+        return fresh
+
+    pages = []
+    for number, public_id in enumerate(mine):
+        pages += [(client, f"/convert/{public_id}"), (client, f"/convert/{public_id}?sheet=Q2")]
+        pages += [(visitor, f"/convert/{anonymous[number]}")]
+    assert len(set(check(pages))) >= 6  # the pages differ, so the test can tell them apart
+    # Another output format and other options, remembered for this visitor's next pages.
+    data = {**FORM, "output_format": "json", "sheets": ["Only"], "delimiter": ";"}
+    client.post(f"/convert/{mine[1]}", data=data)
+    wait_for(app, mine[1])
+    check(pages)
+    assert [key for key in FRAGMENTS if key[0] == "options"]
+
+
+def test_options_with_errors_are_written_each_time_and_keep_the_values_sent(app, client, tmp_path):
+    from app.templating import FRAGMENTS
+
+    book = write_xlsx(tmp_path / "book.xlsx", {"Q1": [["a"], [1]], "Q2": [["b"], [2]]})
+    public_id = public_id_of(upload(client, book))
+    client.get(f"/convert/{public_id}")  # the good form's block is kept
+    FRAGMENTS_BEFORE = set(FRAGMENTS)
+    data = {**FORM, "sheets": ["Q2"], "skip_rows": "-1", "delimiter": "|"}
+    response = client.post(f"/convert/{public_id}", data=data)
+    assert response.status_code == 400
+    page = options_of(response.get_data(as_text=True))
+    assert 'value="-1"' in page and 'aria-invalid="true"' in page
+    assert '<option selected value="|">' in page and "Enter a number from 0" in page
+    assert 'value="Q2"\n' in page or 'value="Q2" checked' in page.replace("\n", " ").replace(
+        "  ", " "
+    )
+    assert set(FRAGMENTS) == FRAGMENTS_BEFORE
+    # The next good page is the kept one again, not the one with errors.
+    assert "aria-invalid" not in options_of(client.get(f"/convert/{public_id}").get_data(True))
