@@ -4,8 +4,8 @@
     .venv/bin/python bench/pages_bench.py --workers 2 --clients 8 --seconds 3 --rounds 5
     .venv/bin/python bench/pages_bench.py --only file,status   # the pages whose name has a word
 
-One gunicorn serves both the app (production config, SQLite) and, under /bare/, a bare
-Flask app whose one route renders a small template: the baseline. Client processes make
+One gunicorn serves both the app (wsgi.py, production config, SQLite) and, under /bare/, a
+bare Flask app whose one route renders a small template: the baseline. Client processes make
 requests for a fixed time per page, each on a new connection (gunicorn's sync workers close
 them anyway). The figures depend on the machine and its load; the ratios come from the same
 run and are what to compare. Signed-in pages use a session made in this process: the
@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 SERVER = """
 from flask import Flask, render_template_string
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from app import create_app
 
 bare = Flask("bare")
 
@@ -44,7 +43,8 @@ def index():
     )
 
 
-app = create_app("production")
+from wsgi import app  # Sheetport as gunicorn runs it: `gunicorn wsgi:app`
+
 app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/bare": bare.wsgi_app})
 """
 
@@ -97,11 +97,11 @@ def prepare(folder, rows):
         public_id = db.session.scalar(db.select(Conversion.public_id).limit(1))
         make_admin("admin@example.com", "a long password")
         db.engine.dispose()
-    client = app.test_client()
+    client = browser(app)
     cookie = log_in(client, "bench@example.com")
     wide = upload_wide(client, folder / "wide.xlsx")
     ordinary = upload_ordinary(client, folder / "quarterly report.xlsx")
-    admin_cookie = log_in(app.test_client(), "admin@example.com")
+    admin_cookie = log_in(browser(app), "admin@example.com")
     return {
         "cookie": cookie,
         "admin_cookie": admin_cookie,
@@ -109,6 +109,18 @@ def prepare(folder, rows):
         "wide": wide,
         "ordinary": ordinary,
     }
+
+
+# What the client processes send, as one browser would: a session made with another
+# User-Agent would be marked not fresh by Flask-Login on every request (a new cookie each).
+USER_AGENT = "pages-bench"
+HEADERS = {"Host": "localhost", "X-Forwarded-Proto": "https", "User-Agent": USER_AGENT}
+
+
+def browser(app):
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
+    return client
 
 
 def log_in(client, email):
@@ -179,7 +191,7 @@ def upload_wide(client, path, columns=2000, rows=100):
 
 
 def hammer(port, path, cookie, seconds, results):
-    headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+    headers = dict(HEADERS)
     if cookie:
         headers["Cookie"] = f"session={cookie}"
     done = errors = 0
@@ -217,12 +229,15 @@ def measure(port, path, cookie, clients, seconds):
 
 def page_size(port, path, cookie):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+    headers = dict(HEADERS)
     if cookie:
         headers["Cookie"] = f"session={cookie}"
     connection.request("GET", path, headers=headers)
-    body = connection.getresponse().read()
+    response = connection.getresponse()
+    body = response.read()
     connection.close()
+    if cookie and response.getheader("Set-Cookie"):
+        raise SystemExit(f"{path} sets a new session cookie on every request")
     return len(body)
 
 
