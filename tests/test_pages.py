@@ -476,3 +476,21 @@ def test_options_with_errors_are_written_each_time_and_keep_the_values_sent(app,
     assert set(FRAGMENTS) == FRAGMENTS_BEFORE
     # The next good page is the kept one again, not the one with errors.
     assert "aria-invalid" not in options_of(client.get(f"/convert/{public_id}").get_data(True))
+
+
+def test_the_admin_conversions_list_makes_the_same_queries_for_2_rows_as_for_25(
+    app, client, auth, admin, make_user
+):
+    owner = make_user(email="owner@example.com")
+    add_conversions(app, owner.email, 2)
+    auth.login(email=admin.email)
+    client.get("/admin/conversions")  # the first page after login records the visit
+    with statements(app) as few:
+        client.get("/admin/conversions")
+    add_conversions(app, owner.email, 25)
+    with statements(app) as many:
+        page = client.get("/admin/conversions").get_data(as_text=True)
+    assert len(many) == len(few), many  # each row's owner comes with it
+    rows = [s for s in many if s.startswith("SELECT conversions.")]
+    assert len(rows) == 1 and not re.search(r"conversions\.(info|warnings)\b", rows[0])
+    assert page.count("owner@example.com") == 25
