@@ -494,3 +494,34 @@ def test_the_admin_conversions_list_makes_the_same_queries_for_2_rows_as_for_25(
     rows = [s for s in many if s.startswith("SELECT conversions.")]
     assert len(rows) == 1 and not re.search(r"conversions\.(info|warnings)\b", rows[0])
     assert page.count("owner@example.com") == 25
+
+
+def test_the_admin_dashboard_counts_in_three_queries(app, client, auth, admin, make_user):
+    from app.models import Message
+
+    make_user(email="new@example.com", confirmed=False)
+    owner = make_user(email="owner@example.com")
+    add_conversions(app, owner.email, 3)  # done, today
+    with app.app_context():
+        rows = db.session.scalars(db.select(Conversion).order_by(Conversion.id)).all()
+        rows[0].status, rows[1].status = "failed", "queued"
+        rows[2].created_at = utcnow() - timedelta(days=3)  # this week, not today
+        db.session.add(Message(name="L", email="l@example.com", subject="Hi", body="Hello"))
+        db.session.add(
+            Message(name="M", email="m@example.com", subject="Hi", body="Hello", read=True)
+        )
+        db.session.commit()
+    auth.login(email=admin.email)
+    client.get("/admin/")  # the first page after login records the visit
+    with statements(app) as seen:
+        page = client.get("/admin/").get_data(as_text=True)
+    figures = re.findall(r'data-testid="figure">([^<]*)<', page)
+    labels = ["Users", "Confirmed", "New this week", "Conversions today", "This week"]
+    labels += ["Failed", "Running", "Queued", "Storage used", "Unread messages"]
+    shown = dict(zip(labels, figures, strict=True))
+    assert shown["Users"] == "3" and shown["Confirmed"] == "2" and shown["New this week"] == "3"
+    assert shown["Conversions today"] == "2" and shown["This week"] == "3"
+    assert (shown["Failed"], shown["Running"], shown["Queued"]) == ("1", "0", "1")
+    assert shown["Unread messages"] == "1"
+    counting = [s for s in seen if "count(" in s]
+    assert len(counting) == 3, counting
