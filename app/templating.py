@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from cachetools import LRUCache
-from flask import request, url_for
+from flask import current_app, has_request_context, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.security import safe_join
 from wtforms import SelectChoice
@@ -311,6 +311,26 @@ def form_state(form):
             choices = tuple((c.value, c.label) for c in choices)
         state.append((field.name, repr(field.data), repr(field.raw_data), repr(choices)))
     return tuple(state)
+
+
+# Addresses that depend on nothing but the app's mount point: the nav's links and the static
+# files (with their ?v= digest) are a dozen url_for calls on every page, built once here.
+FIXED_URLS = {}
+
+
+def template_url_for(endpoint, **values):
+    """url_for for templates: a link to a page without arguments, or to a static file, is
+    built once per process and mount point (outside debug mode, where files change)."""
+    fixed = not values or (endpoint == "static" and set(values) == {"filename"})
+    if not fixed or endpoint.startswith(".") or current_app.debug or not has_request_context():
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, values.get("filename"))
+    url = FIXED_URLS.get(key)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(FIXED_URLS) < 1000:
+            FIXED_URLS[key] = url
+    return url
 
 
 URL_MARKER = "sheetport0url0marker"

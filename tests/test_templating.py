@@ -203,3 +203,43 @@ def test_an_invalid_field_shows_its_errors_and_keeps_its_value(app):
     assert '<div id="skip_rows-error" class="invalid-feedback d-block">Enter a number' in skip_rows
     assert "is-invalid" in skip_rows and "autofocus" not in delimiter
     assert '<option selected value=";">' in delimiter and "is-invalid" not in delimiter
+
+
+def test_template_url_for_builds_fixed_addresses_once_per_mount_point(tmp_path, monkeypatch):
+    from flask import url_for
+
+    from app import create_app
+    from app.templating import FIXED_URLS, template_url_for
+
+    monkeypatch.setenv("SHEETPORT_INSTANCE_PATH", str(tmp_path))
+    app = create_app("production", {"SECRET_KEY": "x" * 32, "SITE_URL": "https://localhost"})
+    assert app.jinja_env.globals["url_for"] is template_url_for
+    FIXED_URLS.clear()
+    for root in ("", "/sheetport"):
+        with app.test_request_context("/help", base_url=f"https://localhost{root}/"):
+            for endpoint, values in [
+                ("main.help", {}),
+                ("static", {"filename": "css/app.css"}),
+                ("main.help", {"_anchor": "privacy"}),  # not kept
+                ("convert.show", {"public_id": "abc"}),  # not kept
+            ]:
+                first = template_url_for(endpoint, **values)
+                assert first == template_url_for(endpoint, **values) == url_for(endpoint, **values)
+                assert first.startswith(f"{root}/")
+    assert sorted(FIXED_URLS) == [
+        ("", "main.help", None),
+        ("", "static", "css/app.css"),
+        ("/sheetport", "main.help", None),
+        ("/sheetport", "static", "css/app.css"),
+    ]
+    assert "?v=" in FIXED_URLS["", "static", "css/app.css"]
+
+
+def test_template_url_for_keeps_nothing_in_debug_mode(app):
+    from app.templating import FIXED_URLS, template_url_for
+
+    app.debug = True
+    FIXED_URLS.clear()
+    with app.test_request_context("/"):
+        assert template_url_for("static", filename="css/app.css").startswith("/static/css/")
+    assert not FIXED_URLS
