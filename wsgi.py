@@ -4,8 +4,15 @@ FLASK_CONFIG chooses the configuration; a server started without it runs the
 production one, which refuses to start without SECRET_KEY.
 """
 
+import gc
 import os
 
 from app import create_app
 
 app = create_app(os.environ.get("FLASK_CONFIG") or "production")
+
+# What starting made (modules, the app, its routes) lives as long as the process: out of the
+# collector's way, a full collection walks the objects of requests, not 130,000 more (in a
+# gunicorn worker it took 110 ms, once every few hundred page views). Under --preload the
+# workers share these pages with the master, too.
+gc.freeze()

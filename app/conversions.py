@@ -9,6 +9,7 @@ app/errors.py turns into a page or a problem document. Running a conversion is t
 work (app/jobs.py); where files live, the storage's (app/storage.py).
 """
 
+import secrets
 import time
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
@@ -194,7 +195,7 @@ def receive_upload(file, owner, look_inside=True):
     details = asdict(info)
     if not look_inside:
         del details["sheets"]  # not read yet: see inspected()
-    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
+    details["previews"] = {shown.sheet: preview_record(shown)} if shown else {}
     conversion = Conversion(
         original_name=name,
         stored_name=stored,
@@ -298,6 +299,8 @@ FIND_QUERY = (
     .options(defer(Conversion.info))
     .where(Conversion.public_id == bindparam("public_id"))
 )
+# The file's page reads `info` at once: in the same query, not a second one.
+DETAILS_QUERY = select(Conversion).where(Conversion.public_id == bindparam("public_id"))
 # The status poll comes once a second from every open page: it reads these columns only.
 STATUS_COLUMNS = (
     Conversion.status,
@@ -330,6 +333,11 @@ def find(public_id, owner, query=FIND_QUERY):
 def status_of(public_id, owner):
     """find() for the status poll, with only STATUS_COLUMNS loaded."""
     return find(public_id, owner, STATUS_QUERY)
+
+
+def find_inspected(public_id, owner):
+    """find() and inspected() for a page that shows the file, `info` read in one query."""
+    return inspected(find(public_id, owner, DETAILS_QUERY))
 
 
 def reclaimed_if_lapsed(conversion):
@@ -401,9 +409,19 @@ def sheet_preview(conversion, sheet):
                 )
         except SheetError as error:
             raise OptionsRefused(str(error)) from None
-        conversion.info = {**conversion.info, "previews": {**previews, sheet: asdict(shown)}}
+        conversion.info = {
+            **conversion.info,
+            "previews": {**previews, sheet: preview_record(shown)},
+        }
         db.session.commit()
     return conversion.info["previews"][sheet]
+
+
+def preview_record(shown):
+    """A preview as kept with the conversion. Its key names this very preview: a page may
+    keep its table's HTML under it (app/templating.py), and a new reading of the file makes
+    a new key, so no process shows an old table."""
+    return {**asdict(shown), "key": secrets.token_urlsafe(12)}
 
 
 def read_as(conversion, input_encoding):
@@ -422,7 +440,7 @@ def read_as(conversion, input_encoding):
     except SheetError as error:
         raise UploadRefused(str(error)) from None
     details = asdict(info)
-    details["previews"] = {shown.sheet: asdict(shown)} if shown else {}
+    details["previews"] = {shown.sheet: preview_record(shown)} if shown else {}
     details["input_encoding"] = input_encoding
     conversion.info = details
     db.session.commit()

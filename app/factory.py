@@ -85,12 +85,16 @@ def register_blueprints(app):
 
 def register_template_helpers(app):
     from .errors import format_size
-    from .sheets.values import column_letter
     from .templating import (
         StaticVersions,
+        cached_preview_table,
         field_attrs,
+        form_field,
+        form_state,
         invalid_fields,
+        kept_block,
         table_cells,
+        template_url_for,
         url_maker,
         when,
     )
@@ -100,11 +104,15 @@ def register_template_helpers(app):
     app.jinja_env.filters["table_cells"] = table_cells
     app.jinja_env.globals["site_url_for"] = site_url_for
     app.jinja_env.globals["field_attrs"] = field_attrs
+    app.jinja_env.globals["form_field"] = form_field
     app.jinja_env.globals["invalid_fields"] = invalid_fields
     app.jinja_env.globals["when"] = when
     app.jinja_env.globals["url_maker"] = url_maker
     StaticVersions(app)
-    app.jinja_env.globals["column_letters"] = lambda count: [column_letter(i) for i in range(count)]
+    app.jinja_env.globals["preview_table"] = cached_preview_table
+    app.jinja_env.globals["kept_block"] = kept_block
+    app.jinja_env.globals["form_state"] = form_state
+    app.jinja_env.globals["url_for"] = template_url_for
 
 
 def register_shell_context(app):

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer, joinedload
 from werkzeug.security import generate_password_hash
 
 from . import conversions
@@ -123,7 +124,17 @@ class ConversionFilters:
             self.since = None
 
     def query(self):
-        query = select(Conversion).order_by(Conversion.created_at.desc(), Conversion.id.desc())
+        # The list shows neither the file's details (the cached previews: kilobytes a row)
+        # nor its warnings; each row's owner comes in the same query.
+        query = (
+            select(Conversion)
+            .options(
+                defer(Conversion.info),
+                defer(Conversion.warnings),
+                joinedload(Conversion.user).load_only(User.email),
+            )
+            .order_by(Conversion.created_at.desc(), Conversion.id.desc())
+        )
         if self.status:
             query = query.where(Conversion.status == self.status)
         if self.format:

@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/pages_bench.py                  # 2 workers, 4 clients
     .venv/bin/python bench/pages_bench.py --workers 2 --clients 8 --seconds 3 --rounds 5
+    .venv/bin/python bench/pages_bench.py --only file,status   # the pages whose name has a word
 
-One gunicorn serves both the app (production config, SQLite) and, under /bare/, a bare
-Flask app whose one route renders a small template: the baseline. Client processes make
+One gunicorn serves both the app (wsgi.py, production config, SQLite) and, under /bare/, a
+bare Flask app whose one route renders a small template: the baseline. Client processes make
 requests for a fixed time per page, each on a new connection (gunicorn's sync workers close
 them anyway). The figures depend on the machine and its load; the ratios come from the same
-run and are what to compare. Signed-in pages use a session made in this process.
+run and are what to compare. Signed-in pages use a session made in this process: the
+bench's user owns the history's conversions, an ordinary workbook (3 sheets of 10 columns
+and 200 rows, converted) and a 2,000-column one; an admin sees the admin pages.
 """
 
 import argparse
@@ -15,6 +18,7 @@ import http.client
 import multiprocessing
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 SERVER = """
 from flask import Flask, render_template_string
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from app import create_app
 
 bare = Flask("bare")
 
@@ -41,7 +44,8 @@ def index():
     )
 
 
-app = create_app("production")
+from wsgi import app  # Sheetport as gunicorn runs it: `gunicorn wsgi:app`
+
 app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/bare": bare.wsgi_app})
 """
 
@@ -55,8 +59,10 @@ def free_port():
 
 
 def prepare(folder, rows):
-    """A database with an account holding `rows` conversions; returns (cookie, public_id)."""
+    """A database with an account holding `rows` conversions, an ordinary converted workbook
+    and a wide one, and an admin; returns their cookies and public ids (a dict)."""
     from app import create_app
+    from app.cli import make_admin
     from app.extensions import db
     from app.models import Conversion, Role, User, utcnow
 
@@ -90,16 +96,81 @@ def prepare(folder, rows):
             )
         db.session.commit()
         public_id = db.session.scalar(db.select(Conversion.public_id).limit(1))
+        make_admin("admin@example.com", "a long password")
         db.engine.dispose()
+    client = browser(app)
+    cookie = log_in(client, "bench@example.com")
+    wide = upload_wide(client, folder / "wide.xlsx")
+    ordinary = upload_ordinary(client, folder / "quarterly report.xlsx")
+    admin_cookie = log_in(browser(app), "admin@example.com")
+    return {
+        "cookie": cookie,
+        "admin_cookie": admin_cookie,
+        "public_id": public_id,
+        "wide": wide,
+        "ordinary": ordinary,
+    }
+
+
+# What the client processes send, as one browser would: a session made with another
+# User-Agent would be marked not fresh by Flask-Login on every request (a new cookie each).
+USER_AGENT = "pages-bench"
+HEADERS = {"Host": "localhost", "X-Forwarded-Proto": "https", "User-Agent": USER_AGENT}
+
+
+def browser(app):
     client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
+    return client
+
+
+def log_in(client, email):
+    """The session cookie of a signed-in browser: after its first page, which adds the CSRF
+    token that every page's forms use (without it, each page would make a new one)."""
     response = client.post(
         "/auth/login",
-        data={"email": "bench@example.com", "password": "a long password"},
+        data={"email": email, "password": "a long password"},
         base_url="https://localhost",
     )
     cookie = re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
-    wide = upload_wide(client, folder / "wide.xlsx")
-    return cookie, public_id, wide
+    response = client.get("/", base_url="https://localhost")
+    found = re.search(r"session=([^;]+)", response.headers.get("Set-Cookie", ""))
+    return found.group(1) if found else cookie
+
+
+def upload_ordinary(client, path, sheets=3, columns=10, rows=200):
+    """A workbook like most uploads (names, dates, numbers), uploaded and converted to CSV
+    by the bench's user; returns its public id once the conversion is done."""
+    from datetime import date
+
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(path) as book:
+        dates = book.add_format({"num_format": "yyyy-mm-dd"})
+        for number in range(sheets):
+            sheet = book.add_worksheet(f"Q{number + 1} sales")
+            sheet.write_row(0, 0, [f"Column {c + 1}" for c in range(columns)])
+            for r in range(1, rows):
+                sheet.write_row(r, 0, [f"Customer {r}", r * 7 % 101, r * 1.25])
+                sheet.write_datetime(r, 3, date(2026, 1 + r % 12, 1 + r % 28), dates)
+                sheet.write_row(r, 4, [f"text {r}-{c}" for c in range(4, columns)])
+    with open(path, "rb") as file:
+        response = client.post(
+            "/convert",
+            data={"file": (file, path.name), "output_format": "csv", "quick": "1"},
+            content_type="multipart/form-data",
+            base_url="https://localhost",
+        )
+    public_id = response.headers["Location"].rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = client.get(f"/convert/{public_id}/status", base_url="https://localhost").json
+        if status["status"] == "done":
+            return public_id
+        if status["status"] == "failed":
+            raise SystemExit(f"the ordinary workbook's conversion failed: {status['error']}")
+        time.sleep(0.1)
+    raise SystemExit("the ordinary workbook's conversion did not finish in 60 s")
 
 
 def upload_wide(client, path, columns=2000, rows=100):
@@ -121,7 +192,7 @@ def upload_wide(client, path, columns=2000, rows=100):
 
 
 def hammer(port, path, cookie, seconds, results):
-    headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+    headers = dict(HEADERS)
     if cookie:
         headers["Cookie"] = f"session={cookie}"
     done = errors = 0
@@ -159,12 +230,15 @@ def measure(port, path, cookie, clients, seconds):
 
 def page_size(port, path, cookie):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+    headers = dict(HEADERS)
     if cookie:
         headers["Cookie"] = f"session={cookie}"
     connection.request("GET", path, headers=headers)
-    body = connection.getresponse().read()
+    response = connection.getresponse()
+    body = response.read()
     connection.close()
+    if cookie and response.getheader("Set-Cookie"):
+        raise SystemExit(f"{path} sets a new session cookie on every request")
     return len(body)
 
 
@@ -175,6 +249,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=2, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="page/baseline alternations")
     parser.add_argument("--rows", type=int, default=30, help="conversions on the history page")
+    parser.add_argument(
+        "--only", default="", help="comma-separated words: measure the pages whose name has one"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pages-bench-"))
     os.environ.update(
@@ -184,7 +261,8 @@ def main():
         DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite'}",
         CLEANUP_INTERVAL_MINUTES="0",
     )
-    cookie, public_id, wide_id = prepare(folder, args.rows)
+    made = prepare(folder, args.rows)
+    cookie, admin_cookie, public_id = made["cookie"], made["admin_cookie"], made["public_id"]
     (folder / "bench_server.py").write_text(SERVER)
     port = free_port()
     server = subprocess.Popen(
@@ -211,8 +289,22 @@ def main():
             ("login", "/auth/login", None),
             ("status JSON (signed in)", f"/convert/{public_id}/status", cookie),
             (f"history, {args.rows} rows (signed in)", "/history", cookie),
-            ("a 2,000-column upload's page (signed in)", f"/convert/{wide_id}", cookie),
+            (
+                "an ordinary file's page, 3 sheets, done (signed in)",
+                f"/convert/{made['ordinary']}",
+                cookie,
+            ),
+            ("a 2,000-column upload's page (signed in)", f"/convert/{made['wide']}", cookie),
+            ("register", "/auth/register", None),
+            ("contact", "/contact", None),
+            ("help", "/help", None),
+            ("account (signed in)", "/profile", cookie),
+            ("admin dashboard (admin)", "/admin/", admin_cookie),
+            ("admin conversions (admin)", "/admin/conversions", admin_cookie),
         ]
+        if args.only:
+            words = args.only.split(",")
+            pages = pages[:1] + [page for page in pages[1:] if any(w in page[0] for w in words)]
         for _, path, page_cookie in pages:  # warm every worker
             measure(port, path, page_cookie, args.clients, 0.5)
         print(
@@ -240,6 +332,7 @@ def main():
     finally:
         server.terminate()
         server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

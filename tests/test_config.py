@@ -64,3 +64,33 @@ def test_trusted_proxies_read_forwarded_address(tmp_path, monkeypatch):
 
     response = app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"})
     assert response.text == "203.0.113.9"
+
+
+def test_the_wsgi_entry_point_moves_what_starting_made_out_of_the_collectors_way(tmp_path):
+    """gunicorn's workers import wsgi.py: the app and its modules are frozen (gc.freeze),
+    so full collections during requests do not walk them."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "FLASK_CONFIG": "production",
+        "SECRET_KEY": "x" * 32,
+        "SITE_URL": "https://localhost",
+        "SHEETPORT_INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'wsgi.sqlite'}",
+    }
+    script = "import gc, wsgi; print(gc.get_freeze_count(), wsgi.app.name)"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    frozen, name = done.stdout.split()
+    assert int(frozen) > 50_000 and name == "app.factory"

@@ -290,3 +290,238 @@ def test_the_status_poll_fails_a_job_whose_lease_lapsed(app, client, tmp_path):
         db.session.commit()
     answer = client.get(f"/convert/{public_id}/status").json
     assert answer["status"] == "failed" and "the server running it stopped" in answer["error"]
+
+
+# --- the preview table's HTML, kept per process under the preview's key ---------------------
+
+OLD_PREVIEW_LOOP = """
+{%- set shown_columns = preview.shown_columns or preview.total_columns or (preview.rows[0]|length if preview.rows else 0) -%}
+<thead><tr><th scope="col"><span class="visually-hidden">Row</span></th>
+  {% for letter in column_letters(shown_columns) %}<th scope="col">{{ letter }}</th>{% endfor %}
+</tr></thead>
+<tbody>
+{% for row in preview.rows %}
+  <tr><th scope="row">{{ loop.index }}</th>{{ row|table_cells }}</tr>
+{% endfor %}
+</tbody>
+"""
+
+
+@pytest.mark.parametrize(
+    "preview",
+    [
+        {"rows": [["a", "<b>", 'say "hi"'], ["1", "2", "3"]], "total_columns": 3},
+        {"rows": [["x"] * 30] * 3, "total_columns": 2000, "shown_columns": 30},
+        {"rows": [], "total_columns": 0},
+        {"rows": [["only"]]},
+    ],
+)
+def test_the_preview_table_is_what_the_template_loop_wrote(app, preview):
+    from app.templating import column_letters, preview_table
+
+    old = app.jinja_env.from_string(OLD_PREVIEW_LOOP).render(
+        preview=preview, column_letters=column_letters
+    )
+
+    def tidy(html):
+        return re.sub(r">\s+<", "><", str(html)).strip()
+
+    assert tidy(preview_table(preview)) == tidy(old)
+
+
+def test_a_preview_table_is_kept_and_a_new_reading_of_the_file_shows_new_cells(
+    app, client, tmp_path
+):
+    from app.templating import FRAGMENTS
+
+    from .test_convert import LEGACY
+
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    first = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    key = fetch(app, Conversion, public_id=public_id).info["previews"]["clients"]["key"]
+    assert "Besançon" in first and "Besançon" in FRAGMENTS["preview", key]
+    second = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert table_of(second) == table_of(first) and str(FRAGMENTS["preview", key]) in second
+    # Read again in another encoding (by any process): a new preview, under a new key.
+    client.post(f"/convert/{public_id}/read-as", data={"read-input_encoding": "cp775"})
+    again = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    new_key = fetch(app, Conversion, public_id=public_id).info["previews"]["clients"]["key"]
+    assert new_key != key and "Besanńon" in again and "Besançon" not in again
+    # Deleted: nothing of it is shown again, whatever this process keeps.
+    client.post(f"/convert/{public_id}/delete")
+    assert client.get(f"/convert/{public_id}").status_code == 404
+
+
+def table_of(page):
+    return re.search(r"<table .*</table>", page, re.S).group(0)
+
+
+def test_a_preview_without_a_key_is_written_each_time(app, client, auth, user, tmp_path):
+    """Rows written before previews had keys (or by other code) are never kept."""
+    from app.templating import FRAGMENTS
+
+    source = tmp_path / "plain.csv"
+    source.write_text("name,town\nAda,London\n", encoding="utf-8")
+    public_id = public_id_of(upload(client, source))
+    with app.app_context():
+        conversion = db.session.scalar(
+            db.select(Conversion).where(Conversion.public_id == public_id)
+        )
+        preview = dict(conversion.info["previews"]["plain"])
+        del preview["key"]
+        preview["rows"] = [["name", "town"], ["Ada", "Paris"]]
+        conversion.info = {**conversion.info, "previews": {"plain": preview}}
+        db.session.commit()
+    FRAGMENTS.clear()
+    assert "<td>Paris</td>" in client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert not [key for key in FRAGMENTS if key[0] == "preview"]
+
+
+def test_kept_preview_tables_stay_within_their_bound(monkeypatch):
+    from cachetools import LRUCache
+
+    from app import templating
+
+    monkeypatch.setattr(templating, "FRAGMENTS", LRUCache(maxsize=5_000, getsizeof=len))
+    for number in range(50):
+        preview = {"key": f"k{number}", "rows": [[f"cell {number}"] * 10] * 10}
+        assert f"cell {number}" in templating.cached_preview_table(preview)
+    assert templating.FRAGMENTS.currsize <= 5_000
+    assert ("preview", "k49") in templating.FRAGMENTS
+    assert ("preview", "k0") not in templating.FRAGMENTS
+    # A table larger than the whole bound is written, not kept.
+    huge = {"key": "huge", "rows": [["y" * 100] * 50] * 5}
+    assert "y" * 100 in templating.cached_preview_table(huge)
+    assert ("preview", "huge") not in templating.FRAGMENTS
+
+
+def options_of(page):
+    return re.search(r'<section id="options".*?</section>', page, re.S).group(0)
+
+
+def test_kept_options_are_what_a_fresh_page_shows(app, client, auth, user, tmp_path):
+    """The options block is kept by what it shows: every page, with the kept blocks of all
+    the other pages around, shows what it shows when nothing is kept."""
+    from app.templating import FRAGMENTS
+
+    from .test_convert import LEGACY
+
+    book = write_xlsx(
+        tmp_path / "book.xlsx",
+        {"Q1": [["a", "b"], [1, 2]], "Q2": [["c"], [3]], "Old": [["d"], [4]]},
+        hidden=("Old",),
+    )
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"Only": [["x", "y"], [1, 2]]})
+    text = tmp_path / "clients.csv"
+    text.write_bytes(LEGACY.encode("cp1252"))
+    # The same sheet names, but none hidden; the same one sheet, but a text file.
+    shown_all = write_xlsx(
+        tmp_path / "all.xlsx", {"Q1": [["a", "b"], [1, 2]], "Q2": [["c"], [3]], "Old": [["d"]]}
+    )
+    short_text = tmp_path / "Only.csv"
+    short_text.write_text("x,y\nab,cd\n", encoding="utf-8")  # nothing to detect
+    files = (book, plain, text, shown_all, short_text)
+    visitor = app.test_client()
+    anonymous = [public_id_of(upload(visitor, path)) for path in files]
+    auth.login()
+    mine = [public_id_of(upload(client, path)) for path in files]
+
+    def shown(who, url):
+        response = who.get(url)
+        assert response.status_code == 200, url
+        return options_of(response.get_data(as_text=True))
+
+    def check(pages):
+        fresh = []
+        for who, url in pages:
+            FRAGMENTS.clear()
+            fresh.append(shown(who, url))
+        for order in (pages, pages[::-1]):
+            FRAGMENTS.clear()
+            for who, url in order:
+                assert shown(who, url) == fresh[pages.index((who, url))], url
+        return fresh
+
+    pages = []
+    for number, public_id in enumerate(mine):
+        pages += [(client, f"/convert/{public_id}"), (client, f"/convert/{public_id}?sheet=Q2")]
+        pages += [(visitor, f"/convert/{anonymous[number]}")]
+    assert len(set(check(pages))) >= 6  # the pages differ, so the test can tell them apart
+    # Another output format and other options, remembered for this visitor's next pages.
+    data = {**FORM, "output_format": "json", "sheets": ["Only"], "delimiter": ";"}
+    client.post(f"/convert/{mine[1]}", data=data)
+    wait_for(app, mine[1])
+    check(pages)
+    assert [key for key in FRAGMENTS if key[0] == "options"]
+
+
+def test_options_with_errors_are_written_each_time_and_keep_the_values_sent(app, client, tmp_path):
+    from app.templating import FRAGMENTS
+
+    book = write_xlsx(tmp_path / "book.xlsx", {"Q1": [["a"], [1]], "Q2": [["b"], [2]]})
+    public_id = public_id_of(upload(client, book))
+    client.get(f"/convert/{public_id}")  # the good form's block is kept
+    FRAGMENTS_BEFORE = set(FRAGMENTS)
+    data = {**FORM, "sheets": ["Q2"], "skip_rows": "-1", "delimiter": "|"}
+    response = client.post(f"/convert/{public_id}", data=data)
+    assert response.status_code == 400
+    page = options_of(response.get_data(as_text=True))
+    assert 'value="-1"' in page and 'aria-invalid="true"' in page
+    assert '<option selected value="|">' in page and "Enter a number from 0" in page
+    assert 'value="Q2"\n' in page or 'value="Q2" checked' in page.replace("\n", " ").replace(
+        "  ", " "
+    )
+    assert set(FRAGMENTS) == FRAGMENTS_BEFORE
+    # The next good page is the kept one again, not the one with errors.
+    assert "aria-invalid" not in options_of(client.get(f"/convert/{public_id}").get_data(True))
+
+
+def test_the_admin_conversions_list_makes_the_same_queries_for_2_rows_as_for_25(
+    app, client, auth, admin, make_user
+):
+    owner = make_user(email="owner@example.com")
+    add_conversions(app, owner.email, 2)
+    auth.login(email=admin.email)
+    client.get("/admin/conversions")  # the first page after login records the visit
+    with statements(app) as few:
+        client.get("/admin/conversions")
+    add_conversions(app, owner.email, 25)
+    with statements(app) as many:
+        page = client.get("/admin/conversions").get_data(as_text=True)
+    assert len(many) == len(few), many  # each row's owner comes with it
+    rows = [s for s in many if s.startswith("SELECT conversions.")]
+    assert len(rows) == 1 and not re.search(r"conversions\.(info|warnings)\b", rows[0])
+    assert page.count("owner@example.com") == 25
+
+
+def test_the_admin_dashboard_counts_in_three_queries(app, client, auth, admin, make_user):
+    from app.models import Message
+
+    make_user(email="new@example.com", confirmed=False)
+    owner = make_user(email="owner@example.com")
+    add_conversions(app, owner.email, 3)  # done, today
+    with app.app_context():
+        rows = db.session.scalars(db.select(Conversion).order_by(Conversion.id)).all()
+        rows[0].status, rows[1].status = "failed", "queued"
+        rows[2].created_at = utcnow() - timedelta(days=3)  # this week, not today
+        db.session.add(Message(name="L", email="l@example.com", subject="Hi", body="Hello"))
+        db.session.add(
+            Message(name="M", email="m@example.com", subject="Hi", body="Hello", read=True)
+        )
+        db.session.commit()
+    auth.login(email=admin.email)
+    client.get("/admin/")  # the first page after login records the visit
+    with statements(app) as seen:
+        page = client.get("/admin/").get_data(as_text=True)
+    figures = re.findall(r'data-testid="figure">([^<]*)<', page)
+    labels = ["Users", "Confirmed", "New this week", "Conversions today", "This week"]
+    labels += ["Failed", "Running", "Queued", "Storage used", "Unread messages"]
+    shown = dict(zip(labels, figures, strict=True))
+    assert shown["Users"] == "3" and shown["Confirmed"] == "2" and shown["New this week"] == "3"
+    assert shown["Conversions today"] == "2" and shown["This week"] == "3"
+    assert (shown["Failed"], shown["Running"], shown["Queued"]) == ("1", "0", "1")
+    assert shown["Unread messages"] == "1"
+    counting = [s for s in seen if "count(" in s]
+    assert len(counting) == 3, counting

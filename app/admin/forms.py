@@ -1,17 +1,18 @@
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
+from ..forms import AppForm
 
-class UserEditForm(FlaskForm):
+
+class UserEditForm(AppForm):
     role = SelectField("Role", coerce=int)
     active = BooleanField("Active (may sign in)")
     confirmed = BooleanField("Email address confirmed")
     submit = SubmitField("Save")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(AppForm):
     allow_anonymous = BooleanField("Visitors without an account may convert")
     upload_limit_anonymous_mb = IntegerField(
         "Upload limit without an account (MB)",

@@ -1,7 +1,7 @@
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from ..forms import AppForm
 from ..sheets.names import visible_text
 
 EXPIRY_CHOICES = [
@@ -13,7 +13,7 @@ EXPIRY_CHOICES = [
 ]
 
 
-class TokenForm(FlaskForm):
+class TokenForm(AppForm):
     name = StringField(
         "Token name",
         validators=[

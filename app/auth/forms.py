@@ -1,8 +1,8 @@
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from ..forms import AppForm
 from ..models import User
 from ..sheets.names import visible_text
 
@@ -33,7 +33,7 @@ def new_password_fields(label="Password"):
     return password, confirm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     # No syntax check here: any address that has an account may log in.
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
@@ -41,7 +41,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(AppForm):
     name = StringField(
         "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
     )
@@ -50,7 +50,7 @@ class RegistrationForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AppForm):
     old_password = PasswordField("Current password", validators=[DataRequired()])
     password, password2 = new_password_fields("New password")
     submit = SubmitField("Change password")
@@ -60,17 +60,17 @@ class ChangePasswordForm(FlaskForm):
             raise ValidationError("That is not your current password.")
 
 
-class PasswordResetRequestForm(FlaskForm):
+class PasswordResetRequestForm(AppForm):
     email = email_field()
     submit = SubmitField("Email me a reset link")
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(AppForm):
     password, password2 = new_password_fields("New password")
     submit = SubmitField("Set new password")
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(AppForm):
     email = email_field("New email")
     password = PasswordField("Current password", validators=[DataRequired()])
     submit = SubmitField("Send confirmation link")

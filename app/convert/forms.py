@@ -1,6 +1,5 @@
 import codecs
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -12,6 +11,8 @@ from wtforms import (
     SubmitField,
 )
 from wtforms.validators import InputRequired, NumberRange, ValidationError
+
+from ..forms import AppForm
 
 
 def choices(*pairs):
@@ -26,14 +27,14 @@ FORMATS = choices(
 )
 
 
-class UploadForm(FlaskForm):
+class UploadForm(AppForm):
     file = FileField("Choose a file", validators=[FileRequired("Choose a file to upload.")])
     output_format = SelectField("Convert to", choices=FORMATS, default="csv")
     preview = SubmitField("Upload and preview")
     quick = SubmitField("Convert right away")
 
 
-class OptionsForm(FlaskForm):
+class OptionsForm(AppForm):
     output_format = SelectField("Convert to", choices=FORMATS)
     sheets = SelectMultipleField("Sheets", choices=[])
     all_sheets = BooleanField("All sheets")
@@ -228,7 +229,7 @@ READ_AS = choices(
 )
 
 
-class ReadAsForm(FlaskForm):
+class ReadAsForm(AppForm):
     """Read a text file again in another encoding ("Letters look wrong? Change this.")."""
 
     input_encoding = SelectField("Read file as", choices=READ_AS)

@@ -67,7 +67,7 @@ def chosen_format():
 def owned(public_id):
     """The visitor's conversion, with its sheets read (404 for anyone else's, 410 once
     expired: see conversions.find)."""
-    return conversions.inspected(conversions.find(public_id, visitor.owner()))
+    return conversions.find_inspected(public_id, visitor.owner())
 
 
 @bp.route("/convert/<public_id>", methods=["GET", "POST"])

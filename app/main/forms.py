@@ -1,11 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
+from ..forms import AppForm
 from ..sheets.names import visible_text
 
 
-class ContactForm(FlaskForm):
+class ContactForm(AppForm):
     name = StringField(
         "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
     )
@@ -30,7 +30,7 @@ class ContactForm(FlaskForm):
     submit = SubmitField("Send message")
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(AppForm):
     name = StringField(
         "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
     )
