@@ -738,3 +738,22 @@ def test_files_missing_from_storage_answer_410_and_fail_jobs(app, client, workbo
     assert client.get(f"/convert/{public_id}").status_code == 200  # the page says why
     assert client.post(f"/convert/{public_id}/delete").status_code == 302
     assert stored_files(app) == []
+
+
+def test_converting_while_a_conversion_runs_answers_409_with_the_page(app, client, tmp_path):
+    source = tmp_path / "clients.csv"
+    source.write_bytes(LEGACY.encode("cp1252"))
+    public_id = public_id_of(upload(client, source))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status = Conversion.RUNNING
+        conversion.lease_expires_at = utcnow() + timedelta(hours=1)  # a runner holds it
+        db.session.commit()
+    response = client.post(
+        f"/convert/{public_id}",
+        data={**FORM, "sheets": ["clients"]},
+    )
+    assert response.status_code == 409
+    assert b"This file is already being converted." in response.data
+    assert b'id="options-form"' in response.data
+    assert fetch(app, Conversion, public_id=public_id).status == Conversion.RUNNING

@@ -75,13 +75,15 @@ def show(public_id):
     conversion = owned(public_id)
     sheet = shown_sheet(conversion)
     form = options_form(conversion, sheet)
+    status = 200
     if request.method == "POST" and form.validate_on_submit():
         visitor.remember_options(**form.remembered())
         options = form.engine_options(conversions.text_sheet_name(conversion.original_name))
         try:
             conversions.start(conversion, options, notify=form.notify.data)
-        except conversions.Refused as refusal:
+        except conversions.Refused as refusal:  # the page again, its status saying why
             flash(str(refusal), "info" if refusal.status == 409 else "danger")
+            status = refusal.status
         else:
             return redirect(url_for("convert.show", public_id=public_id))
     shown = conversions.sheet_preview(conversion, sheet) if sheet else None
@@ -93,7 +95,7 @@ def show(public_id):
         sheet=sheet,
         preview=shown,
         note=conversions.name_disagrees(conversion),
-    ), (400 if form.errors else 200)
+    ), (400 if form.errors else status)
 
 
 def shown_sheet(conversion):
