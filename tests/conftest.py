@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.pool import NullPool
 
 from app import create_app, periodic
@@ -173,4 +174,9 @@ def fetch(app, model, **filters):
     """The one row of `model` matching `filters`, read fresh from the database (or None)."""
     with app.app_context():
         obj = _db.session.scalar(select(model).filter_by(**filters))
-        return detached(obj) if obj is not None else None
+        if obj is None:
+            return None
+        try:
+            return detached(obj)
+        except InvalidRequestError:  # deleted between the two reads (a job, the cleanup)
+            return None
