@@ -623,11 +623,26 @@ def repeats_long_text(archive, part, xml_bytes):
         return False
     if table * (xml_bytes // SMALLEST_CELL) <= SHARED_TEXT_BOUND:
         return False
-    references = sum(chunk.count(b't="s"') for chunk in inflated_chunks(archive, part))
+    references = count_matches(SHARED_TYPE, inflated_chunks(archive, part))
     if table * references <= SHARED_TEXT_BOUND:
         return False
     longest = max(map(len, archive.read(archive.shared_strings_part).split(b"</")), default=0)
     return longest * references > SHARED_TEXT_BOUND
+
+
+# A cell's type attribute naming a shared string: either quote, spaces around "=".
+SHARED_TYPE = re.compile(rb"""\bt\s*=\s*["']s["']""")
+
+
+def count_matches(pattern, chunks, overlap=64):
+    """Matches of `pattern` over a stream of chunks, those across a boundary included:
+    each chunk is searched with the previous one's tail, counting what ends past it."""
+    count, tail = 0, b""
+    for chunk in chunks:
+        text = tail + chunk
+        count += sum(1 for match in pattern.finditer(text) if match.end() > len(tail))
+        tail = text[-overlap:]
+    return count
 
 
 def read_shared_strings(archive):

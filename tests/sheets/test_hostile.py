@@ -233,10 +233,12 @@ def test_output_within_its_budget_is_written(tmp_path, repeated_long_text):
     assert result.rows == 500 and out.stat().st_size > 20_000_000
 
 
-def test_cells_repeating_a_long_shared_string_are_read_in_flat_memory(tmp_path):
+@pytest.mark.parametrize("shared_type", [b't="s"', b"t = 's'"])
+def test_cells_repeating_a_long_shared_string_are_read_in_flat_memory(tmp_path, shared_type):
     """1,100 cells naming one 1 MB shared string (as POI's poc-shared-strings.xlsx does
     with 12,000): calamine would copy it into each, 1.1 GB; the streaming reader shares
-    it, so the preview fits in the address space left and takes no time."""
+    it, so the preview fits in the address space left and takes no time. XML allows
+    either quote and spaces around "=" (calamine reads both)."""
     import re
 
     from app.sheets import preview
@@ -252,6 +254,8 @@ def test_cells_repeating_a_long_shared_string_are_read_in_flat_memory(tmp_path):
             data = source.read(info)
             if info.filename == "xl/sharedStrings.xml":
                 data = re.sub(rb"<t>short</t>", long_text.encode().join([b"<t>", b"</t>"]), data)
+            if info.filename.startswith("xl/worksheets/"):
+                data = data.replace(b't="s"', shared_type)
             out.writestr(info, data)
     assert rebuilt.stat().st_size < 200_000
     # The forked child starts with the caller's address space (pytest's is large): the
@@ -268,3 +272,13 @@ def address_space():
     with open("/proc/self/status") as status:
         line = next(line for line in status if line.startswith("VmSize:"))
     return int(line.split()[1]) * 1024
+
+
+def test_shared_string_references_are_counted_across_chunks():
+    from app.sheets.ooxml import SHARED_TYPE, count_matches
+
+    xml = b"".join(b'<c r="A%d" t="s"><v>0</v></c>' % n for n in range(1, 301))
+    xml += b"<c r='B1' t = 's'><v>0</v></c><c r=\"B2\" t=\"n\"><v>1</v></c>"
+    for size in (1, 7, 13, 4096):
+        chunks = [xml[i : i + size] for i in range(0, len(xml), size)]
+        assert count_matches(SHARED_TYPE, chunks) == 301
