@@ -298,9 +298,10 @@ def kept_block(*key, caller):
 
 def form_state(form):
     """What a form shows, as a key for kept_block(): each field's value, the text sent for
-    it and its choices (not the CSRF token, which a form's block must not show). None for
-    a form with errors: it shows them, and is not kept."""
-    if form.errors:
+    it and its choices (not the CSRF token, which a form's block must not show). None,
+    so not kept, for a form with errors (it shows them) and for a form sent to us: what
+    was sent is anyone's text, and each new text would take a place of its own."""
+    if form.errors or form.is_submitted():
         return None
     state = []
     for field in form:

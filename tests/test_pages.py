@@ -478,6 +478,26 @@ def test_options_with_errors_are_written_each_time_and_keep_the_values_sent(app,
     assert "aria-invalid" not in options_of(client.get(f"/convert/{public_id}").get_data(True))
 
 
+def test_a_form_sent_to_the_page_is_never_kept(app, client, tmp_path):
+    """A valid POST can come back as a page (a 409 while a conversion runs); what it sent
+    is anyone's text (a checkbox takes any value), so it must not take a place in the cache."""
+    from app.templating import FRAGMENTS
+
+    book = write_xlsx(tmp_path / "book.xlsx", {"Q1": [["a"], [1]], "Q2": [["b"], [2]]})
+    public_id = public_id_of(upload(client, book))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status = Conversion.RUNNING
+        conversion.lease_expires_at = utcnow() + timedelta(hours=1)  # a runner holds it
+        db.session.commit()
+    client.get(f"/convert/{public_id}")
+    before = set(FRAGMENTS)
+    for number in range(3):
+        data = {**FORM, "sheets": ["Q2"], "header": "y" * (1000 + number)}
+        assert client.post(f"/convert/{public_id}", data=data).status_code == 409
+    assert set(FRAGMENTS) == before
+
+
 def test_the_admin_conversions_list_makes_the_same_queries_for_2_rows_as_for_25(
     app, client, auth, admin, make_user
 ):
