@@ -60,7 +60,18 @@ def is_outage(error):
     """A service, the disk or the database failing under us (or a database whose tables are
     not there yet): worth one line in the log (see described), not a traceback. Anything
     else is a bug, and its traceback helps."""
-    return isinstance(error, Unavailable | OSError | OperationalError) or lacks_tables(error)
+    if isinstance(error, OperationalError):
+        return not is_query_bug(error)
+    return isinstance(error, Unavailable | OSError) or lacks_tables(error)
+
+
+# SQLite reports a mistake in a query as an OperationalError too, as it does a locked or
+# missing database file: these are bugs in our SQL, never an outage.
+QUERY_BUGS = ("syntax error", "no such function", "wrong number of arguments", "misuse of")
+
+
+def is_query_bug(error):
+    return any(sign in str(getattr(error, "orig", None) or error) for sign in QUERY_BUGS)
 
 
 MISSING_SCHEMA = ("no such table", "no such column", "UndefinedTable", "UndefinedColumn")
@@ -205,6 +216,10 @@ def register(app):
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
+        if is_query_bug(error):
+            app.logger.error("Exception on %s %s", request.method, request.path, exc_info=error)
+            db.session.rollback()
+            return error_response(500, MESSAGES[500])
         # The error page must not need the database either: if the signed-in user could not
         # be loaded, it is shown as to a visitor.
         if "_login_user" not in g:

@@ -224,6 +224,27 @@ def test_the_database_unreachable_answers_503_not_500(app, client, user, caplog)
     assert "Traceback" not in caplog.text and "hunter2" not in caplog.text
 
 
+@pytest.mark.sqlite_only  # PostgreSQL calls a mistake in SQL a ProgrammingError, not this
+def test_a_mistake_in_sql_is_a_bug_with_its_traceback_not_an_outage(app, client, caplog):
+    """SQLite reports a syntax error as an OperationalError, as it does a locked file: the
+    first is a 500 whose traceback is logged, the second a 503."""
+    from app.errors import is_outage
+
+    @app.get("/broken-query")
+    def broken_query():
+        db.session.execute(text("SELEC 1"))
+
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/broken-query")
+    assert response.status_code == 500 and "unavailable" not in response.get_data(as_text=True)
+    assert "Traceback" in caplog.text and "SELEC" in caplog.text
+    with app.app_context():
+        try:
+            db.session.execute(text("SELEC 1"))
+        except Exception as error:
+            assert not is_outage(error)
+
+
 def test_the_admin_dashboard_without_the_bucket_still_shows(app, client, admin, bucket, caplog):
     """The page an admin opens to see what is wrong must not be what breaks: the storage
     figure says it is unavailable, the rest is there."""

@@ -70,9 +70,10 @@ def rebuild(path, into, limits):
     if len(data) < LOCAL_HEADER.size:
         raise DamagedFile("The file is damaged and cannot be read: it ends early.")
     with zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
-        seen = set()
+        seen, visited = set(), 0
         position = data.find(LOCAL_SIGNATURE)
-        while position >= 0 and len(members) + lost < MOST_MEMBERS:
+        while position >= 0 and visited < MOST_MEMBERS:  # every header, repeats included
+            visited += 1
             entry = read_entry(data, position, limits, limits.max_unpacked_bytes - total)
             if entry is None:
                 lost += 1
