@@ -62,6 +62,8 @@ def padded_stream_copy(path, into):
     with olefile.OleFileIO(str(path)) as ole:
         if not ole.exists("Workbook"):
             return False
+        if ole.get_size("Workbook") > os.path.getsize(path):  # a looping FAT
+            return False
         stream = bytearray(ole.openstream("Workbook").read())
     records = list(biff_records(stream))
     if not records:
@@ -98,6 +100,8 @@ def biff5_xor(path, into):
     from msoffcrypto.method.xor_obfuscation import DocumentXOR
 
     with olefile.OleFileIO(str(path)) as ole:
+        if ole.get_size("Book") > os.path.getsize(path):  # a looping FAT, not a workbook
+            return False
         stream = bytearray(ole.openstream("Book").read())
     records = list(biff_records(stream))
     filepass = next((at for kind, at, size in records if kind == FILEPASS and size == 4), None)
@@ -111,17 +115,20 @@ def biff5_xor(path, into):
         if kind in PLAIN_RECORDS:
             continue
         start = at + 8 if kind == BOUNDSHEET else at + 4  # a sheet's stream offset is plain
+        end = at + 4 + size
         index = (start + size) % 16  # the key's place depends on where the record ends
-        for position in range(start, at + 4 + size):
-            byte = stream[position] ^ key[index]
-            stream[position] = ((byte >> 5) | (byte << 3)) & 0xFF  # rotate right by 5
-            index = (index + 1) % 16
+        keys = (bytes(key[index:]) + bytes(key[:index])) * ((end - start) // 16 + 1)
+        plain = int.from_bytes(stream[start:end]) ^ int.from_bytes(keys[: end - start])
+        stream[start:end] = plain.to_bytes(end - start).translate(ROTATE_RIGHT_5)
     # The FILEPASS record becomes one no reader knows, so none takes the copy as encrypted.
     stream[filepass : filepass + 8] = bytes(8)
     shutil.copyfile(path, into)
     with olefile.OleFileIO(into, write_mode=True) as copy:
         copy.write_stream("Book", bytes(stream))
     return True
+
+
+ROTATE_RIGHT_5 = bytes(((byte >> 5) | (byte << 3)) & 0xFF for byte in range(256))
 
 
 def biff_records(stream):
