@@ -79,16 +79,17 @@ def rebuild(path, into, limits):
                 lost += 1
                 position = data.find(LOCAL_SIGNATURE, position + 4)
                 continue
-            name, content, end, checksum = entry
-            total += len(content)
+            name, copy, size, crc, end, checksum = entry
+            total += size
             if name not in seen and not name.endswith("/"):
                 seen.add(name)
-                if checksum is not None and zlib.crc32(content) != checksum:
+                if checksum is not None and crc != checksum:
                     damaged.append(name)
                     if "worksheets/" in name.lower():  # the sheet stays listed, empty
                         out.writestr(name, EMPTY_WORKSHEET)
                     continue
-                out.writestr(name, content)
+                with out.open(name, "w", force_zip64=True) as member:
+                    copy(member.write)  # the checked bytes again, never all in memory
                 members.append(name)
             position = data.find(LOCAL_SIGNATURE, end)
     if not members:
@@ -97,9 +98,12 @@ def rebuild(path, into, limits):
 
 
 def read_entry(data, position, limits, room):
-    """(name, inflated bytes, offset after the data, CRC or None) of the member whose
-    local header is at `position`, or None when it cannot be read. TooLarge past the zip
-    bomb limits. The CRC is the local header's, or the data descriptor's after the data."""
+    """(name, copy, size, CRC of the data, offset after it, CRC the file gives or None)
+    of the member whose local header is at `position`, or None when it cannot be read.
+    copy(write) passes the member's bytes to `write` piece by piece: a member is inflated
+    once to measure and check it, and again to copy it, so no member is ever held whole.
+    TooLarge past the zip bomb limits. The CRC the file gives is the local header's, or
+    the data descriptor's after the data."""
     if position + LOCAL_HEADER.size > len(data):
         return None
     _, _, flags, method, _, _, crc, packed, size, name_length, extra_length = (
@@ -115,24 +119,31 @@ def read_entry(data, position, limits, room):
             return None  # no size anywhere but the lost directory
         end = min(start + packed, len(data))
         check_size(end - start, end - start, limits, room)
-        return name, bytes(data[start:end]), end, None if flags & DATA_DESCRIPTOR else crc
+        view = memoryview(data)[start:end]
+        checksum = None if flags & DATA_DESCRIPTOR else crc
+        return name, lambda write: write(view), end - start, zlib.crc32(view), end, checksum
     if method != DEFLATED:
         return None
-    inflated = inflate(data, start, limits, room)
-    if inflated is None:
+    measured = inflate(data, start, limits, room)
+    if measured is None:
         return None
-    content, end = inflated
+    inflated, found_crc, end = measured
     if flags & DATA_DESCRIPTOR:  # CRC, sizes, after an optional signature
         at = end + 4 if data[end : end + 4] == b"PK\x07\x08" else end
         crc = struct.unpack_from("<I", data, at)[0] if at + 4 <= len(data) else None
-    return name, content, end, crc
+
+    def copy(write):
+        inflate(data, start, limits, room, write)
+
+    return name, copy, inflated, found_crc, end, crc
 
 
-def inflate(data, start, limits, room):
+def inflate(data, start, limits, room, write=None):
     """Inflate a raw deflate stream from `start` until it ends (or the file does),
-    checking the limits as it goes. None when the stream is corrupt from the outset."""
+    checking the limits as it goes and passing each piece to `write`: (bytes inflated,
+    their CRC, offset after the stream), or None when it is corrupt from the outset."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    pieces, inflated, offset = [], 0, start
+    inflated, crc, offset = 0, 0, start
     try:
         while offset < len(data) and not inflater.eof:
             chunk = data[offset : offset + SLICE]
@@ -141,15 +152,17 @@ def inflate(data, start, limits, room):
             while True:
                 inflated += len(piece)
                 check_size(inflated, offset - start, limits, room)
-                pieces.append(piece)
+                crc = zlib.crc32(piece, crc)
+                if write is not None:
+                    write(piece)
                 if inflater.eof or not inflater.unconsumed_tail:
                     break
                 piece = inflater.decompress(inflater.unconsumed_tail, SLICE * 64)
     except zlib.error:
-        if not pieces:
+        if not inflated:
             return None  # what inflated before the damage is kept, as LibreOffice does
     end = offset - len(inflater.unused_data)
-    return b"".join(pieces), end
+    return inflated, crc, end
 
 
 def check_size(inflated, packed, limits, room):

@@ -126,3 +126,35 @@ def test_a_zip_bomb_without_its_directory_is_refused_quickly(tmp_path):
         inspect(path)
     assert time.perf_counter() - started < 5  # a loose bound: inflating it all takes seconds
     assert plain_copies() == before
+
+
+def test_a_large_member_is_copied_without_being_held_whole(tmp_path):
+    """A 300 MB member (allowed: within the size limits) is measured and then copied piece
+    by piece, in a process whose address space could not hold it even once."""
+    import subprocess
+    import sys
+
+    size = 300 << 20
+    package = tmp_path / "big.zip"
+    line = b"<row><c><v>12345</v></c></row>\n" * 2048
+    with (
+        zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("xl/big.xml", "w", force_zip64=True) as member,
+    ):
+        for _ in range(size // len(line)):
+            member.write(line)
+    cut = without_directory(package, tmp_path / "cut.zip")
+    script = f"""
+import resource, zipfile
+resource.setrlimit(resource.RLIMIT_AS, (200 << 20, 200 << 20))
+from app.sheets.limits import Limits
+from app.sheets.salvage import rebuild
+limits = Limits(max_unpacked_bytes=1 << 31, max_compression_ratio=10_000)
+members, lost, damaged = rebuild({str(cut)!r}, {str(tmp_path / "out.zip")!r}, limits)
+print(members, zipfile.ZipFile({str(tmp_path / "out.zip")!r}).getinfo("xl/big.xml").file_size)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path.cwd()
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["['xl/big.xml']", str(size // len(line) * len(line))]
