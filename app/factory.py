@@ -93,6 +93,7 @@ def register_template_helpers(app):
         form_state,
         invalid_fields,
         kept_block,
+        preview_columns,
         table_cells,
         template_url_for,
         url_maker,
@@ -110,6 +111,7 @@ def register_template_helpers(app):
     app.jinja_env.globals["url_maker"] = url_maker
     StaticVersions(app)
     app.jinja_env.globals["preview_table"] = cached_preview_table
+    app.jinja_env.globals["preview_columns"] = preview_columns
     app.jinja_env.globals["kept_block"] = kept_block
     app.jinja_env.globals["form_state"] = form_state
     app.jinja_env.globals["url_for"] = template_url_for
