@@ -62,6 +62,15 @@ def public_id_of(response):
     return re.search(r"/convert/([\w-]+)$", response.headers["Location"]).group(1)
 
 
+def hold_running(app, public_id):
+    """Mark the conversion running, its lease held by a runner for an hour."""
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status = Conversion.RUNNING
+        conversion.lease_expires_at = utcnow() + timedelta(hours=1)
+        db.session.commit()
+
+
 def wait_for(app, public_id, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -688,11 +697,7 @@ def test_read_as_waits_for_a_running_conversion(app, client, tmp_path):
     source = tmp_path / "clients.csv"
     source.write_bytes(LEGACY.encode("cp1252"))
     public_id = public_id_of(upload(client, source))
-    with app.app_context():
-        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
-        conversion.status = Conversion.RUNNING
-        conversion.lease_expires_at = utcnow() + timedelta(hours=1)  # a runner holds it
-        db.session.commit()
+    hold_running(app, public_id)
     response = client.post(
         f"/convert/{public_id}/read-as",
         data={"read-input_encoding": "cp775"},
@@ -744,11 +749,7 @@ def test_converting_while_a_conversion_runs_answers_409_with_the_page(app, clien
     source = tmp_path / "clients.csv"
     source.write_bytes(LEGACY.encode("cp1252"))
     public_id = public_id_of(upload(client, source))
-    with app.app_context():
-        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
-        conversion.status = Conversion.RUNNING
-        conversion.lease_expires_at = utcnow() + timedelta(hours=1)  # a runner holds it
-        db.session.commit()
+    hold_running(app, public_id)
     response = client.post(
         f"/convert/{public_id}",
         data={**FORM, "sheets": ["clients"]},

@@ -22,7 +22,7 @@ from app.templating import StaticVersions, table_cells, url_maker, when
 from .api_helpers import Api, make_token
 from .conftest import fetch
 from .sheets.books import write_xlsx
-from .test_convert import FORM, public_id_of, upload, wait_for
+from .test_convert import FORM, hold_running, public_id_of, upload, wait_for
 
 WIDTH = 2000
 LONG = "x" * 5000  # one long cell, cut short in the preview
@@ -485,11 +485,7 @@ def test_a_form_sent_to_the_page_is_never_kept(app, client, tmp_path):
 
     book = write_xlsx(tmp_path / "book.xlsx", {"Q1": [["a"], [1]], "Q2": [["b"], [2]]})
     public_id = public_id_of(upload(client, book))
-    with app.app_context():
-        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
-        conversion.status = Conversion.RUNNING
-        conversion.lease_expires_at = utcnow() + timedelta(hours=1)  # a runner holds it
-        db.session.commit()
+    hold_running(app, public_id)
     client.get(f"/convert/{public_id}")
     before = set(FRAGMENTS)
     for number in range(3):
