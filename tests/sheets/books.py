@@ -81,6 +81,18 @@ def retype_package(source, target, content_type):
     return Path(target)
 
 
+def write_zip_bomb(path):
+    """A real xlsx package whose sheet inflates to 1 GiB of zeros (about 1 MB on disk)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            block = b"\0" * (1 << 24)
+            for _ in range(64):
+                member.write(block)
+    return path
+
+
 def write_text(path, text, encoding="utf-8"):
     Path(path).write_bytes(text.encode(encoding))
     return Path(path)

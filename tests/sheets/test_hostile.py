@@ -21,7 +21,7 @@ from app.sheets import (
     inspect,
 )
 
-from .books import write_text, write_xlsx
+from .books import write_text, write_xlsx, write_zip_bomb
 
 
 def refused(path, error, match, limits=None, options=None):
@@ -105,16 +105,7 @@ def test_xlsx_encrypted_with_excels_default_password_is_read(tmp_path, mixed_xls
 
 @pytest.fixture(scope="session")
 def zip_bomb(tmp_path_factory):
-    """A real xlsx package whose sheet inflates to 1 GiB of zeros (about 1 MB on disk)."""
-    path = tmp_path_factory.mktemp("bomb") / "bomb.xlsx"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.xml", "<workbook/>")
-        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
-            block = b"\0" * (1 << 24)
-            for _ in range(64):
-                member.write(block)
-    return path
+    return write_zip_bomb(tmp_path_factory.mktemp("bomb") / "bomb.xlsx")
 
 
 def test_zip_bomb_refused_quickly(tmp_path, zip_bomb):

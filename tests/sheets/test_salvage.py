@@ -12,7 +12,7 @@ import pytest
 
 from app.sheets import DamagedFile, Limits, Options, TooLarge, convert, detect_format, inspect
 
-from .books import FIXTURES, read_text, write_xlsx
+from .books import FIXTURES, read_text, write_xlsx, write_zip_bomb
 
 BAD_CRC = FIXTURES / "public" / "poi-clusterfuzz-5937385319563264.xlsx"
 REPAIRED = "it was repaired as LibreOffice repairs such files"
@@ -111,14 +111,7 @@ def test_salvage_keeps_the_unpacked_size_limit(tmp_path, two_sheets):
 def test_a_zip_bomb_without_its_directory_is_refused_quickly(tmp_path):
     """The sheet would inflate to 1 GiB of zeros; no directory says so beforehand, so the
     ratio is checked while inflating, and the bomb is refused after a few megabytes."""
-    bomb = tmp_path / "bomb.xlsx"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.xml", "<workbook/>")
-        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
-            block = b"\0" * (1 << 24)
-            for _ in range(64):
-                member.write(block)
+    bomb = write_zip_bomb(tmp_path / "bomb.xlsx")
     path = without_directory(bomb, tmp_path / "cut-bomb.xlsx")
     before = plain_copies()
     started = time.perf_counter()
