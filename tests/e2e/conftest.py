@@ -64,10 +64,27 @@ def smtp():
         yield server
 
 
+def closing_responses(app):
+    """werkzeug's dev server skips a response's close() when the browser drops the connection
+    as the reply ends (its own cleanup read raises first). The favicon's open file was then left
+    to the garbage collector, and its ResourceWarning failed whichever test was running.
+    Wrapping each response in a generator closes it when the server lets go of it."""
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            yield from response
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return wsgi
+
+
 class LiveServer:
     def __init__(self, app):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, closing_responses(app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
