@@ -1,11 +1,10 @@
 """Admin actions on accounts, with the rule that the site never loses its last admin."""
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer, joinedload
 from werkzeug.security import generate_password_hash
 
 from . import conversions
@@ -122,27 +121,3 @@ class ConversionFilters:
             self.since = date.fromisoformat(args.get("since", ""))
         except ValueError:
             self.since = None
-
-    def query(self):
-        # The list shows neither the file's details (the cached previews: kilobytes a row)
-        # nor its warnings; each row's owner comes in the same query.
-        query = (
-            select(Conversion)
-            .options(
-                defer(Conversion.info),
-                defer(Conversion.warnings),
-                joinedload(Conversion.user).load_only(User.email),
-            )
-            .order_by(Conversion.created_at.desc(), Conversion.id.desc())
-        )
-        if self.status:
-            query = query.where(Conversion.status == self.status)
-        if self.format:
-            query = query.where(Conversion.output_format == self.format)
-        if self.user:
-            query = query.join(Conversion.user).where(
-                func.lower(User.email).like(f"%{self.user.lower()}%")
-            )
-        if self.since:
-            query = query.where(Conversion.created_at >= datetime.combine(self.since, time(), UTC))
-        return query

@@ -1,5 +1,6 @@
 """The admin area: one guard for every endpoint, and the dashboard."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -281,6 +282,27 @@ def test_conversions_filters(app, client, auth, admin, user):
         as_text=True
     )
     assert client.get("/admin/conversions?since=not-a-date&status=bogus").status_code == 200
+
+
+def test_the_conversions_list_offers_retry_only_where_retry_can_run(app, client, auth, admin):
+    ids = {
+        name: make_conversion(app, original_name=f"{name}.xlsx", **fields)
+        for name, fields in {
+            "failed-with-options": {"status": "failed", "options": {"format": "csv"}},
+            "failed-without": {"status": "failed", "options": {}},
+            "failed-null": {"status": "failed", "options": None},
+            "done": {"status": "done", "options": {"format": "csv"}},
+            "running": {"status": "running", "options": {"format": "csv"}},
+        }.items()
+    }
+    admin_login(client, auth)
+    page = client.get("/admin/conversions").get_data(as_text=True)
+    retried = set(map(int, re.findall(r'action="/admin/conversions/(\d+)/retry"', page)))
+    deleted = set(map(int, re.findall(r'action="/admin/conversions/(\d+)/delete"', page)))
+    assert retried == {ids["failed-with-options"]}
+    assert deleted == set(ids.values()) - {ids["running"]}
+    tokens = re.findall(r'name="csrf_token" value="([^"]*)"', page)
+    assert len(tokens) > len(retried) + len(deleted) and len(set(tokens)) == 1 and tokens[0]
 
 
 def test_admin_deletes_and_retries_conversions(app, client, auth, admin, tmp_path):

@@ -256,6 +256,15 @@ def test_url_maker_gives_url_fors_addresses(app):
         for value in ("abc-_09", "a b/c?d", "ü"):
             assert show(value) == url_for("convert.show", public_id=value)
         assert url_maker("convert.history", "page")(3) == url_for("convert.history", page=3)
+        delete = url_maker("admin.delete_conversion", "conversion_id")  # an <int:...> part
+        for value in (7, 1987654321, 2**31 - 1):
+            assert delete(value) == url_for("admin.delete_conversion", conversion_id=value)
+
+
+def test_url_maker_is_right_where_its_marker_is_in_the_address_already(app):
+    with app.test_request_context(base_url="http://localhost/1987654321/"):
+        delete = url_maker("admin.delete_conversion", "conversion_id")
+        assert delete(5) == "/1987654321/admin/conversions/5/delete"
 
 
 def test_static_versions_are_read_once_outside_debug_mode(tmp_path):

@@ -12,6 +12,7 @@ from ..audit import ACTIONS, audit
 from ..errors import described, format_size
 from ..extensions import db
 from ..forms import EmptyForm
+from ..history import admin_page
 from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
 from ..urls import page_number
 from ..users import SORTS, AdminRuleError, ConversionFilters, delete_user, update_user, user_query
@@ -239,8 +240,8 @@ def delete_message(message_id):
 @bp.get("/conversions")
 def conversions():
     filters = ConversionFilters(request.args)
-    page = db.paginate(filters.query(), page=page_number(), per_page=25, error_out=False)
-    return render_template("admin/conversions.html", page=page, filters=filters, form=EmptyForm())
+    page = admin_page(filters, page_number(), per_page=25)
+    return render_template("admin/conversions.html", page=page, filters=filters)
 
 
 @bp.post("/conversions/<int:conversion_id>/delete")
