@@ -8,6 +8,7 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.pool import NullPool
 
 from app import create_app, periodic
+from app.admin.views import STORAGE_USED
 from app.extensions import db as _db
 from app.extensions import mail
 from app.models import Role, User
@@ -65,6 +66,7 @@ def app(tmp_path, monkeypatch, app_settings):
     with app.app_context():
         _db.create_all()
         Role.insert_roles()
+    STORAGE_USED.clear()  # a figure measured for another test's bucket of the same name
     yield app
     # A test that started the periodic work stops it with the app (a round under way ends).
     periodic.stop_periodic_timer(app)

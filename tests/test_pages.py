@@ -6,6 +6,7 @@ import re
 import secrets
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from flask import Flask, url_for
@@ -550,3 +551,24 @@ def test_the_admin_dashboard_counts_in_three_queries(app, client, auth, admin, m
     assert shown["Unread messages"] == "1"
     counting = [s for s in seen if "count(" in s]
     assert len(counting) == 3, counting
+
+
+def test_the_dashboard_measures_storage_at_most_once_a_minute(app, client, auth, admin):
+    """Measuring lists every stored file (a bucket: over the network); a busy dashboard
+    does it once a minute, not on each view."""
+    from app.admin.views import STORAGE_USED
+
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ("a" * 32)).write_bytes(b"x" * 3_000_000)
+    auth.login(email=admin.email)
+
+    def storage_figure():
+        page = client.get("/admin/").get_data(as_text=True)
+        return re.findall(r'data-testid="figure">([^<]*)<', page)[8]
+
+    first = storage_figure()
+    (folder / ("b" * 32)).write_bytes(b"x" * 3_000_000)
+    assert storage_figure() == first  # measured a moment ago
+    STORAGE_USED.clear()  # as a minute passing does
+    assert storage_figure() != first

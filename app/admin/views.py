@@ -1,8 +1,10 @@
+import threading
 from datetime import timedelta
 
+from cachetools import TTLCache
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from wtforms import SelectChoice
 
 from .. import conversions as service  # `conversions` is a view here
@@ -31,59 +33,86 @@ def require_admin():
 
 
 def counts(column, **where):
-    """How many rows have `column` set: in all, and under each condition, in one query."""
+    """A statement counting the rows that have `column` set: in all (`all`), and under each
+    condition (named as given), in one query."""
     figures = [func.count(column).label("all")]
     figures += [
         func.count(column).filter(condition).label(name) for name, condition in where.items()
     ]
-    return db.session.execute(select(*figures)).one()._asdict()
+    return select(*figures)
+
+
+# The dashboard's queries, built once (SQLAlchemy then reuses their compiled form): the
+# page is three counts, two short lists and the storage figure.
+DAY_START, WEEK_AGO = bindparam("day_start"), bindparam("week_ago")
+USER_COUNTS = counts(User.id, confirmed=User.confirmed.is_(True), new=User.created_at >= WEEK_AGO)
+CONVERSION_COUNTS = counts(
+    Conversion.id,
+    today=Conversion.created_at >= DAY_START,
+    week=Conversion.created_at >= WEEK_AGO,
+    failed=Conversion.status == Conversion.FAILED,
+    running=Conversion.status == Conversion.RUNNING,
+    queued=Conversion.status == Conversion.QUEUED,
+)
+MESSAGE_COUNTS = counts(Message.id, unread=Message.read.is_(False))
+NEWEST_USERS = (
+    select(User.id, User.email, User.created_at, User.last_seen_at)
+    .order_by(User.created_at.desc(), User.id.desc())
+    .limit(10)
+)
+RECENT_EVENTS = select(AuditEvent).order_by(AuditEvent.created_at.desc()).limit(10)
 
 
 def dashboard_figures(now):
-    """The dashboard's (label, value) figures: three count queries, one per table."""
+    """The dashboard's (label, value) figures."""
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    week_ago = now - timedelta(days=7)
-    status = Conversion.status
-    users = counts(User.id, confirmed=User.confirmed.is_(True), new=User.created_at >= week_ago)
-    jobs = counts(
-        Conversion.id,
-        today=Conversion.created_at >= day_start,
-        week=Conversion.created_at >= week_ago,
-        failed=status == Conversion.FAILED,
-        running=status == Conversion.RUNNING,
-        queued=status == Conversion.QUEUED,
-    )
-    unread = counts(Message.id, unread=Message.read.is_(False))["unread"]
+    when = {"day_start": day_start, "week_ago": now - timedelta(days=7)}
+    users = db.session.execute(USER_COUNTS, when).one()
+    jobs = db.session.execute(CONVERSION_COUNTS, when).one()
+    unread = db.session.execute(MESSAGE_COUNTS).one().unread
     return [
-        ("Users", users["all"]),
-        ("Confirmed", users["confirmed"]),
-        ("New this week", users["new"]),
-        ("Conversions today", jobs["today"]),
-        ("This week", jobs["week"]),
-        ("Failed", jobs["failed"]),
-        ("Running", jobs["running"]),
-        ("Queued", jobs["queued"]),
+        ("Users", users.all),
+        ("Confirmed", users.confirmed),
+        ("New this week", users.new),
+        ("Conversions today", jobs.today),
+        ("This week", jobs.week),
+        ("Failed", jobs.failed),
+        ("Running", jobs.running),
+        ("Queued", jobs.queued),
         ("Storage used", storage_used()),
         ("Unread messages", unread),
     ]
 
 
+# Measuring storage lists every stored file (or the whole bucket, over the network): done
+# at most once a minute per process and place, not on every view of the dashboard.
+STORAGE_USED = TTLCache(maxsize=8, ttl=60)
+STORAGE_USED_LOCK = threading.Lock()
+
+
 def storage_used():
-    try:
-        return format_size(storage.current().usage())
-    except storage.StorageUnavailable as error:
-        current_app.logger.error(
-            "Storage unavailable: the admin dashboard could not measure it (%s)",
-            described(error.__cause__ or error),
-        )
-        return "unavailable just now"
+    place = current_app.config.get("STORAGE_URL") or current_app.config["UPLOAD_FOLDER"]
+    with STORAGE_USED_LOCK:
+        used = STORAGE_USED.get(place)
+    if used is None:
+        try:
+            used = storage.current().usage()
+        except storage.StorageUnavailable as error:
+            current_app.logger.error(
+                "Storage unavailable: the admin dashboard could not measure it (%s)",
+                described(error.__cause__ or error),
+            )
+            return "unavailable just now"
+        with STORAGE_USED_LOCK:
+            STORAGE_USED[place] = used
+    return format_size(used)
 
 
 @bp.get("/")
 def dashboard():
     figures = dashboard_figures(utcnow())
-    recent_users = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(10))
-    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.created_at.desc()).limit(10))
+    recent_users = db.session.execute(NEWEST_USERS)
+    events = db.session.scalars(RECENT_EVENTS)
     return render_template(
         "admin/dashboard.html",
         figures=figures,
