@@ -214,7 +214,32 @@ def hammer(port, path, cookie, seconds, results):
     results.put((done, errors))
 
 
-def measure(port, path, cookie, clients, seconds):
+def measure_with_wrk(port, path, cookie, clients, seconds):
+    """wrk (Debian's `wrk`, C, one thread a core): the client costs the machine little, so
+    the figures are the server's own, as in the issue's measurements."""
+    command = ["wrk", "--threads", "2", "--connections", str(clients)]
+    command += ["--duration", f"{max(1, round(seconds))}s", "--timeout", "30s"]
+    headers = dict(HEADERS)
+    if cookie:
+        headers["Cookie"] = f"session={cookie}"
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    output = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s*([\d.]+)", output).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    broken = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(failed.group(1)) if failed else 0
+    errors += sum(map(int, broken.groups())) if broken else 0
+    return rate, errors
+
+
+def measure(port, path, cookie, clients, seconds, client="python"):
+    if client == "wrk":
+        return measure_with_wrk(port, path, cookie, clients, seconds)
     results = multiprocessing.Queue()
     workers = [
         multiprocessing.Process(target=hammer, args=(port, path, cookie, seconds, results))
@@ -249,6 +274,12 @@ def main():
     parser.add_argument("--seconds", type=float, default=2, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="page/baseline alternations")
     parser.add_argument("--rows", type=int, default=30, help="conversions on the history page")
+    parser.add_argument(
+        "--client",
+        choices=("python", "wrk"),
+        default="python",
+        help="what makes the requests: client processes in Python, or wrk (apt-get install wrk)",
+    )
     parser.add_argument(
         "--only", default="", help="comma-separated words: measure the pages whose name has one"
     )
@@ -306,9 +337,9 @@ def main():
             words = args.only.split(",")
             pages = pages[:1] + [page for page in pages[1:] if any(w in page[0] for w in words)]
         for _, path, page_cookie in pages:  # warm every worker
-            measure(port, path, page_cookie, args.clients, 0.5)
+            measure(port, path, page_cookie, args.clients, 0.5, args.client)
         print(
-            f"gunicorn --workers {args.workers}, {args.clients} client processes, "
+            f"gunicorn --workers {args.workers}, {args.clients} clients ({args.client}), "
             f"{args.rounds} rounds of {args.seconds:g} s a page, each beside the bare route\n"
         )
         print("| page | requests/s | bare route meanwhile | errors | ratio to bare | HTML bytes |")
@@ -319,8 +350,12 @@ def main():
             # load during the run moves both figures, not the ratio.
             rates, bare_rates, errors = [], [], 0
             for _ in range(args.rounds):
-                bare_rates.append(measure(port, bare[1], None, args.clients, args.seconds)[0])
-                rate, failed = measure(port, path, page_cookie, args.clients, args.seconds)
+                bare_rates.append(
+                    measure(port, bare[1], None, args.clients, args.seconds, args.client)[0]
+                )
+                rate, failed = measure(
+                    port, path, page_cookie, args.clients, args.seconds, args.client
+                )
                 rates.append(rate)
                 errors += failed
             rate, baseline = sum(rates) / len(rates), sum(bare_rates) / len(bare_rates)

@@ -407,3 +407,17 @@ def test_every_other_cleanup_path_without_the_bucket_logs_a_line_and_leaves_rows
     assert counts(app) == rows and objects_in(s3, name) == objects
     assert fetch(app, User, id=user.id) is not None
     assert all(fetch(app, Conversion, public_id=p) for p in [visitor_id, *owned])
+
+
+def test_a_server_database_connection_is_pinged_before_use_and_sqlite_is_not(tmp_path):
+    """PostgreSQL may have dropped a pooled connection (a restart): it is tested before use.
+    A SQLite connection is an open file; a test would be one more query on every request."""
+    from app import create_app
+
+    for url, pinged in (
+        (f"sqlite:///{tmp_path / 'a.sqlite'}", False),
+        ("postgresql+psycopg://sheetport@db.invalid/sheetport", True),
+    ):
+        app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            assert db.engine.pool._pre_ping is pinged  # (no connection is made here)
