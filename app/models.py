@@ -158,11 +158,7 @@ class User(UserMixin, db.Model):
             LoginSession.end_all(self)
 
     def login_sessions_newest_first(self):
-        return db.session.scalars(
-            select(LoginSession)
-            .where(LoginSession.user_id == self.id)
-            .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
-        ).all()
+        return db.session.scalars(LOGIN_SESSIONS_OF, {"user_id": self.id}).all()
 
     def verify_password(self, password):
         return check_password_hash(self.password_hash, password)
@@ -292,6 +288,13 @@ class LoginSession(db.Model):
             return True
         return False
 
+
+# The account page's list, built once (as SIGNED_IN_USER below).
+LOGIN_SESSIONS_OF = (
+    select(LoginSession)
+    .where(LoginSession.user_id == bindparam("user_id"))
+    .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+)
 
 # Every signed-in request runs it: built once (SQLAlchemy then reuses its compiled form
 # without building and keying the statement again). The role comes in the same query:

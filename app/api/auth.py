@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import g
 from flask_httpauth import HTTPTokenAuth
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..audit import audit
 from ..errors import problem_response
@@ -70,12 +70,16 @@ def api_refusal(user):
     return None
 
 
+# The account page shows them on every view: built once (SQLAlchemy reuses its compiled form).
+TOKENS_OF = (
+    select(ApiToken)
+    .where(ApiToken.user_id == bindparam("user_id"))
+    .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+)
+
+
 def tokens_of(user):
-    return db.session.scalars(
-        select(ApiToken)
-        .where(ApiToken.user_id == user.id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    ).all()
+    return db.session.scalars(TOKENS_OF, {"user_id": user.id}).all()
 
 
 def create_token(user, name, expires_at=None):
