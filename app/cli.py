@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 from email_validator import EmailNotValidError, validate_email
+from flask.cli import ScriptInfo
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -60,7 +61,8 @@ def without_password(url):
 def plain_failures(app, callback):
     """A command that fails for its setting up rather than for a bug (the database cannot be
     reached or has no tables yet, storage or a folder cannot be used) ends with one line that
-    says so and exit status 1, not a traceback."""
+    says so and exit status 1, not a traceback. `app` None: the app the command line loaded
+    (for commands every app shares, such as `flask db`)."""
 
     @functools.wraps(callback)
     def run(*args, **kwargs):
@@ -69,13 +71,15 @@ def plain_failures(app, callback):
         except (OperationalError, ProgrammingError) as error:
             if isinstance(error, ProgrammingError) and not lacks_tables(error):
                 raise  # a bug in a statement: its traceback helps
-            raise click.ClickException(database_problem(app, error)) from error
+            loaded = app or click.get_current_context().ensure_object(ScriptInfo).load_app()
+            raise click.ClickException(database_problem(loaded, error)) from error
         except Unavailable as error:
             raise click.ClickException(f"{error.reason()}: try again when it is back.") from error
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
             raise click.ClickException(f"{error.strerror or error}{where}.") from error
 
+    run.plain_failures = True
     return run
 
 
@@ -201,6 +205,11 @@ def register(app):
         if errors:
             raise SystemExit(1)
 
-    # Only the commands made here: others (flask db, openapi) are shared by every app.
+    # The commands made here, for this app; Flask-Migrate's (flask db ...) are shared by
+    # every app, so they are wrapped once, for whichever app the command line loads.
     for name in set(app.cli.commands) - others:
         app.cli.commands[name].callback = plain_failures(app, app.cli.commands[name].callback)
+    migrate_commands = getattr(app.cli.commands.get("db"), "commands", {})
+    for command in migrate_commands.values():
+        if not getattr(command.callback, "plain_failures", False):
+            command.callback = plain_failures(None, command.callback)

@@ -95,7 +95,7 @@ def test_commands_on_a_database_without_tables_say_run_db_upgrade(tmp_path, args
     assert isinstance(result.exception, SystemExit)
 
 
-@pytest.mark.parametrize(("args", "stdin"), COMMANDS)
+@pytest.mark.parametrize(("args", "stdin"), [*COMMANDS, (["db", "upgrade"], None)])
 def test_commands_without_their_database_server_say_so(tmp_path, args, stdin):
     port = free_port()  # nothing listens there
     url = f"postgresql+psycopg://sheetport:hunter2@127.0.0.1:{port}/sheetport"
