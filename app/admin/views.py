@@ -68,17 +68,17 @@ def dashboard_figures(now):
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     when = {"day_start": day_start, "week_ago": now - timedelta(days=7)}
     users = db.session.execute(USER_COUNTS, when).one()
-    jobs = db.session.execute(CONVERSION_COUNTS, when).one()
+    tally = db.session.execute(CONVERSION_COUNTS, when).one()
     unread = db.session.execute(MESSAGE_COUNTS).one().unread
     return [
         ("Users", users.all),
         ("Confirmed", users.confirmed),
         ("New this week", users.new),
-        ("Conversions today", jobs.today),
-        ("This week", jobs.week),
-        ("Failed", jobs.failed),
-        ("Running", jobs.running),
-        ("Queued", jobs.queued),
+        ("Conversions today", tally.today),
+        ("This week", tally.week),
+        ("Failed", tally.failed),
+        ("Running", tally.running),
+        ("Queued", tally.queued),
         ("Storage used", storage_used()),
         ("Unread messages", unread),
     ]
