@@ -61,8 +61,7 @@ def without_password(url):
 def plain_failures(app, callback):
     """A command that fails for its setting up rather than for a bug (the database cannot be
     reached or has no tables yet, storage or a folder cannot be used) ends with one line that
-    says so and exit status 1, not a traceback. `app` None: the app the command line loaded
-    (for commands every app shares, such as `flask db`)."""
+    says so and exit status 1, not a traceback."""
 
     @functools.wraps(callback)
     def run(*args, **kwargs):
@@ -71,15 +70,32 @@ def plain_failures(app, callback):
         except (OperationalError, ProgrammingError) as error:
             if isinstance(error, ProgrammingError) and not lacks_tables(error):
                 raise  # a bug in a statement: its traceback helps
-            loaded = app or click.get_current_context().ensure_object(ScriptInfo).load_app()
-            raise click.ClickException(database_problem(loaded, error)) from error
+            raise click.ClickException(database_problem(app, error)) from error
         except Unavailable as error:
             raise click.ClickException(f"{error.reason()}: try again when it is back.") from error
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
             raise click.ClickException(f"{error.strerror or error}{where}.") from error
 
-    run.plain_failures = True
+    return run
+
+
+def unreachable_database_in_one_line(callback):
+    """For Flask-Migrate's commands, which every app shares: a database that cannot be
+    reached ends the command with one line and exit status 1. An error while a migration
+    runs keeps its traceback, which names the statement that failed."""
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except OperationalError as error:
+            info = click.get_current_context().find_object(ScriptInfo)
+            if error.statement is not None or info is None:  # not a failure to connect
+                raise
+            raise click.ClickException(database_problem(info.load_app(), error)) from error
+
+    run.said_plainly = True
     return run
 
 
@@ -211,5 +227,5 @@ def register(app):
         app.cli.commands[name].callback = plain_failures(app, app.cli.commands[name].callback)
     migrate_commands = getattr(app.cli.commands.get("db"), "commands", {})
     for command in migrate_commands.values():
-        if not getattr(command.callback, "plain_failures", False):
-            command.callback = plain_failures(None, command.callback)
+        if not getattr(command.callback, "said_plainly", False):
+            command.callback = unreachable_database_in_one_line(command.callback)

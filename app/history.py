@@ -94,7 +94,7 @@ ADMIN_COLUMNS = (
     # holds JSON text; CAST reads it as such on SQLite and PostgreSQL alike).
     and_(
         Conversion.status == Conversion.FAILED,
-        cast(Conversion.options, Text).not_in(("{}", "null")),
+        cast(Conversion.options, Text).not_in(("{}", "[]", "null")),
     ).label("retryable"),
 )
 
@@ -110,9 +110,8 @@ def admin_page(filters, page, per_page):
     if filters.format:
         where.append(Conversion.output_format == bindparam("format"))
         values["format"] = filters.format
-    if filters.user:
-        where.append(func.lower(User.email).like(bindparam("user")))
-        values["user"] = f"%{filters.user.lower()}%"
+    if filters.user:  # a part of the address, % and _ as typed (not LIKE's wildcards)
+        where.append(func.lower(User.email).contains(filters.user.lower(), autoescape=True))
     if filters.since:
         where.append(Conversion.created_at >= bindparam("since"))
         values["since"] = datetime.combine(filters.since, time(), UTC)

@@ -93,10 +93,13 @@ SORTS = {
 
 def user_query(search="", sort="newest"):
     query = select(User)
-    if search:
-        pattern = f"%{search.strip().lower()}%"
+    if search:  # a part of the address or name, % and _ as typed (not LIKE's wildcards)
+        text = search.strip().lower()
         query = query.where(
-            or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern))
+            or_(
+                func.lower(User.email).contains(text, autoescape=True),
+                func.lower(User.name).contains(text, autoescape=True),
+            )
         )
     return query.order_by(SORTS.get(sort, SORTS["newest"]), User.id.desc())
 

@@ -217,7 +217,7 @@ def hammer(port, path, cookie, seconds, results):
 def measure_with_wrk(port, path, cookie, clients, seconds):
     """wrk (Debian's `wrk`, C, one thread a core): the client costs the machine little, so
     the figures are the server's own, as in the issue's measurements."""
-    command = ["wrk", "--threads", "2", "--connections", str(clients)]
+    command = ["wrk", "--threads", str(min(2, clients)), "--connections", str(clients)]
     command += ["--duration", f"{max(1, round(seconds))}s", "--timeout", "30s"]
     headers = dict(HEADERS)
     if cookie:

@@ -90,6 +90,9 @@ def test_user_list_search_sort_and_paginate(client, auth, admin, make_user):
     assert oldest.index("root@example.com") < oldest.index("user00@example.com")
     assert "user29@example.com" not in oldest  # on page 2
     assert "No users match." in client.get("/admin/users?q=nobody-like-this").get_data(as_text=True)
+    # % and _ are searched for as typed, not as LIKE's wildcards.
+    assert "No users match." in client.get("/admin/users?q=user_7").get_data(as_text=True)
+    assert "No users match." in client.get("/admin/users?q=%25").get_data(as_text=True)
 
 
 def test_edit_user_role_active_confirmed(app, client, auth, admin, user):
@@ -284,6 +287,25 @@ def test_conversions_filters(app, client, auth, admin, user):
     assert client.get("/admin/conversions?since=not-a-date&status=bogus").status_code == 200
 
 
+def test_conversions_list_shows_owners_and_pages_under_a_filter(app, client, auth, admin, user):
+    for number in range(27):
+        make_conversion(app, original_name=f"mine-{number:02d}.xlsx", user_id=user.id)
+    make_conversion(app, original_name="nobodys.xlsx")
+    admin_login(client, auth)
+    first = client.get("/admin/conversions?user=ADA").get_data(as_text=True)
+    owners = re.findall(r'data-label="Owner">([^<]*)<', first)
+    assert owners == ["ada@example.com"] * 25 and "Page 1 of 2" in first
+    second = client.get("/admin/conversions?user=ada&page=2").get_data(as_text=True)
+    assert re.findall(r'data-label="Owner">([^<]*)<', second) == ["ada@example.com"] * 2
+    assert "mine-00.xlsx" in second and "nobodys.xlsx" not in first + second
+    everyone = client.get("/admin/conversions").get_data(as_text=True)
+    assert "anonymous" in re.findall(r'data-label="Owner">([^<]*)<', everyone)
+    # % and _ are looked for as typed, not as LIKE's wildcards.
+    for typed in ("ada_", "%25"):
+        page = client.get(f"/admin/conversions?user={typed}").get_data(as_text=True)
+        assert "No conversions match." in page
+
+
 def test_the_conversions_list_offers_retry_only_where_retry_can_run(app, client, auth, admin):
     ids = {
         name: make_conversion(app, original_name=f"{name}.xlsx", **fields)
@@ -291,6 +313,7 @@ def test_the_conversions_list_offers_retry_only_where_retry_can_run(app, client,
             "failed-with-options": {"status": "failed", "options": {"format": "csv"}},
             "failed-without": {"status": "failed", "options": {}},
             "failed-null": {"status": "failed", "options": None},
+            "failed-empty-list": {"status": "failed", "options": []},
             "done": {"status": "done", "options": {"format": "csv"}},
             "running": {"status": "running", "options": {"format": "csv"}},
         }.items()

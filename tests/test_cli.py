@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.models import Permission, User
@@ -107,6 +108,22 @@ def test_commands_without_their_database_server_say_so(tmp_path, args, stdin):
         "/sheetport: connection failed:"
     ), result.output
     assert len(result.output.strip().splitlines()) == 1 and "hunter2" not in result.output
+
+
+def test_a_migration_that_fails_keeps_its_traceback(tmp_path):
+    """Only a database that cannot be reached is one line: a migration that fails midway
+    (here a table that is there already) must show which statement failed, not advice to
+    run the command that just failed."""
+    import sqlite3
+
+    database = tmp_path / "half.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE roles (id INTEGER PRIMARY KEY)")
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, OperationalError), result.output
+    assert "already exists" in str(result.exception) and "flask db upgrade" not in result.output
 
 
 def flask_command(tmp_path, *args, **env):
