@@ -40,7 +40,7 @@ from .sheets import (
 )
 from .sheets.convert import MEDIA_TYPES, isolated
 from .sheets.names import clean_file_name
-from .sheets.sandbox import run_isolated
+from .sheets.sandbox import in_folder, run_isolated
 from .storage import StoredFileMissing
 
 ACTIVE = jobs.ACTIVE
@@ -237,14 +237,19 @@ def read_in_time(function, *args, **kwargs):
     sender a refusal, never a web worker."""
     seconds = current_app.config["UPLOAD_READ_SECONDS"]
     limits = replace(jobs.engine_limits(current_app), max_seconds=seconds)
-    return run_isolated(
-        function,
-        *args,
-        limits=limits,
-        memory_bytes=limits.max_memory_bytes,
-        seconds=seconds,
-        **kwargs,
-    )
+    # Its temporary files (a decrypted or repaired copy) go to a folder in the upload area
+    # that is removed afterwards, also when the child is stopped halfway.
+    with storage.current().reading_folder() as folder:
+        return run_isolated(
+            in_folder,
+            str(folder),
+            function,
+            *args,
+            limits=limits,
+            memory_bytes=limits.max_memory_bytes,
+            seconds=seconds,
+            **kwargs,
+        )
 
 
 def text_sheet_name(original_name):

@@ -35,6 +35,7 @@ from .sheets.names import visible_text
 STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z]{3,4})?")
 UPLOAD_PREFIX = ".upload-"
 WORK_PREFIX = ".work-"
+READ_PREFIX = ".read-"  # the engine's temporary files while a request reads an upload
 TOKEN = re.compile(r"[0-9a-f]{32}")
 UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -242,6 +243,18 @@ class Storage:
         if token and TOKEN.fullmatch(token):
             shutil.rmtree(self.root / f"{WORK_PREFIX}{token}", ignore_errors=True)
 
+    @contextmanager
+    def reading_folder(self):
+        """A folder for the engine's temporary files while a request reads an upload,
+        removed afterwards (the sweep removes one a dead process left, once stale)."""
+        folder = self.root / f"{READ_PREFIX}{secrets.token_hex(16)}"
+        with writable():
+            folder.mkdir(parents=True)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def sweep(self, owned, live_tokens, older_than, now=None):
         """Remove what no row owns: stored files not in `owned` and temporary uploads, when
         older than `older_than` seconds, and scratch folders of runs not in `live_tokens`.
@@ -259,6 +272,11 @@ class Storage:
                         removed.append(name)
                     continue
                 stale = entry.lstat().st_mtime < cutoff
+                if name.startswith(READ_PREFIX) and entry.is_dir():
+                    if stale:  # a read lasts seconds: its process died
+                        shutil.rmtree(entry, ignore_errors=True)
+                        removed.append(name)
+                    continue
                 ours = STORED_NAME.fullmatch(name) or name.startswith(UPLOAD_PREFIX)
                 ours = ours or (name.startswith(".") and name.endswith(".partial"))
                 if ours and stale and name not in owned and entry.is_file():
@@ -327,6 +345,9 @@ class S3Storage:
 
     def remove_scratch(self, token):
         self.local.remove_scratch(token)
+
+    def reading_folder(self):
+        return self.local.reading_folder()
 
     def save_upload(self, stream, limit):
         name, size = self.local.save_upload(stream, limit)

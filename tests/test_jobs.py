@@ -437,16 +437,41 @@ def test_cleanup_removes_files_no_row_owns_and_reports_them(app, client, runner,
     dead_scratch = folder / f".work-{'d' * 32}"
     dead_scratch.mkdir()
     (dead_scratch / "tmp123").write_text("x")
+    dead_read, reading = folder / f".read-{'e' * 32}", folder / f".read-{'f' * 32}"
+    for path in (dead_read, reading):  # a request's reading folder: its process died, or not
+        path.mkdir()
+    os.utime(dead_read, (day_ago, day_ago))
     for owned in (conversion.stored_name, conversion.result_stored_name):
         os.utime(folder / owned, (day_ago, day_ago))
     result = runner.invoke(args=["cleanup"])
     assert result.exit_code == 0
-    assert "Removed 4 orphaned files." in result.output
-    for removed in (old_orphan, arriving, legacy_partial, dead_scratch):
+    assert "Removed 5 orphaned files." in result.output
+    for removed in (old_orphan, arriving, legacy_partial, dead_scratch, dead_read):
         assert removed.name in result.output and not removed.exists()
     assert new_orphan.exists() and not_ours.exists()  # too young; not a name we make
+    assert reading.exists()  # a read lasts seconds: a young folder is in use
     assert (folder / conversion.stored_name).exists()
     assert (folder / conversion.result_stored_name).exists()
+
+
+def slow_reader(path, marker, limits=None):
+    """An engine reader stopped halfway: it has made temporary files (as the reader of an
+    encrypted or damaged workbook makes a plain copy) and not removed them yet."""
+    folder = tempfile.mkdtemp(prefix=marker)
+    Path(folder, "plain copy.xlsx").write_bytes(b"x" * 10_000)
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("app_settings", [{"UPLOAD_READ_SECONDS": 1}])
+def test_a_read_stopped_at_its_deadline_leaves_no_temporary_files(app, app_settings):
+    from app.sheets import TimedOut
+
+    marker = f"sheetport-test-{os.getpid()}-"
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    with app.test_request_context(), pytest.raises(TimedOut):
+        conversions.read_in_time(slow_reader, "book.xlsx", marker)
+    assert list(Path(tempfile.gettempdir()).glob(f"{marker}*")) == []
+    assert list(folder.glob(".read-*")) == []  # made in the upload area, and removed
 
 
 @pytest.mark.parametrize("app_settings", [{"UPLOAD_READ_SECONDS": 0.05}])

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import tempfile
 import time
 import traceback
 
@@ -37,6 +38,14 @@ def current_bail_out():
 
 class EngineCrash(RuntimeError):
     """An unexpected exception inside the child: a bug, reported with its traceback."""
+
+
+def in_folder(folder, function, *args, **kwargs):
+    """function(*args, **kwargs) with the temporary files it makes in `folder`: for
+    run_isolated(in_folder, folder, function, ...), whose child may be killed before it
+    can remove them; the caller removes the folder."""
+    tempfile.tempdir = folder
+    return function(*args, **kwargs)
 
 
 def run_isolated(function, *args, memory_bytes=None, seconds=None, progress=None, **kwargs):
