@@ -38,7 +38,7 @@ from .sheets import (
     preview,
     survey,
 )
-from .sheets.convert import MEDIA_TYPES, isolated
+from .sheets.convert import MEDIA_TYPES
 from .sheets.names import clean_file_name
 from .sheets.sandbox import in_folder, run_isolated
 from .storage import StoredFileMissing
@@ -174,7 +174,6 @@ def receive_upload(file, owner, look_inside=True):
         raise UploadTooLarge(
             f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
         )
-    limits = jobs.engine_limits(current_app)
     name = clean_file_name(file.filename)  # one name for the record and the text sheet
     stem = text_sheet_name(name)
     try:
@@ -183,7 +182,7 @@ def receive_upload(file, owner, look_inside=True):
                 # One child process reads the file once for both answers (app.sheets.survey).
                 info, shown = read_in_time(survey, path, text_sheet_name=stem)
             else:
-                found = isolated(detect_format, path, limits=limits)
+                found = read_in_time(detect_format, path)
                 info = WorkbookInfo(found.format, found.description, [], found.encoding)
                 shown = None
     except SheetError as error:
