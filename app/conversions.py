@@ -24,7 +24,7 @@ from sqlalchemy.orm import defer, load_only
 
 from . import jobs, settings, sheets, storage
 from .audit import audit
-from .errors import described, format_size, is_outage
+from .errors import format_size
 from .extensions import db
 from .models import Conversion, ConversionResult, User, utcnow
 from .sheets import (
@@ -186,10 +186,10 @@ def receive_upload(file, owner, look_inside=True):
                 info = WorkbookInfo(found.format, found.description, [], found.encoding)
                 shown = None
     except SheetError as error:
-        forget_upload(files, stored)
+        jobs.forget_file(current_app, stored)
         raise refusal(error) from None
     except BaseException:
-        forget_upload(files, stored)
+        jobs.forget_file(current_app, stored)
         raise
     details = asdict(info)
     if not look_inside:
@@ -212,22 +212,9 @@ def receive_upload(file, owner, look_inside=True):
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        forget_upload(files, stored)
+        jobs.forget_file(current_app, stored)
         raise
     return conversion
-
-
-def forget_upload(files, stored):
-    """Best effort: an upload nobody will record (the sweep removes it if this fails)."""
-    try:
-        files.delete(stored)
-    except Exception as error:
-        current_app.logger.warning(
-            "Could not delete %s now (%s); the sweep will",
-            stored,
-            described(error),
-            exc_info=not is_outage(error),
-        )
 
 
 def read_in_time(function, *args, **kwargs):
