@@ -420,6 +420,10 @@ class ConversionResult(db.Model):
     the job writes it), so a job that dies still leaves a row that says which file to delete."""
 
     __tablename__ = "conversion_results"
+    # A job discarding its result deletes the row itself, possibly while the owner deletes
+    # the conversion with its results (ending a session mid-job): a row already gone is what
+    # both wanted, not a warning.
+    __mapper_args__ = {"confirm_deleted_rows": False}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversion_id: Mapped[int] = mapped_column(

@@ -470,6 +470,25 @@ def test_ending_a_session_during_a_job_leaves_no_files(app, client, tmp_path):
     assert stored_files(app) == [] and fetch(app, Conversion, public_id=public_id) is None
 
 
+def test_deleting_a_conversion_whose_job_just_discarded_its_result(app, client, workbook):
+    """The race the test above can meet: the owner's delete has loaded the results while the
+    job deletes its own row. Both wanted the row gone: no warning (an error in tests)."""
+    from sqlalchemy import delete as delete_rows
+
+    from app import conversions
+    from app.models import ConversionResult
+
+    public_id = public_id_of(upload(client, workbook, quick=True))
+    wait_for(app, public_id)
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        assert len(conversion.results) == 1  # loaded, as remove() loads them
+        with db.engine.begin() as job:  # the job's own connection, meanwhile
+            job.execute(delete_rows(ConversionResult))
+        conversions.delete(conversion, by=conversion.session_key)
+    assert fetch(app, Conversion, public_id=public_id) is None and stored_files(app) == []
+
+
 # The converter page (issue 13): right sheet, last options, main action, confirmations
 
 
