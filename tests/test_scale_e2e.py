@@ -143,9 +143,18 @@ def wait_done(session, base, public_id, timeout=120):
     raise AssertionError(f"{public_id} did not finish")
 
 
+def new_session():
+    """A client that opens a connection per request. gunicorn closes a keep-alive connection
+    after 2 idle seconds; a request sent on it at that moment is reset (a browser would resend
+    it, requests does not), which made this test flaky on a busy machine."""
+    session = requests.Session()
+    session.headers["Connection"] = "close"
+    return session
+
+
 def one_conversion(web_a, web_b, path):
     """Upload to A; status and download from B. Returns (public id, bytes downloaded)."""
-    session = requests.Session()
+    session = new_session()
     public_id = upload(session, web_a, path)
     status = wait_done(session, web_b, public_id)
     assert status["status"] == "done", status
@@ -165,7 +174,7 @@ def test_fifty_conversions_across_two_webs_and_two_workers(app, tmp_path, bucket
         redis = Redis.from_url(app.config["QUEUE_URL"])
 
         # The big one first, as xlsx (seconds of work): the worker that takes it is killed.
-        victim_session = requests.Session()
+        victim_session = new_session()
         victim = upload(victim_session, web_a, big, quick=False)
         page = victim_session.get(f"{web_b}/convert/{victim}", timeout=30).text
         response = victim_session.post(
