@@ -14,7 +14,7 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -194,13 +194,14 @@ def receive_upload(file, owner, look_inside=True):
     details = asdict(info)
     if not look_inside:
         del details["sheets"]  # not read yet: see inspected()
-    details["previews"] = {shown.sheet: preview_record(shown)} if shown else {}
+    summaries, rows = kept_previews(shown)
     conversion = Conversion(
         original_name=name,
         stored_name=stored,
         detected_format=info.format,
         size=size,
-        info=details,
+        info={**details, "previews": summaries},
+        preview_rows=rows,
         expires_at=utcnow() + timedelta(hours=settings.get("retention_hours")),
     )
     if is_user(owner):
@@ -282,8 +283,8 @@ def media_type(conversion):
 # --- finding and listing ------------------------------------------------------------------
 
 
-# `info` holds the cached previews (up to megabytes for a wide sheet): only pages that show
-# the file read it (inspected()), so the download and the delete do not. Built once:
+# `info` holds the sheets and the kept previews' summaries: only pages that show the file
+# read it (inspected()), so the download and the delete do not. Built once:
 # SQLAlchemy reuses a statement's compiled form without building and keying it again.
 FIND_QUERY = (
     select(Conversion)
@@ -383,8 +384,8 @@ def inspected(conversion):
 
 
 def sheet_preview(conversion, sheet):
-    """The first 100 rows of a sheet, cached with the conversion after the first look.
-    OptionsRefused if the file has no such sheet, or it cannot be read."""
+    """The first 100 rows of a sheet (a SheetPreview), cached with the conversion after the
+    first look. OptionsRefused if the file has no such sheet, or it cannot be read."""
     if sheet not in sheet_names(conversion):
         raise OptionsRefused(f"The file has no sheet named '{sheet}'.")
     previews = conversion.info.get("previews", {})
@@ -400,19 +401,53 @@ def sheet_preview(conversion, sheet):
                 )
         except SheetError as error:
             raise OptionsRefused(str(error)) from None
-        conversion.info = {
-            **conversion.info,
-            "previews": {**previews, sheet: preview_record(shown)},
-        }
+        summaries, rows = kept_previews(shown)
+        conversion.info = {**conversion.info, "previews": {**previews, **summaries}}
+        conversion.preview_rows = {**(conversion.preview_rows or {}), **rows}
         db.session.commit()
-    return conversion.info["previews"][sheet]
+    return SheetPreview(conversion, **conversion.info["previews"][sheet])
 
 
-def preview_record(shown):
-    """A preview as kept with the conversion. Its key names this very preview: a page may
-    keep its table's HTML under it (app/templating.py), and a new reading of the file makes
-    a new key, so no process shows an old table."""
-    return {**asdict(shown), "key": secrets.token_urlsafe(12)}
+def kept_previews(shown):
+    """A preview (or None) as kept with the conversion: ({sheet: its summary}, for `info`;
+    {sheet: its rows}, for `preview_rows`). The summary's key names this very preview: a
+    page may keep its table's HTML under it (app/templating.py), and a new reading of the
+    file makes a new key, so no process shows an old table."""
+    if shown is None:
+        return {}, {}
+    summary = asdict(shown)
+    rows = summary.pop("rows")
+    summary.update(row_count=len(rows), key=secrets.token_urlsafe(12))
+    return {shown.sheet: summary}, {shown.sheet: rows}
+
+
+@dataclass
+class SheetPreview:
+    """A kept preview. Its rows are read from their own column only when asked for."""
+
+    conversion: Conversion
+    sheet: str
+    total_rows: int
+    total_columns: int
+    shown_columns: int = 0
+    cut_cells: bool = False
+    row_count: int = 0
+    key: str | None = None
+
+    @property
+    def rows(self):
+        return (self.conversion.preview_rows or {}).get(self.sheet, [])
+
+    def as_dict(self, rows=None):
+        """For the API: the summary and the first `rows` rows (all when None)."""
+        return {
+            "sheet": self.sheet,
+            "rows": self.rows[:rows],
+            "total_rows": self.total_rows,
+            "total_columns": self.total_columns,
+            "shown_columns": self.shown_columns,
+            "cut_cells": self.cut_cells,
+        }
 
 
 def read_as(conversion, input_encoding):
@@ -430,10 +465,9 @@ def read_as(conversion, input_encoding):
             )
     except SheetError as error:
         raise UploadRefused(str(error)) from None
-    details = asdict(info)
-    details["previews"] = {shown.sheet: preview_record(shown)} if shown else {}
-    details["input_encoding"] = input_encoding
-    conversion.info = details
+    summaries, rows = kept_previews(shown)
+    conversion.info = {**asdict(info), "previews": summaries, "input_encoding": input_encoding}
+    conversion.preview_rows = rows
     db.session.commit()
 
 

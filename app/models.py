@@ -370,6 +370,10 @@ class Conversion(db.Model):
     detected_format: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(default=0)
     info: Mapped[dict] = mapped_column(db.JSON, default=dict)  # engine's inspect(): sheets etc.
+    # The kept previews' cells, by sheet (up to megabytes for a wide sheet), apart from `info`
+    # (their sizes and keys): read only when a preview table is drawn, which a page whose
+    # table HTML is kept (app/templating.py) does not need.
+    preview_rows: Mapped[dict | None] = mapped_column(db.JSON, default=dict, deferred=True)
     options: Mapped[dict] = mapped_column(db.JSON, default=dict)
     output_format: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="uploaded", index=True)

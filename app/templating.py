@@ -244,10 +244,9 @@ def column_letters(count):
 
 def preview_columns(preview):
     """How many columns the preview's rows have."""
-    rows = preview.get("rows") or []
-    return (
-        preview.get("shown_columns") or preview.get("total_columns") or len(rows[0] if rows else [])
-    )
+    if preview.shown_columns or preview.total_columns or not preview.row_count:
+        return preview.shown_columns or preview.total_columns
+    return len(preview.rows[0])
 
 
 def preview_table(preview):
@@ -257,14 +256,14 @@ def preview_table(preview):
     )
     rows = [
         f'<tr><th scope="row">{number}</th>{table_cells(row)}</tr>'
-        for number, row in enumerate(preview.get("rows") or [], 1)
+        for number, row in enumerate(preview.rows or [], 1)
     ]
     head = f'<thead><tr><th scope="col"><span class="visually-hidden">Row</span></th>{letters}</tr></thead>'
     return Markup(f"{head}\n<tbody>\n" + "\n".join(rows) + "\n</tbody>")
 
 
 # HTML fragments kept in this process, under keys that hold everything they show (the
-# preview's key changes with each new reading of the file: conversions.preview_record), so
+# preview's key changes with each new reading of the file: conversions.kept_previews), so
 # an entry is never stale, only unused, and the least recently used go first. 4 million
 # characters: some 40 of the widest preview tables.
 FRAGMENTS = LRUCache(maxsize=4_000_000, getsizeof=len)
@@ -286,8 +285,9 @@ def kept(key, make):
 
 
 def cached_preview_table(preview):
-    """preview_table(preview), kept under the preview's key when it has one."""
-    key = preview.get("key")
+    """preview_table(preview), kept under the preview's key when it has one: then the
+    preview's rows are not even read (conversions.SheetPreview)."""
+    key = preview.key
     return kept(("preview", key) if key else None, lambda: preview_table(preview))
 
 

@@ -2,11 +2,13 @@
 
 import csv
 import io
+import json
 import re
 import secrets
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask, url_for
@@ -68,12 +70,16 @@ def test_a_2000_column_upload_has_a_small_page_and_converts_every_column(
     assert "Long cells are cut short here" in html
     assert f"column {PREVIEW_COLUMNS - 1}<" in html and f"column {PREVIEW_COLUMNS}<" not in html
     assert "x" * (PREVIEW_CELL_CHARS - 1) + "…" in html and "x" * PREVIEW_CELL_CHARS not in html
-    # The preview kept with the upload is bounded too (the page, the poll and the API read it).
+    # The preview kept with the upload is bounded too (the page and the API read it), and
+    # its rows are apart from the file's details, which every view of the page reads.
     with app.app_context():
-        info = db.session.scalar(db.select(Conversion.info).filter_by(public_id=public_id))
+        info, rows = db.session.execute(
+            db.select(Conversion.info, Conversion.preview_rows).filter_by(public_id=public_id)
+        ).one()
     kept = next(iter(info["previews"].values()))
-    assert {len(row) for row in kept["rows"]} == {PREVIEW_COLUMNS}
+    assert {len(row) for row in rows[kept["sheet"]]} == {PREVIEW_COLUMNS}
     assert kept["total_columns"] == WIDTH and kept["cut_cells"] is True
+    assert kept["row_count"] == 100 and len(json.dumps(info)) < 2_000
     data = {**FORM, "sheets": [next(iter(info["previews"]))], "line_ending": "lf"}
     assert client.post(f"/convert/{public_id}", data=data).status_code == 302
     assert wait_for(app, public_id).status == "done"
@@ -135,7 +141,8 @@ def add_conversions(app, email, count):
                     stored_name=secrets.token_hex(16),
                     detected_format="xlsx",
                     size=1234,
-                    info={"sheets": [], "previews": {"Data": {"rows": [["x"] * 50] * 100}}},
+                    info={"sheets": [], "previews": {"Data": {"row_count": 100}}},
+                    preview_rows={"Data": [["x"] * 50] * 100},
                     output_format="csv",
                     status="done",
                     result_name=f"report {number}.csv",
@@ -317,13 +324,24 @@ OLD_PREVIEW_LOOP = """
 """
 
 
+def kept_preview(rows, total_columns=0, shown_columns=0, key=None):
+    """What conversions.sheet_preview() gives a page, its rows at hand."""
+    return SimpleNamespace(
+        rows=rows,
+        row_count=len(rows),
+        total_columns=total_columns,
+        shown_columns=shown_columns,
+        key=key,
+    )
+
+
 @pytest.mark.parametrize(
     "preview",
     [
-        {"rows": [["a", "<b>", 'say "hi"'], ["1", "2", "3"]], "total_columns": 3},
-        {"rows": [["x"] * 30] * 3, "total_columns": 2000, "shown_columns": 30},
-        {"rows": [], "total_columns": 0},
-        {"rows": [["only"]]},
+        kept_preview([["a", "<b>", 'say "hi"'], ["1", "2", "3"]], total_columns=3),
+        kept_preview([["x"] * 30] * 3, total_columns=2000, shown_columns=30),
+        kept_preview([], total_columns=0),
+        kept_preview([["only"]]),
     ],
 )
 def test_the_preview_table_is_what_the_template_loop_wrote(app, preview):
@@ -364,6 +382,25 @@ def test_a_preview_table_is_kept_and_a_new_reading_of_the_file_shows_new_cells(
     assert client.get(f"/convert/{public_id}").status_code == 404
 
 
+def test_a_kept_preview_table_does_not_read_the_rows(app, client, tmp_path):
+    """The preview's cells (megabytes for a wide sheet) are read only to draw its table."""
+    from app.templating import FRAGMENTS
+
+    source = tmp_path / "towns.csv"
+    source.write_text("name,town\nAda,Lyon\n", encoding="utf-8")
+    public_id = public_id_of(upload(client, source))
+    first = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    with statements(app) as seen:
+        again = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert table_of(again) == table_of(first) and "<td>Lyon</td>" in again
+    assert seen and not [sql for sql in seen if "preview_rows" in sql], seen
+    FRAGMENTS.clear()  # another process, or the table pushed out: drawn from the rows
+    with statements(app) as seen:
+        drawn = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert table_of(drawn) == table_of(first)
+    assert len([sql for sql in seen if "preview_rows" in sql]) == 1, seen
+
+
 def table_of(page):
     return re.search(r"<table .*</table>", page, re.S).group(0)
 
@@ -381,8 +418,8 @@ def test_a_preview_without_a_key_is_written_each_time(app, client, auth, user, t
         )
         preview = dict(conversion.info["previews"]["plain"])
         del preview["key"]
-        preview["rows"] = [["name", "town"], ["Ada", "Paris"]]
         conversion.info = {**conversion.info, "previews": {"plain": preview}}
+        conversion.preview_rows = {"plain": [["name", "town"], ["Ada", "Paris"]]}
         db.session.commit()
     FRAGMENTS.clear()
     assert "<td>Paris</td>" in client.get(f"/convert/{public_id}").get_data(as_text=True)
@@ -396,13 +433,13 @@ def test_kept_preview_tables_stay_within_their_bound(monkeypatch):
 
     monkeypatch.setattr(templating, "FRAGMENTS", LRUCache(maxsize=5_000, getsizeof=len))
     for number in range(50):
-        preview = {"key": f"k{number}", "rows": [[f"cell {number}"] * 10] * 10}
+        preview = kept_preview([[f"cell {number}"] * 10] * 10, key=f"k{number}")
         assert f"cell {number}" in templating.cached_preview_table(preview)
     assert templating.FRAGMENTS.currsize <= 5_000
     assert ("preview", "k49") in templating.FRAGMENTS
     assert ("preview", "k0") not in templating.FRAGMENTS
     # A table larger than the whole bound is written, not kept.
-    huge = {"key": "huge", "rows": [["y" * 100] * 50] * 5}
+    huge = kept_preview([["y" * 100] * 50] * 5, key="huge")
     assert "y" * 100 in templating.cached_preview_table(huge)
     assert ("preview", "huge") not in templating.FRAGMENTS
 

@@ -172,7 +172,7 @@ def preview(query, public_id):
     if sheet is None:
         abort(422, "This file has no sheets.")
     shown = conversions.sheet_preview(conversion, sheet)
-    return {**shown, "rows": shown["rows"][: query["rows"]]}
+    return shown.as_dict(rows=query["rows"])
 
 
 @bp.post("/conversions/<public_id>/convert")
