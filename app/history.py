@@ -8,6 +8,7 @@ than the rest of the page.
 """
 
 from datetime import UTC, datetime, time
+from functools import cache
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Text, and_, bindparam, cast, func, select, true
@@ -30,14 +31,20 @@ COLUMNS = (
 
 def statements(owner_column):
     mine = owner_column == bindparam("owner")
+    return page_statements(select(*COLUMNS).where(mine), Conversion.__table__, mine)
+
+
+def page_statements(rows, from_, *where):
+    """A page of `rows` (with `limit` and `offset` parameters), each row carrying the count
+    of every row (a window over the same rows, so no second query: see RowsPage), and a
+    statement that counts them alone, for a page past the last."""
     rows = (
-        select(*COLUMNS)
-        .where(mine)
+        rows.add_columns(func.count().over().label("rows_in_all"))
         .order_by(Conversion.created_at.desc(), Conversion.id.desc())
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
-    return rows, select(func.count()).select_from(Conversion).where(mine)
+    return rows, select(func.count()).select_from(from_).where(*where)
 
 
 BY_USER = statements(Conversion.user_id)
@@ -45,17 +52,20 @@ BY_SESSION = statements(Conversion.session_key)
 
 
 class RowsPage(Pagination):
-    """Flask-SQLAlchemy's Pagination (what the pagination macro reads) over a statement of
-    rows (with `limit` and `offset` parameters) and one counting them; its items are rows,
-    with the statement's columns as attributes."""
+    """Flask-SQLAlchemy's Pagination (what the pagination macro reads) over page_statements();
+    its items are rows, with the statement's columns as attributes."""
 
     def _query_items(self):
         rows, _ = self._query_args["statements"]
         values = {**self._query_args["values"], "limit": self.per_page}
         values["offset"] = self._query_offset
-        return db.session.execute(rows, values).all()
+        items = db.session.execute(rows, values).all()
+        self._counted = items[0].rows_in_all if items else None
+        return items
 
     def _query_count(self):
+        if self._counted is not None:
+            return self._counted
         _, count = self._query_args["statements"]
         return db.session.scalar(count, self._query_args["values"])
 
@@ -102,27 +112,32 @@ ADMIN_COLUMNS = (
 def admin_page(filters, page, per_page):
     """Page `page` of every conversion that `filters` (a users.ConversionFilters) lets
     through, newest first, with each one's owner."""
-    where = [true()]
     values = {}
     if filters.status:
-        where.append(Conversion.status == bindparam("status"))
         values["status"] = filters.status
     if filters.format:
-        where.append(Conversion.output_format == bindparam("format"))
         values["format"] = filters.format
     if filters.user:  # a part of the address, % and _ as typed (not LIKE's wildcards)
-        where.append(func.lower(User.email).contains(filters.user.lower(), autoescape=True))
+        escaped = filters.user.lower().translate(LIKE_ESCAPES)
+        values["user"] = f"%{escaped}%"
     if filters.since:
-        where.append(Conversion.created_at >= bindparam("since"))
         values["since"] = datetime.combine(filters.since, time(), UTC)
+    return rows_page(admin_statements(frozenset(values)), page, per_page, **values)
+
+
+LIKE_ESCAPES = str.maketrans({"/": "//", "%": "/%", "_": "/_"})
+ADMIN_FILTERS = {
+    "status": Conversion.status == bindparam("status"),
+    "format": Conversion.output_format == bindparam("format"),
+    "user": func.lower(User.email).like(bindparam("user"), escape="/"),
+    "since": Conversion.created_at >= bindparam("since"),
+}
+
+
+@cache
+def admin_statements(filtered):
+    """The admin list's statements for the filters named in `filtered`: built once for each
+    of their 16 combinations."""
+    where = [ADMIN_FILTERS[name] for name in sorted(filtered)] or [true()]
     joined = Conversion.__table__.outerjoin(User.__table__, Conversion.user_id == User.id)
-    rows = (
-        select(*ADMIN_COLUMNS)
-        .select_from(joined)
-        .where(*where)
-        .order_by(Conversion.created_at.desc(), Conversion.id.desc())
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
-    count = select(func.count()).select_from(joined).where(*where)
-    return rows_page((rows, count), page, per_page, **values)
+    return page_statements(select(*ADMIN_COLUMNS).select_from(joined).where(*where), joined, *where)

@@ -300,10 +300,16 @@ def test_conversions_list_shows_owners_and_pages_under_a_filter(app, client, aut
     assert "mine-00.xlsx" in second and "nobodys.xlsx" not in first + second
     everyone = client.get("/admin/conversions").get_data(as_text=True)
     assert "anonymous" in re.findall(r'data-label="Owner">([^<]*)<', everyone)
-    # % and _ are looked for as typed, not as LIKE's wildcards.
-    for typed in ("ada_", "%25"):
+    # % and _ are looked for as typed, not as LIKE's wildcards (and so is the escape, /).
+    for typed in ("ada_", "%25", "/", "a/_"):
         page = client.get(f"/admin/conversions?user={typed}").get_data(as_text=True)
         assert "No conversions match." in page
+    with app.app_context():
+        db.session.get(User, user.id).email = "a_d/a%@example.com"
+        db.session.commit()
+    for typed in ("a_d/a%25@", "_", "/", "%25"):
+        page = client.get(f"/admin/conversions?user={typed}").get_data(as_text=True)
+        assert "mine-26.xlsx" in page, typed
 
 
 def test_the_conversions_list_offers_retry_only_where_retry_can_run(app, client, auth, admin):
