@@ -18,6 +18,35 @@ class AppForm(FlaskForm):
             return widget_html(field, render_kw)
 
 
+class LazyForm:
+    """A form built only when something asks for it. A page's blocks kept under `state`
+    (templating.kept_block, with form_state()) need nothing else from it, so a page shown
+    again does not build it: its 20 fields took a sixth of the converter page's time.
+    `state` must hold everything the form shows. It is never validated: no errors."""
+
+    errors = {}
+
+    def __init__(self, state, build):
+        self.kept_state = state
+        self._build = build
+        self._form = None
+
+    @property
+    def form(self):
+        if self._form is None:
+            self._form = self._build()
+        return self._form
+
+    def __getattr__(self, name):
+        return getattr(self.form, name)
+
+    def __getitem__(self, name):
+        return self.form[name]
+
+    def __iter__(self):
+        return iter(self.form)
+
+
 class EmptyForm(AppForm):
     """For button-only POSTs (logout, resend, delete), so CSRF still applies."""
 

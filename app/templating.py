@@ -301,7 +301,10 @@ def form_state(form):
     """What a form shows, as a key for kept_block(): each field's value, the text sent for
     it and its choices (not the CSRF token, which a form's block must not show). None,
     so not kept, for a form with errors (it shows them) and for a form sent to us: what
-    was sent is anyone's text, and each new text would take a place of its own."""
+    was sent is anyone's text, and each new text would take a place of its own. A LazyForm
+    says its state itself, without being built."""
+    if getattr(form, "kept_state", None) is not None:
+        return form.kept_state
     if form.errors or form.is_submitted():
         return None
     state = []

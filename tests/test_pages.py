@@ -463,9 +463,16 @@ def options_of(page):
     return re.search(r'<section id="options".*?</section>', page, re.S).group(0)
 
 
+def options_form_of(page):
+    """The whole options form, its CSRF token (one per session) left out."""
+    form = re.search(r'<form method="post" novalidate id="options-form".*?</form>', page, re.S)
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "", form.group(0))
+
+
 def test_kept_options_are_what_a_fresh_page_shows(app, client, auth, user, tmp_path):
-    """The options block is kept by what it shows: every page, with the kept blocks of all
-    the other pages around, shows what it shows when nothing is kept."""
+    """The options form's blocks are kept by what they show (and the form is then not even
+    built): every page, with the kept blocks of all the other pages around, shows what it
+    shows when nothing is kept."""
     from app.templating import FRAGMENTS
 
     from .test_convert import LEGACY
@@ -493,7 +500,7 @@ def test_kept_options_are_what_a_fresh_page_shows(app, client, auth, user, tmp_p
     def shown(who, url):
         response = who.get(url)
         assert response.status_code == 200, url
-        return options_of(response.get_data(as_text=True))
+        return options_form_of(response.get_data(as_text=True))
 
     def check(pages):
         fresh = []
@@ -516,7 +523,35 @@ def test_kept_options_are_what_a_fresh_page_shows(app, client, auth, user, tmp_p
     client.post(f"/convert/{mine[1]}", data=data)
     wait_for(app, mine[1])
     check(pages)
-    assert [key for key in FRAGMENTS if key[0] == "options"]
+    hold_running(app, mine[0])  # its convert bar says to wait, and its button is disabled
+    busy = check(pages)[0]
+    assert "Wait for this conversion to finish." in busy and "disabled" in busy
+    assert {key[0] for key in FRAGMENTS} >= {"options", "convert-bar"}
+
+
+def test_a_page_shown_again_does_not_build_its_options_form(app, client, tmp_path, monkeypatch):
+    from app.convert import forms, views
+    from app.templating import FRAGMENTS
+
+    built = []
+
+    class Counted(forms.OptionsForm):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(views, "OptionsForm", Counted)
+    book = write_xlsx(tmp_path / "book.xlsx", {"Q1": [["a"], [1]], "Q2": [["b"], [2]]})
+    public_id = public_id_of(upload(client, book))
+    first = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert len(built) == 1
+    again = client.get(f"/convert/{public_id}").get_data(as_text=True)
+    assert len(built) == 1 and options_form_of(again) == options_form_of(first)
+    FRAGMENTS.clear()
+    assert options_form_of(client.get(f"/convert/{public_id}").get_data(True)) == (
+        options_form_of(first)
+    )
+    assert len(built) == 2
 
 
 def test_options_with_errors_are_written_each_time_and_keep_the_values_sent(app, client, tmp_path):

@@ -15,7 +15,7 @@ from wtforms import SelectChoice
 
 from .. import conversions
 from ..extensions import db
-from ..forms import EmptyForm
+from ..forms import EmptyForm, LazyForm
 from ..history import history_page
 from ..models import Conversion
 from ..urls import page_number
@@ -110,18 +110,26 @@ def shown_sheet(conversion):
 
 def options_form(conversion, sheet):
     """The options form, filled from this file's last conversion, else from the visitor's
-    last choices. The sheet shown is ticked, unless several sheets were converted last time."""
+    last choices. The sheet shown is ticked, unless several sheets were converted last time.
+    Shown (GET), it is a LazyForm: built only if the page's kept blocks miss."""
+    names = conversions.sheet_names(conversion)
+    input_encoding = conversion.info.get("input_encoding", "")
+    detected = {name: conversion.info.get(name) for name in OptionsForm.DETECTED}
     if request.method == "POST":
-        form = OptionsForm()
-    else:
-        last = OptionsForm.data_from_options(conversion.options or {})
-        form = OptionsForm(data={**visitor.remembered_options(), **last})
-        several = last.get("all_sheets") or len(last.get("sheets") or []) > 1
-        if not several:
-            form.sheets.data = [sheet] if sheet else []
-    form.sheets.choices = [SelectChoice(name) for name in conversions.sheet_names(conversion)]
-    form.input_encoding.data = conversion.info.get("input_encoding", "")
-    form.name_detected(conversion.info)
+        return filled(OptionsForm(), names, input_encoding, detected)
+    last = OptionsForm.data_from_options(conversion.options or {})
+    data = {**visitor.remembered_options(), **last}
+    several = last.get("all_sheets") or len(last.get("sheets") or []) > 1
+    if not several:
+        data["sheets"] = [sheet] if sheet else []
+    state = (repr(sorted(data.items())), tuple(names), input_encoding, repr(detected))
+    return LazyForm(state, lambda: filled(OptionsForm(data=data), names, input_encoding, detected))
+
+
+def filled(form, sheet_names, input_encoding, detected):
+    form.sheets.choices = [SelectChoice(name) for name in sheet_names]
+    form.input_encoding.data = input_encoding
+    form.name_detected(detected)
     return form
 
 
