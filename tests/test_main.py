@@ -203,3 +203,38 @@ def test_theme_refuses_unknown_values_and_foreign_next(client):
     assert response.headers["Location"] == "/"
     assert not any(c.startswith("theme=") for c in response.headers.getlist("Set-Cookie"))
     assert 'data-theme="auto"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_sign_in_records_its_last_activity_at_most_once_a_minute(app, client, auth, user):
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import LoginSession
+
+    auth.login()
+    with app.app_context():
+        row = db.session.scalar(db.select(LoginSession).filter_by(user_id=user.id))
+        row.last_seen_at = row.last_seen_at - timedelta(minutes=5)
+        db.session.commit()
+        stale = row.last_seen_at
+    client.get("/")
+    fresh = fetch(app, LoginSession, user_id=user.id).last_seen_at
+    assert fresh > stale + timedelta(minutes=4)
+    client.get("/help")  # within the minute: nothing written
+    assert fetch(app, LoginSession, user_id=user.id).last_seen_at == fresh
+
+
+def test_permissions_follow_a_role_changed_during_the_request(app, user):
+    """can() uses the permissions read with the user, until the role is loaded or set."""
+    from app.extensions import db
+    from app.models import LoginSession, Permission, Role, User, load_user
+
+    with app.test_request_context():
+        token = LoginSession.open(db.session.get(User, user.id))
+        db.session.commit()
+        db.session.expunge_all()
+        signed_in = load_user(token)
+        assert signed_in.loaded_permissions == Permission.USE_API
+        assert not signed_in.is_admin and "role" not in signed_in.__dict__
+        signed_in.role = db.session.scalar(db.select(Role).filter_by(name="Administrator"))
+        assert signed_in.is_admin

@@ -34,15 +34,16 @@ OPEN_TO_UNCONFIRMED |= {"api_web.docs", "api-docs.openapi_json"}  # the API's gu
 
 @bp.before_app_request
 def track_and_gate_user():
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()  # one proxy lookup, not six
+    if not user.is_authenticated:
         return None
-    touched = current_user.ping()
-    if current_user.login_session is not None:
-        touched = current_user.login_session.ping() or touched
+    touched = user.ping()
+    if user.login_session is not None:
+        touched = user.login_session.ping() or touched
     if touched:
         db.session.commit()
     if (
-        not current_user.confirmed
+        not user.confirmed
         and request.blueprint not in ("auth", "convert", "api")  # anyone may convert; API: token
         and request.endpoint not in OPEN_TO_UNCONFIRMED
     ):
@@ -127,7 +128,7 @@ def logout():
     if EmptyForm().validate_on_submit():
         audit("logout", target=current_user.email)
         if current_user.login_session is not None:
-            db.session.delete(current_user.login_session)  # copies of the cookie die too
+            current_user.login_session.end()  # copies of the cookie die too
         db.session.commit()
         end_session()
         flash("You have been logged out.", "info")
