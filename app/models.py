@@ -127,7 +127,7 @@ class User(UserMixin, db.Model):
     # and the role's permissions as read with the user (see can()).
     login_session = None
     login_token = None
-    loaded_permissions = None
+    loaded_permissions = loaded_role_name = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -171,6 +171,13 @@ class User(UserMixin, db.Model):
         if "role" not in self.__dict__ and self.loaded_permissions is not None:
             return self.loaded_permissions & permission == permission
         return self.role is not None and self.role.has_permission(permission)
+
+    @property
+    def role_name(self):
+        """The role's name (None without a role), read with the user as can()'s are."""
+        if "role" not in self.__dict__ and self.loaded_permissions is not None:
+            return self.loaded_role_name
+        return self.role.name if self.role is not None else None
 
     @property
     def is_admin(self):
@@ -306,6 +313,7 @@ SIGNED_IN_USER = (
         LoginSession.remember,
         LoginSession.last_seen_at,
         Role.permissions,
+        Role.name,
     )
     .join_from(LoginSession, User, LoginSession.user_id == User.id)
     .outerjoin(Role, User.role_id == Role.id)
@@ -344,9 +352,9 @@ def load_user(token):
     found = db.session.execute(SIGNED_IN_USER, {"token_hash": LoginSession.hash(token)}).first()
     if found is None:
         return None
-    user, session_id, remember, last_seen_at, permissions = found
+    user, session_id, remember, last_seen_at, permissions, role_name = found
     user.login_session = SignedIn(session_id, remember, last_seen_at)
-    user.login_token, user.loaded_permissions = token, permissions
+    user.login_token, user.loaded_permissions, user.loaded_role_name = token, permissions, role_name
     return user
 
 

@@ -142,10 +142,16 @@ def test_contact_escapes_what_people_type(app, client, outbox):
     assert "&lt;script&gt;" in outbox[0].html
 
 
-def test_profile_shows_user_with_moment_times(client, auth, user):
+def test_profile_shows_user_with_moment_times(app, client, auth, user):
+    from .test_pages import statements
+
     auth.login()
-    page = client.get("/profile").get_data(as_text=True)
+    client.get("/profile")  # the first page after login records the visit
+    with statements(app) as seen:
+        page = client.get("/profile").get_data(as_text=True)
     assert "Ada Lovelace" in page and "ada@example.com" in page
+    assert re.search(r"Role</dt><dd[^>]*>User<", page)
+    assert not [sql for sql in seen if "FROM roles" in sql], seen  # read with the user
     assert 'class="flask-moment"' in page and 'data-function="fromNow"' in page
     assert "Member since" in page and "Last seen" in page
 
@@ -235,6 +241,7 @@ def test_permissions_follow_a_role_changed_during_the_request(app, user):
         db.session.expunge_all()
         signed_in = load_user(token)
         assert signed_in.loaded_permissions == Permission.USE_API
-        assert not signed_in.is_admin and "role" not in signed_in.__dict__
+        assert not signed_in.is_admin and signed_in.role_name == "User"
+        assert "role" not in signed_in.__dict__  # no query for it
         signed_in.role = db.session.scalar(db.select(Role).filter_by(name="Administrator"))
-        assert signed_in.is_admin
+        assert signed_in.is_admin and signed_in.role_name == "Administrator"
