@@ -214,6 +214,40 @@ def test_dashboard_counts_conversions_and_storage(app, client, auth, admin):
         assert label in page
 
 
+def test_dashboard_figures_count_what_they_say(app, admin, make_user):
+    """Three tables counted in one query, each figure under its own condition."""
+    from datetime import timedelta
+
+    from app.admin.views import dashboard_figures
+    from app.models import Message, utcnow
+
+    make_user(email="new@example.com", confirmed=False)
+    now = utcnow()
+    make_conversion(app, status="failed")
+    make_conversion(app, status="queued")
+    make_conversion(app, status="running", created_at=now - timedelta(days=3))
+    make_conversion(app, status="done", created_at=now - timedelta(days=30))
+    with app.app_context():
+        db.session.add_all(
+            Message(name="n", email="e@example.com", subject="s", body="b", read=read)
+            for read in (True, False, False)
+        )
+        db.session.commit()
+        figures = dict(dashboard_figures(now))
+    del figures["Storage used"]
+    assert figures == {
+        "Users": 2,
+        "Confirmed": 1,
+        "New this week": 2,
+        "Conversions today": 2,
+        "This week": 3,
+        "Failed": 1,
+        "Running": 1,
+        "Queued": 1,
+        "Unread messages": 2,
+    }
+
+
 # Messages
 
 
