@@ -161,7 +161,7 @@ class User(UserMixin, db.Model):
             LoginSession.end_all(self)
 
     def login_sessions_newest_first(self):
-        return db.session.scalars(LOGIN_SESSIONS_OF, {"user_id": self.id}).all()
+        return db.session.execute(LOGIN_SESSIONS_OF, {"user_id": self.id}).all()
 
     def verify_password(self, password):
         return check_password_hash(self.password_hash, password)
@@ -294,9 +294,16 @@ class LoginSession(db.Model):
         db.session.execute(delete(cls).where(cls.user_id == user.id))
 
 
-# The account page's list, built once (as SIGNED_IN_USER below).
+# The account page's list, built once (as SIGNED_IN_USER below), as plain rows.
 LOGIN_SESSIONS_OF = (
-    select(LoginSession)
+    select(
+        LoginSession.id,
+        LoginSession.user_agent,
+        LoginSession.address,
+        LoginSession.remember,
+        LoginSession.created_at,
+        LoginSession.last_seen_at,
+    )
     .where(LoginSession.user_id == bindparam("user_id"))
     .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
 )
