@@ -389,7 +389,9 @@ def sheet_preview(conversion, sheet):
     if sheet not in sheet_names(conversion):
         raise OptionsRefused(f"The file has no sheet named '{sheet}'.")
     previews = conversion.info.get("previews", {})
-    if sheet not in previews:
+    # A preview kept in the old shape (its rows in `info`, no row_count: written by a process
+    # of the version before, during a deploy) is read again, as a missing one is.
+    if "row_count" not in previews.get(sheet, {}):
         try:
             with stored_upload(conversion) as path:
                 shown = read_in_time(
@@ -405,7 +407,19 @@ def sheet_preview(conversion, sheet):
         conversion.info = {**conversion.info, "previews": {**previews, **summaries}}
         conversion.preview_rows = {**(conversion.preview_rows or {}), **rows}
         db.session.commit()
-    return SheetPreview(conversion, **conversion.info["previews"][sheet])
+    kept = conversion.info["previews"][sheet]
+    return SheetPreview(conversion, **{name: kept[name] for name in PREVIEW_FIELDS if name in kept})
+
+
+PREVIEW_FIELDS = (
+    "sheet",
+    "total_rows",
+    "total_columns",
+    "shown_columns",
+    "cut_cells",
+    "row_count",
+    "key",
+)
 
 
 def kept_previews(shown):

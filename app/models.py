@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     bindparam,
     delete,
+    event,
     select,
     update,
 )
@@ -326,6 +327,13 @@ SIGNED_IN_USER = (
     .outerjoin(Role, User.role_id == Role.id)
     .where(LoginSession.token_hash == bindparam("token_hash"), User.active.is_(True))
 )
+
+
+@event.listens_for(User.role, "set")
+@event.listens_for(User.role_id, "set")
+def forget_loaded_role(user, value, old, initiator):
+    """A role set in the request: can() and role_name read it, not what came with the user."""
+    user.loaded_permissions = user.loaded_role_name = None
 
 
 @dataclass

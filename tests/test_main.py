@@ -245,3 +245,5 @@ def test_permissions_follow_a_role_changed_during_the_request(app, user):
         assert "role" not in signed_in.__dict__  # no query for it
         signed_in.role = db.session.scalar(db.select(Role).filter_by(name="Administrator"))
         assert signed_in.is_admin and signed_in.role_name == "Administrator"
+        db.session.commit()  # expires the role: it is read again, not taken from the login
+        assert signed_in.is_admin and signed_in.role_name == "Administrator"

@@ -416,6 +416,23 @@ def test_a_kept_preview_table_does_not_read_the_rows(app, client, tmp_path):
     assert len([sql for sql in seen if "preview_rows" in sql]) == 1, seen
 
 
+def test_a_preview_kept_in_the_old_shape_is_read_again(app, client, tmp_path):
+    """One written by the version before (its rows in `info`), e.g. during a deploy."""
+    source = tmp_path / "towns.csv"
+    source.write_text("name,town\nAda,Lyon\n", encoding="utf-8")
+    public_id = public_id_of(upload(client, source))
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        old = {"sheet": "towns", "rows": [["old"]], "total_rows": 1, "total_columns": 1}
+        conversion.info = {**conversion.info, "previews": {"towns": {**old, "key": "k"}}}
+        conversion.preview_rows = {}
+        db.session.commit()
+    page = client.get(f"/convert/{public_id}")
+    assert page.status_code == 200 and "<td>Lyon</td>" in page.get_data(as_text=True)
+    api = client.get(f"/api/v1/conversions/{public_id}/preview")
+    assert api.status_code in (200, 401) and b"old" not in api.data
+
+
 def table_of(page):
     return re.search(r"<table .*</table>", page, re.S).group(0)
 

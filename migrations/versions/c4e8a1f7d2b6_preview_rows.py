@@ -39,10 +39,19 @@ def moved(info, rows, upgrade):
     return {**info, 'previews': previews}, rows
 
 
-def move_rows(upgrade):
+def move_rows(upgrade, batch=50):
+    """A batch at a time: a wide sheet's previews are megabytes."""
     connection = op.get_bind()
+    ids = connection.execute(sa.select(conversions.c.id).order_by(conversions.c.id)).scalars().all()
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        move_chunk(connection, chunk, upgrade)
+
+
+def move_chunk(connection, ids, upgrade):
     found = connection.execute(
         sa.select(conversions.c.id, conversions.c.info, conversions.c.preview_rows)
+        .where(conversions.c.id.in_(ids))
     ).all()
     for id_, info, rows in found:
         if not (info or {}).get('previews'):
