@@ -14,7 +14,7 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -408,18 +408,8 @@ def sheet_preview(conversion, sheet):
         conversion.preview_rows = {**(conversion.preview_rows or {}), **rows}
         db.session.commit()
     kept = conversion.info["previews"][sheet]
-    return SheetPreview(conversion, **{name: kept[name] for name in PREVIEW_FIELDS if name in kept})
-
-
-PREVIEW_FIELDS = (
-    "sheet",
-    "total_rows",
-    "total_columns",
-    "shown_columns",
-    "cut_cells",
-    "row_count",
-    "key",
-)
+    names = {field.name for field in fields(SheetPreview)} - {"conversion"}
+    return SheetPreview(conversion, **{name: kept[name] for name in names if name in kept})
 
 
 def kept_previews(shown):

@@ -168,15 +168,15 @@ class User(UserMixin, db.Model):
         return check_password_hash(self.password_hash, password)
 
     def can(self, permission):
-        # The permissions read with the user, unless the role was loaded or changed since.
-        if "role" not in self.__dict__ and self.loaded_permissions is not None:
+        # The permissions read with the user, unless a role was set since (forget_loaded_role).
+        if self.loaded_permissions is not None:
             return self.loaded_permissions & permission == permission
         return self.role is not None and self.role.has_permission(permission)
 
     @property
     def role_name(self):
         """The role's name (None without a role), read with the user as can()'s are."""
-        if "role" not in self.__dict__ and self.loaded_permissions is not None:
+        if self.loaded_permissions is not None:
             return self.loaded_role_name
         return self.role.name if self.role is not None else None
 
