@@ -11,13 +11,12 @@ from pathlib import Path
 
 import olefile
 
-from .encrypted import PlainCopy
+from .encrypted import PlainCopy, damaged_contents
 from .errors import (
     DamagedFile,
     EmptyFile,
     NotASpreadsheet,
     PasswordProtected,
-    SheetError,
     TooLarge,
 )
 from .limits import DEFAULT_LIMITS
@@ -207,18 +206,25 @@ ENCRYPTED = "encrypted"
 
 def default_password_format(path, limits):
     """The format of the workbook inside an encrypted one, when Excel's default password
-    opens it (Excel and LibreOffice open those without asking); else PasswordProtected."""
+    opens it (Excel and LibreOffice open those without asking); else PasswordProtected.
+    When the password opens it but what it holds is not a document, the file is damaged."""
     plain = PlainCopy(path, ".bin")
     try:
-        if plain.opened:
+        if not plain.opened:
+            raise PasswordProtected(PASSWORD_MESSAGE)
+        with open(plain.path, "rb") as handle:
+            document = handle.read(8).startswith((*ZIP_MAGIC, OLE_MAGIC))
+        try:
             inner = detect_format(plain.path, limits)
-            if not inner.default_password and inner.format != "csv":
-                return inner.format
-    except SheetError:
-        pass
+        except (NotASpreadsheet, EmptyFile) as error:
+            if document:  # another Office document, as that error says
+                raise
+            raise damaged_contents(error) from None
+        if inner.default_password or not document:  # text: the bytes did not decrypt
+            raise damaged_contents()
+        return inner.format
     finally:
         plain.remove()
-    raise PasswordProtected(PASSWORD_MESSAGE)
 
 
 def detect_ole(path):

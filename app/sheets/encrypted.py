@@ -18,15 +18,24 @@ import tempfile
 
 import olefile
 
+from .errors import DamagedFile
+
 DEFAULT_PASSWORD = "VelvetSweatshop"
+# msoffcrypto-tool's names of the kinds of encryption whose key load_key() verifies.
+VERIFIED_KINDS = {"agile", "standard", "rc4", "rc4_cryptoapi", "xor"}
+DAMAGED_MESSAGE = (
+    "The workbook is damaged and cannot be read: it is encrypted with Excel's default "
+    "password, which opens it, but what it holds is not a readable workbook."
+)
 
 
 def decrypt_with_default_password(path, into):
     """Write the plain workbook inside `path` to the file `into`. False (and `into`
-    removed) when the default password does not open it, or the records cannot be
-    decrypted."""
+    removed) when the default password does not open it; DamagedFile when it does, but
+    the records cannot be decrypted (a damaged file is not a password-protected one)."""
     import msoffcrypto  # only for the few files that need it
 
+    verified = False
     try:
         if biff5_stream(path):
             if biff5_xor(path, into):
@@ -41,15 +50,26 @@ def decrypt_with_default_password(path, into):
                 office.load_key(password=DEFAULT_PASSWORD, verify_password=True)
             else:
                 office.load_key(password=DEFAULT_PASSWORD)  # xls: always verified
+            # load_key() verifies only the kinds of encryption it knows, and passes others.
+            verified = getattr(office, "type", None) in VERIFIED_KINDS
             office.decrypt(out)
         return True
-    except Exception:  # msoffcrypto raises many kinds: a wrong key, damaged records
+    except Exception as error:  # msoffcrypto raises many kinds: a wrong key, damaged records
         if os.path.exists(into):
             os.remove(into)
+        if verified:
+            raise damaged_contents(error) from None
         return False
     finally:
         if os.path.exists(into + ".whole"):
             os.remove(into + ".whole")
+
+
+def damaged_contents(error=None):
+    """The error for a file the default password opens, whose contents are damaged."""
+    refused = DamagedFile(DAMAGED_MESSAGE)
+    refused.detail = str(error)[:200] if error else None
+    return refused
 
 
 def padded_stream_copy(path, into):

@@ -4,6 +4,7 @@ import random
 import time
 import zipfile
 
+import olefile
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
@@ -101,6 +102,62 @@ def test_xlsx_encrypted_with_excels_default_password_is_read(tmp_path, mixed_xls
         OOXMLFile(plain).encrypt("VelvetSweatshop", out)
     assert detect_format(encrypted).format == "xlsx"
     assert [s.name for s in inspect(encrypted).sheets] == ["Data", "Other"]
+
+
+def default_password_copy(tmp_path, mixed_xlsx, damage=None):
+    """mixed_xlsx encrypted with Excel's default password; `damage` rewrites the bytes of
+    its EncryptedPackage stream (same length), as a bad disk or transfer would."""
+    encrypted = tmp_path / "structure-protected.xlsx"
+    with mixed_xlsx.open("rb") as plain, encrypted.open("wb") as out:
+        OOXMLFile(plain).encrypt("VelvetSweatshop", out)
+    if damage:
+        with olefile.OleFileIO(str(encrypted), write_mode=True) as ole:
+            stream = bytearray(ole.openstream("EncryptedPackage").read())
+            ole.write_stream("EncryptedPackage", bytes(damage(stream)))
+    return encrypted
+
+
+def flip_every_97th_byte(stream):
+    for at in range(100, len(stream), 97):
+        stream[at] ^= 0x55
+    return stream
+
+
+def zero_the_contents(stream):
+    return stream[:8] + bytes(len(stream) - 8)  # the declared size kept
+
+
+@pytest.mark.parametrize("damage", [flip_every_97th_byte, zero_the_contents])
+def test_damaged_workbook_under_the_default_password_is_damaged_not_protected(
+    tmp_path, mixed_xlsx, damage
+):
+    """The default password opens it, so asking the user to remove a password would send
+    them after one they never set: the file is damaged, and says so."""
+    encrypted = default_password_copy(tmp_path, mixed_xlsx, damage)
+    with pytest.raises(DamagedFile, match="damaged"):
+        detect_format(encrypted)
+    refused(encrypted, DamagedFile, "damaged")
+
+
+def test_default_password_with_its_package_missing_is_damaged(tmp_path, mixed_xlsx):
+    """The key is verified, then the encrypted stream is not there to decrypt."""
+    encrypted = default_password_copy(tmp_path, mixed_xlsx)
+    name = "EncryptedPackage".encode("utf-16-le")
+    encrypted.write_bytes(
+        encrypted.read_bytes().replace(name, "EncryptedPackagX".encode("utf-16-le"))
+    )
+    refused(encrypted, DamagedFile, "encrypted with Excel's default password, which opens it")
+
+
+def test_another_password_on_a_damaged_package_is_still_protected(tmp_path, mixed_xlsx):
+    """Damage does not matter when the password is not the default: that is asked first."""
+    encrypted = tmp_path / "locked.xlsx"
+    with mixed_xlsx.open("rb") as plain, encrypted.open("wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+    with olefile.OleFileIO(str(encrypted), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("EncryptedPackage").read())
+        ole.write_stream("EncryptedPackage", bytes(zero_the_contents(stream)))
+    refused(encrypted, PasswordProtected, "protected with a password")
 
 
 @pytest.fixture(scope="session")
