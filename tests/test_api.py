@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import ApiToken, AuditEvent, Conversion, Role, User, utcnow
 from app.sheets import Options, convert
 
@@ -602,6 +602,19 @@ def test_guessing_tokens_is_limited_per_address(app, client, user):
     assert_problem(Api(client, "spt_guess3").get("/api/v1/me"), 429)
     # Others' guesses from the same address never lock out a valid token.
     assert good.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.parametrize("app_settings", [{"RATELIMIT_ENABLED": True}])
+def test_limits_are_checked_before_the_requests_that_have_them_only(app):
+    """The limiter's check runs first before the requests of a blueprint with limits of its
+    own (the API: before its token is looked up), and not before every page of the site,
+    where each limited view's decorator checks its own limits."""
+    check = limiter._check_request_limit
+    assert check not in app.before_request_funcs.get(None, [])
+    limited = set(limiter.limit_manager._blueprint_limits)
+    assert limited == {"api"}
+    for name in limited:
+        assert app.before_request_funcs[name][0] == check
 
 
 def test_cors_is_off_by_default(api):
