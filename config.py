@@ -180,6 +180,10 @@ class Config:
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
+    # The app's log level. INFO says what cleanup removed and which jobs were taken over;
+    # a server that sets no level (gunicorn) would otherwise keep only warnings.
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+
     USERS_PER_PAGE = 25
     # Site settings (admin, Settings) are kept this long in each process: every page shows
     # some, and reading them was most of the database work of a page that needs no other.

@@ -8,8 +8,10 @@ import gc
 import os
 
 from app import create_app
+from app.deploy import log_per_process_warnings
 
 app = create_app(os.environ.get("FLASK_CONFIG") or "production")
+log_per_process_warnings(app)  # settings that hold in one process only, said at start
 
 # What starting made (modules, the app, its routes) lives as long as the process: out of the
 # collector's way, a full collection walks the objects of requests, not 130,000 more (in a

@@ -35,7 +35,7 @@ def deployment_problems(config):
         error("Session cookies are not marked Secure: they would travel over plain HTTP.")
     if not config.get("RATELIMIT_ENABLED", True):
         error("Rate limits are off: logins and mail can be hammered.")
-    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+    if counts_in_memory(config.get("RATELIMIT_STORAGE_URI")):
         warning(
             "RATELIMIT_STORAGE_URI is memory://: each process counts on its own. With several "
             "processes or machines, use a shared store (redis://...)."
@@ -55,12 +55,29 @@ def deployment_problems(config):
     return problems
 
 
+def counts_in_memory(storage_uri):
+    """Whether a rate-limit storage URI counts in each process's memory. The limits library
+    reads the scheme in any case ("MEMORY://"), and none at all means memory."""
+    scheme = str(storage_uri or "memory://").partition("://")[0].strip().lower()
+    return scheme in ("memory", "async+memory")
+
+
+def log_per_process_warnings(app):
+    """Log per_process_warnings() once per process: as it starts under wsgi.py (before
+    gunicorn forks, with --preload), else on its first request (app/periodic.py)."""
+    if app.extensions.get("per_process_warnings_logged"):
+        return
+    app.extensions["per_process_warnings_logged"] = True
+    for warning in per_process_warnings(app):
+        app.logger.warning(warning)
+
+
 def per_process_warnings(app):
     """Settings that hold only while one process serves the site (for the start-up log and
     a deployment check)."""
     warnings = []
     storage_uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
-    if app.config.get("RATELIMIT_ENABLED") and storage_uri.startswith("memory://"):
+    if app.config.get("RATELIMIT_ENABLED") and counts_in_memory(storage_uri):
         warnings.append(
             "Rate limits are counted in this process's memory (RATELIMIT_STORAGE_URI="
             f"{storage_uri}): with several processes each counts on its own. Use the default "

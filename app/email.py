@@ -62,6 +62,15 @@ def delivery_note(outcome, address):
     return f"It is on its way to {address}."
 
 
+def delayed_mail_to(address):
+    """Whether an email to `address` is still in the outbox after a failed try (being
+    retried, or given up on): a page must not then say that it was sent. Sent mail is
+    not kept, so the outbox holds only these and the few not yet tried."""
+    address = address.lower()
+    waiting = db.session.scalars(select(OutgoingMail.recipients).where(OutgoingMail.attempts > 0))
+    return any(address in (each.lower() for each in recipients) for recipients in waiting)
+
+
 def _keep(app, msg):
     """Store the message in the outbox; its id, or None if the database refused it
     (then it is sent once, without a retry)."""

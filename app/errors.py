@@ -95,9 +95,14 @@ def described(error, limit=300):
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+# Pages that answer JSON only (polled by scripts): their errors are JSON too, whatever
+# the client accepts.
+JSON_ENDPOINTS = {"convert.status"}
+
+
 def wants_json():
-    """API paths, and clients whose Accept header prefers JSON to HTML."""
-    if request.path.startswith("/api/"):
+    """API paths, JSON-only pages, and clients whose Accept header prefers JSON to HTML."""
+    if request.path.startswith("/api/") or request.endpoint in JSON_ENDPOINTS:
         return True
     accept = request.accept_mimetypes
     return accept["application/json"] > accept["text/html"]

@@ -47,6 +47,7 @@ def configure(app, config_class, overrides):
     app.config.from_object(config_class)
     app.config.update(overrides)
     config_class.init_app(app)
+    app.logger.setLevel(app.config["LOG_LEVEL"])
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         database = Path(app.instance_path) / "sheetport.sqlite"

@@ -64,9 +64,11 @@ PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the databas
 # skipped); the writes that start and end a job keep trying for about 15 seconds.
 PROGRESS_RETRY_DELAYS = (0.2,)
 STATUS_RETRY_DELAYS = (0.5, 1, 2, 4, 8)
+# Said when a job's lease lapsed: its runner died, or could not renew the lease for as
+# long (a database locked or out of reach) and so may no longer write its result.
 INTERRUPTED = (
-    "The conversion was interrupted before it finished: the server running it stopped "
-    "or restarted. Please convert again."
+    "The conversion was interrupted before it finished: the server running it stopped, "
+    "restarted or could not reach its database for a while. Please convert again."
 )
 FAILED_ON_OUR_SIDE = "Something went wrong on our side."
 STORAGE_DOWN = (

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from . import conversions, jobs
-from .deploy import per_process_warnings
+from .deploy import log_per_process_warnings
 from .email import send_pending_mail
 from .errors import Unavailable, described, is_outage
 from .extensions import db
@@ -33,8 +33,7 @@ def init_app(app):
         with state["lock"]:
             if not state["started"]:
                 state["started"] = True
-                for warning in per_process_warnings(app):
-                    app.logger.warning(warning)
+                log_per_process_warnings(app)
                 if app.config["CLEANUP_INTERVAL_MINUTES"]:
                     start_periodic_timer(app)
 

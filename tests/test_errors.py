@@ -77,6 +77,17 @@ def test_api_paths_always_answer_json(client):
     assert response.json["title"] == "Not Found" and response.json["status"] == 404
 
 
+def test_a_json_only_page_answers_its_errors_in_json(app, client):
+    """The status a page's script polls: an error is JSON whatever the client accepts."""
+    for accept in ("*/*", "text/html"):
+        response = client.get("/convert/nosuchfile/status", headers={"Accept": accept})
+        assert response.status_code == 404 and response.mimetype == "application/json"
+        assert response.json["error"] == "Not Found"
+    from app.errors import JSON_ENDPOINTS
+
+    assert set(app.view_functions) >= JSON_ENDPOINTS  # a renamed view is not left behind
+
+
 def test_browsers_get_html_even_when_they_accept_anything(client):
     response = client.get("/nope", headers={"Accept": "text/html,*/*;q=0.8"})
     assert response.mimetype == "text/html"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import periodic
-from app.deploy import per_process_warnings
+from app.deploy import counts_in_memory, deployment_problems, per_process_warnings
 from app.email import delivery_note, send_email, send_pending_mail
 from app.extensions import db
 from app.models import OutgoingMail, PeriodicRun, utcnow
@@ -266,6 +266,28 @@ def test_a_new_user_notice_refused_by_the_server_is_not_lost(app, client):
     assert "[Sheetport] Confirm your email address" in subjects
 
 
+def test_the_unconfirmed_page_says_the_link_is_delayed_until_it_is_sent(app, client, runner):
+    """Refused by the mail server, the confirmation link is not "sent" on the page that
+    waits for it; once the server is back and the outbox sent, it is."""
+    client.post(
+        "/auth/register",
+        data={
+            "name": "Grace Hopper",
+            "email": "Grace@example.com",
+            "password": "a long password",
+            "password2": "a long password",
+        },
+    )
+    client.post("/auth/login", data={"email": "grace@example.com", "password": "a long password"})
+    page = client.get("/auth/unconfirmed").get_data(as_text=True)
+    assert "has not been able to send the link" in page and "We sent a link" not in page
+    make_due(app)
+    with SMTPServer(port=app.config["MAIL_PORT"]):
+        assert "Sent 2 emails" in runner.invoke(args=["send-mail"]).output
+    page = client.get("/auth/unconfirmed").get_data(as_text=True)
+    assert "We sent a link to" in page and "has not been able" not in page
+
+
 # Settings that assume one process
 
 
@@ -296,6 +318,52 @@ def test_per_process_rate_limits_are_reported_at_start(tmp_path, caplog):
         app.test_client().get("/")
     assert "Rate limits are counted in this process's memory" in caplog.text
     assert per_process_warnings(build_app(tmp_path, RATELIMIT_ENABLED=True)) == []
+
+
+@pytest.mark.parametrize(
+    "uri, in_memory",
+    [
+        ("memory://", True),
+        ("MEMORY://", True),  # the limits library reads the scheme in any case
+        ("Memory://", True),
+        ("sheetport+db://", False),
+        ("redis://localhost:6379/1", False),
+    ],
+)
+def test_every_spelling_of_memory_storage_is_told(tmp_path, uri, in_memory):
+    said = [m for _, m in deployment_problems({"RATELIMIT_STORAGE_URI": uri})]
+    assert any("each process counts on its own" in m for m in said) is in_memory
+    app = build_app(tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=uri)
+    assert bool(per_process_warnings(app)) is in_memory
+
+
+@pytest.mark.parametrize("uri", ["", None, "async+memory://", " memory://"])
+def test_no_storage_at_all_counts_in_memory(uri):
+    assert counts_in_memory(uri)
+    assert not counts_in_memory("memcached://memory:11211")
+
+
+def test_the_served_app_says_so_as_it_starts(tmp_path):
+    """wsgi.py (what gunicorn loads) logs the warning on import, before any request."""
+    environment = {
+        **os.environ,
+        "FLASK_CONFIG": "production",
+        "SECRET_KEY": "x" * 40,
+        "SITE_URL": "https://sheets.example.org",
+        "SHEETPORT_INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "RATELIMIT_STORAGE_URI": "MEMORY://",
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=PROJECT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stderr.count("Rate limits are counted in this process's memory") == 1
 
 
 GUNICORN_APP = """

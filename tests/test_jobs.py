@@ -18,7 +18,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from app import conversions, jobs
+from app import conversions, jobs, periodic
 from app.extensions import db
 from app.models import Conversion, ConversionResult, utcnow
 
@@ -418,6 +418,21 @@ def test_killing_the_worker_fails_the_job_and_leaves_no_files(
     runner.invoke(args=["cleanup"])
     assert sorted(os.listdir(app.config["UPLOAD_FOLDER"])) == [conversion.stored_name]
     assert results_of(app, conversion.id) == []
+
+
+def test_periodic_cleanup_says_what_it_removed_at_the_default_level(app, caplog):
+    """No caplog level here, as gunicorn sets none: the app's own (LOG_LEVEL, INFO) lets
+    the cleanup's line through, naming what went."""
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    orphan = folder / ("a" * 32 + ".csv")
+    orphan.write_text("x")
+    day_ago = time.time() - 25 * 3600
+    os.utime(orphan, (day_ago, day_ago))
+    with app.app_context():
+        periodic.run_cleanup(app)
+    assert not orphan.exists()
+    assert f"1 orphaned file(s) removed: {orphan.name}" in caplog.text
 
 
 def test_cleanup_removes_files_no_row_owns_and_reports_them(app, client, runner, workbook):
