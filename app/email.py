@@ -161,6 +161,9 @@ def _claim(app, mail_id):
         update(OutgoingMail)
         .where(
             OutgoingMail.id == mail_id,
+            # Still due: another process's batch, read before this one's failed attempt
+            # set its next, must not try it again before its backoff.
+            OutgoingMail.next_attempt_at <= now,
             or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
         )
         .values(claimed_until=now + timedelta(seconds=3 * app.config["MAIL_TIMEOUT"] + 10))

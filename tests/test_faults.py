@@ -13,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask_mail import Message as MailMessage
 
 from app import periodic
 from app.deploy import counts_in_memory, deployment_problems, per_process_warnings
-from app.email import delivery_note, send_email, send_pending_mail
+from app.email import _deliver, delivery_note, send_email, send_pending_mail
 from app.extensions import db
 from app.models import OutgoingMail, PeriodicRun, utcnow
 
@@ -183,6 +184,21 @@ def test_mail_retries_back_off_then_stop(app):
             waits.append(row.next_attempt_at - utcnow())
     assert row.attempts == 3 and row.next_attempt_at is None  # kept, no longer tried
     assert len(waits) == 2 and waits[0] < waits[1]
+
+
+def test_a_batch_read_before_an_attempt_does_not_try_again_before_its_backoff(app):
+    """Two processes read the same due messages; one tries and fails, and the other, its
+    batch now stale, must leave the message to its backoff rather than try it at once."""
+    contact_email(app)  # refused: attempt 1, due again in a minute
+    make_due(app)
+    with app.app_context():
+        (stale,) = db.session.scalars(db.select(OutgoingMail.id)).all()
+        assert send_pending_mail() == (0, 1)  # the first process: attempt 2
+        (row,) = outbox_rows(app)
+        assert row.attempts == 2 and row.next_attempt_at > utcnow()
+        assert _deliver(app, MailMessage(subject="x", recipients=["a@b.c"]), stale) is None
+    (row,) = outbox_rows(app)
+    assert row.attempts == 2  # not tried a third time
 
 
 @pytest.fixture
