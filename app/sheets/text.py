@@ -4,7 +4,7 @@ import csv
 import io
 import re
 from collections import Counter
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 
 from .errors import DamagedFile, TooLarge
@@ -105,6 +105,16 @@ def text_rows(path, encoding, delimiter, limits):
 
 def measure_text(path, encoding, delimiter, limits):
     """Rows and columns used, trailing empty rows and columns left out."""
+    measured = measure_plain_text(path, encoding, delimiter, limits)
+    if measured is None:
+        measured = measure_records(path, encoding, delimiter, limits)
+    if measured[1] > limits.max_columns:
+        raise TooLarge(f"The file has more than {limits.max_columns:,} columns.")
+    return measured
+
+
+def measure_records(path, encoding, delimiter, limits):
+    """measure_text's answer, one record of the csv reader at a time."""
     rows = columns = 0
     for number, record in enumerate(text_rows(path, encoding, delimiter, limits), 1):
         used = len(record)
@@ -114,8 +124,56 @@ def measure_text(path, encoding, delimiter, limits):
             rows = number
             columns = max(columns, used)
             if columns > limits.max_columns:
-                raise TooLarge(f"The file has more than {limits.max_columns:,} columns.")
+                break
     return rows, columns
+
+
+PLAIN_CHUNK = 4 * 1024 * 1024  # characters read at once by measure_plain_text
+
+
+def measure_plain_text(path, encoding, delimiter, limits):
+    """measure_text's answer for text without quotes, lone carriage returns or NULs, where
+    each line is one record and each delimiter ends a field, as the csv reader reads it:
+    the lines are split and measured by C-level calls, a few times faster than the reader
+    (an upload waits on this, and a file of short lines has millions of records). None
+    for any other text (or text that does not decode), which measure_records reads."""
+    rows = columns = seen = 0
+    tail = ""
+    try:
+        with open_text(path, encoding) as handle:
+            while True:
+                chunk = handle.read(PLAIN_CHUNK)
+                text = tail + chunk
+                if chunk:  # whole lines only: the last one may go on in the next chunk
+                    cut = text.rfind("\n") + 1
+                    text, tail = text[:cut], text[cut:]
+                    if len(tail) > limits.max_text_length:
+                        return None
+                elif not text:
+                    return rows, columns
+                text = text.replace("\r\n", "\n")
+                if '"' in text or "\r" in text or "\0" in text:
+                    return None
+                lines = text.split("\n")
+                if chunk:
+                    lines.pop()  # the empty text after the last line break
+                if not lines:
+                    continue
+                if max(map(len, lines)) > limits.max_text_length:
+                    return None
+                used = list(map(str.rstrip, lines, repeat(delimiter)))
+                for last in range(len(used) - 1, -1, -1):
+                    if used[last]:
+                        rows = seen + last + 1
+                        # A line holding nothing counts one field here, never the most.
+                        widest = max(map(str.count, used, repeat(delimiter))) + 1
+                        columns = max(columns, widest)
+                        break
+                seen += len(lines)
+                if not chunk:
+                    return rows, columns
+    except UnicodeDecodeError:
+        return None
 
 
 def text_sheet_name(file_name):

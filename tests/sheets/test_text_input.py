@@ -6,13 +6,25 @@ import datetime as dt
 import io
 import json
 import threading
+from unittest.mock import patch
 
 import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.sheets import BadOptions, Options, SheetError, convert, inspect, preview, survey
+from app.sheets import (
+    BadOptions,
+    Limits,
+    Options,
+    SheetError,
+    TooLarge,
+    convert,
+    inspect,
+    preview,
+    survey,
+)
+from app.sheets import text as text_module
 from app.sheets.text import SAMPLE_CHARS, sniff_delimiter, text_sheet_name
 from app.sheets.values import text_typer
 
@@ -317,3 +329,65 @@ def test_text_sheet_is_named_after_the_file(tmp_path):
 )
 def test_text_sheet_name_rule(name, sheet):
     assert text_sheet_name(name) == sheet
+
+
+# Measuring: lines split by C-level calls must count what the csv reader counts
+
+
+def measured(function, path, encoding, delimiter, limits):
+    """What function answers, or the error it raises (its kind and message)."""
+    try:
+        return function(path, encoding, delimiter, limits)
+    except SheetError as error:
+        return type(error).__name__, str(error)
+
+
+def measured_by_the_reader(path, encoding, delimiter, limits):
+    """measure_text as it was: the csv reader's every record."""
+    rows, columns = text_module.measure_records(path, encoding, delimiter, limits)
+    if columns > limits.max_columns:
+        raise TooLarge(f"The file has more than {limits.max_columns:,} columns.")
+    return rows, columns
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        # Mostly plain text, which the lines answer for; any text, which the reader does.
+        st.lists(st.sampled_from(["a", "b", " ", ",", ";", "\t", "\n", "\r\n", "é", "\x0b"])).map(
+            "".join
+        ),
+        st.text(alphabet='ab ,;\t\n\r"\x00é\x0b', max_size=60),
+    ),
+    delimiter=st.sampled_from(",;\t"),
+    chunk=st.integers(1, 20),
+    max_columns=st.integers(1, 6),
+    max_text_length=st.integers(1, 12),
+    encoding=st.sampled_from(["utf-8", "utf-16", "latin-1"]),
+)
+def test_lines_measure_as_the_readers_records(
+    tmp_path_factory, text, delimiter, chunk, max_columns, max_text_length, encoding
+):
+    """Any text (quotes, carriage returns, NULs and too-long cells included, each of which
+    sends the measure back to the reader), cut into chunks of any size: the same rows and
+    columns, or the same refusal."""
+    path = tmp_path_factory.mktemp("measure") / "t.csv"
+    path.write_bytes(text.encode(encoding))
+    limits = Limits(max_columns=max_columns, max_text_length=max_text_length)
+    kept = csv.field_size_limit()  # process-wide, and the reader sets it from the limits
+    try:
+        with patch.object(text_module, "PLAIN_CHUNK", chunk):
+            answer = measured(text_module.measure_text, path, encoding, delimiter, limits)
+        assert answer == measured(measured_by_the_reader, path, encoding, delimiter, limits)
+    finally:
+        csv.field_size_limit(kept)
+
+
+def test_a_file_of_short_lines_is_measured_without_the_reader(tmp_path, monkeypatch):
+    """The plain path answers for plain text (the reader is not asked), in whole lines
+    across chunks, trailing empty rows and fields left out."""
+    path = tmp_path / "short.csv"
+    path.write_text("1,2\r\n" * 1000 + "3,,\r\n,,\r\n\r\n", encoding="utf-8", newline="")
+    monkeypatch.setattr(text_module, "PLAIN_CHUNK", 7)
+    monkeypatch.setattr(text_module, "measure_records", None)  # not called
+    assert text_module.measure_text(path, "utf-8", ",", Limits()) == (1001, 2)
