@@ -11,6 +11,7 @@ import random
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,7 +72,7 @@ def main():
 def measuring():
     """Seconds to measure each file by measure_text and by the reader alone (best of 3)."""
     files = {  # name: (text, delimiter)
-        "10 MB of 1-character lines": ("1\n" * 5_000_000, ","),
+        "10 MB of 2-character lines": ("12\n" * 3_500_000, ","),
         "2,000-row CSV (;)": (ordinary_sample(limit=None), ";"),
         "30 MB CSV, 600,000 rows": (
             "abc,12.5,2024-01-02,hello world,,x,Besançon\r\n" * 600_000,
@@ -79,7 +80,7 @@ def measuring():
         ),
         "10 MB CSV with quotes (the reader)": ('"a, b",1\n' * 1_000_000, ","),
     }
-    print(f"\n{'measuring':36} {'csv reader':>11} {'Sheetport':>11} {'ratio':>7}")
+    print(f"\n{'measuring':36} {'csv reader':>11} {'Sheetport':>11} {'ratio':>7}  peak memory")
     with tempfile.TemporaryDirectory() as folder:
         for name, (text, delimiter) in files.items():
             path = Path(folder) / "t.csv"
@@ -87,7 +88,23 @@ def measuring():
             args = (path, "utf-8", delimiter, DEFAULT_LIMITS)
             base = min(timed(lambda a: measure_records(*a), args)[0] for _ in range(3))
             ours, answer = min(timed(lambda a: measure_text(*a), args) for _ in range(3))
-            print(f"{name:36} {base:9.3f} s {ours:9.3f} s {base / ours:6.1f}x   {answer}")
+            peaks = [
+                peak_bytes(function, args) / 1e6 for function in (measure_records, measure_text)
+            ]
+            print(
+                f"{name:36} {base:9.3f} s {ours:9.3f} s {base / ours:6.1f}x"
+                f"  {peaks[0]:.1f} / {peaks[1]:.1f} MB   {answer}"
+            )
+
+
+def peak_bytes(function, args):
+    """The most memory Python held at once while function(*args) ran (a separate, slower
+    run: tracemalloc counts every allocation)."""
+    tracemalloc.start()
+    function(*args)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
 
 
 if __name__ == "__main__":

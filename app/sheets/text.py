@@ -128,7 +128,7 @@ def measure_records(path, encoding, delimiter, limits):
     return rows, columns
 
 
-PLAIN_CHUNK = 4 * 1024 * 1024  # characters read at once by measure_plain_text
+PLAIN_CHUNK = 64 * 1024  # characters at once: a list of short lines costs ~50 bytes a line
 
 
 def measure_plain_text(path, encoding, delimiter, limits):
