@@ -62,13 +62,38 @@ def delivery_note(outcome, address):
     return f"It is on its way to {address}."
 
 
-def delayed_mail_to(address):
-    """Whether an email to `address` is still in the outbox after a failed try (being
-    retried, or given up on): a page must not then say that it was sent. Sent mail is
-    not kept, so the outbox holds only these and the few not yet tried."""
+CONFIRM_SUBJECT = "Confirm your email address"
+
+
+def waiting_confirmations(address):
+    """The confirmation links to `address` still in the outbox (not sent yet, being
+    retried, or given up on), newest first. Sent mail is not kept."""
+    subject = current_app.config["MAIL_SUBJECT_PREFIX"] + CONFIRM_SUBJECT
+    rows = db.session.execute(
+        select(
+            OutgoingMail.id,
+            OutgoingMail.recipients,
+            OutgoingMail.attempts,
+            OutgoingMail.next_attempt_at,
+            OutgoingMail.claimed_until,
+        )
+        .where(OutgoingMail.subject == subject)
+        .order_by(OutgoingMail.created_at.desc(), OutgoingMail.id.desc())
+    )
     address = address.lower()
-    waiting = db.session.scalars(select(OutgoingMail.recipients).where(OutgoingMail.attempts > 0))
-    return any(address in (each.lower() for each in recipients) for recipients in waiting)
+    return [row for row in rows if address in (each.lower() for each in row.recipients)]
+
+
+def confirmation_delivery(address):
+    """How the newest confirmation link to `address` fares, for the page that waits for
+    it: "sent", "queued" (not tried yet), "retrying" or "given up"."""
+    waiting = waiting_confirmations(address)
+    if not waiting:
+        return "sent"
+    newest = waiting[0]
+    if not newest.attempts:
+        return "queued"
+    return "retrying" if newest.next_attempt_at else "given up"
 
 
 def _keep(app, msg):
@@ -178,6 +203,8 @@ def _record(app, mail_id, error=None):
         return None
     try:
         outgoing = db.session.get(OutgoingMail, mail_id)
+        if outgoing is None:  # deleted meanwhile (superseded by a new link)
+            return None
         outgoing.claimed_until = None
         if error is None:
             db.session.delete(outgoing)  # sent: nothing to keep, and it may hold a link
@@ -255,8 +282,19 @@ def admin_recipients():
 
 
 def send_confirmation_email(user):
+    # A new link supersedes those still waiting (unless one is being sent right now): when
+    # the mail server is back, one link arrives, and the page tells of the newest.
+    now = utcnow()
+    stale = [
+        row.id
+        for row in waiting_confirmations(user.email)
+        if row.claimed_until is None or row.claimed_until < now
+    ]
+    if stale:
+        db.session.execute(delete(OutgoingMail).where(OutgoingMail.id.in_(stale)))
+        db.session.commit()
     token = user.make_token("confirm")
-    return send_email(user.email, "Confirm your email address", "confirm", user=user, token=token)
+    return send_email(user.email, CONFIRM_SUBJECT, "confirm", user=user, token=token)
 
 
 def send_password_reset_email(user):

@@ -17,7 +17,7 @@ from flask_mail import Message as MailMessage
 
 from app import periodic
 from app.deploy import counts_in_memory, deployment_problems, per_process_warnings
-from app.email import _deliver, delivery_note, send_email, send_pending_mail
+from app.email import _deliver, _record, delivery_note, send_email, send_pending_mail
 from app.extensions import db
 from app.models import OutgoingMail, PeriodicRun, utcnow
 
@@ -282,26 +282,69 @@ def test_a_new_user_notice_refused_by_the_server_is_not_lost(app, client):
     assert "[Sheetport] Confirm your email address" in subjects
 
 
-def test_the_unconfirmed_page_says_the_link_is_delayed_until_it_is_sent(app, client, runner):
-    """Refused by the mail server, the confirmation link is not "sent" on the page that
-    waits for it; once the server is back and the outbox sent, it is."""
+def register_and_sign_in(client, email="grace@example.com"):
     client.post(
         "/auth/register",
         data={
             "name": "Grace Hopper",
-            "email": "Grace@example.com",
+            "email": email,
             "password": "a long password",
             "password2": "a long password",
         },
     )
-    client.post("/auth/login", data={"email": "grace@example.com", "password": "a long password"})
-    page = client.get("/auth/unconfirmed").get_data(as_text=True)
+    client.post("/auth/login", data={"email": email, "password": "a long password"})
+
+
+def unconfirmed_page(client):
+    return client.get("/auth/unconfirmed").get_data(as_text=True)
+
+
+def confirmations_waiting(app):
+    return [row for row in outbox_rows(app) if row.subject.endswith("Confirm your email address")]
+
+
+def test_the_unconfirmed_page_tells_how_the_newest_link_fares(app, client, runner):
+    """Refused by the mail server, the link is not "sent" on the page that waits for it;
+    a new link supersedes the waiting one (one arrives when the server is back); once the
+    outbox is sent, or a new link goes through, the page says it was sent."""
+    register_and_sign_in(client)
+    page = unconfirmed_page(client)
     assert "has not been able to send the link" in page and "We sent a link" not in page
+    client.post("/auth/confirm")  # a new link, refused too
+    assert len(confirmations_waiting(app)) == 1
+    assert "has not been able to send the link" in unconfirmed_page(client)
     make_due(app)
-    with SMTPServer(port=app.config["MAIL_PORT"]):
-        assert "Sent 2 emails" in runner.invoke(args=["send-mail"]).output
-    page = client.get("/auth/unconfirmed").get_data(as_text=True)
-    assert "We sent a link to" in page and "has not been able" not in page
+    with SMTPServer(port=app.config["MAIL_PORT"]) as server:
+        runner.invoke(args=["send-mail"])
+        assert "We sent a link to" in unconfirmed_page(client)
+        other = app.test_client()
+        register_and_sign_in(other, "ada@example.com")  # her link goes through at once
+        assert confirmations_waiting(app) == []
+    links = [
+        envelope.rcpt_tos
+        for envelope, message in server.inbox.messages
+        if message["Subject"].endswith("Confirm your email address")
+    ]
+    assert links == [["grace@example.com"], ["ada@example.com"]]  # one each
+    assert "We sent a link to <strong>ada@example.com</strong>" in unconfirmed_page(other)
+
+
+def test_the_unconfirmed_page_says_when_the_link_was_given_up_on(app, client):
+    app.config["MAIL_MAX_ATTEMPTS"] = 1
+    register_and_sign_in(client)
+    page = unconfirmed_page(client)
+    assert "could not send the link" in page and "stopped trying" in page
+    assert "We sent a link" not in page
+
+
+def test_an_outcome_for_a_message_deleted_meanwhile_is_not_an_error(app):
+    """A link superseded while it was being sent: its row is gone when the outcome comes."""
+    contact_email(app)
+    (row,) = outbox_rows(app)
+    with app.app_context():
+        db.session.execute(db.delete(OutgoingMail))
+        db.session.commit()
+        assert _record(app, row.id) is None and _record(app, row.id, OSError("x")) is None
 
 
 # Settings that assume one process

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from ..audit import audit
 from ..decorators import form_email, mail_limited, own_email
 from ..email import (
-    delayed_mail_to,
+    confirmation_delivery,
     delivery_note,
     send_account_exists_email,
     send_change_email_email,
@@ -201,8 +201,8 @@ def confirm(token):
 def unconfirmed():
     if current_user.is_anonymous or current_user.confirmed:
         return redirect(url_for("main.index"))
-    delayed = delayed_mail_to(current_user.email)
-    return render_template("auth/unconfirmed.html", form=EmptyForm(), delayed=delayed)
+    delivery = confirmation_delivery(current_user.email)
+    return render_template("auth/unconfirmed.html", form=EmptyForm(), delivery=delivery)
 
 
 @bp.post("/confirm")
