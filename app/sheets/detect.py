@@ -16,6 +16,7 @@ from .errors import (
     DamagedFile,
     EmptyFile,
     NotASpreadsheet,
+    OtherDocument,
     PasswordProtected,
     TooLarge,
 )
@@ -97,7 +98,7 @@ def detect_format(path, limits=DEFAULT_LIMITS):
         return Detection("xls")
     for magic, kind in OTHER_KINDS:
         if head.startswith(magic):
-            raise NotASpreadsheet(f"This file is {kind}, not a spreadsheet.")
+            raise OtherDocument(f"This file is {kind}, not a spreadsheet.")
     return Detection("csv", detect_text_encoding(head, complete=len(head) < TEXT_SAMPLE))
 
 
@@ -136,7 +137,7 @@ def detect_zip(path, limits):
                 mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
                 if mimetype.startswith("application/vnd.oasis.opendocument.spreadsheet"):
                     return "ods"
-                raise NotASpreadsheet(
+                raise OtherDocument(
                     "This is an OpenDocument file, but not a spreadsheet "
                     f"({mimetype[:60] or 'unknown kind'})."
                 )
@@ -177,9 +178,9 @@ OOXML_KINDS = ("xlsx", "xlsm", "xltx")
 
 def ooxml_kind(archive, keys):
     if "word/document.xml" in keys:
-        raise NotASpreadsheet("This is a Word document, not a spreadsheet.")
+        raise OtherDocument("This is a Word document, not a spreadsheet.")
     if "ppt/presentation.xml" in keys:
-        raise NotASpreadsheet("This is a PowerPoint presentation, not a spreadsheet.")
+        raise OtherDocument("This is a PowerPoint presentation, not a spreadsheet.")
     if not archive.has(archive.workbook_part):
         raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
     if archive.workbook_part.lower().endswith(".bin"):  # an xlsb's workbook kept elsewhere
@@ -216,9 +217,9 @@ def default_password_format(path, limits):
             document = handle.read(8).startswith((*ZIP_MAGIC, OLE_MAGIC))
         try:
             inner = detect_format(plain.path, limits)
-        except (NotASpreadsheet, EmptyFile) as error:
-            if document:  # another Office document, as that error says
-                raise
+        except OtherDocument:
+            raise  # a Word document encrypted so, say: that error says so
+        except (NotASpreadsheet, EmptyFile) as error:  # a ZIP, or bytes, that are no document
             raise damaged_contents(error) from None
         if inner.default_password or not document:  # text: the bytes did not decrypt
             raise damaged_contents()
@@ -245,9 +246,9 @@ def detect_ole(path):
     if book:
         return "xls"
     if "worddocument" in entries:
-        raise NotASpreadsheet("This is a Word 97-2003 document, not a spreadsheet.")
+        raise OtherDocument("This is a Word 97-2003 document, not a spreadsheet.")
     if "powerpoint document" in entries:
-        raise NotASpreadsheet("This is a PowerPoint 97-2003 presentation, not a spreadsheet.")
+        raise OtherDocument("This is a PowerPoint 97-2003 presentation, not a spreadsheet.")
     raise NotASpreadsheet("This is an Office file, but not a spreadsheet.")
 
 

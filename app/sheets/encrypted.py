@@ -168,7 +168,11 @@ class PlainCopy:
     def __init__(self, path, suffix):
         self.folder = tempfile.mkdtemp(prefix="sheetport-plain-")
         self.path = os.path.join(self.folder, "book" + suffix)
-        self.opened = decrypt_with_default_password(path, self.path)
+        try:
+            self.opened = decrypt_with_default_password(path, self.path)
+        except BaseException:  # DamagedFile: the key opened it, the contents did not decrypt
+            self.remove()
+            raise
 
     def remove(self):
         shutil.rmtree(self.folder, ignore_errors=True)

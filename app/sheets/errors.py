@@ -27,6 +27,11 @@ class NotASpreadsheet(SheetError):
     code = "not_a_spreadsheet"
 
 
+class OtherDocument(NotASpreadsheet):
+    """Recognised as another kind of document (Word, PowerPoint, an OpenDocument text, a
+    PDF...), not merely unrecognised."""
+
+
 class DamagedFile(SheetError):
     code = "damaged"
 

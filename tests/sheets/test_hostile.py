@@ -1,8 +1,10 @@
 """Hostile and broken files: each gets its message, fast, and nothing is left behind."""
 
 import random
+import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import olefile
 import pytest
@@ -104,11 +106,12 @@ def test_xlsx_encrypted_with_excels_default_password_is_read(tmp_path, mixed_xls
     assert [s.name for s in inspect(encrypted).sheets] == ["Data", "Other"]
 
 
-def default_password_copy(tmp_path, mixed_xlsx, damage=None):
-    """mixed_xlsx encrypted with Excel's default password; `damage` rewrites the bytes of
-    its EncryptedPackage stream (same length), as a bad disk or transfer would."""
+def default_password_copy(tmp_path, package, damage=None):
+    """A package (mixed_xlsx, say) encrypted with Excel's default password; `damage`
+    rewrites the bytes of its EncryptedPackage stream (same length), as a bad disk or
+    transfer would."""
     encrypted = tmp_path / "structure-protected.xlsx"
-    with mixed_xlsx.open("rb") as plain, encrypted.open("wb") as out:
+    with package.open("rb") as plain, encrypted.open("wb") as out:
         OOXMLFile(plain).encrypt("VelvetSweatshop", out)
     if damage:
         with olefile.OleFileIO(str(encrypted), write_mode=True) as ole:
@@ -140,13 +143,43 @@ def test_damaged_workbook_under_the_default_password_is_damaged_not_protected(
 
 
 def test_default_password_with_its_package_missing_is_damaged(tmp_path, mixed_xlsx):
-    """The key is verified, then the encrypted stream is not there to decrypt."""
+    """The key is verified, then the encrypted stream is not there to decrypt; the
+    private folder for the decrypted copy goes too."""
     encrypted = default_password_copy(tmp_path, mixed_xlsx)
     name = "EncryptedPackage".encode("utf-16-le")
     encrypted.write_bytes(
         encrypted.read_bytes().replace(name, "EncryptedPackagX".encode("utf-16-le"))
     )
+    before = set(Path(tempfile.gettempdir()).glob("sheetport-plain-*"))
     refused(encrypted, DamagedFile, "encrypted with Excel's default password, which opens it")
+    assert set(Path(tempfile.gettempdir()).glob("sheetport-plain-*")) == before
+
+
+CONTENT_TYPES = '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'
+# msoffcrypto-tool decrypts no package under a few KB: a member to make it one.
+FILLER = ("docProps/filler.txt", "x" * 5000)
+
+
+def test_a_package_under_the_default_password_that_is_no_workbook_is_damaged(tmp_path):
+    """Damaged contents that still read as a package are no "Office file, but not a
+    spreadsheet": the password opened a workbook, which is damaged."""
+    package = tmp_path / "package.xlsx"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr(*FILLER)
+    with pytest.raises(NotASpreadsheet, match="Office file, but not a spreadsheet"):
+        detect_format(package)  # unencrypted, it is told as what it is
+    refused(default_password_copy(tmp_path, package), DamagedFile, "damaged")
+
+
+def test_a_word_document_under_the_default_password_is_told_as_one(tmp_path):
+    document = tmp_path / "letter.docx"
+    with zipfile.ZipFile(document, "w") as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.writestr(*FILLER)
+    encrypted = default_password_copy(tmp_path, document)
+    refused(encrypted, NotASpreadsheet, "This is a Word document, not a spreadsheet.")
 
 
 def test_another_password_on_a_damaged_package_is_still_protected(tmp_path, mixed_xlsx):
