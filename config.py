@@ -31,6 +31,17 @@ def env_int(name, default):
         return default
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(name, default):
+    value = (env_str(name) or default).upper()
+    if value not in LOG_LEVELS:
+        UNUSABLE.append(f"{name} must be one of {', '.join(LOG_LEVELS)}, not {value!r}.")
+        return default
+    return value
+
+
 # Environment settings that could not be read; create_app() refuses to start on any of them.
 UNUSABLE = []
 
@@ -182,7 +193,7 @@ class Config:
 
     # The app's log level. INFO says what cleanup removed and which jobs were taken over;
     # a server that sets no level (gunicorn) would otherwise keep only warnings.
-    LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+    LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
 
     USERS_PER_PAGE = 25
     # Site settings (admin, Settings) are kept this long in each process: every page shows

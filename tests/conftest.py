@@ -10,7 +10,7 @@ from sqlalchemy.pool import NullPool
 from app import create_app, periodic
 from app.admin.views import STORAGE_USED
 from app.extensions import db as _db
-from app.extensions import mail
+from app.extensions import limiter, mail
 from app.models import Role, User
 
 # Set (by `make test` in CI) to run the whole suite a second time on a real PostgreSQL server.
@@ -39,6 +39,9 @@ TEST_STATE = {"database_emptied": False}
 @pytest.fixture(autouse=True)
 def one_database_per_test():
     TEST_STATE["database_emptied"] = False
+    # The limiter outlives apps: a test that found its Redis down leaves it counting in
+    # memory for the next test's app, as a process would (app/extensions.py).
+    limiter._storage_dead = False
 
 
 def empty_database(url):

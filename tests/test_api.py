@@ -615,6 +615,14 @@ def test_limits_are_checked_before_the_requests_that_have_them_only(app):
     assert limited == {"api"}
     for name in limited:
         assert app.before_request_funcs[name][0] == check
+    # Limits that the app-wide check alone would apply: none may be set.
+    assert not app.config.get("RATELIMIT_DEFAULT") and not app.config.get("RATELIMIT_APPLICATION")
+    assert not app.config.get("RATELIMIT_META") and not app.config.get(
+        "RATELIMIT_IN_MEMORY_FALLBACK"
+    )
+    manager = limiter.limit_manager
+    assert not (manager._default_limits or manager._application_limits)
+    assert not (limiter._meta_limits or limiter._in_memory_fallback)
 
 
 def test_cors_is_off_by_default(api):

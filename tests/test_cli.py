@@ -154,6 +154,10 @@ def flask_command(tmp_path, *args, **env):
             "Error: RETENTION_HOURS must be a whole number, not '1.5'. "
             "CLEANUP_INTERVAL_MINUTES must be a whole number, not 'ten'.",
         ),
+        (
+            {"LOG_LEVEL": "verbose"},
+            "Error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'VERBOSE'.",
+        ),
     ],
 )
 def test_the_flask_command_refuses_bad_settings_in_one_line(tmp_path, env, message):

@@ -43,8 +43,8 @@ SPEC = {
 
 
 def rate_limit_key():
-    """Per token: a digest of the bearer secret (the limit is checked before the token is
-    looked up, so a flood of bad tokens costs no database work); else per address."""
+    """Per token: a digest of the bearer secret (the key needs no lookup of the token);
+    else per address."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
         return "api-token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
@@ -80,8 +80,10 @@ limiter.limit(
 )(bp)
 # Flask-Limiter checks an app's limits before each of its requests, about 50 us even where
 # none applies. Only this blueprint has limits of its own (a decorated view elsewhere checks
-# its limits itself), so the check runs before this blueprint's requests alone, first of
-# them (before a token is looked up); init_app takes it off the app.
+# its limits itself, and no default or application limits are set), so the check runs
+# before this blueprint's requests alone: after the app's own hooks (host, CSRF, signed-in
+# user), first of this blueprint's (before a token is looked up); init_app takes it off
+# the app.
 bp.before_request_funcs.setdefault(None, []).insert(0, limiter._check_request_limit)
 
 
