@@ -85,7 +85,8 @@ def run_isolated(function, *args, memory_bytes=None, seconds=None, progress=None
             if deadline and time.monotonic() > deadline:
                 child.kill()
                 raise TimedOut(
-                    f"Reading the file took longer than {seconds:.0f} seconds and was stopped."
+                    f"Reading the file took longer than {seconds:.0f} seconds and was stopped. "
+                    "The server may be busy: try again in a few minutes, or with a smaller file."
                 )
     finally:
         if child.is_alive():
