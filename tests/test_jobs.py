@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -475,6 +476,34 @@ def slow_reader(path, marker, limits=None):
     folder = tempfile.mkdtemp(prefix=marker)
     Path(folder, "plain copy.xlsx").write_bytes(b"x" * 10_000)
     time.sleep(60)
+
+
+@pytest.mark.parametrize("app_settings", [{"UPLOAD_READ_SECONDS": 5}])
+def test_crafted_quotes_uploaded_at_once_neither_hold_the_site_nor_leave_files(
+    app, tmp_path, app_settings
+):
+    """The issue's two anonymous 65 KB files of `,"a`, sent together and converted at once:
+    each is read within a 5 s deadline (csv.Sniffer took 15 s on each, and would be
+    stopped), a page answers meanwhile, and both conversions end with the folder holding
+    only what their rows own."""
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(',"a' * 22_000)
+    answers = []
+
+    def send():
+        answers.append(upload(app.test_client(), hostile, quick=True))
+
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    assert app.test_client().get("/").status_code == 200
+    for sender in senders:
+        sender.join(60)  # a bound far above what it needs: not stuck, not a timing
+    assert [response.status_code for response in answers] == [302, 302]
+    finished = [wait_for(app, public_id_of(response)) for response in answers]
+    assert [conversion.status for conversion in finished] == ["done", "done"]
+    owned = {name for c in finished for name in (c.stored_name, c.result_stored_name)}
+    assert set(stored_files(app)) == owned
 
 
 @pytest.mark.parametrize("app_settings", [{"UPLOAD_READ_SECONDS": 1}])
