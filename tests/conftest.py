@@ -12,9 +12,19 @@ from app.admin.views import STORAGE_USED
 from app.extensions import db as _db
 from app.extensions import limiter, mail
 from app.models import Role, User
+from tests.sheets.books import PUBLIC
 
 # Set (by `make test` in CI) to run the whole suite a second time on a real PostgreSQL server.
 TEST_DATABASE_URL = os.environ.get("SHEETPORT_TEST_DATABASE_URL")
+
+
+def pytest_configure(config):
+    # Other projects' workbooks are never committed; a run without them is no run.
+    if not PUBLIC.is_dir():
+        raise pytest.UsageError(
+            f"{PUBLIC} is missing: the shared fixtures must sit beside the checkout"
+            " (../shared/fixtures, see its README)"
+        )
 
 
 def build_app(tmp_path, **overrides):

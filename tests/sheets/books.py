@@ -6,7 +6,13 @@ from pathlib import Path
 
 import xlsxwriter
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+# Workbooks taken from other projects live beside the checkout, never in the repository
+# (../shared/fixtures/README.md names each one's source and licence); tests/conftest.py
+# stops the run if the folder is missing. What Sheetport wrote from them stays here.
+PUBLIC = REPO.parent / "shared" / "fixtures" / "public"
+PUBLIC_EXPECTED = FIXTURES / "public" / "expected"
 
 FORMATS = {
     dt.datetime: "yyyy-mm-dd hh:mm:ss",

@@ -11,9 +11,8 @@ import pytest
 
 from app.sheets import Options, PasswordProtected, convert, detect_format, inspect, preview
 
-from .books import FIXTURES, read_text
+from .books import FIXTURES, PUBLIC, read_text
 
-PUBLIC = FIXTURES / "public"
 MAC_BIFF5 = PUBLIC / "phpspreadsheet-maccentraleurope.biff5.xls"
 CODEPAGE = 0x0042
 HEADER = "Ładowność"  # cell I1, stored in Mac Central European (code page 10029)

@@ -12,9 +12,7 @@ from app.sheets.detect import detect_format
 from app.sheets.limits import DEFAULT_LIMITS
 from app.sheets.values import display_text
 
-from .books import FIXTURES, read_text
-
-PUBLIC = FIXTURES / "public"
+from .books import FIXTURES, PUBLIC, read_text
 
 
 def rewrite(source, target, edit):

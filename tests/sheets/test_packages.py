@@ -14,7 +14,7 @@ import xlsxwriter
 from app.sheets import Limits, Options, convert, inspect, preview
 from app.sheets.errors import EmptyFile
 
-from .books import FIXTURES, read_text, write_xlsx
+from .books import FIXTURES, PUBLIC, read_text, write_xlsx
 
 PATHS = {
     "calamine": Limits(),
@@ -223,9 +223,6 @@ def test_xml_parts_in_utf16(plain, tmp_path, path):
     info = inspect(book)
     assert [(s.name, s.rows, s.columns) for s in info.sheets] == [("Data", 4, 4), ("Hidden", 1, 1)]
     assert to_csv(book, tmp_path, PATHS[path]) == EXPECTED
-
-
-PUBLIC = FIXTURES / "public"
 
 
 @pytest.mark.parametrize("extension", ["xlsx", "xlsb", "xls"])

@@ -1,4 +1,4 @@
-"""Workbooks from other projects' test suites (tests/fixtures/public, see its README):
+"""Workbooks from other projects' test suites (../shared/fixtures/public, see its README):
 each converts to the CSV committed beside it, which was checked cell by cell against
 LibreOffice's export (compare_with_libreoffice.py; the differences are documented)."""
 
@@ -11,10 +11,9 @@ import pytest
 
 from app.sheets import EmptyFile, Options, SheetError, convert, inspect
 
-from .books import FIXTURES, read_text
+from .books import PUBLIC, read_text
+from .books import PUBLIC_EXPECTED as EXPECTED
 
-PUBLIC = FIXTURES / "public"
-EXPECTED = PUBLIC / "expected"
 MANIFEST = json.loads((EXPECTED / "sheets.json").read_text(encoding="utf-8"))
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 

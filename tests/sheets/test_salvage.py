@@ -12,9 +12,9 @@ import pytest
 
 from app.sheets import DamagedFile, Limits, Options, TooLarge, convert, detect_format, inspect
 
-from .books import FIXTURES, read_text, write_xlsx, write_zip_bomb
+from .books import PUBLIC, read_text, write_xlsx, write_zip_bomb
 
-BAD_CRC = FIXTURES / "public" / "poi-clusterfuzz-5937385319563264.xlsx"
+BAD_CRC = PUBLIC / "poi-clusterfuzz-5937385319563264.xlsx"
 REPAIRED = "it was repaired as LibreOffice repairs such files"
 
 
