@@ -29,7 +29,7 @@ def create_app(config_name=None, overrides=None):
     )
     configure(app, config[config_name], overrides or {})
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
-    security.guard_hosts(app)  # first of the request hooks
+    security.guard_requests(app)  # first of the request hooks
     register_extensions(app)
     register_blueprints(app)
     jobs.init_app(app)

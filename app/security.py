@@ -1,5 +1,6 @@
-"""Response headers and the per-request CSP nonce."""
+"""Response headers, the per-request CSP nonce, and the checks every request passes first."""
 
+import json
 import secrets
 
 from flask import Response, abort, g, request
@@ -34,15 +35,19 @@ def content_security_policy(nonce):
 UNTRUSTED_HOST = "This site does not answer to that host name."
 
 
-def guard_hosts(app):
-    """Answer a request for a host outside TRUSTED_HOSTS with a plain 400 before anything
-    else runs: no URL can be built for it, so no page or other hook can render."""
+def guard_requests(app):
+    """The first request hooks. A request for a host outside TRUSTED_HOSTS is a plain 400
+    before anything else runs: no URL can be built for it, so no page or other hook can
+    render. Then JSON bodies are checked, before the CSRF check, the NUL check and the
+    API's parser read them."""
 
     @app.before_request
     def refuse_untrusted_host():
         if isinstance(request.routing_exception, SecurityError):
             return untrusted_host(request.routing_exception)
         return None
+
+    app.before_request(refuse_unusable_json)
 
     @app.errorhandler(SecurityError)
     def untrusted_host(error):
@@ -51,14 +56,96 @@ def guard_hosts(app):
         return Response(UNTRUSTED_HOST, status=400, mimetype="text/plain")
 
 
+# A JSON body is the API's options: a few hundred sheet names at most. Anything bigger,
+# deeper or with longer numbers is refused before any parser or walker sees it (Python's
+# json refuses ints past 4,300 digits with a ValueError, and recurses for each level).
+JSON_BODY_MAX_BYTES = 512 * 1024
+JSON_DEPTH_MAX = 32
+JSON_NUMBER_MAX_DIGITS = 100
+JSON_ON_PAGE = "This page takes a form, not JSON."
+
+
+class UnusableJson(ValueError):
+    pass
+
+
+def bounded_int(text):
+    if len(text) > JSON_NUMBER_MAX_DIGITS:
+        raise UnusableJson(
+            f"A number in the JSON body is longer than {JSON_NUMBER_MAX_DIGITS} digits."
+        )
+    return int(text)
+
+
+def json_depth(value):
+    """How deeply arrays and objects nest in a parsed JSON value, without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        if depth > JSON_DEPTH_MAX:
+            break
+        stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def checked_json(data):
+    """The parsed body, or UnusableJson saying why it cannot be used."""
+    if len(data) > JSON_BODY_MAX_BYTES:
+        raise UnusableJson(f"The JSON body is larger than {JSON_BODY_MAX_BYTES // 1024} KB.")
+    try:
+        value = json.loads(data, parse_int=bounded_int)
+    except UnusableJson:
+        raise
+    except RecursionError:  # json's C parser stops itself at the recursion limit
+        raise UnusableJson(f"The JSON body nests deeper than {JSON_DEPTH_MAX} levels.") from None
+    except ValueError:  # not JSON, or not UTF-8
+        raise UnusableJson("The body is not valid JSON.") from None
+    if json_depth(value) > JSON_DEPTH_MAX:
+        raise UnusableJson(f"The JSON body nests deeper than {JSON_DEPTH_MAX} levels.")
+    return value
+
+
+def has_body():
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def refuse_unusable_json():
+    """Pages take forms: a JSON body there is a 415 (Flask-WTF would read it as the form's
+    data and fail on anything but an object). The API's JSON bodies are bounded in size,
+    depth and digits and must parse, or the request is a 400, before anything reads them."""
+    if not request.is_json or not has_body():
+        return
+    if not request.path.startswith("/api/"):
+        abort(415, JSON_ON_PAGE)
+    if request.content_length and request.content_length > JSON_BODY_MAX_BYTES:
+        abort(413, f"The JSON body is larger than {JSON_BODY_MAX_BYTES // 1024} KB.")
+    try:
+        checked_json(request.get_data(cache=True))
+    except UnusableJson as error:
+        abort(400, str(error))
+
+
 def has_nul(value):
     """True if a NUL is anywhere in a string, or in the strings of a JSON-like value."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(item) for item in value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
     return False
 
 

@@ -178,7 +178,7 @@ def preview(query, public_id):
 @bp.post("/conversions/<public_id>/convert")
 @bp.doc(summary="Convert again with new options (a new job)")
 @bp.response(202, ConversionSchema)
-@answers(400, 404, 409, 410, 415, 422)
+@answers(400, 404, 409, 410, 413, 415, 422)
 @bp.arguments(OptionsSchema, location="json", required=False)
 def reconvert(options, public_id):
     conversion = owned(public_id)
