@@ -21,6 +21,8 @@ from .detect import Detection, stream_head
 from .encrypted import PlainCopy
 from .error_cells import (
     TooManyCells,
+    TooManySpaces,
+    ods_counts,
     ods_error_cells,
     ods_sheets,
     xls_error_cells,
@@ -384,6 +386,10 @@ class OdsBook(Book):
                 f"The workbook holds more than the {most:,} cells Sheetport reads from an "
                 "ods file written this way."
             ) from None
+        except TooManySpaces:
+            raise TooLarge(
+                "The workbook's text repeats spaces far beyond what its cells can hold."
+            ) from None
         except (KeyError, OSError, ValueError, *DAMAGED_DATA):
             raise DamagedFile("The workbook is damaged and cannot be read.") from None
         if len(tables) > limits.max_sheets:
@@ -406,6 +412,26 @@ class OdsBook(Book):
             for column, value in by_row.get(index, ()):
                 row[column] = value
             yield row
+
+
+def calamine_may_read_ods(path, detection, limits):
+    """Whether calamine may read an ods: not when its space runs are longer than a cell
+    holds (calamine would write them out whole), which the bounded reader reads instead.
+    A sheet whose repeated cells would make calamine build more cells than Sheetport
+    converts is refused here, before calamine allocates them."""
+    try:
+        too_many_spaces, extents = ods_counts(path)
+    except (KeyError, OSError, ValueError, *DAMAGED_DATA):
+        return True  # calamine's own reading says what is wrong with the file
+    for name, rows, columns, cells_read in extents or ():
+        sheet = SheetInfo(name)
+        Book(path, detection, limits).check_size(sheet, rows, columns)
+        if cells_read > limits.max_cells:
+            raise TooLarge(
+                f"Sheet '{name}' holds more than the {limits.max_cells:,} cells Sheetport "
+                "converts at once."
+            )
+    return not too_many_spaces
 
 
 def open_with_xlrd(path):
@@ -987,6 +1013,8 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
         except BROKEN_ZIP as refused:
             return open_salvaged(path, detection, limits, bail_out, refused)
     if detection.format == "ods":
+        if not calamine_may_read_ods(path, detection, limits):
+            return OdsBook(path, detection, limits)
         try:
             return CalamineBook(path, detection, limits)
         except DamagedFile as refused:

@@ -15,6 +15,7 @@ import zipfile
 import olefile
 
 from .errors import DAMAGED_DATA, SheetError
+from .limits import CELL_TEXT, SHEET_COLUMNS, SHEET_ROWS, file_count
 from .ooxml import iso_value, part_relations, safe_expat, worksheet_targets
 
 # Excel's error codes ([MS-XLS] 2.5.97.2 BErr) and the BIFF records that hold an error:
@@ -280,10 +281,10 @@ class OdsGrid:
             return
         elif name == self.ROW:
             self.row += self.rows_repeat
-            self.rows_repeat = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            self.rows_repeat = rows_repeated(attributes)
             self.column = 0
         elif name in self.CELLS:
-            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            repeat = columns_repeated(attributes)
             self.cell = (self.column, repeat)
             self.column += repeat
             self.listener.cell_start(attributes)
@@ -363,6 +364,30 @@ class TooManyCells(Exception):
     """More cells with values than the caller allows."""
 
 
+class TooManySpaces(Exception):
+    """More spaces written as <text:s text:c="n"/> than SPACES_MOST."""
+
+
+# What the space runs of one content.xml may add up to: far beyond any real file (a run
+# is clamped to what a cell holds), and within what the reader's memory allows.
+SPACES_MOST = 64 * 1024 * 1024
+
+
+def rows_repeated(attributes):
+    """table:number-rows-repeated, clamped to a sheet's rows: a file may say anything."""
+    return file_count(attributes.get(f"{TABLE} number-rows-repeated"), most=SHEET_ROWS)
+
+
+def columns_repeated(attributes):
+    return file_count(attributes.get(f"{TABLE} number-columns-repeated"), most=SHEET_COLUMNS)
+
+
+def space_run(attributes):
+    """The spaces of <text:s text:c="n"/>, at most what a cell holds: n comes from the
+    file, and " " * n of a huge n would ask for all memory (or overflow)."""
+    return file_count(attributes.get(f"{TEXT} c"), least=0, most=CELL_TEXT)
+
+
 def ods_sheets(handle, max_cells):
     """Every table of an ods content.xml as (name, visible, {(row, column): value}), read with
     expat: the second reader, for files calamine cannot parse (pretty-printed XML, say).
@@ -375,7 +400,7 @@ def ods_sheets(handle, max_cells):
     cells = (f"{TABLE} table-cell", f"{TABLE} covered-table-cell")
     paragraph_names = (f"{TEXT} p", f"{TEXT} h")
     skipped = (f"{OFFICE} annotation", f"{TEXT} note")  # comments are not the cell's text
-    counted = [0]
+    counted, spent = [0], [0]
     hidden_styles, style = set(), [None]
 
     def start(name, attributes):
@@ -398,10 +423,10 @@ def ods_sheets(handle, max_cells):
             return
         elif name == row:
             state["row"] += state["rows_repeat"]
-            state["rows_repeat"] = int(attributes.get(f"{TABLE} number-rows-repeated", 1))
+            state["rows_repeat"] = rows_repeated(attributes)
             state["column"] = 0
         elif name in cells:
-            repeat = int(attributes.get(f"{TABLE} number-columns-repeated", 1))
+            repeat = columns_repeated(attributes)
             state["cell"] = (state["column"], repeat, attributes)
             state["column"] += repeat
             paragraphs.clear()
@@ -409,7 +434,11 @@ def ods_sheets(handle, max_cells):
             if name in paragraph_names:
                 text.clear()
             elif name == f"{TEXT} s":
-                text.append(" " * int(attributes.get(f"{TEXT} c", 1)))
+                spaces = space_run(attributes)
+                spent[0] += spaces
+                if spent[0] > SPACES_MOST:
+                    raise TooManySpaces
+                text.append(" " * spaces)
             elif name == f"{TEXT} tab":
                 text.append("\t")
             elif name == f"{TEXT} line-break":
@@ -518,3 +547,120 @@ def xlsb_without_macro_sheets(path):
                 copy.writestr(item, data)
     patched.seek(0)
     return patched, dropped
+
+
+# What calamine does with counts of an ods content.xml (calamine 0.36): it expands each
+# <text:s text:c="n"/> into n spaces, unbounded; it caps repeated rows and cells at a
+# sheet's size, but builds every repeated cell with a value, and the empty ones before
+# a value, in memory: a few bytes of XML can ask for billions of cells. ods_counts()
+# looks for both before calamine reads the file.
+SPACE_COUNT = re.compile(rb'text:c="\s*\+?0*([0-9]{5,})')
+SPACES_FOR_CALAMINE = 16 * 1024 * 1024
+NO_VALUE = rb"(?:(?!office:|table:formula)[^>])*"  # attributes of an empty cell
+REPEATED_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b[^>]*table:number-columns-repeated=")
+# An empty repeated cell ending its row, as LibreOffice writes the rest of each row.
+TRAILING_CELLS = re.compile(
+    rb"<table:(?:covered-)?table-cell\b" + NO_VALUE + rb"table:number-columns-repeated="
+    + NO_VALUE + rb"/></table:table-row>"
+)  # fmt: skip
+REPEATED_ROW = re.compile(rb"<table:table-row\b[^>]*table:number-rows-repeated=")
+# Empty repeated rows ending their table, as LibreOffice writes the rest of a sheet.
+TRAILING_ROWS = re.compile(
+    rb"<table:table-row\b[^>]*table:number-rows-repeated=[^>]*>"
+    rb"(?:<table:(?:covered-)?table-cell\b" + NO_VALUE + rb"/>)*</table:table-row></table:table>"
+)  # fmt: skip
+WHOLE_CONTENT_BYTES = 64 * 1024 * 1024  # a larger content.xml is measured by parsing it
+
+
+def ods_counts(path):
+    """What calamine would build from an ods content.xml: (whether its space runs go past
+    what a cell holds or add up beyond SPACES_FOR_CALAMINE, [(sheet, rows, columns,
+    cells read)] of the sheets whose repeats may make them large, or None when none may).
+
+    Most files repeat only the empty cells and rows that end each row and sheet, as
+    LibreOffice writes them: one search of the bytes tells, and nothing is parsed."""
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo("content.xml").file_size
+        data = archive.read("content.xml") if size <= WHOLE_CONTENT_BYTES else None
+        if data is not None:
+            runs = [file_count(n, least=0, most=10**9) for n in SPACE_COUNT.findall(data)]
+            spaces = sum(runs) + data.count(b'text:c="') * 9_999
+            too_many_spaces = any(n > CELL_TEXT for n in runs) or spaces > SPACES_FOR_CALAMINE
+            harmless = len(REPEATED_CELL.findall(data)) == len(TRAILING_CELLS.findall(data))
+            harmless = harmless and len(REPEATED_ROW.findall(data)) == len(
+                TRAILING_ROWS.findall(data)
+            )
+            if harmless:
+                return too_many_spaces, None
+        listener = OdsExtent()
+        with archive.open("content.xml") as handle:
+            OdsGrid(listener).parse(handle)
+        listener.finish()
+        if data is None:
+            too_many_spaces = listener.longest_run > CELL_TEXT or (
+                listener.spaces > SPACES_FOR_CALAMINE
+            )
+        return too_many_spaces, listener.sheets
+
+
+class OdsExtent:
+    """OdsGrid's listener measuring each table as calamine lays it out: from the first
+    to the last row and column holding a value (repeats counted), and the cells it holds
+    while reading (each row element up to its last value); and the space runs."""
+
+    VALUES = tuple(
+        f"{OFFICE} {name}"
+        for name in ("value", "string-value", "date-value", "time-value", "boolean-value")
+    )
+    SPACE = f"{TEXT} s"
+
+    def __init__(self):
+        self.sheets, self.spaces, self.longest_run = [], 0, 0
+        self.valued = False
+        self.extent = None  # [first row, last row, first column, last column, cells read]
+        self.row_ends = {}
+
+    def table(self, name):
+        self.finish()
+        self.extent, self.row_ends = None, {}
+        self.sheets.append([name, 0, 0, 0])
+
+    def finish(self):
+        if self.sheets and self.extent:
+            first_row, last_row, first_column, last_column = self.extent
+            sheet = self.sheets[-1]
+            sheet[1] = last_row - first_row + 1
+            sheet[2] = last_column - first_column + 1
+            sheet[3] = sum(self.row_ends.values())
+
+    def cell_start(self, attributes):
+        self.valued = (
+            any(key in attributes for key in self.VALUES)
+            or attributes.get(f"{OFFICE} value-type") == "string"
+            or f"{TABLE} formula" in attributes
+        )
+
+    def inner_start(self, name, attributes):
+        if name == self.SPACE:
+            run = file_count(attributes.get(f"{TEXT} c"), least=0, most=10**9)
+            self.spaces += run
+            self.longest_run = max(self.longest_run, run)
+
+    def inner_end(self, name):
+        pass
+
+    def characters(self, data):
+        pass
+
+    def cell_end(self, row, rows_repeat, first, repeat):
+        if not self.valued or first >= SHEET_COLUMNS or row >= SHEET_ROWS:
+            return
+        last_row = min(row + rows_repeat, SHEET_ROWS) - 1
+        last_column = min(first + repeat, SHEET_COLUMNS) - 1
+        if self.extent is None:
+            self.extent = [row, last_row, first, last_column]
+        else:
+            extent = self.extent
+            extent[0], extent[1] = min(extent[0], row), max(extent[1], last_row)
+            extent[2], extent[3] = min(extent[2], first), max(extent[3], last_column)
+        self.row_ends[row] = max(self.row_ends.get(row, 0), last_column + 1)

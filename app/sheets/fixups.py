@@ -27,6 +27,7 @@ from . import columnar, ooxml
 from .error_cells import (
     OdsGrid,
     member_contains,
+    space_run,
     xlrd_cells,
     xlsb_records,
     xlsb_sheets,
@@ -363,7 +364,7 @@ class TabbedTexts:
         elif self.hidden:
             return
         elif name == self.SPACE:
-            self.parts.append(" " * int(attributes.get(f"{ODS_TEXT} c", 1)))
+            self.parts.append(" " * space_run(attributes))
         elif name == self.TAB:
             self.parts.append("\t")
             self.tabbed = True
@@ -385,9 +386,10 @@ class TabbedTexts:
         if not self.tabbed or self.recorded >= MAX_TABBED_CELLS:
             return
         sheet = self.found.setdefault(self.sheet, {})
+        text = "\n".join(self.paragraphs)
         for row_index in range(row, row + min(rows_repeat, 1024)):
             for column in range(first, first + min(repeat, 1024)):
-                sheet[(row_index, column)] = "\n".join(self.paragraphs)
+                sheet[(row_index, column)] = text
                 self.recorded += 1
 
 

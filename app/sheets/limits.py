@@ -36,3 +36,24 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+# The largest sheet Excel and LibreOffice hold, and the most characters a cell holds.
+SHEET_ROWS = 1_048_576
+SHEET_COLUMNS = 16_384
+CELL_TEXT = 32_767
+
+
+def file_count(text, least=1, most=SHEET_ROWS, default=1):
+    """A count or a position a file states (a repeat, a row number), clamped to
+    [least, most]. Whatever is not plain digits counts as `default`, and digits are
+    never turned into an int beyond `most`: a 5,000-digit number would stop Python's
+    int() and a huge one would make a repeat or a string ask for all memory."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    text = str(text).strip().lstrip("+").lstrip("0") or ("0" if text else "")
+    if not text.isascii() or not text.isdigit():
+        return min(max(default, least), most)
+    if len(text) > len(str(most)):
+        return most
+    return min(max(int(text), least), most)
