@@ -34,6 +34,11 @@ def content_security_policy(nonce):
 
 UNTRUSTED_HOST = "This site does not answer to that host name."
 
+# The same for everyone, whoever asks: shared caches may keep them. Every other response
+# depends on the session (the menu names who is signed in, forms carry its CSRF token) or
+# on who owns a file, and no cache may store it.
+PUBLIC_ENDPOINTS = frozenset({"static", "api-docs.openapi_json"})
+
 
 def guard_requests(app):
     """The first request hooks. A request for a host outside TRUSTED_HOSTS is a plain 400
@@ -183,6 +188,8 @@ def register(app):
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+        if request.endpoint not in PUBLIC_ENDPOINTS:
+            headers["Cache-Control"] = "no-store"  # replaces send_file's no-cache
         if app.config["SESSION_COOKIE_SECURE"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

@@ -30,14 +30,13 @@ from config import SettingError
 
 from .errors import Unavailable
 from .sheets import SheetError
-from .sheets.names import visible_text
+from .sheets.names import safe_file_stem
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z]{3,4})?")
 UPLOAD_PREFIX = ".upload-"
 WORK_PREFIX = ".work-"
 READ_PREFIX = ".read-"  # the engine's temporary files while a request reads an upload
 TOKEN = re.compile(r"[0-9a-f]{32}")
-UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -475,8 +474,7 @@ def init_app(app):
 
 def download_name(original, extension, sheet=None):
     """'report.xlsx' -> 'report.csv'; with a sheet: 'report - Sheet 1.csv'. Safe in any OS."""
-    stem = visible_text(Path(original or "").stem)
-    stem = UNSAFE_IN_NAMES.sub("_", stem).strip(" .") or "converted"
+    stem = safe_file_stem(Path(original or "").stem, "converted")
     if sheet:
-        stem = f"{stem} - {UNSAFE_IN_NAMES.sub('_', visible_text(sheet)).strip(' .')}"
-    return f"{stem[:150]}.{extension}"
+        stem = safe_file_stem(f"{stem} - {sheet}", stem)
+    return f"{stem[:150].rstrip(' .')}.{extension}"

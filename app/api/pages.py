@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import abort, current_app, flash, g, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from ..forms import EmptyForm
@@ -69,15 +69,7 @@ def new_token_shown():
     new = session.pop("new_api_token", None)
     if not isinstance(new, dict):
         return None
-    g.api_token_shown = True
     return {"id": new.get("id"), "secret": unseal(new.get("sealed"))}
-
-
-@web.after_app_request
-def no_store_for_a_secret(response):
-    if g.get("api_token_shown"):
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @web.post("/profile/tokens/<int:token_id>/revoke")

@@ -10,6 +10,14 @@ from pathlib import PurePosixPath
 HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 SPACES = re.compile(r"\s+")
 MAX_NAME = 255
+# Characters no file name may hold on Windows, macOS or Linux.
+FORBIDDEN_IN_FILE_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+# Windows opens a device, not a file, for these names with any extension ("CON.csv",
+# "nul .txt"), and the superscript digits count as digits there.
+DEVICE_NAME = re.compile(
+    r"(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3])\s*",
+    re.IGNORECASE,
+)
 
 
 def visible_text(text):
@@ -33,3 +41,14 @@ def clean_file_name(name, default="upload", limit=MAX_NAME):
         else:
             name = name[:limit]
     return name
+
+
+def safe_file_stem(text, default):
+    """`text` as the stem of a file name every system can save: visible characters only,
+    forbidden ones as '_', no leading or trailing space or dot, never a Windows device."""
+    stem = FORBIDDEN_IN_FILE_NAMES.sub("_", visible_text(text)).strip(" .")
+    if not stem:
+        return default
+    if DEVICE_NAME.fullmatch(stem.split(".", 1)[0]):
+        stem = "_" + stem
+    return stem

@@ -7,7 +7,7 @@ import json
 import re
 
 from .errors import EncodingFailed, TooLarge
-from .names import visible_text
+from .names import safe_file_stem
 from .options import LINE_ENDINGS, QUOTING
 from .values import (
     cell_name,
@@ -22,7 +22,6 @@ EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_TEXT = 32_767
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-FILE_NAME_FORBIDDEN = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
 def text_stream(binary, encoding):
@@ -339,8 +338,7 @@ def unique_sheet_name(name, taken):
 
 def unique_file_name(stem, sheet_name, extension, taken):
     base = f"{stem} - {sheet_name}" if stem else sheet_name
-    base = FILE_NAME_FORBIDDEN.sub("_", visible_text(base)).strip(" .") or "sheet"
-    base = base[:120]
+    base = safe_file_stem(base, "sheet")[:120].rstrip(" .")
     candidate, number = f"{base}.{extension}", 2
     while candidate.lower() in taken:
         candidate, number = f"{base} ({number}).{extension}", number + 1
