@@ -779,6 +779,8 @@ class OoxmlBook(Book):
         self.scans = {}
         self.xml_sizes = {}
         self.streaming_parts = None
+        # calamine and fastexcel would reserve memory for every string it announces.
+        self.strings_overstated = ooxml.text_table_overstated(self.archive)
         if len(listed) > limits.max_sheets:
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         for name, part, kind in listed:
@@ -852,6 +854,13 @@ class OoxmlBook(Book):
             return iter(())
         if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
             return self.stream(sheet, self.scans[sheet.name])
+        if self.strings_overstated:
+            scan = self.scans.get(sheet.name)
+            if scan is None:
+                scan = self.scans[sheet.name] = self.scan(sheet.name)
+                self.check_scan(sheet, scan)
+            sheet.rows, sheet.columns = scan.rows, scan.columns or scan.column_bound
+            return self.stream(sheet, scan)
         scan = self.scans.get(sheet.name)
         if scan is not None and self.calamine_trims(scan):
             sheet.rows, sheet.columns = scan.rows, scan.columns or scan.column_bound
@@ -918,6 +927,8 @@ class OoxmlBook(Book):
             raise columnar.NotColumnar("a sheet this large is streamed")
         if size <= self.limits.columnar_above_bytes:
             raise columnar.NotColumnar("a sheet this small is done sooner row by row")
+        if self.strings_overstated:
+            raise columnar.NotColumnar("the text table announces more strings than it holds")
 
         def load():
             return columnar.load_columns(self.reader_path(), sheet.name, skip)
@@ -987,7 +998,7 @@ class OoxmlBook(Book):
     def merges(self, sheet):
         if sheet.kind == "chart":
             return []
-        if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes:
+        if self.xml_sizes[sheet.name] > self.limits.stream_above_bytes or self.strings_overstated:
             return ooxml.scan_merges(self.archive, self.parts[sheet.name])
         try:
             loaded = self.load(sheet)

@@ -20,7 +20,17 @@ from xml.parsers import expat
 from defusedxml.ElementTree import fromstring
 
 from .errors import DamagedFile
+from .limits import SHEET_COLUMNS, SHEET_ROWS, file_count
 from .values import column_index, serial_moment
+
+# Row numbers read from a sheet, clamped here: far past any sheet, so the size checks
+# still refuse them, but never a 5,000-digit int().
+FAR_ROW = SHEET_ROWS * SHEET_COLUMNS
+
+
+def row_number(digits):
+    return file_count(digits, least=0, most=FAR_ROW, default=0)
+
 
 CHUNK = 1 << 20
 OVERLAP = 512  # bytes carried between chunks so no pattern is cut in two
@@ -29,6 +39,7 @@ ROW_ATTRIBUTE = re.compile(rb'\sr="([0-9]+)"')
 ROW_OR_CELL_NUMBER = re.compile(rb' r="[A-Z]{0,3}([0-9]+)"')
 WIDE_COLUMN = re.compile(rb' r="[A-Z]{2}')
 ANY_COLUMN = re.compile(rb' r="([A-Z]{1,3})[0-9]')
+LONG_COLUMN = re.compile(rb' r="[A-Z]{4}')  # past XFD: calamine would wrap it around
 NARROW_COLUMN = re.compile(rb' r="([A-Z])[0-9]')
 ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?\st="e"[^>]*?)>(.*?)</(?:\w+:)?c>', re.S)
 CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
@@ -325,7 +336,7 @@ def scan_in_order(archive, part, scan):
         name = name.rpartition(":")[2]
         if name == "row":
             number = attributes.get("r")
-            state["row"] = int(number) if number and number.isdigit() else state["row"] + 1
+            state["row"] = row_number(number) if number and number.isdigit() else state["row"] + 1
             state["column"] = -1
         elif name == "c":
             ref = attributes.get("r") or ""
@@ -334,7 +345,7 @@ def scan_in_order(archive, part, scan):
             state["column"] = column_index(letters) if letters else state["column"] + 1
             # A cell's own reference wins over its row's, as in calamine (whose grid this
             # measures for): a far reference in a short row must not hide.
-            state["cell_row"] = int(digits) if digits.isdigit() else state["row"]
+            state["cell_row"] = row_number(digits) if digits.isdigit() else state["row"]
             state["value"] = False
             state["error"] = [] if attributes.get("t") == "e" else None
         elif name in ("v", "is"):
@@ -418,8 +429,8 @@ def scan_merges(archive, part):
         if b"mergeCell " in window:
             for c0, r0, c1, r1 in MERGE.findall(window):
                 merge = (
-                    (int(r0) - 1, column_index(c0.decode())),
-                    (int(r1) - 1, column_index(c1.decode())),
+                    (row_number(r0) - 1, column_index(c0.decode())),
+                    (row_number(r1) - 1, column_index(c1.decode())),
                 )
                 if merge not in merges:
                     merges.append(merge)
@@ -434,7 +445,9 @@ def dimension_extent(archive, part):
         found = DIMENSION.search(chunk, 0, 4096)
         if not found or not found.group(3):
             return None
-        return int(found.group(4)), column_index(found.group(3).decode()) + 1
+        # Clamped to a sheet's size: the sheet is measured beside calamine all the same.
+        rows = min(row_number(found.group(4)), SHEET_ROWS)
+        return rows, min(column_index(found.group(3).decode()) + 1, SHEET_COLUMNS)
     return None
 
 
@@ -446,15 +459,18 @@ def scan_window(window, scan):
     if last_row >= 0:
         found = ROW_ATTRIBUTE.search(window, last_row, last_row + 400)
         if found:
-            scan.max_row = max(scan.max_row, int(found.group(1)))
+            scan.max_row = max(scan.max_row, row_number(found.group(1)))
     # Rows come in order, so the last is the largest, unless a row or cell claims a
     # number with more digits than that: then read every number in this window.
     digits = len(str(scan.max_row)) + 1
     if anything_new(digits, scan.narrow_columns).search(window):  # mostly not: one pass
         if further_rows(digits).search(window):
-            scan.max_row = max(scan.max_row, *map(int, ROW_OR_CELL_NUMBER.findall(window)))
+            scan.max_row = max(scan.max_row, *map(row_number, ROW_OR_CELL_NUMBER.findall(window)))
         if WIDE_COLUMN.search(window):
-            widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c))
+            # A name of four letters or more (past XFD) matches no ANY_COLUMN: beyond.
+            widest = max(ANY_COLUMN.findall(window), key=lambda c: (len(c), c), default=b"AAAA")
+            if LONG_COLUMN.search(window):
+                widest = b"AAAA"
             scan.wide_columns = max(scan.wide_columns, column_index(widest.decode()) + 1)
         elif scan.narrow_columns < 26 and columns_after(scan.narrow_columns).search(window):
             widest = max(NARROW_COLUMN.findall(window))
@@ -466,14 +482,14 @@ def scan_window(window, scan):
             ref = CELL_REF.search(b" " + attributes)
             value = VALUE_TEXT.search(body)
             if ref and value:
-                position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
+                position = (row_number(ref.group(2)) - 1, column_index(ref.group(1).decode()))
                 scan.errors[position] = value.group(1).decode("utf-8", "replace")
     last_value = last_value_end(window)
     if last_value >= 0:
         cell_start = max(window.rfind(b"<c ", 0, last_value), window.rfind(b":c ", 0, last_value))
         ref = CELL_REF.search(window, max(cell_start, 0), last_value)
         if ref is not None:
-            scan.rows = max(scan.rows, int(ref.group(2)))
+            scan.rows = max(scan.rows, row_number(ref.group(2)))
 
 
 def padded_text(data):
@@ -645,6 +661,28 @@ def count_matches(pattern, chunks, overlap=64):
     return count
 
 
+# calamine reserves room for the strings the table's uniqueCount announces before it reads
+# any: a count of 10**11 in a 1 kB table asks for terabytes and aborts the process.
+UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*?\suniqueCount\s*=\s*["\']\s*\+?([0-9]+)')
+SMALLEST_STRING = 5  # bytes of XML one string takes at least: <si/>
+
+
+def text_table_overstated(archive):
+    """Whether the shared string table announces more strings than its size can hold:
+    calamine would reserve memory for them all, so it must not read the workbook."""
+    try:
+        info = archive.getinfo(archive.shared_strings_part)
+        with archive.open(info) as handle:
+            head = handle.read(8192)
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return False
+    found = UNIQUE_COUNT.search(head)
+    if found is None:
+        return False
+    most = info.file_size // SMALLEST_STRING + 1
+    return file_count(found.group(1), least=0, most=most + 1, default=0) > most
+
+
 def read_shared_strings(archive):
     """The shared string table, parsed as a stream (it can be tens of megabytes)."""
     return list(shared_strings(archive))
@@ -778,7 +816,10 @@ def stream_rows(
             state["capture"] = True
         elif name == "row":
             number = attributes.get("r")
-            state["row"] = int(number) if number else state["row"] + 1
+            if not number:
+                state["row"] += 1
+            else:  # a number past any sheet is not made an int; what is no number fails
+                state["row"] = row_number(number) if number.isdigit() else int(number)
             state["column"] = -1
             cells.clear()
         elif name == "is":
@@ -819,14 +860,17 @@ def stream_rows(
                 value = raw
             else:  # str (formula text), inlineStr
                 value = unescape(raw)
-            cells[state["column"]] = value
+            if 0 <= state["column"] < SHEET_COLUMNS:  # past XFD: left out, as LibreOffice does
+                cells[state["column"]] = value
         elif name == "row" and cells:
             emit_row(state["row"])
 
     def emit_row(number):
-        while state["next_row"] < number:
-            ready.append([""] * width)
-            state["next_row"] += 1
+        # The empty rows before it, as a count: the caller stops after the rows it
+        # expects, so a far row number must not make them all at once.
+        if state["next_row"] < number:
+            ready.append(number - state["next_row"])
+            state["next_row"] = number
         row = [""] * max(width, max(cells) + 1)
         for column, value in cells.items():
             row[column] = value
@@ -846,7 +890,7 @@ def stream_rows(
             while chunk := handle.read(chunk_size):
                 parser.Parse(chunk, False)
                 if ready:
-                    yield from ready
+                    yield from expanded(ready, width)
                     ready.clear()
             parser.Parse(b"", True)
     except expat.ExpatError as error:
@@ -860,7 +904,17 @@ def stream_rows(
         ) from None
     if position is not None:
         position.update(row=state["row"], next_row=state["next_row"])
-    yield from ready
+    yield from expanded(ready, width)
+
+
+def expanded(ready, width):
+    """stream_rows' finished rows, a count standing for that many empty rows."""
+    for row in ready:
+        if type(row) is int:
+            for _ in range(row):
+                yield [""] * width
+        else:
+            yield row
 
 
 # calamine undoes only escapes up to _x00FF_ (Excel writes them for control characters);

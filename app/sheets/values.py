@@ -354,8 +354,14 @@ def column_letter(index):
     return letters
 
 
+BEYOND_COLUMNS = 26**4  # a column index past any sheet's, for names of four letters or more
+
+
 def column_index(letters):
-    """'A' -> 0, 'AA' -> 26."""
+    """'A' -> 0, 'AA' -> 26. A name of more than three letters (a file may hold any) is
+    BEYOND_COLUMNS, never a number as long as the name."""
+    if len(letters) > 3:
+        return BEYOND_COLUMNS
     index = 0
     for char in letters:
         index = index * 26 + ord(char) - 64

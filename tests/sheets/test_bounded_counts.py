@@ -14,7 +14,7 @@ import pytest
 from app.sheets import Options, SheetError, convert, inspect, preview
 from app.sheets.limits import CELL_TEXT, file_count
 
-from .books import FIXTURES, read_text
+from .books import FIXTURES, read_text, write_xlsx
 
 QUICKLY = 20  # seconds: far below the engine's limit, far above what a bounded read takes
 
@@ -164,3 +164,82 @@ def test_empty_rows_between_values_are_read_by_calamine_as_before(tmp_path):
     assert both_ways(path) == "converted"
     lines = read_text(path.with_suffix(".out.csv")).splitlines()
     assert lines[0].startswith("id,amount") and lines[1:4] == [",,,,,"] * 3
+
+
+# --- xlsx: the scan before calamine (ooxml.scan_sheet), the streaming reader, calamine ---
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+@pytest.fixture
+def small_xlsx(tmp_path):
+    return write_xlsx(
+        tmp_path / "small.xlsx",
+        {"S": [["a", "b"], [1, 2], ["  padded", 3]]},
+        merges={"S": [((0, 0), (0, 1), "a")]},
+    )
+
+
+def xlsx_with(tmp_path, source, edit, member=SHEET, name="hostile.xlsx"):
+    return rewrite(source, tmp_path / name, {member: edit})
+
+
+def replacing(old, new):
+    return lambda data: data.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        # row and cell numbers past the sheet, past int()'s 4,300 digits
+        (b'<row r="2"', b'<row r="' + b"9" * 5000 + b'"', "converted"),  # its cells say A2
+        (b'<c r="A2"', b'<c r="A' + b"9" * 5000 + b'"', "TooLarge"),
+        (b'<c r="A2"', b'<c r="A99999999999999999999"', "TooLarge"),
+        # a column name of many letters: calamine would wrap it into a far column
+        (b'<c r="A2"', b'<c r="AAAAAAAAAAAAAAAAAAAA2"', "TooLarge"),
+        (b'<c r="B2"', b'<c r="ZZZZZZZZZZ2"', "TooLarge"),
+        # the dimension and spans are never trusted
+        (
+            b'<dimension ref="A1:B3"/>',
+            b'<dimension ref="A1:XFD99999999999999999999"/>',
+            "converted",
+        ),
+        (b'<dimension ref="A1:B3"/>', b'<dimension ref="A1:B' + b"9" * 5000 + b'"/>', "converted"),
+        (b'spans="1:2"', b'spans="1:99999999999999999999"', "converted"),
+        # merges far out, and past int()'s digits
+        (b'<mergeCell ref="A1:B1"/>', b'<mergeCell ref="A1:XFD1048576"/>', "converted"),
+        (b'<mergeCell ref="A1:B1"/>', b'<mergeCell ref="A1:B' + b"9" * 5000 + b'"/>', "converted"),
+    ],
+)
+def test_xlsx_numbers_past_the_sheet(tmp_path, small_xlsx, old, new, expected):
+    path = xlsx_with(tmp_path, small_xlsx, replacing(old, new))
+    assert both_ways(path) == expected
+    merged = (
+        convert(path, tmp_path / "merged.csv", Options(fill_merged=True))
+        if expected == "converted"
+        else None
+    )
+    assert merged is None or merged.rows == 3
+
+
+def test_a_far_row_the_scan_cannot_see_is_not_made_all_at_once(tmp_path, small_xlsx):
+    """A row number in single quotes (the scan looks for double ones) on the streaming
+    path (inline text with padding sends the sheet there): the empty rows before it are
+    a count, and the reader stops after the rows the scan found."""
+
+    def edit(data):
+        data = data.replace(b'<row r="2"', b"<row r='999999999'", 1)
+        return data.replace(
+            b'<c r="B2"><v>2</v></c>', b'<c r="B2" t="inlineStr"><is><t> x</t></is></c>', 1
+        )
+
+    path = xlsx_with(tmp_path, small_xlsx, edit)
+    assert both_ways(path) == "converted"
+
+
+@pytest.mark.parametrize("count", [b"99999999999999", b"9" * 5000, b"1000000"])
+def test_a_text_table_announcing_more_strings_than_it_holds(tmp_path, small_xlsx, count):
+    edit = lambda data: re.sub(rb'uniqueCount="\d+"', b'uniqueCount="%s"' % count, data)  # noqa: E731
+    path = xlsx_with(tmp_path, small_xlsx, edit, member="xl/sharedStrings.xml")
+    assert both_ways(path) == "converted"
+    assert read_text(path.with_suffix(".out.csv")).splitlines()[:2] == ["a,b", "1,2"]
