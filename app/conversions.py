@@ -40,7 +40,7 @@ from .sheets import (
 )
 from .sheets.convert import MEDIA_TYPES
 from .sheets.names import clean_file_name
-from .sheets.sandbox import in_folder, run_isolated
+from .sheets.sandbox import EngineCrash, in_folder, run_isolated
 from .storage import StoredFileMissing
 
 ACTIVE = jobs.ACTIVE
@@ -117,6 +117,26 @@ class NotReady(Refused):
     status = 409
 
 
+class ReadingFailed(Refused):
+    """The engine crashed reading a file: a fault of ours (logged once, with the child's
+    traceback), never the sender's 4xx."""
+
+    status = 500
+    message = (
+        "Sheetport could not read this file because of a fault on its side, which has been "
+        "logged. Please try again later."
+    )
+
+
+class JobFailed(Refused):
+    """A one-shot conversion that failed: the file's fault (422) or the server's (5xx),
+    as the job's message says (jobs.failure_status)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.status = jobs.failure_status(message)
+
+
 def refusal(error):
     """The UploadRefused that a SheetError from reading an upload means."""
     kind = NotSpreadsheet if isinstance(error, NotASpreadsheet) else UploadRefused
@@ -180,9 +200,11 @@ def receive_upload(file, owner, look_inside=True):
         with files.local_copy(stored) as path:
             if look_inside:
                 # One child process reads the file once for both answers (app.sheets.survey).
-                info, shown = read_in_time(survey, path, text_sheet_name=stem)
+                info, shown = read_in_time(
+                    survey, path, text_sheet_name=stem, reading=f"the upload {stored}"
+                )
             else:
-                found = read_in_time(detect_format, path)
+                found = read_in_time(detect_format, path, reading=f"the upload {stored}")
                 info = WorkbookInfo(found.format, found.description, [], found.encoding)
                 shown = None
     except SheetError as error:
@@ -218,25 +240,32 @@ def receive_upload(file, owner, look_inside=True):
     return conversion
 
 
-def read_in_time(function, *args, **kwargs):
+def read_in_time(function, *args, reading=None, **kwargs):
     """Run an engine reader for a request in a child process stopped after UPLOAD_READ_SECONDS,
     well under the server's worker timeout: a file crafted to make reading slow costs its
-    sender a refusal, never a web worker."""
+    sender a refusal, never a web worker. `reading` names the file in the log if the
+    engine crashes (ReadingFailed)."""
     seconds = current_app.config["UPLOAD_READ_SECONDS"]
     limits = replace(jobs.engine_limits(current_app), max_seconds=seconds)
     # Its temporary files (a decrypted or repaired copy) go to a folder in the upload area
     # that is removed afterwards, also when the child is stopped halfway.
-    with storage.current().reading_folder() as folder:
-        return run_isolated(
-            in_folder,
-            str(folder),
-            function,
-            *args,
-            limits=limits,
-            memory_bytes=limits.max_memory_bytes,
-            seconds=seconds,
-            **kwargs,
+    try:
+        with storage.current().reading_folder() as folder:
+            return run_isolated(
+                in_folder,
+                str(folder),
+                function,
+                *args,
+                limits=limits,
+                memory_bytes=limits.max_memory_bytes,
+                seconds=seconds,
+                **kwargs,
+            )
+    except EngineCrash as crash:
+        current_app.logger.error(
+            "The engine crashed in %s reading %s:\n%s", function.__name__, reading, crash
         )
+        raise ReadingFailed() from None
 
 
 def text_sheet_name(original_name):
@@ -373,7 +402,10 @@ def inspected(conversion):
         try:
             with stored_upload(conversion) as path:
                 info = read_in_time(
-                    inspect, path, text_sheet_name=text_sheet_name(conversion.original_name)
+                    inspect,
+                    path,
+                    text_sheet_name=text_sheet_name(conversion.original_name),
+                    reading=f"conversion {conversion.public_id}",
                 )
             found = asdict(info)
         except SheetError:
@@ -400,6 +432,7 @@ def sheet_preview(conversion, sheet):
                     sheet,
                     text_sheet_name=text_sheet_name(conversion.original_name),
                     input_encoding=conversion.info.get("input_encoding") or None,
+                    reading=f"conversion {conversion.public_id}",
                 )
         except SheetError as error:
             raise OptionsRefused(str(error)) from None

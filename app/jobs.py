@@ -49,7 +49,7 @@ from .errors import Unavailable, described, is_outage
 from .extensions import db
 from .models import Conversion, ConversionResult, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
-from .sheets.sandbox import run_isolated
+from .sheets.sandbox import EngineCrash, run_isolated
 from .storage import (
     StorageFull,
     StorageUnavailable,
@@ -70,7 +70,9 @@ INTERRUPTED = (
     "The conversion was interrupted before it finished: the server running it stopped, "
     "restarted or could not reach its database for a while. Please convert again."
 )
-FAILED_ON_OUR_SIDE = "Something went wrong on our side."
+FAILED_ON_OUR_SIDE = (
+    "Something went wrong on our side while converting; it has been logged. Please try again later."
+)
 STORAGE_DOWN = (
     "Sheetport's file storage was unavailable while converting. Please convert again shortly."
 )
@@ -79,6 +81,18 @@ TOO_LONG = (
     "The conversion took longer than Sheetport allows and was stopped. Try a smaller file, "
     "or fewer sheets."
 )
+
+
+def failure_status(error):
+    """The HTTP status a failed job's message means: most are the file's (422); these are
+    the server's, or its storage's."""
+    return {
+        FAILED_ON_OUR_SIDE: 500,
+        INTERRUPTED: 503,
+        STORAGE_DOWN: 503,
+        UPLOAD_MISSING: 410,
+        str(StorageFull()): 507,
+    }.get(error, 422)
 
 
 class QueueUnavailable(Unavailable):
@@ -440,6 +454,9 @@ def run_claimed(app, conversion_id, token):
         end_failed(app, conversion_id, token, result_id, result_path, UPLOAD_MISSING)
     except SheetError as error:
         end_failed(app, conversion_id, token, result_id, result_path, str(error))
+    except EngineCrash as crash:  # the child's traceback is the one that helps
+        app.logger.error("Conversion %s: the engine crashed:\n%s", conversion_id, crash)
+        end_failed(app, conversion_id, token, result_id, result_path, FAILED_ON_OUR_SIDE)
     except Exception as error:
         if is_disk_full(error):  # moving the result into place
             app.logger.error("Conversion %s: the storage is full", conversion_id)

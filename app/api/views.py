@@ -83,7 +83,7 @@ def file_response_doc(description):
     **file_response_doc("The converted file."),
 )
 @bp.alt_response(202, schema=ConversionSchema, description="Too large or slow: poll Location.")
-@answers(400, 413, 415, 422)
+@answers(400, 410, 413, 415, 422, 500, 503, 507)
 @multipart
 @bp.arguments(OptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
@@ -100,7 +100,7 @@ def convert_now(options, upload):
         error = conversion.error
         conversions.remove(conversion)  # nothing of a refused one-shot is kept
         db.session.commit()
-        abort(422, error)
+        raise conversions.JobFailed(error)
     return conversions.result_download(conversion)
 
 
