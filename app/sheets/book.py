@@ -27,6 +27,7 @@ from .error_cells import (
     ods_sheets,
     xls_error_cells,
     xlsb_error_cells,
+    xlsb_extents,
     xlsb_without_macro_sheets,
 )
 from .errors import DAMAGED_DATA, DamagedFile, PasswordProtected, SheetError, TooLarge
@@ -665,6 +666,77 @@ def xls_code_page(path):
     return None
 
 
+# BIFF records calamine places a cell by: row and column (2 bytes each) first. MULRK
+# (0x00BD) holds several, from its first column on, 6 bytes each.
+BIFF_CELLS = frozenset({0x0006, 0x00FD, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6})
+BIFF_MULRK, BIFF_DIMENSIONS, BIFF_EOF = 0x00BD, 0x0200, 0x000A
+CALAMINE_CELL_BYTES = 40  # what calamine reserves for each cell a DIMENSIONS record claims
+
+
+def check_xlsb_extents(path, detection, limits):
+    """Refuse an xlsb whose sheet's cells lie further apart than Sheetport converts,
+    before calamine builds the grid between them (it checks rows, not columns: a cell at
+    column 4,000,000,000 asks for terabytes and aborts the process)."""
+    try:
+        extents = xlsb_extents(path)
+    except (KeyError, OSError, IndexError, ValueError, *DAMAGED_DATA):
+        return  # calamine's own reading says what is wrong with the file
+    for name, rows, columns in extents:
+        Book(path, detection, limits).check_size(SheetInfo(name), rows, columns)
+
+
+def calamine_may_read_xls(path, limits):
+    """Whether calamine may read an xls: not when a sheet's DIMENSIONS record claims more
+    cells than Sheetport converts (calamine reserves memory for them all, and counts
+    with wrapping arithmetic), or its cells lie further apart than that (calamine builds
+    the grid between them): a column at 65,535 asks for 137 GB and aborts the process.
+    xlrd reads those files, within BIFF's own 65,536 rows and 256 columns."""
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            stream = ole.openstream(name).read() if name else b""
+    except Exception:  # not an OLE file (a bare BIFF2-4 stream): xlrd reads it first
+        return True
+    wrap = 0xFFFFFFFF
+    position, extent = 0, None  # extent: [first row, last row, first column, last column]
+    while position + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, position)
+        body = position + 4
+        position = body + size
+        if kind in BIFF_CELLS or kind == BIFF_MULRK:
+            if size < 4 or position > len(stream):
+                continue
+            row, column = struct.unpack_from("<HH", stream, body)
+            last = column + max((size - 6) // 6 - 1, 0) if kind == BIFF_MULRK else column
+            if extent is None:
+                extent = [row, row, column, last]
+            else:
+                extent[0], extent[1] = min(extent[0], row), max(extent[1], row)
+                extent[2], extent[3] = min(extent[2], column), max(extent[3], last)
+        elif kind == BIFF_DIMENSIONS and size in (10, 14) and position <= len(stream):
+            if size == 14:
+                first_row, end_row, first_column, end_column = struct.unpack_from(
+                    "<IIHH", stream, body
+                )
+            else:
+                first_row, end_row, first_column, end_column = struct.unpack_from(
+                    "<HHHH", stream, body
+                )
+            if first_column > 0xFF or end_column < first_column:
+                first_column = 0
+            if end_row >= 1 and end_column >= 1:  # calamine's sums, in 32 bits
+                rows = ((end_row - 1 - first_row) & wrap) + 1
+                columns = ((end_column - 1 - first_column) & wrap) + 1
+                if rows * columns > limits.max_cells:
+                    return False
+        elif kind == BIFF_EOF and extent is not None:  # the end of a sheet
+            rows, columns = extent[1] - extent[0] + 1, extent[3] - extent[2] + 1
+            if rows * columns > limits.max_cells or columns > limits.max_columns:
+                return False
+            extent = None
+    return True
+
+
 LENIENT_PREFIX = "sheetport_lenient_"
 
 
@@ -1035,12 +1107,16 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
                 raise refused from None
     if detection.format == "xlsb" and not has_member(path, "xl/workbook.bin"):
         return open_copy(StandardXlsb(path), detection, limits, bail_out)
+    if detection.format == "xlsb":
+        check_xlsb_extents(path, detection, limits)
     if detection.format != "xls":
         return CalamineBook(path, detection, limits)
     # Excel 95 and older are small files, whose byte strings calamine decodes without
     # their code page in places (rich text, files naming none): xlrd reads them first.
     # Otherwise calamine does, and what it refuses, xlrd may read.
     readers = [XlrdBook, CalamineBook] if xlrd_reads_better(path) else [CalamineBook, XlrdBook]
+    if not calamine_may_read_xls(path, limits):
+        return XlrdBook(path, detection, limits)  # within BIFF's 65,536 rows, 256 columns
     try:
         return readers[0](path, detection, limits)
     except DamagedFile as refused:

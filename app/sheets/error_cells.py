@@ -113,6 +113,45 @@ def xlsb_error_cells(path):
         return {}
 
 
+def xlsb_extents(path):
+    """[(sheet, rows, columns)] of an xlsb's worksheets as calamine lays them out: from
+    the first to the last row and column holding a cell. Rows past Excel's last end a
+    sheet, as in calamine; columns it does not check, so they are counted here."""
+    extents = []
+    with zipfile.ZipFile(path) as archive:
+        targets = worksheet_targets(archive, "xl/workbook.bin")
+        for name, rel_id in xlsb_sheets(archive.read("xl/workbook.bin")):
+            part = targets.get(rel_id)
+            if part:
+                with archive.open(part) as handle:
+                    extents.append((name, *xlsb_sheet_extent(handle)))
+    return extents
+
+
+XLSB_CELLS = range(1, 12)  # BrtCellBlank to BrtFmlaError: each starts with its column
+
+
+def xlsb_sheet_extent(handle):
+    row, extent = 0, None  # extent: [first row, last row, first column, last column]
+    for kind, data in xlsb_records(handle):
+        if kind == XLSB_ROW and len(data) >= 4:
+            (row,) = struct.unpack_from("<I", data)
+            if row > SHEET_ROWS:  # calamine stops reading the sheet here
+                break
+        elif kind in XLSB_CELLS and len(data) >= 4:
+            (column,) = struct.unpack_from("<I", data)
+            if extent is None:
+                extent = [row, row, column, column]
+            else:
+                extent[0], extent[1] = min(extent[0], row), max(extent[1], row)
+                extent[2], extent[3] = min(extent[2], column), max(extent[3], column)
+        elif kind == XLSB_END_CELLS:
+            break
+    if extent is None:
+        return 0, 0
+    return extent[1] - extent[0] + 1, extent[3] - extent[2] + 1
+
+
 # The sizes of the records that may follow a cell in sheet data: BrtRowHdr, the cells
 # BrtCellBlank to BrtFmlaError, BrtEndSheetData.
 XLSB_EXACT_SIZES = {1: 8, 2: 12, 3: 9, 4: 9, 5: 16, 7: 12, XLSB_END_CELLS: 0}

@@ -6,9 +6,11 @@ OverflowError, MemoryError or any other exception, and never a crash of the sand
 """
 
 import re
+import struct
 import time
 import zipfile
 
+import olefile
 import pytest
 
 from app.sheets import Options, SheetError, convert, inspect, preview
@@ -243,3 +245,119 @@ def test_a_text_table_announcing_more_strings_than_it_holds(tmp_path, small_xlsx
     path = xlsx_with(tmp_path, small_xlsx, edit, member="xl/sharedStrings.xml")
     assert both_ways(path) == "converted"
     assert read_text(path.with_suffix(".out.csv")).splitlines()[:2] == ["a,b", "1,2"]
+
+
+# --- xls: calamine, and xlrd for what calamine must not read ---
+
+
+def xls_with(tmp_path, patch, name="hostile.xls"):
+    """mixed.xls with its Workbook stream patched in place (same size)."""
+    path = tmp_path / name
+    path.write_bytes((FIXTURES / "mixed.xls").read_bytes())
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("Workbook").read())
+        patch(stream)
+        ole.write_stream("Workbook", bytes(stream))
+    return path
+
+
+def biff_records(stream, kind):
+    """Offsets of the bodies of the records of one type."""
+    position, found = 0, []
+    while position + 4 <= len(stream):
+        record, size = struct.unpack_from("<HH", stream, position)
+        if record == kind:
+            found.append(position + 4)
+        position += 4 + size
+    return found
+
+
+def dimensions(rows, first_row=0, columns=6):
+    def patch(stream):
+        body = biff_records(stream, 0x0200)[0]
+        struct.pack_into("<IIHH", stream, body, first_row, rows, 0, columns)
+
+    return patch
+
+
+def far_cell(kind, row, column):
+    def patch(stream):
+        struct.pack_into("<HH", stream, biff_records(stream, kind)[0], row, column)
+
+    return patch
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        dimensions(0xFFFFFFFF, columns=0xFFFF),
+        dimensions(1, first_row=5),  # calamine's row count wraps around below zero
+        dimensions(99_999_999),
+    ],
+    ids=["huge", "wrapping", "past BIFF"],
+)
+def test_an_xls_dimensions_record_is_not_trusted(tmp_path, patch):
+    path = xls_with(tmp_path, patch)
+    assert both_ways(path) == "converted"
+    assert read_text(path.with_suffix(".out.csv")).splitlines()[0].startswith("id,amount")
+
+
+@pytest.mark.parametrize("kind", [0x00FD, 0x027E, 0x00BD], ids=["LABELSST", "RK", "MULRK"])
+@pytest.mark.parametrize("row, column", [(0xFFFF, 0xFFFF), (3, 0xFFFF), (0xFFFF, 3)])
+def test_an_xls_cell_past_the_sheet(tmp_path, kind, row, column):
+    path = xls_with(tmp_path, far_cell(kind, row, column))
+    assert both_ways(path) in ("converted", "DamagedFile", "TooLarge")
+
+
+# --- xlsb: calamine, after the sheets' cells are measured ---
+
+
+def xlsb_with(tmp_path, patch, name="hostile.xlsb"):
+    def edit(data):
+        data = bytearray(data)
+        patch(data)
+        return bytes(data)
+
+    return rewrite(FIXTURES / "mixed.xlsb", tmp_path / name, {"xl/worksheets/sheet1.bin": edit})
+
+
+def xlsb_bodies(data, kinds):
+    """Offsets of the bodies of the records of the given types in an xlsb part."""
+    from app.sheets.error_cells import xlsb_number
+
+    position, found = 0, []
+    while position < len(data):
+        kind, position = xlsb_number(data, position, 2)
+        size, position = xlsb_number(data, position, 4)
+        if kind in kinds:
+            found.append(position)
+        position += size
+    return found
+
+
+def xlsb_column(column):
+    def patch(data):
+        struct.pack_into("<I", data, xlsb_bodies(data, range(1, 12))[-1], column)
+
+    return patch
+
+
+def xlsb_row(row):
+    def patch(data):
+        struct.pack_into("<I", data, xlsb_bodies(data, {0})[-1], row)
+
+    return patch
+
+
+@pytest.mark.parametrize(
+    "patch, expected",
+    [
+        (xlsb_column(0xFFFFFF00), "TooLarge"),
+        (xlsb_column(16_384), "TooLarge"),
+        (xlsb_row(0xFFFFFFFF), "converted"),  # past the last row: the sheet ends there
+        (xlsb_row(1_048_575), "converted"),  # a sheet of 1,048,576 rows by 6 columns
+    ],
+    ids=["column 4e9", "column past XFD", "row 4e9", "last row"],
+)
+def test_xlsb_cells_past_the_sheet(tmp_path, patch, expected):
+    assert both_ways(xlsb_with(tmp_path, patch)) == expected
