@@ -102,6 +102,11 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 50) * 1024 * 1024
     UPLOAD_LIMIT_ANONYMOUS_MB = env_int("UPLOAD_LIMIT_ANONYMOUS_MB", 10)
     UPLOAD_LIMIT_USER_MB = env_int("UPLOAD_LIMIT_USER_MB", 50)
+    # What one owner may keep stored (uploads and results until they expire), and all
+    # visitors together (0: no bound), so that nobody can fill the disk (app/quotas.py).
+    STORAGE_QUOTA_ANONYMOUS_MB = env_int("STORAGE_QUOTA_ANONYMOUS_MB", 50)
+    STORAGE_QUOTA_USER_MB = env_int("STORAGE_QUOTA_USER_MB", 500)
+    VISITORS_STORAGE_MB = env_int("VISITORS_STORAGE_MB", 2048)
     RETENTION_HOURS = env_int("RETENTION_HOURS", 24)
     ALLOW_ANONYMOUS_CONVERT = env_bool("ALLOW_ANONYMOUS_CONVERT", True)
     SITE_NOTICE = env_str("SITE_NOTICE", "")
@@ -173,6 +178,10 @@ class Config:
     LOGIN_LIMIT_PER_ADDRESS = env_str("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per day")
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;50 per day")
     CONTACT_LIMIT = env_str("CONTACT_LIMIT", "5 per hour")
+    # Uploads and conversions started, per account (or API token), else per client address;
+    # the web and the API count together (app/decorators.py).
+    UPLOAD_RATE_LIMIT = env_str("UPLOAD_RATE_LIMIT", "20 per minute;300 per day")
+    CONVERT_RATE_LIMIT = env_str("CONVERT_RATE_LIMIT", "30 per minute;600 per day")
     # Every view that sends mail shares these counters (see app/decorators.py).
     MAIL_LIMIT_PER_ADDRESS = env_str("MAIL_LIMIT_PER_ADDRESS", "10 per hour;30 per day")
     MAIL_LIMIT_PER_ACCOUNT = env_str("MAIL_LIMIT_PER_ACCOUNT", "5 per hour;20 per day")

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import defer, load_only
 
-from . import jobs, settings, sheets, storage
+from . import jobs, quotas, settings, sheets, storage
 from .audit import audit
 from .errors import format_size
 from .extensions import db
@@ -79,6 +79,14 @@ class UploadTooLarge(UploadRefused):
 
 class NotSpreadsheet(UploadRefused):
     status = 415
+
+
+class QuotaReached(UploadRefused):
+    """The owner's stored files (or all visitors') would pass what they may keep."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
 
 
 class OptionsRefused(Refused):
@@ -237,7 +245,20 @@ def receive_upload(file, owner, look_inside=True):
         db.session.rollback()
         jobs.forget_file(current_app, stored)
         raise
+    refused = quotas.over_quota(
+        owned_by(owner), is_user(owner), current_app.config["VISITORS_STORAGE_MB"] * quotas.MB
+    )
+    if refused:
+        db.session.delete(conversion)
+        db.session.commit()
+        jobs.forget_file(current_app, stored)
+        raise QuotaReached(*refused)
     return conversion
+
+
+def storage_use(owner):
+    """(bytes `owner` keeps stored, bytes they may keep)."""
+    return quotas.used(owned_by(owner)), quotas.quota(is_user(owner))
 
 
 def read_in_time(function, *args, reading=None, **kwargs):

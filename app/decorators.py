@@ -1,8 +1,14 @@
-"""Decorators for views: the limits on views that send mail."""
+"""Decorators for views: the limits on views that send mail, upload or convert."""
+
+import hashlib
+import time
+from functools import wraps
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
 
 from .extensions import limiter
 from .models import normalise_email
@@ -67,3 +73,53 @@ def mail_limited(mailbox=None):
         return limited
 
     return decorator
+
+
+def client_key():
+    """Who is asking: an API token (by a digest of its secret, before any lookup), else the
+    signed-in account, else the client's address."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer " and header[7:].strip():
+        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
+    if current_user.is_authenticated:
+        return f"account:{current_user.id}"
+    return "address:" + get_remote_address()
+
+
+def rate_limited(setting, scope, methods=("POST",)):
+    """Limit a view by the config `setting` (Flask-Limiter syntax) per client_key(): views
+    that name the same `scope` count together, web and API alike. Checked here with the
+    limiter's own storage and strategy, not as a Flask-Limiter route limit: that would
+    move the API blueprint's own limits from before the token check into the view. A 429
+    says when to try again; a counter store that fails lets the request through (logged),
+    as Flask-Limiter's fallback does."""
+
+    def decorator(view):
+        @wraps(view)
+        def limited(*args, **kwargs):
+            if request.method in methods and current_app.config["RATELIMIT_ENABLED"]:
+                refuse_past_limit(current_app.config[setting], scope)
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorator
+
+
+def refuse_past_limit(limit_value, scope):
+    key = client_key()
+    strategy = limiter.limiter
+    try:
+        for item in parse_many(limit_value):
+            if not strategy.hit(item, scope, key):
+                reset = strategy.get_window_stats(item, scope, key).reset_time
+                wait = max(1, int(reset - time.time()) + 1)
+                raise TooManyRequests(
+                    f"Too many {scope} in a short time ({item}). "
+                    f"Please wait {wait} seconds and try again.",
+                    retry_after=wait,
+                )
+    except TooManyRequests:
+        raise
+    except Exception as error:  # noqa: BLE001 - the counters' store, not the request
+        current_app.logger.error("Rate limit for %s not checked: %r", scope, error)

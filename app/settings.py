@@ -14,6 +14,8 @@ DEFAULTS = {
     "allow_anonymous": "ALLOW_ANONYMOUS_CONVERT",
     "upload_limit_anonymous_mb": "UPLOAD_LIMIT_ANONYMOUS_MB",
     "upload_limit_user_mb": "UPLOAD_LIMIT_USER_MB",
+    "storage_quota_anonymous_mb": "STORAGE_QUOTA_ANONYMOUS_MB",
+    "storage_quota_user_mb": "STORAGE_QUOTA_USER_MB",
     "retention_hours": "RETENTION_HOURS",
     "site_notice": "SITE_NOTICE",
 }

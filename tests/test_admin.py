@@ -421,6 +421,8 @@ def test_settings_take_effect_on_the_next_request(app, client, auth, admin):
         data={
             "upload_limit_anonymous_mb": "5",
             "upload_limit_user_mb": "20",
+            "storage_quota_anonymous_mb": "50",
+            "storage_quota_user_mb": "500",
             "retention_hours": "2",
             "site_notice": "Maintenance tonight at 22:00.",
         },

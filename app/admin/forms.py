@@ -21,6 +21,14 @@ class SettingsForm(AppForm):
     upload_limit_user_mb = IntegerField(
         "Upload limit with an account (MB)", validators=[InputRequired(), NumberRange(1, 100_000)]
     )
+    storage_quota_anonymous_mb = IntegerField(
+        "Storage each visitor may keep (MB)",
+        validators=[InputRequired(), NumberRange(1, 10_000_000)],
+    )
+    storage_quota_user_mb = IntegerField(
+        "Storage each account may keep (MB)",
+        validators=[InputRequired(), NumberRange(1, 10_000_000)],
+    )
     retention_hours = IntegerField(
         "Keep files for (hours)", validators=[InputRequired(), NumberRange(1, 24 * 90)]
     )
@@ -35,6 +43,22 @@ class SettingsForm(AppForm):
         ):
             raise ValidationError("Make it no larger than the limit with an account.")
 
+    def validate_storage_quota_anonymous_mb(self, field):
+        if (
+            field.data
+            and self.upload_limit_anonymous_mb.data
+            and (field.data < self.upload_limit_anonymous_mb.data)
+        ):
+            raise ValidationError("Make it at least the upload limit without an account.")
+
+    def validate_storage_quota_user_mb(self, field):
+        if (
+            field.data
+            and self.upload_limit_user_mb.data
+            and (field.data < self.upload_limit_user_mb.data)
+        ):
+            raise ValidationError("Make it at least the upload limit with an account.")
+
     def validate_upload_limit_user_mb(self, field):
         request_limit = current_app.config["MAX_CONTENT_LENGTH"] // 2**20
         if field.data and field.data > request_limit:
@@ -47,6 +71,8 @@ class SettingsForm(AppForm):
             "allow_anonymous": self.allow_anonymous.data,
             "upload_limit_anonymous_mb": self.upload_limit_anonymous_mb.data,
             "upload_limit_user_mb": self.upload_limit_user_mb.data,
+            "storage_quota_anonymous_mb": self.storage_quota_anonymous_mb.data,
+            "storage_quota_user_mb": self.storage_quota_user_mb.data,
             "retention_hours": self.retention_hours.data,
             "site_notice": (self.site_notice.data or "").strip(),
         }

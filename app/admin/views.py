@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, select, true
 from wtforms import SelectChoice
 
 from .. import conversions as service  # `conversions` is a view here
-from .. import settings, storage
+from .. import quotas, settings, storage
 from ..api.auth import revoke_token, tokens_of, user_token
 from ..audit import ACTIONS, audit
 from ..errors import described, format_size
@@ -131,6 +131,7 @@ def dashboard():
         recent_users=recent_users,
         events=events,
         actions=ACTIONS,
+        top_users=quotas.top_users(),
     )
 
 

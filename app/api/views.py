@@ -8,6 +8,7 @@ from flask import abort, current_app, g, request, url_for
 
 from .. import conversions, settings
 from ..convert.forms import FORMATS as OUTPUT_CHOICES  # the web form's names for them
+from ..decorators import rate_limited
 from ..extensions import db
 from ..models import Conversion
 from ..sheets import FORMAT_NAMES
@@ -84,6 +85,7 @@ def file_response_doc(description):
 )
 @bp.alt_response(202, schema=ConversionSchema, description="Too large or slow: poll Location.")
 @answers(400, 410, 413, 415, 422, 500, 503, 507)
+@rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 @multipart
 @bp.arguments(OptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
@@ -110,7 +112,8 @@ def convert_now(options, upload):
 @bp.post("/conversions")
 @bp.doc(summary="Upload a file and (unless start=false) start converting it")
 @bp.response(201, ConversionSchema)
-@answers(400, 413, 415, 422)
+@answers(400, 413, 415, 422, 507)
+@rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 @multipart
 @bp.arguments(StartOptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
@@ -179,6 +182,7 @@ def preview(query, public_id):
 @bp.doc(summary="Convert again with new options (a new job)")
 @bp.response(202, ConversionSchema)
 @answers(400, 404, 409, 410, 413, 415, 422)
+@rate_limited("CONVERT_RATE_LIMIT", "conversions")
 @bp.arguments(OptionsSchema, location="json", required=False)
 def reconvert(options, public_id):
     conversion = owned(public_id)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from .. import conversions
+from ..decorators import rate_limited
 from ..extensions import db
 from ..forms import EmptyForm, LazyForm
 from ..history import history_page
@@ -24,6 +25,7 @@ from .forms import OptionsForm, ReadAsForm, UploadForm
 
 
 @bp.route("/convert", methods=["GET", "POST"])
+@rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 def upload():
     if not conversions.may_convert(visitor.owner()):
         return render_template(
@@ -73,6 +75,7 @@ def owned(public_id):
 
 
 @bp.route("/convert/<public_id>", methods=["GET", "POST"])
+@rate_limited("CONVERT_RATE_LIMIT", "conversions")
 def show(public_id):
     conversion = owned(public_id)
     sheet = shown_sheet(conversion)
@@ -145,6 +148,7 @@ def read_as_form(conversion):
 
 
 @bp.post("/convert/<public_id>/read-as")
+@rate_limited("CONVERT_RATE_LIMIT", "conversions")
 def read_as(public_id):
     conversion = owned(public_id)
     form = read_as_form(conversion)
@@ -200,8 +204,10 @@ def delete(public_id):
 
 @bp.get("/history")
 def history():
-    page = history_page(visitor.owner(), page_number(), current_app.config["CONVERSIONS_PER_PAGE"])
-    return render_template("convert/history.html", page=page)
+    owner = visitor.owner()
+    page = history_page(owner, page_number(), current_app.config["CONVERSIONS_PER_PAGE"])
+    use = conversions.storage_use(owner) if page.total else None
+    return render_template("convert/history.html", page=page, use=use)
 
 
 @bp.route("/history/end-session", methods=["GET", "POST"])
