@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 from . import conversions
 from .audit import audit
 from .extensions import db
-from .models import Conversion, Permission, Role, User
+from .models import ApiToken, Conversion, Permission, Role, User
 
 
 def register_account(name, email, password):
@@ -59,6 +59,9 @@ def update_user(user, role, active, confirmed, actor):
         changes.append(f"role {user.role.name if user.role else 'none'} -> {role.name}")
     if user.active != active:
         changes.append("activated" if active else "deactivated")
+        if not active:  # a deactivated account's tokens stay dead if it is activated again
+            ApiToken.revoke_all(user)
+            changes.append("API tokens revoked")
     if user.confirmed != confirmed:
         changes.append("confirmed" if confirmed else "unconfirmed")
     user.role, user.active, user.confirmed = role, active, confirmed

@@ -707,3 +707,18 @@ def test_an_unknown_input_encoding_is_a_422(api):
         "/api/v1/convert", b"a\n1\n", name="a.csv", query="?input_encoding=klingon&sheet=a"
     )
     assert_problem(response, 422, "klingon")
+
+
+def test_deactivating_an_account_revokes_its_tokens_for_good(app, client, auth, user, admin):
+    """Issue 22, 6: activating the account again does not bring its old tokens back."""
+    api = Api(client, make_token(app))
+    auth.login("root@example.com")
+    with app.app_context():
+        role_id = db.session.get(User, user.id).role_id
+    client.post(f"/admin/users/{user.id}", data={"role": role_id, "confirmed": "y"})
+    assert_problem(api.get("/api/v1/me"), 401, "revoked")
+    client.post(f"/admin/users/{user.id}", data={"role": role_id, "active": "y", "confirmed": "y"})
+    assert fetch(app, User, id=user.id).active
+    assert_problem(api.get("/api/v1/me"), 401, "revoked")
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "deactivated, API tokens revoked" in log

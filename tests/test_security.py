@@ -562,3 +562,16 @@ def test_names_people_type_lose_invisible_characters(app, client, auth, user):
     auth.login()
     client.post("/profile/edit", data={"name": "Mallory\u202egnp.exe\u200b"})
     assert fetch(app, User, email="ada@example.com").name == "Mallorygnp.exe"
+
+
+@pytest.mark.parametrize("app_settings", [{"REMEMBER_COOKIE_SECURE": True}])
+def test_the_remember_me_cookie_is_deleted_with_the_attributes_it_was_set_with(
+    client, auth, user, app_settings
+):
+    """Issue 22, 6: the deletion at logout was sent without Secure (nor HttpOnly, SameSite)."""
+    set_at_login = auth.login(remember=True).headers.getlist("Set-Cookie")
+    [remember] = [c for c in set_at_login if c.startswith("remember_token=")]
+    assert "Secure" in remember and "HttpOnly" in remember and "SameSite=Lax" in remember
+    deleted = [c for c in auth.logout().headers.getlist("Set-Cookie") if "remember_token=" in c]
+    assert deleted and all("Max-Age=0" in c for c in deleted)
+    assert all("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in deleted)

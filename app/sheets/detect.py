@@ -309,7 +309,10 @@ def detect_text_encoding(sample, complete):
         if sample.startswith(bom):
             return encoding
     if b"\x00" in sample:
-        raise NotASpreadsheet("This file is not a spreadsheet or a text file.")
+        encoding = bomless_utf16(sample, complete)
+        if encoding is None:
+            raise NotASpreadsheet("This file is not a spreadsheet or a text file.")
+        return encoding
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
         encoding = "utf-8"
@@ -321,6 +324,28 @@ def detect_text_encoding(sample, complete):
     if controls > max(2, len(text) // 200):
         raise NotASpreadsheet("This file is not a spreadsheet or a text file.")
     return encoding
+
+
+# What marks text as a table: a UTF-16 sample read in the wrong byte order has none of them
+# ('a,b\n' in UTF-16LE read as big-endian is three CJK ideographs).
+TABLE_MARKS = ("\n", "\r", "\t", ",", ";")
+
+
+def bomless_utf16(sample, complete):
+    """'utf-16-le' or 'utf-16-be' for UTF-16 text without a byte order mark (Windows tools
+    and some exports write it so), told by which order decodes to text with line breaks or
+    separators and no NULs or other controls; None for anything else."""
+    best, best_marks = None, 0
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f\v")
+        marks = sum(text.count(mark) for mark in TABLE_MARKS)
+        if controls <= max(2, len(text) // 200) and marks > best_marks:
+            best, best_marks = encoding, marks
+    return best
 
 
 # A legacy file that could be Western European is read as that: Windows-1252 (a superset

@@ -391,3 +391,42 @@ def test_a_file_of_short_lines_is_measured_without_the_reader(tmp_path, monkeypa
     monkeypatch.setattr(text_module, "PLAIN_CHUNK", 7)
     monkeypatch.setattr(text_module, "measure_records", None)  # not called
     assert text_module.measure_text(path, "utf-8", ",", Limits()) == (1001, 2)
+
+
+# UTF-16 without a byte order mark (issue 22, 6): what Windows tools and some exports write.
+
+UTF16_TABLE = "id;name;city\r\n1;Zoë;Köln\r\n2;李雷;北京\r\n3;Ωmega;\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_read_as_text(tmp_path, encoding):
+    path = tmp_path / "export.csv"
+    path.write_bytes(UTF16_TABLE.encode(encoding))
+    info = inspect(path)
+    assert info.format == "csv" and info.encoding == encoding
+    out = tmp_path / "out.csv"
+    convert(path, out, Options(line_ending="lf"))
+    assert out.read_text("utf-8") == UTF16_TABLE.replace(";", ",").replace("\r\n", "\n")
+
+
+def test_utf16_of_cjk_text_alone_is_read_too(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_bytes("名前,都市\n李雷,北京\n韩梅梅,上海\n".encode("utf-16-le"))
+    assert inspect(path).encoding == "utf-16-le"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00" * 4096,
+        bytes(range(256)) * 64,
+        b"a,b\n\x00\x00\x00\x01\x02\x03" * 200,
+        "a,b\n1,2\n".encode("utf-16-le")[:-1] + b"\x00\xd8",  # a lone surrogate
+    ],
+    ids=["zeros", "every byte", "text with binary", "lone surrogate"],
+)
+def test_binary_with_nuls_is_still_not_text(tmp_path, content):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(SheetError, match="not a spreadsheet or a text file"):
+        inspect(path)
