@@ -34,11 +34,11 @@ from .sheets import (
     SheetError,
     WorkbookInfo,
     detect_format,
+    formats,
     inspect,
     preview,
     survey,
 )
-from .sheets.convert import MEDIA_TYPES
 from .sheets.names import clean_file_name
 from .sheets.sandbox import EngineCrash, in_folder, run_isolated
 from .storage import StoredFileMissing
@@ -327,7 +327,7 @@ def quick_options(conversion, output_format="csv"):
 
 
 def media_type(conversion):
-    return MEDIA_TYPES[conversion.result_name.rsplit(".", 1)[-1]]
+    return formats.media_type_of_file(conversion.result_name)
 
 
 # --- finding and listing ------------------------------------------------------------------

@@ -400,10 +400,12 @@ def run_claimed(app, conversion_id, token):
     if conversion is None:
         return  # deleted, or another runner has it
     files = storage.current(app)
-    extension = result_extension(conversion)
-    # The row first: whatever happens next, the file has an owner that cleanup walks.
+    # The row first: whatever happens next, the file has an owner that cleanup walks. Its
+    # stored name has no extension: what the file is comes from what the engine wrote.
     result = ConversionResult(
-        conversion_id=conversion.id, stored_name=files.new_name(extension), output_format=extension
+        conversion_id=conversion.id,
+        stored_name=files.new_name(),
+        output_format=conversion.options["format"],
     )
 
     def add_result():
@@ -468,7 +470,7 @@ def run_claimed(app, conversion_id, token):
         # One sheet out of several is named after it: "report - Sheet 1.csv".
         one_of_several = len(outcome.sheets) == 1 and several_sheets
         name = download_name(
-            original_name, extension, outcome.sheets[0] if one_of_several else None
+            original_name, outcome.extension, outcome.sheets[0] if one_of_several else None
         )
         ended = end(
             app,
@@ -484,7 +486,13 @@ def run_claimed(app, conversion_id, token):
                 "rows": outcome.rows,
                 "warnings": outcome.warnings,
             },
-            {"complete": True, "name": name, "size": size, "rows": outcome.rows},
+            {
+                "complete": True,
+                "name": name,
+                "size": size,
+                "rows": outcome.rows,
+                "output_format": outcome.output,
+            },
         )
         if not ended:
             discard_result(result_id, result_path)
@@ -590,14 +598,6 @@ def die_with_parent(parent_pid):
         return
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
-
-
-def result_extension(conversion):
-    options = conversion.options
-    several = options.get("all_sheets") or len(options.get("sheets") or []) > 1
-    if options["format"] != "xlsx" and several:
-        return "zip"
-    return options["format"]
 
 
 def progress_writer(app, conversion_id, token):

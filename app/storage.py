@@ -32,7 +32,7 @@ from .errors import Unavailable
 from .sheets import SheetError
 from .sheets.names import safe_file_stem
 
-STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z]{3,4})?")
+STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z0-9]{2,8})?")
 UPLOAD_PREFIX = ".upload-"
 WORK_PREFIX = ".work-"
 READ_PREFIX = ".read-"  # the engine's temporary files while a request reads an upload

@@ -11,6 +11,7 @@ from . import conversions
 from .audit import audit
 from .extensions import db
 from .models import ApiToken, Conversion, Permission, Role, User
+from .sheets import formats
 
 
 def register_account(name, email, password):
@@ -117,7 +118,7 @@ class ConversionFilters:
         Conversion.DONE,
         Conversion.FAILED,
     )
-    FORMATS = ("csv", "tsv", "xlsx", "json")
+    FORMATS = formats.NAMES
 
     def __init__(self, args):
         self.status = args.get("status", "") if args.get("status") in self.STATUSES else ""

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from ..forms import EmptyForm
 from ..models import utcnow
+from ..sheets import OUTPUT_FORMATS
 from . import web
 from .auth import api_refusal, create_token, revoke_token, tokens_of, user_token
 from .forms import TokenForm
@@ -19,7 +20,7 @@ from .forms import TokenForm
 @web.get("/api")
 def docs():
     example = Path(current_app.static_folder, "api", "example.py").read_text()
-    return render_template("api/docs.html", example=example)
+    return render_template("api/docs.html", example=example, output_formats=OUTPUT_FORMATS)
 
 
 @web.post("/profile/tokens")

@@ -218,6 +218,17 @@ class FormatSchema(ma.Schema):
     format = fields.String(required=True)
     description = fields.String(required=True)
     media_type = fields.String(metadata={"description": "Output formats only."})
+    extension = fields.String(metadata={"description": "Output formats only."})
+    several_sheets = fields.String(
+        metadata={
+            "description": "Output formats only: 'one file' holds every chosen sheet, "
+            "or 'zip' of one file per sheet."
+        }
+    )
+    options = fields.List(
+        fields.String(),
+        metadata={"description": "Output formats only: the options that change its output."},
+    )
 
 
 class OptionSchema(ma.Schema):

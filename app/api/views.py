@@ -7,12 +7,12 @@ from http import HTTPStatus
 from flask import abort, current_app, g, request, url_for
 
 from .. import conversions, settings
-from ..convert.forms import FORMATS as OUTPUT_CHOICES  # the web form's names for them
 from ..decorators import rate_limited
 from ..extensions import db
 from ..models import Conversion
 from ..sheets import FORMAT_NAMES
-from ..sheets.convert import MEDIA_TYPES
+from ..sheets.formats import MEDIA_TYPES as RESULT_TYPES
+from ..sheets.formats import OUTPUTS
 from . import bp
 from .auth import api_refusal, auth, current_owner
 from .schemas import (
@@ -29,7 +29,6 @@ from .schemas import (
 )
 
 MB = 1024 * 1024
-RESULT_TYPES = sorted(set(MEDIA_TYPES.values()))
 
 
 @bp.before_request
@@ -208,8 +207,15 @@ def formats():
     return {
         "inputs": [{"format": f, "description": d} for f, d in FORMAT_NAMES.items()],
         "outputs": [
-            {"format": c.value, "description": c.label, "media_type": MEDIA_TYPES[c.value]}
-            for c in OUTPUT_CHOICES
+            {
+                "format": o.name,
+                "description": o.label,
+                "media_type": o.media_type,
+                "extension": o.extension,
+                "several_sheets": "one file" if o.one_file else "zip",
+                "options": sorted(o.options),
+            }
+            for o in OUTPUTS.values()
         ],
         "options": option_list(),
     }

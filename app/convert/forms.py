@@ -13,18 +13,14 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from ..forms import AppForm
+from ..sheets.formats import OUTPUTS, formats_with
 
 
 def choices(*pairs):
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-FORMATS = choices(
-    ("csv", "CSV"),
-    ("tsv", "TSV (tab-separated)"),
-    ("xlsx", "Excel workbook (XLSX)"),
-    ("json", "JSON"),
-)
+FORMATS = choices(*((output.name, output.label) for output in OUTPUTS.values()))
 
 
 class UploadForm(AppForm):
@@ -114,25 +110,19 @@ class OptionsForm(AppForm):
         "protect_formulas",
     )
 
-    # Which output formats each option changes; the page shows the others under "More options".
+    # Which output formats each option changes (the registry says); the page shows the
+    # others under "More options". skip_rows and fill_merged change every format but are
+    # rarely needed: always under "More options".
     APPLIES_TO = {
-        "delimiter": ("csv",),
-        "quoting": ("csv", "tsv"),
-        "encoding": ("csv", "tsv"),
-        "line_ending": ("csv", "tsv"),
-        "protect_formulas": ("csv", "tsv"),
-        "date_style": ("csv", "tsv", "json"),
-        "json_style": ("json",),
-        "header": ("json",),
-        "decimal_separator": ("xlsx", "json"),  # text files only: how to read their numbers
-        "date_order": ("xlsx", "json"),
-        "skip_rows": (),  # every format, but rarely needed: always under "More options"
-        "fill_merged": (),
-    }
+        name: formats_with(name)
+        for name in (
+            *("delimiter", "quoting", "encoding", "line_ending", "protect_formulas"),
+            *("date_style", "json_style", "header", "decimal_separator", "date_order"),
+        )
+    } | {"skip_rows": (), "fill_merged": ()}
     # The engine's option names where they differ from the field names.
     ENGINE_NAMES = {"output_format": "format"}
 
-    FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "xlsx": "XLSX", "json": "JSON"}
     DETECTED = {
         "decimal_separator": {".": "point", ",": "comma"},
         "date_order": {"dmy": "day first", "mdy": "month first", "ymd": "year first"},
@@ -154,7 +144,7 @@ class OptionsForm(AppForm):
         formats = self.APPLIES_TO[name]
         if not formats:
             return None
-        names = [self.FORMAT_NAMES[f] for f in formats]
+        names = [OUTPUTS[f].short for f in formats]
         listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
         return f"For {listed}."
 

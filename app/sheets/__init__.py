@@ -21,8 +21,9 @@ from .errors import (
     TooLarge,
     UnsupportedSheet,
 )
+from .formats import NAMES as OUTPUT_FORMATS
 from .limits import DEFAULT_LIMITS, Limits
-from .options import ENCODINGS, INPUT_ENCODINGS, OUTPUT_FORMATS, Options
+from .options import ENCODINGS, INPUT_ENCODINGS, Options
 from .text import text_sheet_name
 
 __all__ = [

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from . import ENCODINGS, OUTPUT_FORMATS, Options, SheetError, convert, inspect
+from . import ENCODINGS, OUTPUT_FORMATS, Options, SheetError, convert, formats, inspect
 from .options import JSON_STYLES, LINE_ENDINGS, QUOTING
 from .values import DATE_STYLES
 
@@ -18,7 +18,7 @@ def parser():
     p = argparse.ArgumentParser(
         prog="python -m app.sheets",
         description="Convert a spreadsheet (xlsx, xlsm, xltx, xlsb, xls, ods, csv, tsv) "
-        "to CSV, TSV, XLSX or JSON.",
+        f"to {', '.join(o.short for o in formats.OUTPUTS.values())}.",
     )
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path, nargs="?", help="omit with --inspect")
@@ -70,9 +70,9 @@ def parser():
 def output_format(args):
     if args.format:
         return args.format
-    suffix = args.output.suffix.lower().lstrip(".")
-    if suffix in OUTPUT_FORMATS:
-        return suffix
+    found = formats.by_extension(args.output.suffix.lstrip("."))
+    if found:
+        return found.name
     raise SheetError(f"Cannot tell the output format from '{args.output.name}': use --format.")
 
 

@@ -20,6 +20,7 @@ from array import array as typed_array
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 
+from . import formats
 from .options import LINE_ENDINGS
 from .values import (
     DATE_STYLES,
@@ -61,7 +62,7 @@ class TypedSheet:
 def suits(options):
     """Whether the fast path writes what these options ask for (it writes UTF-8 only)."""
     return (
-        options.format in ("csv", "tsv")
+        formats.output(options.format).delimited
         and options.quoting in ("minimal", "all")
         and options.encoding in ("utf-8", "utf-8-sig")
         and not options.fill_merged

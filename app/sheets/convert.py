@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from . import blocks, columnar, fixups
+from . import blocks, columnar, fixups, formats
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
 from .errors import (
@@ -25,15 +25,8 @@ from .options import Options, is_text_encoding
 from .sandbox import current_bail_out, run_isolated
 from .text import number_style, read_sample, text_sheet_name
 from .values import display_text, text_typer
-from .writers import CsvSheetWriter, JsonSheetWriter, XlsxWriter, unique_file_name
+from .writers import unique_file_name
 
-MEDIA_TYPES = {
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-    "json": "application/json",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "zip": "application/zip",
-}
 BATCH_ROWS = 2000  # rows handed to a writer at once, between progress calls
 # A preview is for looking, and it is cached with the upload and sent as HTML: a wide sheet
 # shows its first columns, a long cell is cut short, and rows stop once the shown cells hold
@@ -71,15 +64,19 @@ class Preview:
 
 @dataclass
 class Result:
-    output: str  # csv, tsv, json, xlsx or zip
+    output: str  # what was written: an output format's name, or "zip" (formats.py)
     sheets: list
     rows: int = 0
     cells: int = 0
     warnings: list = field(default_factory=list)
 
     @property
+    def extension(self):
+        return formats.extension_of(self.output)
+
+    @property
     def media_type(self):
-        return MEDIA_TYPES[self.output]
+        return formats.media_type_of(self.output)
 
 
 def isolated(function, *args, limits, progress=None, **kwargs):
@@ -292,7 +289,7 @@ def sheet_batches(book, sheet, options, tracker):
     index = len(list(islice(rows, options.skip_rows))) if options.skip_rows else 0
     tracker.advance(index)
     typed = None
-    if book.format == "csv" and options.infer_types and options.format in ("xlsx", "json"):
+    if book.format == "csv" and options.infer_types and formats.output(options.format).typed:
         typed = text_typer(*typing_style(book, options))
     while batch := list(islice(rows, BATCH_ROWS)):
         if typed:
@@ -402,36 +399,34 @@ def write_output(book, sheets, options, tracker, target, budget=None):
             result.cells += len(batch) * len(batch[0])
             yield index, batch
 
-    if options.format == "xlsx":
-        writer = XlsxWriter(target)
+    output = formats.output(options.format)
+    if output.one_file:  # every sheet in one file
+        writer = output.writer(target, options)
         try:
             for sheet in sheets:
-                worksheet = writer.add_sheet(sheet.name)
-                writer.write_batches(worksheet, counted(sheet), sheet.name, budget and budget.spend)
+                writer.write_sheet(sheet.name, counted(sheet), budget and budget.spend)
         finally:
             writer.close()
         return result
-    writer_class = JsonSheetWriter if options.format == "json" else CsvSheetWriter
 
     def write_sheet(binary, sheet):
         if budget is not None:
             binary = budget.wrap(binary)
         if columnar.suits(options) and write_columns(book, sheet, options, tracker, binary, result):
             return
-        writer = writer_class(binary, options, sheet.name)
+        writer = output.writer(binary, options, sheet.name)
         writer.write_batches(counted(sheet))
         writer.close()
 
-    extension = options.format
     if len(sheets) == 1:
         with open(target, "wb") as binary:
             write_sheet(binary, sheets[0])
         return result
-    result.output = "zip"
+    result.output = formats.ZIP
     taken = set()
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for sheet in sheets:
-            member = unique_file_name(options.name_stem, sheet.name, extension, taken)
+            member = unique_file_name(options.name_stem, sheet.name, output.extension, taken)
             with archive.open(member, "w", force_zip64=True) as binary:
                 write_sheet(binary, sheet)
     return result

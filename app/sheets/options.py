@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from .errors import BadOptions
 from .values import DATE_STYLES
 
-OUTPUT_FORMATS = ("csv", "tsv", "xlsx", "json")
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252")
 QUOTING = {
     "minimal": csv.QUOTE_MINIMAL,
@@ -68,8 +67,10 @@ class Options:
 
     def validate(self):
         """Raise BadOptions naming the first option that is not acceptable."""
+        from .formats import OUTPUTS  # here: the registry imports the writers, which import this
+
         checks = [
-            (self.format in OUTPUT_FORMATS, f"Unknown output format '{self.format}'."),
+            (self.format in OUTPUTS, f"Unknown output format '{self.format}'."),
             (self.encoding in ENCODINGS, f"Unknown encoding '{self.encoding}'."),
             (self.quoting in QUOTING, f"Unknown quote style '{self.quoting}'."),
             (self.line_ending in LINE_ENDINGS, f"Unknown line ending '{self.line_ending}'."),
@@ -102,7 +103,10 @@ class Options:
 
     @property
     def field_delimiter(self):
-        return "\t" if self.format == "tsv" else self.delimiter
+        from .formats import OUTPUTS
+
+        own = OUTPUTS[self.format].delimiter if self.format in OUTPUTS else None
+        return own or self.delimiter
 
 
 def is_text_encoding(name):

@@ -1,4 +1,5 @@
-"""Writers for CSV/TSV, JSON and XLSX, fed one row at a time so memory stays flat."""
+"""Writers for CSV/TSV, JSON and XLSX, fed one row at a time so memory stays flat (the
+registry of output formats, formats.py, says which writes what)."""
 
 import csv
 import datetime as dt
@@ -124,7 +125,7 @@ def json_keys(header_row, width):
 class XlsxWriter:
     """One workbook, any number of sheets, in XlsxWriter's constant-memory mode."""
 
-    def __init__(self, path):
+    def __init__(self, path, options=None):
         import xlsxwriter  # here: CSV conversions need not load it
 
         self.workbook = xlsxwriter.Workbook(
@@ -150,6 +151,9 @@ class XlsxWriter:
         name = unique_sheet_name(name, self.sheet_names)
         self.sheet_names.add(name.lower())
         return self.workbook.add_worksheet(name)
+
+    def write_sheet(self, name, batches, spend=None):
+        self.write_batches(self.add_sheet(name), batches, name, spend)
 
     def write_batches(self, worksheet, batches, sheet_name, spend=None):
         # In constant-memory mode XlsxWriter writes each row's cells as XML to a temporary

@@ -1,0 +1,133 @@
+"""The output formats: one owner for each. The web form, the API, the command line, the runner
+and the engine all read this registry; no other module lists the formats.
+
+Each format names its writer and what "several sheets" means for it: one file holding every
+chosen sheet (`one_file`), or a zip of one file per sheet. A sheet writer is made per sheet:
+`writer(binary, options, sheet_name)`, `.write_batches(batches)`, `.close()`; a book writer
+once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `.close()`.
+`batches` yields (index of the first row, rows).
+"""
+
+from dataclasses import dataclass
+
+from . import writers
+
+ZIP = "zip"
+ZIP_MEDIA_TYPE = "application/zip"
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str  # what the options, the API and the command line call it
+    label: str  # in the web form's list
+    short: str  # in sentences: "For CSV and TSV."
+    extension: str
+    media_type: str
+    writer: type
+    one_file: bool  # several sheets in one file; else a zip of one file per sheet
+    typed: bool = False  # text input is typed for it ("12" a number) when infer_types is on
+    delimiter: str | None = None  # a delimited text format's own delimiter (TSV's tab)
+    # The options that change this format's output (beyond those that choose the cells:
+    # sheets, skip_rows, fill_merged, the text input's reading).
+    options: frozenset = frozenset()
+
+    @property
+    def delimited(self):
+        """Written by the CSV writer: the columnar fast path (columnar.py) can write it."""
+        return self.writer is writers.CsvSheetWriter
+
+
+TEXT_OPTIONS = frozenset({"quoting", "encoding", "line_ending", "protect_formulas", "date_style"})
+
+OUTPUTS = {
+    output.name: output
+    for output in (
+        OutputFormat(
+            "csv",
+            "CSV",
+            "CSV",
+            "csv",
+            "text/csv",
+            writers.CsvSheetWriter,
+            one_file=False,
+            options=TEXT_OPTIONS | {"delimiter", "full_precision"},
+        ),
+        OutputFormat(
+            "tsv",
+            "TSV (tab-separated)",
+            "TSV",
+            "tsv",
+            "text/tab-separated-values",
+            writers.CsvSheetWriter,
+            one_file=False,
+            delimiter="\t",
+            options=TEXT_OPTIONS | {"full_precision"},
+        ),
+        OutputFormat(
+            "xlsx",
+            "Excel workbook (XLSX)",
+            "XLSX",
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            writers.XlsxWriter,
+            one_file=True,
+            typed=True,
+            options=frozenset({"infer_types", "decimal_separator", "date_order"}),
+        ),
+        OutputFormat(
+            "json",
+            "JSON",
+            "JSON",
+            "json",
+            "application/json",
+            writers.JsonSheetWriter,
+            one_file=False,
+            typed=True,
+            options=frozenset(
+                {
+                    "json_style",
+                    "header",
+                    "date_style",
+                    "infer_types",
+                    "decimal_separator",
+                    "date_order",
+                    "full_precision",
+                }
+            ),
+        ),
+    )
+}
+NAMES = tuple(OUTPUTS)  # in the order the web form lists them
+
+
+def output(name):
+    """The OutputFormat called `name`; KeyError for any other."""
+    return OUTPUTS[name]
+
+
+def extension_of(written):
+    """The file extension of what the engine wrote: an output format's name, or "zip"."""
+    return ZIP if written == ZIP else OUTPUTS[written].extension
+
+
+def media_type_of(written):
+    return ZIP_MEDIA_TYPE if written == ZIP else OUTPUTS[written].media_type
+
+
+def media_type_of_file(name):
+    """The media type of a result file called `name` (its extension says what it holds)."""
+    extension = name.rsplit(".", 1)[-1].lower()
+    return ZIP_MEDIA_TYPE if extension == ZIP else by_extension(extension).media_type
+
+
+def by_extension(extension):
+    """The OutputFormat whose files end in `extension` (an output file's name), or None."""
+    return next((o for o in OUTPUTS.values() if o.extension == extension.lower()), None)
+
+
+MEDIA_TYPES = sorted({o.media_type for o in OUTPUTS.values()} | {ZIP_MEDIA_TYPE})
+
+
+def formats_with(option):
+    """The names of the formats whose output `option` changes."""
+    return tuple(name for name, o in OUTPUTS.items() if option in o.options)
