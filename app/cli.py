@@ -11,7 +11,7 @@ from flask.cli import ScriptInfo
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .errors import Unavailable, lacks_tables
+from .exceptions import Unavailable, lacks_tables
 from .extensions import db
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"

@@ -24,7 +24,7 @@ from sqlalchemy.orm import defer, load_only
 
 from . import jobs, quotas, settings, sheets, storage
 from .audit import audit
-from .errors import format_size
+from .exceptions import Refused, StoredFileMissing
 from .extensions import db
 from .models import Conversion, ConversionResult, User, utcnow
 from .sheets import (
@@ -41,7 +41,7 @@ from .sheets import (
 )
 from .sheets.names import clean_file_name
 from .sheets.sandbox import EngineCrash, in_folder, run_isolated
-from .storage import StoredFileMissing
+from .sizes import format_size
 
 ACTIVE = jobs.ACTIVE
 # What the name's extension says, to note a name that disagrees with the content.
@@ -56,17 +56,6 @@ EXTENSIONS = {
     "tsv": "csv",
     "txt": "csv",
 }
-
-
-class Refused(Exception):
-    """What was asked cannot be done; the message says why, for the person who asked.
-    `status`: what an HTTP client is told (app/errors.py answers it, web and API alike)."""
-
-    status = 422
-    message = "Some of what was sent cannot be used."
-
-    def __init__(self, message=None):
-        super().__init__(message or self.message)
 
 
 class UploadRefused(Refused):

@@ -9,7 +9,7 @@ from flask_mail import Connection, Message
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import described, is_outage
+from .exceptions import described, is_outage
 from .extensions import db
 from .models import Conversion, OutgoingMail, utcnow
 from .urls import site_url_for

@@ -1,4 +1,5 @@
-"""Error handlers: an HTML page for browsers, JSON for API clients, problem+json for /api/."""
+"""Error handlers: an HTML page for browsers, JSON for API clients, problem+json for /api/.
+What can go wrong is app/exceptions.py's; this module only answers it."""
 
 from contextlib import suppress
 
@@ -9,7 +10,16 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .exceptions import (
+    DatabaseUnavailable,
+    Refused,
+    StorageFull,
+    Unavailable,
+    described,
+    is_query_bug,
+)
 from .extensions import db, login_manager
+from .sizes import format_size
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -28,71 +38,6 @@ MESSAGES = {
     507: "Sheetport's storage is full, so the file could not be saved. Please try again later.",
 }
 CSRF_MESSAGE = "The form expired or was sent from another page. Please go back and try again."
-
-
-class Unavailable(Exception):
-    """A service Sheetport needs (the file storage, the job queue) cannot be reached: nobody's
-    fault, try again shortly. Raised before anything is half-written; answered with 503."""
-
-    message = MESSAGES[503]
-    part = "A service"
-    what = "a service Sheetport needs"  # for operators' messages: "... is unavailable"
-
-    def __init__(self, message=None):
-        super().__init__(message or self.message)
-
-    def reason(self):
-        """For an operator, in one line: what is unavailable and the underlying error's
-        kind, e.g. 'the file storage is unavailable (EndpointConnectionError)'."""
-        cause = self.__cause__
-        return f"{self.what} is unavailable ({type(cause or self).__name__})"
-
-
-class DatabaseUnavailable(Unavailable):
-    """The database cannot be used just now (down, unreachable, locked, out of connections)."""
-
-    part = "Database"
-    what = "the database"
-    message = "Sheetport's database is unavailable just now. Please try again shortly."
-
-
-def is_outage(error):
-    """A service, the disk or the database failing under us (or a database whose tables are
-    not there yet): worth one line in the log (see described), not a traceback. Anything
-    else is a bug, and its traceback helps."""
-    if isinstance(error, OperationalError):
-        return not is_query_bug(error)
-    return isinstance(error, Unavailable | OSError) or lacks_tables(error)
-
-
-# SQLite reports a mistake in a query as an OperationalError too, as it does a locked or
-# missing database file: these are bugs in our SQL, never an outage.
-QUERY_BUGS = ("syntax error", "no such function", "wrong number of arguments", "misuse of")
-
-
-def is_query_bug(error):
-    return any(sign in str(getattr(error, "orig", None) or error) for sign in QUERY_BUGS)
-
-
-MISSING_SCHEMA = ("no such table", "no such column", "UndefinedTable", "UndefinedColumn")
-
-
-def lacks_tables(error):
-    """A database error that says a table or column is not there: migrations not run."""
-    if not isinstance(error, SQLAlchemyError):
-        return False
-    cause = getattr(error, "orig", None) or error
-    return any(sign in f"{type(cause).__name__}: {cause}" for sign in MISSING_SCHEMA)
-
-
-def described(error, limit=300):
-    """An error in one line for the log: what is unavailable, or the error's kind and text
-    (a database error's own text, without the statement and link SQLAlchemy adds)."""
-    if isinstance(error, Unavailable):
-        return error.reason()
-    text = " ".join(str(getattr(error, "orig", None) or error).split())
-    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 # Pages that answer JSON only (polled by scripts): their errors are JSON too, whatever
@@ -163,17 +108,6 @@ def error_response(code, message, headers=(), errors=None):
     return response
 
 
-def format_size(size):
-    """1048576 -> '1 MB', 2000 -> '1.95 KB'."""
-    if size < 1024:
-        return f"{size} bytes"
-    for unit in ("KB", "MB", "GB"):
-        size /= 1024
-        if size < 1024 or unit == "GB":
-            return f"{size:.3g} {unit}"
-    return ""
-
-
 def has_own_message(error):
     return bool(error.description) and error.description != type(error).description
 
@@ -190,9 +124,6 @@ def message_for(error):
 
 
 def register(app):
-    from .conversions import Refused
-    from .storage import StorageFull
-
     @app.errorhandler(Refused)
     def refused(error):
         # The conversion service's refusals (not found, expired, busy, bad upload or

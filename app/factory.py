@@ -91,7 +91,7 @@ def register_blueprints(app):
 
 
 def register_template_helpers(app):
-    from .errors import format_size
+    from .sizes import format_size
     from .templating import (
         StaticVersions,
         cached_preview_table,

@@ -45,18 +45,19 @@ from config import SettingError
 
 from . import storage
 from .email import notify_if_slow
-from .errors import Unavailable, described, is_outage
+from .exceptions import (
+    QueueUnavailable,
+    StorageFull,
+    StorageUnavailable,
+    StoredFileMissing,
+    described,
+    is_outage,
+)
 from .extensions import db
 from .models import Conversion, ConversionResult, utcnow
 from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from .sheets.sandbox import EngineCrash, run_isolated
-from .storage import (
-    StorageFull,
-    StorageUnavailable,
-    StoredFileMissing,
-    download_name,
-    is_disk_full,
-)
+from .storage import download_name, is_disk_full
 
 ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
@@ -93,17 +94,6 @@ def failure_status(error):
         UPLOAD_MISSING: 410,
         str(StorageFull()): 507,
     }.get(error, 422)
-
-
-class QueueUnavailable(Unavailable):
-    """Redis cannot be reached to enqueue a job."""
-
-    part = "Queue"
-    what = "the job queue"
-    message = (
-        "Sheetport's job queue is unavailable just now, so nothing was started. "
-        "Please try again shortly."
-    )
 
 
 class LeaseLost(Exception):

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from . import conversions, jobs
 from .deploy import log_per_process_warnings
 from .email import send_pending_mail
-from .errors import Unavailable, described, is_outage
+from .exceptions import Unavailable, described, is_outage
 from .extensions import db
 from .models import PeriodicRun, utcnow
 from .ratelimit import DatabaseStorage

@@ -5,9 +5,9 @@ fill the disk. What counts is every stored upload and result of the owner's conv
 from sqlalchemy import func, literal, select, union_all
 
 from . import settings
-from .errors import format_size
 from .extensions import db
 from .models import Conversion, ConversionResult, User
+from .sizes import format_size
 
 MB = 1024 * 1024
 

@@ -28,8 +28,7 @@ from flask import current_app, send_file
 
 from config import SettingError
 
-from .errors import Unavailable
-from .sheets import SheetError
+from .exceptions import StorageFull, StorageUnavailable, StoredFileMissing
 from .sheets.names import safe_file_stem
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}(\.[a-z0-9]{2,8})?")
@@ -38,38 +37,6 @@ WORK_PREFIX = ".work-"
 READ_PREFIX = ".read-"  # the engine's temporary files while a request reads an upload
 TOKEN = re.compile(r"[0-9a-f]{32}")
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-class StorageFull(SheetError):
-    """The disk (or quota) holding the upload folder is full: nobody's fault, try later."""
-
-    code = "storage_full"
-
-    def __init__(self, message=None):
-        super().__init__(
-            message
-            or "Sheetport's storage is full, so the file could not be saved. "
-            "Please try again later."
-        )
-
-
-class StorageUnavailable(Unavailable):
-    """The bucket cannot be reached (refused, timed out, or the server says it is down)."""
-
-    part = "Storage"
-    what = "the file storage"
-    message = (
-        "Sheetport's file storage is unavailable just now, so nothing was changed. "
-        "Please try again shortly."
-    )
-
-
-class StoredFileMissing(SheetError):
-    """A stored file that is not there: removed by hand, or lost with a disk or a bucket."""
-
-    def __init__(self, stored_name):
-        super().__init__("The file is no longer stored on the server.")
-        self.stored_name = stored_name
 
 
 # S3 error codes for "no such object".

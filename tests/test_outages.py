@@ -227,7 +227,7 @@ def test_the_database_unreachable_answers_503_not_500(app, client, user, caplog)
 def test_a_mistake_in_sql_is_a_bug_with_its_traceback_not_an_outage(app, client, caplog):
     """SQLite reports a syntax error as an OperationalError, as it does a locked file: the
     first is a 500 whose traceback is logged, the second a 503."""
-    from app.errors import is_outage
+    from app.exceptions import is_outage
 
     @app.get("/broken-query")
     def broken_query():

@@ -61,6 +61,9 @@ class Webs(Workers):
             self.tmp_path,
             JOB_LEASE_SECONDS=LEASE_SECONDS,
             CLEANUP_INTERVAL_MINUTES=10,  # the periodic ticks run, as in production
+            # One client sends every upload here: the scale is under test, not its limits.
+            UPLOAD_RATE_LIMIT="1000 per minute",
+            CONVERT_RATE_LIMIT="1000 per minute",
         )
         with (self.tmp_path / f"web-{port}.log").open("wb") as log:
             process = subprocess.Popen(

@@ -11,11 +11,12 @@ from .. import conversions as service  # `conversions` is a view here
 from .. import quotas, settings, storage
 from ..api.auth import revoke_token, tokens_of, user_token
 from ..audit import ACTIONS, audit
-from ..errors import described, format_size
+from ..exceptions import described
 from ..extensions import db
 from ..forms import EmptyForm
 from ..history import admin_page
 from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
+from ..sizes import format_size
 from ..urls import page_number
 from ..users import SORTS, AdminRuleError, ConversionFilters, delete_user, update_user, user_query
 from . import bp

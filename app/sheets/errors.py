@@ -19,6 +19,12 @@ class SheetError(Exception):
         self.message = message
 
 
+class EnvironmentFault(Exception):
+    """Not the file's doing and not a bug: the machine failed the engine (its disk filled
+    up). Not a SheetError, so nobody reports it as the user's fault; the sandbox passes it
+    back from its child as it is, for the caller to answer."""
+
+
 class EmptyFile(SheetError):
     code = "empty"
 

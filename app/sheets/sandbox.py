@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 
-from .errors import DamagedFile, SheetError, Stopped, TimedOut, TooLarge
+from .errors import DamagedFile, EnvironmentFault, SheetError, Stopped, TimedOut, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _child(sender, function, args, kwargs, memory_bytes, report_progress):
         kwargs = {**kwargs, "progress": progress}
     try:
         message = ("result", function(*args, **kwargs))
-    except SheetError as error:
+    except (SheetError, EnvironmentFault) as error:
         message = ("error", error)
     except MemoryError:
         message = ("error", TooLarge("The file needs more memory than Sheetport allows."))
