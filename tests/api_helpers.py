@@ -3,9 +3,9 @@
 import io
 from datetime import timedelta
 
-from app.api.auth import create_token
 from app.extensions import db
 from app.models import User, utcnow
+from app.tokens import create_token
 
 WORKBOOK = {
     "Data": [["id", "name", "code"], [1, "Zoë", "00123"], [2, "Bob", "007"]],

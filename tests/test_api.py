@@ -83,7 +83,7 @@ def test_expired_token_is_refused(app, client, user):
 
 
 def test_revoked_token_is_refused(app, client, user):
-    from app.api.auth import revoke_token
+    from app.tokens import revoke_token
 
     api = Api(client, make_token(app))
     assert api.get("/api/v1/me").status_code == 200

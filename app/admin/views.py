@@ -9,7 +9,6 @@ from wtforms import SelectChoice
 
 from .. import conversions as service  # `conversions` is a view here
 from .. import quotas, settings, storage
-from ..api.auth import revoke_token, tokens_of, user_token
 from ..audit import ACTIONS, audit
 from ..exceptions import described
 from ..extensions import db
@@ -17,6 +16,7 @@ from ..forms import EmptyForm
 from ..history import admin_page
 from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
 from ..sizes import format_size
+from ..tokens import revoke_token, tokens_of, user_token
 from ..urls import page_number
 from ..users import SORTS, AdminRuleError, ConversionFilters, delete_user, update_user, user_query
 from . import bp

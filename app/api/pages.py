@@ -12,8 +12,8 @@ from flask_login import current_user, login_required
 from ..forms import EmptyForm
 from ..models import utcnow
 from ..sheets import OUTPUT_FORMATS
+from ..tokens import api_refusal, create_token, revoke_token, tokens_of, user_token
 from . import web
-from .auth import api_refusal, create_token, revoke_token, tokens_of, user_token
 from .forms import TokenForm
 
 

@@ -13,8 +13,9 @@ from ..models import Conversion
 from ..sheets import FORMAT_NAMES
 from ..sheets.formats import MEDIA_TYPES as RESULT_TYPES
 from ..sheets.formats import OUTPUTS
+from ..tokens import api_refusal
 from . import bp
-from .auth import api_refusal, auth, current_owner
+from .auth import auth, current_owner
 from .schemas import (
     ConversionListSchema,
     ConversionSchema,
