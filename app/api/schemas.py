@@ -14,6 +14,7 @@ from ..sheets.options import (
     JSON_STYLES,
     LINE_ENDINGS,
     QUOTING,
+    SQL_DIALECTS,
 )
 from ..sheets.values import DATE_STYLES
 
@@ -97,6 +98,9 @@ class OptionsSchema(ma.Schema):
     )
     full_precision = flag(
         DEFAULTS.full_precision, "Numbers with every stored digit, not the 15 Excel shows."
+    )
+    sql_dialect = choice(
+        SQL_DIALECTS, DEFAULTS.sql_dialect, "SQL: the database the statements are written for."
     )
 
     @staticmethod

@@ -90,6 +90,11 @@ class OptionsForm(AppForm):
         ),
         default="",
     )
+    sql_dialect = SelectField(
+        "SQL for",
+        choices=choices(("sqlite", "SQLite"), ("postgresql", "PostgreSQL"), ("mysql", "MySQL")),
+        default="sqlite",
+    )
     fill_merged = BooleanField("Fill merged cells with their value")
     protect_formulas = BooleanField("Protect against formula injection")
     notify = BooleanField("Email me when a long conversion finishes")
@@ -108,6 +113,7 @@ class OptionsForm(AppForm):
         "date_style",
         "fill_merged",
         "protect_formulas",
+        "sql_dialect",
     )
 
     # Which output formats each option changes (the registry says); the page shows the
@@ -118,6 +124,7 @@ class OptionsForm(AppForm):
         for name in (
             *("delimiter", "quoting", "encoding", "line_ending", "protect_formulas"),
             *("date_style", "json_style", "header", "decimal_separator", "date_order"),
+            "sql_dialect",
         )
     } | {"skip_rows": (), "fill_merged": ()}
     # The engine's option names where they differ from the field names.
@@ -184,6 +191,7 @@ class OptionsForm(AppForm):
             "date_style": self.date_style.data,
             "fill_merged": self.fill_merged.data,
             "protect_formulas": self.protect_formulas.data,
+            "sql_dialect": self.sql_dialect.data,
             "decimal_separator": self.decimal_separator.data or "",
             "date_order": self.date_order.data or "",
             "input_encoding": self.input_encoding.data or "",

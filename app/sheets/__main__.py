@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import ENCODINGS, OUTPUT_FORMATS, Options, SheetError, convert, formats, inspect
-from .options import JSON_STYLES, LINE_ENDINGS, QUOTING
+from .options import JSON_STYLES, LINE_ENDINGS, QUOTING, SQL_DIALECTS
 from .values import DATE_STYLES
 
 
@@ -63,6 +63,12 @@ def parser():
         action="store_true",
         help="numbers with every digit stored (0.30000000000000004), not the 15 Excel shows",
     )
+    p.add_argument(
+        "--sql-dialect",
+        choices=SQL_DIALECTS,
+        default="sqlite",
+        help="sql: the database the statements are written for",
+    )
     p.add_argument("--inspect", action="store_true", help="print what INPUT holds, as JSON")
     return p
 
@@ -108,6 +114,7 @@ def main(argv=None):
             decimal_separator=args.decimal_separator,
             date_order=args.date_order,
             full_precision=args.full_precision,
+            sql_dialect=args.sql_dialect,
         )
         result = convert(args.input, args.output, options, isolate=True)
     except SheetError as error:

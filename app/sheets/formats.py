@@ -11,6 +11,7 @@ once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `
 from dataclasses import dataclass
 
 from . import writers
+from .outputs import jsonl
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -86,6 +87,26 @@ OUTPUTS = {
             options=frozenset(
                 {
                     "json_style",
+                    "header",
+                    "date_style",
+                    "infer_types",
+                    "decimal_separator",
+                    "date_order",
+                    "full_precision",
+                }
+            ),
+        ),
+        OutputFormat(
+            "jsonl",
+            "JSON Lines (one object per row)",
+            "JSON Lines",
+            "jsonl",
+            "application/jsonl",
+            jsonl.JsonLinesSheetWriter,
+            one_file=False,
+            typed=True,
+            options=frozenset(
+                {
                     "header",
                     "date_style",
                     "infer_types",

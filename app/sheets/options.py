@@ -15,6 +15,7 @@ QUOTING = {
 }
 LINE_ENDINGS = {"crlf": "\r\n", "lf": "\n"}
 JSON_STYLES = ("records", "rows")
+SQL_DIALECTS = ("sqlite", "postgresql", "mysql")  # what the SQL output's statements are for
 # Text files in: how to read them. "" means "as detected" (WorkbookInfo says what was found).
 # The code pages offered for "Read file as"; any text encoding Python knows is accepted.
 INPUT_ENCODINGS = (
@@ -64,6 +65,7 @@ class Options:
     decimal_separator: str = ""  # text input typed for xlsx/json: "", "." or ","
     date_order: str = ""  # text input typed for xlsx/json: "", "dmy", "mdy" or "ymd"
     full_precision: bool = False  # numbers with every digit stored, not the 15 Excel shows
+    sql_dialect: str = "sqlite"  # the database the SQL output is written for
 
     def validate(self):
         """Raise BadOptions naming the first option that is not acceptable."""
@@ -85,6 +87,7 @@ class Options:
                 "The decimal separator must be '.' or ','.",
             ),
             (self.date_order in DATE_ORDERS, f"Unknown date order '{self.date_order}'."),
+            (self.sql_dialect in SQL_DIALECTS, f"Unknown SQL dialect '{self.sql_dialect}'."),
             (
                 isinstance(self.delimiter, str)
                 and len(self.delimiter) == 1
