@@ -11,7 +11,7 @@ once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `
 from dataclasses import dataclass
 
 from . import writers
-from .outputs import jsonl
+from .outputs import jsonl, markdown
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -115,6 +115,16 @@ OUTPUTS = {
                     "full_precision",
                 }
             ),
+        ),
+        OutputFormat(
+            "markdown",
+            "Markdown (GitHub tables)",
+            "Markdown",
+            "md",
+            "text/markdown",
+            markdown.MarkdownWriter,
+            one_file=True,
+            options=frozenset({"header", "date_style", "full_precision"}),
         ),
     )
 }

@@ -145,26 +145,41 @@ def read_html(path):
 
 
 def read_markdown(path):
-    """Headings and tables as a GFM renderer shows them: [(heading, rows)]."""
+    """Headings and tables as a GFM parser reads them: [(heading, rows)]. Cells are read
+    from its tokens (rendered HTML would turn a CR into LF, as every HTML parser does); a
+    cell holding anything but text and the <br> of a line break is not what was written."""
     text = path.read_bytes().decode("utf-8")
-    rendered = MarkdownIt("commonmark").enable("table").render(text)
-    parser = html5lib.HTMLParser(namespaceHTMLElements=False)
-    body = parser.parse(rendered).find("body")
-    sheets, heading = [], None
-    for element in body:
-        if element.tag == "h2":
-            heading = element_text(element)
-            sheets.append((heading, []))
-        elif element.tag == "table":
-            assert sheets and sheets[-1][0] == heading and not sheets[-1][1], "one table a heading"
-            sheets[-1] = (heading, html_tables_of(element))
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    sheets, rows, inside = [], None, None
+    for token in tokens:
+        if token.type == "heading_open":
+            assert token.tag == "h2"
+            inside = "heading"
+        elif token.type == "table_open":
+            assert sheets and not sheets[-1][1], "one table under each heading"
+            rows = sheets[-1][1]
+        elif token.type == "tr_open":
+            rows.append([])
+        elif token.type == "inline" and inside == "heading":
+            sheets.append((inline_text(token), []))
+            inside = None
+        elif token.type == "inline" and rows is not None:
+            rows[-1].append(inline_text(token))
+        elif token.type == "table_close":
+            rows = None
     return sheets
 
 
-def html_tables_of(table):
-    return [
-        [element_text(cell) for cell in tr if cell.tag in ("td", "th")] for tr in table.iter("tr")
-    ]
+def inline_text(token):
+    parts = []
+    for child in token.children:
+        if child.type == "html_inline":
+            assert child.content == "<br>", child.content
+            parts.append("\n")
+        else:
+            assert child.type in ("text", "text_special"), child.type
+            parts.append(child.content)
+    return "".join(parts)
 
 
 def read_jsonl(path, header=True):
