@@ -75,6 +75,13 @@ def mail_limited(mailbox=None):
     return decorator
 
 
+def open_to_unconfirmed(view):
+    """A page a signed-in user whose address is not confirmed yet may still see (the gate
+    is auth's track_and_gate_user)."""
+    view.open_to_unconfirmed = True
+    return view
+
+
 def client_key():
     """Who is asking: an API token (by a digest of its secret, before any lookup), else the
     signed-in account, else the client's address."""

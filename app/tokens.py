@@ -1,6 +1,11 @@
 """API tokens as a service: who may have them, create, list and revoke them. The API's
 authentication (app/api/auth.py), the profile's token pages and the admin area call it."""
 
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
 from sqlalchemy import bindparam, select
 
 from .audit import audit
@@ -49,3 +54,24 @@ def user_token(user, token_id):
     """`user`'s token with this id, or None."""
     token = db.session.get(ApiToken, token_id)
     return token if token is not None and token.user_id == user.id else None
+
+
+# A new token's secret crosses the redirect after it is made in the session, which is
+# signed but readable: sealed with a key of its own derived from SECRET_KEY.
+
+
+def sealer():
+    digest = hashlib.sha256(b"sheetport new API token\0" + current_app.secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+
+def seal(secret):
+    return sealer().encrypt(secret.encode()).decode()
+
+
+def unseal(sealed, max_age=600):
+    """The secret, or None when it cannot be read (another key, or older than max_age)."""
+    try:
+        return sealer().decrypt(str(sealed).encode(), ttl=max_age).decode()
+    except InvalidToken:
+        return None

@@ -1,4 +1,4 @@
-"""The JSON API for scripts (/api/v1) and its pages for people (/api, the profile's tokens)."""
+"""The JSON API for scripts (/api/v1) and its guide for people (/api)."""
 
 from flask import Blueprint
 from flask_smorest import Blueprint as ApiBlueprint

@@ -28,9 +28,9 @@ from .forms import (
     RegistrationForm,
 )
 
-# Pages an unconfirmed user may still see.
-OPEN_TO_UNCONFIRMED = {"static", "main.index", "main.help", "main.contact", "main.set_theme"}
-OPEN_TO_UNCONFIRMED |= {"api_web.docs", "api-docs.openapi_json"}  # the API's guide and document
+# Pages an unconfirmed user may still see that are no views of ours; ours say so themselves
+# (decorators.open_to_unconfirmed).
+OPEN_TO_UNCONFIRMED = {"static", "api-docs.openapi_json"}
 
 
 @bp.before_app_request
@@ -47,6 +47,9 @@ def track_and_gate_user():
         not user.confirmed
         and request.blueprint not in ("auth", "convert", "api")  # anyone may convert; API: token
         and request.endpoint not in OPEN_TO_UNCONFIRMED
+        and not getattr(
+            current_app.view_functions.get(request.endpoint), "open_to_unconfirmed", False
+        )
     ):
         return redirect(url_for("auth.unconfirmed"))
     return None

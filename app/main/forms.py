@@ -1,4 +1,4 @@
-from wtforms import EmailField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..forms import AppForm
@@ -35,3 +35,25 @@ class ProfileForm(AppForm):
         "Your name", validators=[DataRequired(), Length(max=100)], filters=[visible_text]
     )
     submit = SubmitField("Save")
+
+
+EXPIRY_CHOICES = [
+    SelectChoice(0, "Never"),
+    SelectChoice(7, "In 7 days"),
+    SelectChoice(30, "In 30 days"),
+    SelectChoice(90, "In 90 days"),
+    SelectChoice(365, "In a year"),
+]
+
+
+class TokenForm(AppForm):
+    name = StringField(
+        "Token name",
+        validators=[
+            DataRequired("Name the token, e.g. after the script that uses it."),
+            Length(max=100),
+        ],
+        filters=[visible_text],
+    )
+    expires_in_days = SelectField("Expires", choices=EXPIRY_CHOICES, default=30, coerce=int)
+    submit = SubmitField("Create token")

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from flask import (
+    abort,
     after_this_request,
     current_app,
     flash,
@@ -6,26 +9,28 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
 
-from .. import conversions, settings
+from .. import conversions, settings, tokens
 from ..convert import visitor
 from ..convert.forms import UploadForm
-from ..decorators import mail_limited
+from ..decorators import mail_limited, open_to_unconfirmed
 from ..email import send_contact_message
 from ..extensions import db, limiter
 from ..forms import THEMES, EmptyForm, ThemeForm
-from ..models import Message
+from ..models import Message, utcnow
 from ..urls import safe_next
 from . import bp
-from .forms import ContactForm, ProfileForm
+from .forms import ContactForm, ProfileForm, TokenForm
 
 THEME_COOKIE = "theme"
 
 
 @bp.get("/")
+@open_to_unconfirmed
 def index():
     owner = visitor.owner()
     if not conversions.may_convert(owner):
@@ -48,6 +53,7 @@ def register():
 
 
 @bp.get("/help")
+@open_to_unconfirmed
 def help():
     return render_template("main/help.html")
 
@@ -57,6 +63,7 @@ def contact_sent(response):
 
 
 @bp.route("/contact", methods=["GET", "POST"])
+@open_to_unconfirmed
 @limiter.limit(
     lambda: current_app.config["CONTACT_LIMIT"], methods=["POST"], deduct_when=contact_sent
 )
@@ -90,7 +97,58 @@ def profile():
         user=current_user,
         login_sessions=current_user.login_sessions_newest_first(),
         form=EmptyForm(),
+        api_tokens=token_section(),
     )
+
+
+def token_section():
+    """For templates/main/_api_tokens.html: the user's tokens, the forms, and a new token's
+    secret, which leaves the session as it is shown."""
+    new = session.pop("new_api_token", None)
+    return {
+        "tokens": tokens.tokens_of(current_user),
+        "form": TokenForm(),
+        "revoke_form": EmptyForm(),
+        "refusal": tokens.api_refusal(current_user),
+        "new": {"id": new.get("id"), "secret": tokens.unseal(new.get("sealed"))}
+        if isinstance(new, dict)
+        else None,
+    }
+
+
+@bp.post("/profile/tokens")
+@login_required
+def create_token():
+    refusal = tokens.api_refusal(current_user)
+    if refusal:
+        abort(403, refusal)
+    form = TokenForm()
+    if form.validate_on_submit():
+        days = form.expires_in_days.data
+        expires_at = utcnow() + timedelta(days=days) if days else None
+        token, secret = tokens.create_token(current_user, form.name.data.strip(), expires_at)
+        # Post/Redirect/Get: the secret crosses the redirect in the session, sealed, and
+        # leaves it on the page that shows it once.
+        session["new_api_token"] = {"id": token.id, "sealed": tokens.seal(secret)}
+        flash(
+            f"Created the token {token.name}. Copy it now: it will not be shown again.", "success"
+        )
+    else:
+        for error in (e for errors in form.errors.values() for e in errors):
+            flash(error, "danger")
+    return redirect(url_for("main.profile", _anchor="api-tokens"), 303)
+
+
+@bp.post("/profile/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id):
+    token = tokens.user_token(current_user, token_id)
+    if token is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        tokens.revoke_token(token)
+        flash(f"Revoked the token {token.name}.", "success")
+    return redirect(url_for("main.profile", _anchor="api-tokens"))
 
 
 @bp.route("/profile/edit", methods=["GET", "POST"])
@@ -106,6 +164,7 @@ def edit_profile():
 
 
 @bp.post("/theme")
+@open_to_unconfirmed
 def set_theme():
     form = ThemeForm()
     if form.validate_on_submit():
