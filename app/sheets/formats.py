@@ -11,7 +11,7 @@ once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `
 from dataclasses import dataclass
 
 from . import writers
-from .outputs import jsonl, markdown
+from .outputs import html, jsonl, markdown
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -123,6 +123,16 @@ OUTPUTS = {
             "md",
             "text/markdown",
             markdown.MarkdownWriter,
+            one_file=True,
+            options=frozenset({"header", "date_style", "full_precision"}),
+        ),
+        OutputFormat(
+            "html",
+            "HTML page (a table per sheet)",
+            "HTML",
+            "html",
+            "text/html",
+            html.HtmlWriter,
             one_file=True,
             options=frozenset({"header", "date_style", "full_precision"}),
         ),
