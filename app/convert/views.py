@@ -13,14 +13,14 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from .. import conversions
+from .. import conversions, visitor
 from ..decorators import rate_limited
 from ..extensions import db
 from ..forms import EmptyForm, LazyForm
 from ..history import history_page
 from ..models import Conversion
 from ..urls import page_number
-from . import bp, visitor
+from . import bp
 from .forms import OptionsForm, ReadAsForm, UploadForm
 
 

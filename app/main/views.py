@@ -14,8 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from .. import conversions, settings, tokens
-from ..convert import visitor
+from .. import conversions, settings, tokens, visitor
 from ..convert.forms import UploadForm
 from ..decorators import mail_limited, open_to_unconfirmed
 from ..email import send_contact_message
