@@ -11,7 +11,7 @@ once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `
 from dataclasses import dataclass
 
 from . import writers
-from .outputs import html, jsonl, markdown
+from .outputs import html, jsonl, markdown, sql
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -135,6 +135,29 @@ OUTPUTS = {
             html.HtmlWriter,
             one_file=True,
             options=frozenset({"header", "date_style", "full_precision"}),
+        ),
+        OutputFormat(
+            "sql",
+            "SQL (CREATE TABLE and INSERTs)",
+            "SQL",
+            "sql",
+            "application/sql",
+            sql.SqlWriter,
+            one_file=True,
+            typed=True,
+            # date_style and full_precision: the text of dates and numbers in columns of
+            # mixed types, which hold what the CSV output writes.
+            options=frozenset(
+                {
+                    "sql_dialect",
+                    "header",
+                    "date_style",
+                    "full_precision",
+                    "infer_types",
+                    "decimal_separator",
+                    "date_order",
+                }
+            ),
         ),
     )
 }

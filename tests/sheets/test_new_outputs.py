@@ -50,7 +50,7 @@ TYPED_HEADER += ["mixed", "empty", "sparse", "error"]
 TYPED_ROWS = [
     [1, 1.5, "a", dt.date(2024, 3, 15), dt.datetime(2024, 3, 15, 13, 45, 30), dt.time(13, 45, 30)]
     + [dt.timedelta(hours=30, minutes=5), True, 1, "", 2, Formula("=1/0", "#DIV/0!")],
-    [2, -0.1, "b", dt.date(1999, 12, 31), dt.datetime(2000, 1, 1), dt.time(0, 0, 1)]
+    [2, -0.1, "b", dt.date(1999, 12, 31), dt.datetime(2000, 1, 1, 12, 0), dt.time(0, 0, 1)]
     + [dt.timedelta(minutes=90), False, "x", "", "", "plain"],
     [-3, 1e-7, "", dt.date(2000, 2, 29), dt.datetime(1999, 1, 2, 3, 4, 5), dt.time(23, 59, 59)]
     + [dt.timedelta(seconds=1), True, dt.date(2024, 1, 1), "", 3, Formula("=NA()", "#N/A")],
@@ -191,6 +191,10 @@ def read_jsonl(path, header=True):
         assert list(record) == keys
     rows = [[as_text(value) for value in record.values()] for record in records]
     return [keys, *rows] if header and records else rows
+
+
+def script_of(out):
+    return out.read_bytes().decode("utf-8")  # not read_text(): it makes a CR in a literal LF
 
 
 def sqlite_tables(script):
@@ -369,7 +373,7 @@ def test_html_hostile_text(hostile_book):
 def test_sql_hostile_text_in_sqlite(hostile_book):
     expected = csv_sheets(hostile_book, ["Hostile"])["Hostile"]
     out, _ = converted(hostile_book, "sql")
-    [(name, (columns, _, rows))] = sqlite_tables(out.read_text(encoding="utf-8")).items()
+    [(name, (columns, _, rows))] = sqlite_tables(script_of(out)).items()
     assert name == "Hostile"
     assert columns == [
         "text",
@@ -413,7 +417,7 @@ def test_sql_hostile_text_in_postgresql(tmp_path):
     book = write_xlsx(tmp_path / "hostile.xlsx", {"Hostile": rows})
     expected = csv_sheets(book, ["Hostile"])["Hostile"]
     out, _ = converted(book, "sql", sql_dialect="postgresql")
-    [(name, (columns, _, read))] = postgres_tables(out.read_text(encoding="utf-8")).items()
+    [(name, (columns, _, read))] = postgres_tables(script_of(out)).items()
     assert name == "Hostile" and columns[3] == "id_2"
     assert read == expected[1:]
 
@@ -456,7 +460,7 @@ def test_parquet_columns_are_typed(typed_book):
 def test_sql_columns_are_typed_in_sqlite(typed_book):
     expected = csv_sheets(typed_book, ["Typed"])["Typed"]
     out, _ = converted(typed_book, "sql")
-    [(columns, types, rows)] = sqlite_tables(out.read_text(encoding="utf-8")).values()
+    [(columns, types, rows)] = sqlite_tables(script_of(out)).values()
     assert [columns, *rows] == expected
     assert types == ["INTEGER", "REAL", "TEXT", "DATE", "DATETIME", "TIME", "TEXT", "BOOLEAN"] + [
         "TEXT",
@@ -470,7 +474,7 @@ def test_sql_columns_are_typed_in_sqlite(typed_book):
 def test_sql_columns_are_typed_in_postgresql(typed_book):
     expected = csv_sheets(typed_book, ["Typed"])["Typed"]
     out, _ = converted(typed_book, "sql", sql_dialect="postgresql")
-    [(columns, types, rows)] = postgres_tables(out.read_text(encoding="utf-8")).values()
+    [(columns, types, rows)] = postgres_tables(script_of(out)).values()
     assert [columns, *rows] == expected
     assert types[:8] == [
         "bigint",
@@ -494,7 +498,7 @@ def test_sql_columns_are_typed_in_postgresql(typed_book):
 )
 def test_sql_quotes_identifiers_per_dialect(named_book, dialect, quoted):
     out, _ = converted(named_book, "sql", all_sheets=True, sql_dialect=dialect)
-    script = out.read_text(encoding="utf-8")
+    script = script_of(out)
     assert f"CREATE TABLE {quoted} (" in script
     assert script.count("CREATE TABLE") == len(SHEET_NAMES)
     assert ("SET NAMES utf8mb4;" in script) == (dialect == "mysql")
@@ -504,7 +508,7 @@ def test_sql_mysql_literals_do_not_depend_on_backslash_escapes(hostile_book):
     # MySQL reads \ in a '...' literal as an escape unless NO_BACKSLASH_ESCAPES: text with a
     # backslash is written as a hex literal, read the same in either mode.
     out, _ = converted(hostile_book, "sql", sql_dialect="mysql")
-    script = out.read_text(encoding="utf-8")
+    script = script_of(out)
     assert "back\\slash" not in script
     assert "_utf8mb4 X'" + b"back\\slash\\".hex().upper() + "'" in script
     assert "\x00" not in script
@@ -573,7 +577,7 @@ def test_without_a_header_columns_are_letters(tmp_path, format):
         schema, rows = read_parquet(out, header=False)
         assert rows == expected and schema.names == ["A", "B"]
     elif format == "sql":
-        [(columns, _, rows)] = sqlite_tables(out.read_text()).values()
+        [(columns, _, rows)] = sqlite_tables(script_of(out)).values()
         assert columns == ["A", "B"] and rows == expected
     elif format == "ods":
         assert read_ods(out)["S"] == expected
@@ -595,7 +599,7 @@ def sheets_read(format, out, names):
     if format == "html":
         return dict(read_html(out)[1])
     if format == "sql":
-        return {name: [c, *r] for name, (c, _, r) in sqlite_tables(out.read_text()).items()}
+        return {name: [c, *r] for name, (c, _, r) in sqlite_tables(script_of(out)).items()}
     if format == "ods":
         return read_ods(out)
     with zipfile.ZipFile(out) as archive:
@@ -640,7 +644,7 @@ def test_an_empty_sheet(tmp_path, format):
     elif format == "parquet":
         assert pq.read_table(out).num_rows == 0
     elif format == "sql":
-        assert sqlite_tables(out.read_text()) == {}
+        assert sqlite_tables(script_of(out)) == {}
         assert "Nothing" in out.read_text()  # a comment says it was empty
     elif format == "ods":
         assert read_ods(out) in ({"Nothing": []}, {"Nothing": [[""]]})
@@ -655,7 +659,7 @@ def test_a_header_without_rows(tmp_path, format):
     book = write_xlsx(tmp_path / "head.xlsx", {"Head": [["a", "b"]]})
     out, _ = converted(book, format, "md" if format == "markdown" else None)
     if format == "sql":
-        [(columns, _, rows)] = sqlite_tables(out.read_text()).values()
+        [(columns, _, rows)] = sqlite_tables(script_of(out)).values()
         assert columns == ["a", "b"] and rows == []
     elif format == "parquet":
         assert pq.read_table(out).column_names == ["a", "b"]
@@ -677,7 +681,7 @@ def test_text_input_is_typed_for_the_typed_outputs(tmp_path):
     schema, _ = read_parquet(out)
     assert schema.types == [pa.float64(), pa.date32(), pa.string()]
     out, _ = converted(book, "sql")
-    [(_, types, rows)] = sqlite_tables(out.read_text()).values()
+    [(_, types, rows)] = sqlite_tables(script_of(out)).values()
     assert types == ["REAL", "DATE", "TEXT"] and rows == [
         ["12", "2024-03-15", "00123"],
         ["3.5", "", "007"],
@@ -694,7 +698,7 @@ def test_sql_inserts_are_batched(tmp_path):
     rows = [["n", "t"]] + [[i, f"row {i}"] for i in range(1, 1201)]
     book = write_xlsx(tmp_path / "many.xlsx", {"Many": rows})
     out, _ = converted(book, "sql")
-    script = out.read_text()
+    script = script_of(out)
     assert 2 <= script.count("INSERT INTO") <= 5
     [(_, _, read)] = sqlite_tables(script).values()
     assert len(read) == 1200 and read[-1] == ["1200", "row 1200"]

@@ -1,6 +1,8 @@
 """The output formats added after the first four, one module each (the registry,
 formats.py, names their writers), and what several of them share."""
 
+import datetime as dt
+import math
 import os
 import pickle
 import tempfile
@@ -44,3 +46,73 @@ class Spool:
 
     def close(self):
         self.file.close()
+
+
+# --- column types, for the typed outputs (sql, parquet) ------------------------------------
+
+EXACT_INTEGERS = 2**53  # whole floats up to here are written as integers, as CSV writes them
+INT64 = 2**63
+KIND_OF_TYPE = {
+    bool: "bool",
+    dt.date: "date",
+    dt.datetime: "datetime",
+    dt.time: "time",
+    dt.timedelta: "duration",
+}
+
+
+def value_kind(value):
+    """What a cell holds, for its column's type: None when empty."""
+    kind = type(value)
+    if kind is str:
+        return "text" if value else None
+    if kind is float:
+        if value - value != 0:  # NaN, infinities: no column type holds them as CSV shows them
+            return "text"
+        if value.is_integer() and -EXACT_INTEGERS <= value <= EXACT_INTEGERS:
+            return "int"
+        return "float"
+    if kind is int:
+        if -EXACT_INTEGERS <= value <= EXACT_INTEGERS:
+            return "int"
+        return "bigint" if -INT64 <= value < INT64 else "text"
+    return KIND_OF_TYPE.get(kind, "text")
+
+
+def column_kinds(batch, kinds):
+    """Add what each column of `batch` holds to `kinds`, a list of sets (one a column),
+    a column at a time: columns of one type are checked by C-level builtins."""
+    width = max(map(len, batch))
+    if len(kinds) < width:
+        kinds.extend(set() for _ in range(width - len(kinds)))
+    if any(len(row) != width for row in batch):
+        batch = [row + [""] * (width - len(row)) for row in batch]
+    for index, column in enumerate(zip(*batch, strict=True)):
+        types = set(map(type, column))
+        found = kinds[index]
+        if types == {float} and all(map(math.isfinite, column)):
+            whole = all(map(float.is_integer, column))
+            exact = min(column) >= -EXACT_INTEGERS and max(column) <= EXACT_INTEGERS
+            found.add("int" if whole and exact else "float")
+        elif types == {str}:
+            if any(column):
+                found.add("text")
+        elif len(types) == 1 and next(iter(types)) in KIND_OF_TYPE:
+            found.add(KIND_OF_TYPE[next(iter(types))])
+        else:
+            found.update(map(value_kind, column))
+    return width
+
+
+def column_type(kinds):
+    """The type of a column that holds `kinds`: one of them, "float" for whole and other
+    numbers, "int" for integers of any size, else (mixed, or nothing) "text"."""
+    kinds = kinds - {None}
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        return "int" if kind == "bigint" else kind
+    if kinds == {"int", "float"}:
+        return "float"
+    if kinds == {"int", "bigint"}:
+        return "int"
+    return "text"
