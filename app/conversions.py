@@ -114,6 +114,12 @@ class NotReady(Refused):
     status = 409
 
 
+class NoSuchSheet(Refused):
+    """A sheet the file does not have: a missing resource, not a bad option."""
+
+    status = 404
+
+
 class ReadingFailed(Refused):
     """The engine crashed reading a file: a fault of ours (logged once, with the child's
     traceback), never the sender's 4xx."""
@@ -429,7 +435,7 @@ def sheet_preview(conversion, sheet):
     """The first 100 rows of a sheet (a SheetPreview), cached with the conversion after the
     first look. OptionsRefused if the file has no such sheet, or it cannot be read."""
     if sheet not in sheet_names(conversion):
-        raise OptionsRefused(f"The file has no sheet named '{sheet}'.")
+        raise NoSuchSheet(f"The file has no sheet named '{sheet}'.")
     previews = conversion.info.get("previews", {})
     # A preview kept in the old shape (its rows in `info`, no row_count: written by a process
     # of the version before, during a deploy) is read again, as a missing one is.

@@ -77,17 +77,35 @@ def problem_response(code, detail, headers=(), errors=None):
 
 
 def field_errors(error):
-    """webargs' {location: {field: [messages]}} as a list of {name, in, detail}."""
+    """webargs' {location: {field: [messages]}} as a list of {name, in, detail}; a list's
+    items are named `field[0]`, a nested field `field.inner`, never shown as a dict."""
     messages = (getattr(error, "data", None) or {}).get("messages") or {}
     found = []
+
+    def walk(location, name, problems):
+        if isinstance(problems, dict):
+            for key, inner in problems.items():
+                part = f"[{key}]" if isinstance(key, int) else (f".{key}" if name else str(key))
+                walk(location, f"{name}{part}", inner)
+        elif isinstance(problems, list | tuple):
+            for problem in problems:
+                walk(location, name, problem)
+        else:
+            entry = {"name": name, "in": location} if name else {"in": location}
+            found.append({**entry, "detail": str(problems)})
+
     for location, fields in messages.items():
-        if isinstance(fields, list):  # about the whole body, e.g. "Invalid JSON body."
-            found.extend({"in": location, "detail": str(problem)} for problem in fields)
-            continue
-        for name, problems in (fields or {}).items():
-            for problem in problems if isinstance(problems, list) else [problems]:
-                found.append({"name": name, "in": location, "detail": str(problem)})
+        walk(location, "", fields)
     return found
+
+
+def summary(errors, limit=300):
+    """The problems named in one line, for a problem document's detail."""
+    text = "; ".join(
+        f"{e['name']} ({e['in']}): {e['detail']}" if e.get("name") else e["detail"] for e in errors
+    )
+    text = f"{MESSAGES[422].split(':')[0]}: {text}"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def error_response(code, message, headers=(), errors=None):
@@ -174,7 +192,10 @@ def register(app):
             db.session.rollback()
             return error_response(error.code, MESSAGES[500])
         errors = field_errors(error) if is_api_request() else None
-        return error_response(error.code, message_for(error), error.get_headers(), errors)
+        message = message_for(error)
+        if errors and message == MESSAGES[422]:
+            message = summary(errors)
+        return error_response(error.code, message, error.get_headers(), errors)
 
     @app.errorhandler(500)
     def server_error(error):

@@ -311,9 +311,10 @@ def test_bad_option_values_are_422_with_the_fields(api, workbook_bytes):
     response = api.upload(
         "/api/v1/convert", workbook_bytes, query="?format=pdf&skip_rows=-1&delimiter=ab"
     )
-    body = assert_problem(response, 422, "see errors")
+    body = assert_problem(response, 422, "format (query): Must be one of")
     names = {e["name"] for e in body["errors"]}
     assert names == {"format", "skip_rows", "delimiter"}
+    assert "skip_rows (query)" in body["detail"] and "delimiter (query)" in body["detail"]
     assert all(e["in"] == "query" for e in body["errors"])
 
 
@@ -392,7 +393,7 @@ def test_conversion_resource_lifecycle(app, api, workbook_bytes):
     done = wait_done(api, body["id"])
     assert done["status"] == "done" and done["progress"]["percent"] == 100
     assert done["result"]["name"] == "report - Other.json" and done["result"]["rows"] == 2
-    assert done["options"]["format"] == "json" and done["options"]["sheets"] == ["Other"]
+    assert done["options"]["format"] == "json" and done["options"]["sheet"] == ["Other"]
     result = api.get(done["links"]["result"])
     assert json.loads(result.data) == [{"x": 1}] and result.mimetype == "application/json"
     # Convert again with new options: 202, a new job.
@@ -426,7 +427,9 @@ def test_upload_only_then_preview(api, workbook_bytes):
     }
     other = api.get(f"/api/v1/conversions/{body['id']}/preview?sheet=Other").json
     assert other["rows"] == [["x"], ["1"]]
-    assert_problem(api.get(f"/api/v1/conversions/{body['id']}/preview?sheet=Nope"), 422)
+    assert_problem(
+        api.get(f"/api/v1/conversions/{body['id']}/preview?sheet=Nope"), 404
+    )  # a missing resource
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/preview?rows=101"), 422)
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/result"), 409, "not finished")
 

@@ -1,7 +1,21 @@
 """The JSON API for scripts (/api/v1) and its guide for people (/api)."""
 
 from flask import Blueprint
-from flask_smorest import Blueprint as ApiBlueprint
+from flask_smorest import Blueprint as SmorestBlueprint
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
+
+
+class StrictParser(FlaskParser):
+    """Every location refuses what its schema does not name (webargs ignores unknown query
+    parameters and files by default): a misspelled option is a 422, never a silent default."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, RAISE)
+
+
+class ApiBlueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
 
 bp = ApiBlueprint(
     "api", __name__, url_prefix="/api/v1", description="Convert spreadsheets from scripts."

@@ -31,6 +31,15 @@ def choice(values, default, description):
     )
 
 
+class OneOrMany(fields.List):
+    """A list that also takes one value on its own: `"sheet": "Data"` is `["Data"]`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str | bytes):
+            value = [value]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def flag(default, description):
     return fields.Boolean(load_default=default, metadata={"description": description})
 
@@ -39,13 +48,13 @@ class OptionsSchema(ma.Schema):
     """The engine's options (app.sheets.Options), with the command line's names and defaults."""
 
     format = choice(OUTPUT_FORMATS, DEFAULTS.format, "Output format.")
-    sheet = fields.List(
+    sheet = OneOrMany(
         fields.String(validate=validate.Length(1, 255)),
         load_default=list,
         validate=validate.Length(max=1000),
         metadata={
-            "description": "A sheet to convert, by name (repeatable). "
-            "None: the first visible sheet."
+            "description": "A sheet to convert, by name (repeatable in a query; in a JSON "
+            "body one name or a list). None: the first visible sheet."
         },
     )
     all_sheets = flag(False, "Every visible sheet (a zip of files, or one xlsx); overrides sheet.")
@@ -102,6 +111,16 @@ class OptionsSchema(ma.Schema):
     sql_dialect = choice(
         SQL_DIALECTS, DEFAULTS.sql_dialect, "SQL: the database the statements are written for."
     )
+
+    @classmethod
+    def from_engine(cls, options):
+        """A job's stored engine options as this schema names them, so that what a GET
+        shows can be posted back as it is."""
+        names = set(cls().fields) - {"start"}
+        shown = {name: value for name, value in options.items() if name in names}
+        if "sheets" in options:
+            shown["sheet"] = list(options["sheets"])
+        return shown
 
     @staticmethod
     def engine_options(data, name_stem):

@@ -87,6 +87,14 @@ limiter.limit(
 bp.before_request_funcs.setdefault(None, []).insert(0, limiter._check_request_limit)
 
 
+def retry_after_only_when_waiting_helps(response):
+    # Flask-Limiter's headers put Retry-After on every answer; an API client must see it
+    # only where coming back later is the advice (too many requests, a service away).
+    if response.status_code not in (429, 503) and request.path.startswith("/api/"):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app):
 
     app.config.setdefault("API_TITLE", "Sheetport API")
@@ -105,6 +113,8 @@ def init_app(app):
     check = limiter._check_request_limit
     if check in app.before_request_funcs.get(None, []):  # not there when limits are off
         app.before_request_funcs[None].remove(check)
+    # First in the list, so last to run: after Flask-Limiter's hook has added its headers.
+    app.after_request_funcs.setdefault(None, []).insert(0, retry_after_only_when_waiting_helps)
     api.register_blueprint(bp)
     app.register_blueprint(web)
     origins = app.config["API_CORS_ORIGINS"]

@@ -5,6 +5,8 @@ from functools import wraps
 from http import HTTPStatus
 
 from flask import abort, current_app, g, request, url_for
+from marshmallow import fields as ma_fields
+from werkzeug.exceptions import UnprocessableEntity
 
 from .. import conversions, settings
 from ..decorators import rate_limited
@@ -55,12 +57,22 @@ def answers(*codes):
 
 
 def multipart(view):
-    """415 before parsing when the upload is not multipart/form-data."""
+    """415 before parsing when the upload is not multipart/form-data; 422 naming any field
+    beside the file (options sent as form fields would be ignored: they go in the query)."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if request.mimetype != "multipart/form-data":
             abort(415, "Send the file as multipart/form-data, in a field named 'file'.")
+        if request.form and request.files:  # without a file, its absence is the problem
+            names = sorted(request.form)
+            refusal = UnprocessableEntity(
+                f"Only the file goes in the form; options go in the query string "
+                f"(?{names[0]}=...): {', '.join(names)}."
+            )
+            where = "Not a form field: send it in the query string."
+            refusal.data = {"messages": {"form": {name: [where] for name in names}}}
+            raise refusal
         return view(*args, **kwargs)
 
     return wrapped
@@ -296,7 +308,7 @@ def resource(conversion):
             "total": conversion.progress_total,
             "percent": conversion.percent,
         },
-        "options": conversion.options or {},
+        "options": OptionsSchema.from_engine(conversion.options or {}),
         "output_format": conversion.output_format,
         "error": conversion.error,
         "result": {
@@ -338,7 +350,7 @@ def option_list():
     listed = []
     for name, field in schema.fields.items():
         meta = field.metadata
-        kind = type(field).__name__.lower()
+        kind = "list" if isinstance(field, ma_fields.List) else type(field).__name__.lower()
         default = field.load_default() if callable(field.load_default) else field.load_default
         listed.append(
             {
