@@ -11,7 +11,7 @@ once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `
 from dataclasses import dataclass
 
 from . import writers
-from .outputs import html, jsonl, markdown, sql
+from .outputs import html, jsonl, markdown, ods, sql
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -158,6 +158,17 @@ OUTPUTS = {
                     "date_order",
                 }
             ),
+        ),
+        OutputFormat(
+            "ods",
+            "OpenDocument spreadsheet (ODS)",
+            "ODS",
+            "ods",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            ods.OdsWriter,
+            one_file=True,
+            typed=True,
+            options=frozenset({"infer_types", "decimal_separator", "date_order"}),
         ),
     )
 }

@@ -7,9 +7,11 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import sqlite3
 import uuid
 import zipfile
+from xml.etree import ElementTree
 
 import html5lib
 import pyarrow.parquet as pq
@@ -259,15 +261,30 @@ def postgres_tables(script):
     return tables
 
 
-def read_ods(path):
+ODS_DURATION = re.compile(r"(-?)PT(\d+)H(\d+)M(\d+(?:\.\d+)?)S")
+
+
+def read_ods(path, durations=()):
+    """{sheet: rows of text} as python-calamine reads them. calamine gives a duration of a
+    day or more as its ISO text and a shorter one as a time of day (only the cell's style
+    tells them apart): the columns numbered in `durations` are read as durations."""
     workbook = CalamineWorkbook.from_path(str(path))
-    return {
-        name: [
-            [as_text(value) for value in row]
-            for row in workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        ]
-        for name in workbook.sheet_names
-    }
+    sheets = {}
+    for name in workbook.sheet_names:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        for row in rows:
+            for column, value in enumerate(row):
+                match = ODS_DURATION.fullmatch(value) if isinstance(value, str) else None
+                if match:
+                    sign, hours, minutes, seconds = match.groups()
+                    delta = dt.timedelta(
+                        hours=int(hours), minutes=int(minutes), seconds=float(seconds)
+                    )
+                    row[column] = -delta if sign else delta
+                elif column in durations and isinstance(value, dt.time):
+                    row[column] = dt.datetime.combine(dt.date.min, value) - dt.datetime.min
+        sheets[name] = [[as_text(value) for value in row] for row in rows]
+    return sheets
 
 
 def read_parquet(path, header=True):
@@ -390,7 +407,14 @@ def test_sql_hostile_text_in_sqlite(hostile_book):
 def test_ods_hostile_text(hostile_book):
     expected = csv_sheets(hostile_book, ["Hostile"])["Hostile"]
     out, _ = converted(hostile_book, "ods")
-    assert same_cells(read_ods(out)["Hostile"], unrepresentable(expected, NOT_XML))
+    # calamine leaves out <text:tab/>, the tab of ODF text: Sheetport's own reader keeps it.
+    without_tabs = [[cell.replace("\t", "") for cell in row] for row in expected]
+    assert same_cells(read_ods(out)["Hostile"], unrepresentable(without_tabs, NOT_XML))
+    again = csv_sheets(out, ["Hostile"])["Hostile"]
+    assert same_cells(again, unrepresentable(expected, NOT_XML))
+    with zipfile.ZipFile(out) as package:
+        for part in ("content.xml", "styles.xml", "meta.xml", "META-INF/manifest.xml"):
+            ElementTree.fromstring(package.read(part))  # well-formed XML
 
 
 def test_parquet_hostile_text(hostile_book):
@@ -517,20 +541,13 @@ def test_sql_mysql_literals_do_not_depend_on_backslash_escapes(hostile_book):
 def test_ods_cells_are_typed(typed_book):
     expected = csv_sheets(typed_book, ["Typed"])["Typed"]
     out, _ = converted(typed_book, "ods")
-    read = read_ods(out)["Typed"]
+    read = read_ods(out, durations={TYPED_HEADER.index("duration")})["Typed"]
     assert same_cells(read, expected)
     workbook = CalamineWorkbook.from_path(str(out))
     first = workbook.get_sheet_by_name("Typed").to_python()[1]
-    assert [type(value) for value in first[:8]] == [
-        float,
-        float,
-        str,
-        dt.date,
-        dt.datetime,
-        dt.time,
-        dt.timedelta,
-        bool,
-    ]
+    # (calamine gives a duration of a day or more as its ISO text: PT30H05M00S)
+    kinds = [float, float, str, dt.date, dt.datetime, dt.time, str, bool]
+    assert [type(value) for value in first[:8]] == kinds
     with zipfile.ZipFile(out) as package:
         first = package.infolist()[0]
         assert first.filename == "mimetype" and first.compress_type == zipfile.ZIP_STORED
@@ -542,7 +559,15 @@ def test_ods_cells_are_typed(typed_book):
 def test_ods_is_read_back_by_sheetport_too(typed_book):
     out, _ = converted(typed_book, "ods")
     again = csv_sheets(out, ["Typed"])["Typed"]
-    assert same_cells(again, csv_sheets(typed_book, ["Typed"])["Typed"])
+    expected = csv_sheets(typed_book, ["Typed"])["Typed"]
+    # An ODS duration under a day is a time value like a time of day (only its style says
+    # otherwise), and Sheetport reads it as one: 1:30:00 comes back as 01:30:00.
+    column = TYPED_HEADER.index("duration")
+    for row in expected[1:]:
+        hours, _, rest = row[column].partition(":")
+        if rest and int(hours) < 24:
+            row[column] = f"{int(hours):02d}:{rest}"
+    assert same_cells(again, expected)
 
 
 @pytest.mark.parametrize("format", ["markdown", "html"])
@@ -626,9 +651,6 @@ def test_several_sheets_one_file_or_a_zip(named_book, format):
         assert len(set(names)) == len(SHEET_NAMES)
     read = sheets_read(format, out, SHEET_NAMES)
     expected = csv_sheets(named_book, SHEET_NAMES)
-    if format == "ods":
-        assert list(read) == [name.replace("'", "_") for name in SHEET_NAMES] or len(read) == 6
-        read = dict(zip(SHEET_NAMES, read.values(), strict=True))
     assert list(read) == SHEET_NAMES
     for name in SHEET_NAMES:
         assert same_cells(read[name], expected[name]), name
