@@ -11,7 +11,7 @@ once: `writer(path, options)`, `.write_sheet(name, batches, spend)` per sheet, `
 from dataclasses import dataclass
 
 from . import writers
-from .outputs import html, jsonl, markdown, ods, sql
+from .outputs import html, jsonl, markdown, ods, parquet, sql
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -169,6 +169,28 @@ OUTPUTS = {
             one_file=True,
             typed=True,
             options=frozenset({"infer_types", "decimal_separator", "date_order"}),
+        ),
+        OutputFormat(
+            "parquet",
+            "Apache Parquet (typed columns)",
+            "Parquet",
+            "parquet",
+            "application/vnd.apache.parquet",
+            parquet.ParquetSheetWriter,
+            one_file=False,
+            typed=True,
+            # date_style and full_precision: the text of dates and numbers in columns of
+            # mixed types, which hold what the CSV output writes.
+            options=frozenset(
+                {
+                    "header",
+                    "date_style",
+                    "full_precision",
+                    "infer_types",
+                    "decimal_separator",
+                    "date_order",
+                }
+            ),
         ),
     )
 }
