@@ -119,7 +119,8 @@ class Config:
     UPLOAD_READ_SECONDS = env_int("UPLOAD_READ_SECONDS", 10)
     CLEANUP_INTERVAL_MINUTES = env_int("CLEANUP_INTERVAL_MINUTES", 10)
     # The public address every emailed link is built from (never the request's Host).
-    SITE_URL = env_str("SITE_URL", "http://127.0.0.1:5000")
+    # Development without it: the address the server is being reached on (urls.site_url).
+    SITE_URL = env_str("SITE_URL")
     # Host names the app answers to (a request for another host gets a 400); None: any.
     # Production always adds SITE_URL's host.
     TRUSTED_HOSTS = env_list("TRUSTED_HOSTS") or None

@@ -106,11 +106,12 @@ def register_template_helpers(app):
         url_maker,
         when,
     )
-    from .urls import site_url_for
+    from .urls import site_url, site_url_for
 
     app.jinja_env.filters["filesize"] = format_size
     app.jinja_env.filters["table_cells"] = table_cells
     app.jinja_env.globals["site_url_for"] = site_url_for
+    app.jinja_env.globals["site_url"] = site_url
     app.jinja_env.globals["field_attrs"] = field_attrs
     app.jinja_env.globals["form_field"] = form_field
     app.jinja_env.globals["invalid_fields"] = invalid_fields

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from werkzeug.routing import IntegerConverter
 
 
@@ -21,10 +21,26 @@ def safe_next(target, default):
     return target if is_safe_next(target) else default
 
 
+DEVELOPMENT_SITE = "http://127.0.0.1:5000"
+
+
+def site_url():
+    """The site's public address: SITE_URL. Only in development, where it may be unset (and
+    production refuses to start without it), the address this server was last reached on,
+    so that `flask run --port 5001` sends links to port 5001."""
+    configured = current_app.config.get("SITE_URL")
+    if configured:
+        return configured
+    if has_request_context():
+        current_app.extensions["sheetport_served_at"] = request.host_url
+        return request.host_url
+    return current_app.extensions.get("sheetport_served_at", DEVELOPMENT_SITE)
+
+
 def site_url_for(endpoint, **values):
     """An absolute URL on the configured public address (SITE_URL), never the request's
     Host header, which a client controls. Every link in an email is built with this."""
-    base = urlsplit(current_app.config["SITE_URL"])
+    base = urlsplit(site_url())
     adapter = current_app.url_map.bind(
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme
     )

@@ -11,6 +11,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from ..extensions import csrf, limiter
+from ..urls import site_url
 from . import bp, web
 from .schemas import ProblemSchema
 
@@ -20,6 +21,12 @@ PROBLEM = "application/problem+json"
 class SheetportApi(Api):
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = None  # every status an operation answers is listed
+
+    def _openapi_json(self):
+        # The servers entry is the site's own address, so "Try it out" calls this site.
+        spec = {**self.spec.to_dict(), "servers": [{"url": site_url().rstrip("/") + "/"}]}
+        body = current_app.json.dumps(spec, indent=2)
+        return current_app.response_class(body, mimetype="application/json")
 
     def _register_error_handlers(self):
         pass  # app/errors.py answers every error, as problem+json under /api/
