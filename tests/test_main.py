@@ -247,3 +247,11 @@ def test_permissions_follow_a_role_changed_during_the_request(app, user):
         assert signed_in.is_admin and signed_in.role_name == "Administrator"
         db.session.commit()  # expires the role: it is read again, not taken from the login
         assert signed_in.is_admin and signed_in.role_name == "Administrator"
+
+
+def test_the_short_login_address_carries_next_and_nothing_else(client):
+    """Issue 28, 4: ?_scheme=http (or _external, _anchor) reached url_for itself."""
+    response = client.get("/login?next=/history&_scheme=javascript&_external=1&_anchor=x")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/auth/login?next=/history"
+    assert client.get("/login").headers["Location"] == "/auth/login"

@@ -43,7 +43,10 @@ def index():
 # People type these; the pages live under /auth.
 @bp.get("/login")
 def login():
-    return redirect(url_for("auth.login", **request.args), 301)
+    # Only `next` carries over: any other argument (`_scheme`, `_external`...) would
+    # steer url_for itself.
+    target = request.args.get("next")
+    return redirect(url_for("auth.login", next=target) if target else url_for("auth.login"), 301)
 
 
 @bp.get("/register")
