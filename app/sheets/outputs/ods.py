@@ -224,9 +224,7 @@ class OdsWriter:
         for _, batch in batches:
             if not columns:  # required before the rows; the first rows are as wide as any
                 width = max(1, max(map(len, batch)))
-                self.write(
-                    f'<table:table-column table:number-columns-repeated="{width}"/>', spend
-                )
+                self.write(f'<table:table-column table:number-columns-repeated="{width}"/>', spend)
                 columns = True
             self.write("".join(map(row_xml, batch)), spend)
         if not columns:  # a table holds a column and a row at least
