@@ -206,6 +206,9 @@ class Config:
     LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
 
     USERS_PER_PAGE = 25
+    AUDIT_PER_PAGE = 50
+    MESSAGES_PER_PAGE = 25
+    ADMIN_CONVERSIONS_PER_PAGE = 25
     # Site settings (admin, Settings) are kept this long in each process: every page shows
     # some, and reading them was most of the database work of a page that needs no other.
     SETTINGS_CACHE_SECONDS = env_int("SETTINGS_CACHE_SECONDS", 5)

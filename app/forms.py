@@ -47,6 +47,24 @@ class LazyForm:
         return iter(self.form)
 
 
+class FilterForm(AppForm):
+    """A list page's filters, read from the query string (no CSRF: a GET changes nothing).
+    A value that does not validate is left out, as if not given: a filter never errs."""
+
+    class Meta:
+        csrf = False
+
+    def __init__(self, args=None, **kwargs):
+        super().__init__(formdata=args, **kwargs)
+
+    def values(self):
+        self.validate()
+        return {
+            name: field.default if field.errors else field.data
+            for name, field in self._fields.items()
+        }
+
+
 class EmptyForm(AppForm):
     """For button-only POSTs (logout, resend, delete), so CSRF still applies."""
 

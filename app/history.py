@@ -8,7 +8,8 @@ than the rest of the page.
 """
 
 from collections import namedtuple
-from datetime import UTC, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from functools import cache
 
 from flask_sqlalchemy.pagination import Pagination
@@ -119,9 +120,21 @@ ADMIN_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class ConversionFilters:
+    """The admin's filters on the conversions list (admin.forms.ConversionFilterForm reads
+    them from the query string): status, output format, a part of the owner's address, a
+    first day."""
+
+    status: str = ""
+    format: str = ""
+    user: str = ""
+    since: date | None = None
+
+
 def admin_page(filters, page, per_page):
-    """Page `page` of every conversion that `filters` (a users.ConversionFilters) lets
-    through, newest first, with each one's owner."""
+    """Page `page` of every conversion that `filters` (a ConversionFilters) lets through,
+    newest first, with each one's owner."""
     values = {}
     if filters.status:
         values["status"] = filters.status

@@ -1,7 +1,5 @@
 """Admin actions on accounts, with the rule that the site never loses its last admin."""
 
-from datetime import date
-
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -10,8 +8,7 @@ from werkzeug.security import generate_password_hash
 from . import conversions
 from .audit import audit
 from .extensions import db
-from .models import ApiToken, Conversion, Permission, Role, User
-from .sheets import formats
+from .models import ApiToken, Permission, Role, User
 
 
 def register_account(name, email, password):
@@ -106,25 +103,3 @@ def user_query(search="", sort="newest"):
             )
         )
     return query.order_by(SORTS.get(sort, SORTS["newest"]), User.id.desc())
-
-
-class ConversionFilters:
-    """The admin's filters on the conversions list: status, format, user, since a date."""
-
-    STATUSES = (
-        Conversion.UPLOADED,
-        Conversion.QUEUED,
-        Conversion.RUNNING,
-        Conversion.DONE,
-        Conversion.FAILED,
-    )
-    FORMATS = formats.NAMES
-
-    def __init__(self, args):
-        self.status = args.get("status", "") if args.get("status") in self.STATUSES else ""
-        self.format = args.get("format", "") if args.get("format") in self.FORMATS else ""
-        self.user = args.get("user", "").strip()
-        try:
-            self.since = date.fromisoformat(args.get("since", ""))
-        except ValueError:
-            self.since = None

@@ -8,10 +8,10 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.pool import NullPool
 
 from app import create_app, periodic
-from app.admin.views import STORAGE_USED
 from app.extensions import db as _db
 from app.extensions import limiter, mail
 from app.models import Role, User
+from app.reports import STORAGE_USED
 from tests.sheets.books import PUBLIC
 
 # Set (by `make test` in CI) to run the whole suite a second time on a real PostgreSQL server.

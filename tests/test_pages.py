@@ -661,7 +661,7 @@ def test_the_admin_dashboard_counts_in_one_query(app, client, auth, admin, make_
 def test_the_dashboard_measures_storage_at_most_once_a_minute(app, client, auth, admin):
     """Measuring lists every stored file (a bucket: over the network); a busy dashboard
     does it once a minute, not on each view."""
-    from app.admin.views import STORAGE_USED
+    from app.reports import STORAGE_USED
 
     folder = Path(app.config["UPLOAD_FOLDER"])
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,52 @@
 from flask import current_app
-from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..forms import AppForm
+from ..audit import ACTIONS
+from ..forms import AppForm, FilterForm
+from ..models import Conversion
+from ..sheets import formats
+from ..users import SORTS
+
+
+def trimmed(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class UserSearchForm(FilterForm):
+    q = SearchField(default="", filters=[trimmed], validators=[Length(max=200)])
+    sort = SelectField(default="newest", choices=list(SORTS))
+
+
+class AuditFilterForm(FilterForm):
+    action = SelectField(default="", choices=["", *ACTIONS])
+    q = SearchField(default="", filters=[trimmed], validators=[Length(max=200)])
+
+
+class ConversionFilterForm(FilterForm):
+    STATUSES = (
+        Conversion.UPLOADED,
+        Conversion.QUEUED,
+        Conversion.RUNNING,
+        Conversion.DONE,
+        Conversion.FAILED,
+    )
+    FORMATS = formats.NAMES
+
+    status = SelectField(default="", choices=["", *STATUSES])
+    format = SelectField(default="", choices=["", *FORMATS])
+    user = StringField(default="", filters=[trimmed], validators=[Length(max=255)])
+    since = DateField(default=None, validators=[Optional()])
 
 
 class UserEditForm(AppForm):
@@ -10,6 +54,12 @@ class UserEditForm(AppForm):
     active = BooleanField("Active (may sign in)")
     confirmed = BooleanField("Email address confirmed")
     submit = SubmitField("Save")
+
+    @classmethod
+    def for_account(cls, account, roles):
+        form = cls(obj=account, role=account.role_id)
+        form.role.choices = [SelectChoice(role.id, role.name) for role in roles]
+        return form
 
 
 class SettingsForm(AppForm):

@@ -1,26 +1,25 @@
-import threading
-from datetime import timedelta
-
-from cachetools import TTLCache
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import bindparam, func, select, true
-from wtforms import SelectChoice
+from sqlalchemy import select
 
 from .. import conversions as service  # `conversions` is a view here
-from .. import quotas, settings, storage
+from .. import quotas, reports, settings
 from ..audit import ACTIONS, audit
-from ..exceptions import described
 from ..extensions import db
 from ..forms import EmptyForm
-from ..history import admin_page
-from ..models import AuditEvent, Conversion, Message, Role, User, utcnow
-from ..sizes import format_size
+from ..history import ConversionFilters, admin_page
+from ..models import Conversion, Message, Role, User, utcnow
 from ..tokens import revoke_token, tokens_of, user_token
 from ..urls import page_number
-from ..users import SORTS, AdminRuleError, ConversionFilters, delete_user, update_user, user_query
+from ..users import SORTS, AdminRuleError, delete_user, update_user, user_query
 from . import bp
-from .forms import SettingsForm, UserEditForm
+from .forms import (
+    AuditFilterForm,
+    ConversionFilterForm,
+    SettingsForm,
+    UserEditForm,
+    UserSearchForm,
+)
 
 
 @bp.before_request
@@ -33,99 +32,10 @@ def require_admin():
     return None
 
 
-def counts(column, **where):
-    """A statement counting the rows that have `column` set: in all (`all`), and under each
-    condition (named as given), in one query."""
-    figures = [func.count(column).label("all")]
-    figures += [
-        func.count(column).filter(condition).label(name) for name, condition in where.items()
-    ]
-    return select(*figures)
-
-
-# The dashboard's queries, built once (SQLAlchemy then reuses their compiled form): the
-# page is three counts (in one query), two short lists and the storage figure.
-DAY_START, WEEK_AGO = bindparam("day_start"), bindparam("week_ago")
-USER_COUNTS = counts(User.id, confirmed=User.confirmed.is_(True), new=User.created_at >= WEEK_AGO)
-CONVERSION_COUNTS = counts(
-    Conversion.id,
-    today=Conversion.created_at >= DAY_START,
-    week=Conversion.created_at >= WEEK_AGO,
-    failed=Conversion.status == Conversion.FAILED,
-    running=Conversion.status == Conversion.RUNNING,
-    queued=Conversion.status == Conversion.QUEUED,
-)
-MESSAGE_COUNTS = counts(Message.id, unread=Message.read.is_(False))
-
-
-def side_by_side(**statements):
-    """One-row statements as one query (one round trip), their columns named
-    `<name>_<column>`."""
-    parts = [statement.subquery(name) for name, statement in statements.items()]
-    columns = [column.label(f"{part.name}_{column.name}") for part in parts for column in part.c]
-    query = select(*columns).select_from(parts[0])
-    for part in parts[1:]:
-        query = query.join(part, true())
-    return query
-
-
-FIGURES = side_by_side(users=USER_COUNTS, conversions=CONVERSION_COUNTS, messages=MESSAGE_COUNTS)
-NEWEST_USERS = (
-    select(User.id, User.email, User.created_at, User.last_seen_at)
-    .order_by(User.created_at.desc(), User.id.desc())
-    .limit(10)
-)
-RECENT_EVENTS = select(AuditEvent).order_by(AuditEvent.created_at.desc()).limit(10)
-
-
-def dashboard_figures(now):
-    """The dashboard's (label, value) figures."""
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    when = {"day_start": day_start, "week_ago": now - timedelta(days=7)}
-    found = db.session.execute(FIGURES, when).one()
-    return [
-        ("Users", found.users_all),
-        ("Confirmed", found.users_confirmed),
-        ("New this week", found.users_new),
-        ("Conversions today", found.conversions_today),
-        ("This week", found.conversions_week),
-        ("Failed", found.conversions_failed),
-        ("Running", found.conversions_running),
-        ("Queued", found.conversions_queued),
-        ("Storage used", storage_used()),
-        ("Unread messages", found.messages_unread),
-    ]
-
-
-# Measuring storage lists every stored file (or the whole bucket, over the network): done
-# at most once a minute per process and place, not on every view of the dashboard.
-STORAGE_USED = TTLCache(maxsize=8, ttl=60)
-STORAGE_USED_LOCK = threading.Lock()
-
-
-def storage_used():
-    place = current_app.config.get("STORAGE_URL") or current_app.config["UPLOAD_FOLDER"]
-    with STORAGE_USED_LOCK:
-        used = STORAGE_USED.get(place)
-    if used is None:
-        try:
-            used = storage.current().usage()
-        except storage.StorageUnavailable as error:
-            current_app.logger.error(
-                "Storage unavailable: the admin dashboard could not measure it (%s)",
-                described(error.__cause__ or error),
-            )
-            return "unavailable just now"
-        with STORAGE_USED_LOCK:
-            STORAGE_USED[place] = used
-    return format_size(used)
-
-
 @bp.get("/")
 def dashboard():
-    figures = dashboard_figures(utcnow())
-    recent_users = db.session.execute(NEWEST_USERS)
-    events = db.session.scalars(RECENT_EVENTS)
+    figures = reports.dashboard_figures(utcnow())
+    recent_users, events = reports.dashboard_lists()
     return render_template(
         "admin/dashboard.html",
         figures=figures,
@@ -138,64 +48,43 @@ def dashboard():
 
 @bp.get("/users")
 def users():
-    search = request.args.get("q", "").strip()
-    sort = request.args.get("sort", "newest")
-    page = db.paginate(
-        user_query(search, sort),
-        page=page_number(),
-        per_page=current_app.config["USERS_PER_PAGE"],
-        error_out=False,
-    )
+    wanted = UserSearchForm(request.args).values()
+    search, sort = wanted["q"], wanted["sort"]
+    query = user_query(search, sort)
+    page = reports.page_of(query, page_number(), current_app.config["USERS_PER_PAGE"])
     return render_template("admin/users.html", page=page, search=search, sort=sort, sorts=SORTS)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user(user_id):
     account = db.get_or_404(User, user_id)
-    form = UserEditForm(obj=account, role=account.role_id)
-    form.role.choices = [
-        SelectChoice(role.id, role.name) for role in db.session.scalars(select(Role))
-    ]
+    form = UserEditForm.for_account(account, db.session.scalars(select(Role)))
     if form.validate_on_submit():
-        try:
-            changes = update_user(
-                account,
-                db.session.get(Role, form.role.data),
-                form.active.data,
-                form.confirmed.data,
-                current_user,
-            )
-        except AdminRuleError as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
-        else:
-            flash(
-                f"Saved {account.email}: {', '.join(changes)}." if changes else "Nothing changed.",
-                "success",
-            )
+        save_user(account, form)
         return redirect(url_for("admin.user", user_id=user_id))
-    conversions = db.session.scalars(
-        select(Conversion)
-        .where(Conversion.user_id == user_id)
-        .order_by(Conversion.created_at.desc())
-        .limit(20)
-    )
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where((AuditEvent.actor_id == user_id) | (AuditEvent.target.like(f"{account.email}%")))
-        .order_by(AuditEvent.created_at.desc())
-        .limit(20)
-    )
     return render_template(
         "admin/user.html",
         account=account,
         form=form,
-        conversions=conversions,
-        events=events,
+        conversions=reports.user_conversions(account),
+        events=reports.user_events(account),
         actions=ACTIONS,
         tokens=tokens_of(account),
         revoke_form=EmptyForm(),
     )
+
+
+def save_user(account, form):
+    """Apply the edit form, flashing what changed or why it was refused."""
+    role = db.session.get(Role, form.role.data)
+    try:
+        changes = update_user(account, role, form.active.data, form.confirmed.data, current_user)
+    except AdminRuleError as refusal:
+        db.session.rollback()
+        flash(str(refusal), "danger")
+        return
+    saved = f"Saved {account.email}: {', '.join(changes)}." if changes else "Nothing changed."
+    flash(saved, "success")
 
 
 @bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
@@ -229,18 +118,10 @@ def delete_user_page(user_id):
 
 @bp.get("/audit")
 def audit_log():
-    action = request.args.get("action", "")
-    search = request.args.get("q", "").strip()
-    query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    if action in ACTIONS:
-        query = query.where(AuditEvent.action == action)
-    if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(
-            func.lower(AuditEvent.target).like(pattern)
-            | func.lower(AuditEvent.actor_email).like(pattern)
-        )
-    page = db.paginate(query, page=page_number(), per_page=50, error_out=False)
+    wanted = AuditFilterForm(request.args).values()
+    action, search = wanted["action"], wanted["q"]
+    query = reports.audit_query(action, search)
+    page = reports.page_of(query, page_number(), current_app.config["AUDIT_PER_PAGE"])
     return render_template(
         "admin/audit.html", page=page, action=action, search=search, actions=ACTIONS
     )
@@ -251,8 +132,8 @@ def audit_log():
 
 @bp.get("/messages")
 def messages():
-    query = select(Message).order_by(Message.read.asc(), Message.created_at.desc())
-    page = db.paginate(query, page=page_number(), per_page=25, error_out=False)
+    per_page = current_app.config["MESSAGES_PER_PAGE"]
+    page = reports.page_of(reports.MESSAGES, page_number(), per_page)
     return render_template("admin/messages.html", page=page, form=EmptyForm())
 
 
@@ -282,9 +163,16 @@ def delete_message(message_id):
 
 @bp.get("/conversions")
 def conversions():
-    filters = ConversionFilters(request.args)
-    page = admin_page(filters, page_number(), per_page=25)
-    return render_template("admin/conversions.html", page=page, filters=filters)
+    filters = ConversionFilters(**ConversionFilterForm(request.args).values())
+    per_page = current_app.config["ADMIN_CONVERSIONS_PER_PAGE"]
+    page = admin_page(filters, page_number(), per_page)
+    return render_template(
+        "admin/conversions.html",
+        page=page,
+        filters=filters,
+        statuses=ConversionFilterForm.STATUSES,
+        output_formats=ConversionFilterForm.FORMATS,
+    )
 
 
 @bp.post("/conversions/<int:conversion_id>/delete")
