@@ -30,6 +30,7 @@ run: setup
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	SHEETPORT_TEST_DATABASE_URL= $(BIN)/pytest
 	if [ -n "$$SHEETPORT_TEST_DATABASE_URL" ]; then \
 	  echo "== the suite again, on PostgreSQL"; $(BIN)/pytest -p no:cacheprovider -m "not sqlite_only"; fi

@@ -1,9 +1,11 @@
 """Small forms shared by several blueprints."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SubmitField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import AnyOf
 
+from .sheets.formats import OUTPUTS
 from .templating import widget_html
 
 THEMES = ("light", "dark", "auto")
@@ -69,6 +71,19 @@ class EmptyForm(AppForm):
     """For button-only POSTs (logout, resend, delete), so CSRF still applies."""
 
     submit = SubmitField("Submit")
+
+
+def output_format_choices():
+    return [SelectChoice(output.name, output.label) for output in OUTPUTS.values()]
+
+
+class UploadForm(AppForm):
+    """The upload form: on the convert page and the home page."""
+
+    file = FileField("Choose a file", validators=[FileRequired("Choose a file to upload.")])
+    output_format = SelectField("Convert to", choices=output_format_choices(), default="csv")
+    preview = SubmitField("Upload and preview")
+    quick = SubmitField("Convert right away")
 
 
 class ThemeForm(AppForm):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.api.schemas import OptionsSchema
-from app.convert.forms import OptionsForm, UploadForm
+from app.convert.forms import OptionsForm
+from app.forms import UploadForm
 from app.sheets import OUTPUT_FORMATS
 from app.sheets import formats as registry
 from app.sheets.__main__ import parser

@@ -1,6 +1,5 @@
 import codecs
 
-from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -12,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
-from ..forms import AppForm
+from ..forms import AppForm, output_format_choices
 from ..sheets.formats import OUTPUTS, formats_with
 
 
@@ -20,14 +19,7 @@ def choices(*pairs):
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-FORMATS = choices(*((output.name, output.label) for output in OUTPUTS.values()))
-
-
-class UploadForm(AppForm):
-    file = FileField("Choose a file", validators=[FileRequired("Choose a file to upload.")])
-    output_format = SelectField("Convert to", choices=FORMATS, default="csv")
-    preview = SubmitField("Upload and preview")
-    quick = SubmitField("Convert right away")
+FORMATS = output_format_choices()
 
 
 class OptionsForm(AppForm):

@@ -16,12 +16,12 @@ from wtforms import SelectChoice
 from .. import conversions, visitor
 from ..decorators import rate_limited
 from ..extensions import db
-from ..forms import EmptyForm, LazyForm
+from ..forms import EmptyForm, LazyForm, UploadForm
 from ..history import history_page
 from ..models import Conversion
 from ..urls import page_number
 from . import bp
-from .forms import OptionsForm, ReadAsForm, UploadForm
+from .forms import OptionsForm, ReadAsForm
 
 
 @bp.route("/convert", methods=["GET", "POST"])

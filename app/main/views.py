@@ -15,11 +15,10 @@ from flask import (
 from flask_login import current_user, login_required
 
 from .. import conversions, settings, tokens, visitor
-from ..convert.forms import UploadForm
 from ..decorators import mail_limited, open_to_unconfirmed
 from ..email import send_contact_message
 from ..extensions import db, limiter
-from ..forms import THEMES, EmptyForm, ThemeForm
+from ..forms import THEMES, EmptyForm, ThemeForm, UploadForm
 from ..models import Message, utcnow
 from ..urls import safe_next
 from . import bp
