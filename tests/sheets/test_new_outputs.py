@@ -430,7 +430,7 @@ def test_parquet_hostile_text(hostile_book):
     assert rows[1:] == expected[1:]
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="SHEETPORT_TEST_DATABASE_URL names no PostgreSQL")
+@pytest.mark.postgresql_only
 def test_sql_hostile_text_in_postgresql(tmp_path):
     # PostgreSQL's text cannot hold NUL: every other hostile text, and NUL refused below.
     texts = [text for text in HOSTILE if "\x00" not in text]
@@ -491,7 +491,7 @@ def test_sql_columns_are_typed_in_sqlite(typed_book):
     ]
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="SHEETPORT_TEST_DATABASE_URL names no PostgreSQL")
+@pytest.mark.postgresql_only
 def test_sql_columns_are_typed_in_postgresql(typed_book):
     expected = csv_sheets(typed_book, ["Typed"])["Typed"]
     out, _ = converted(typed_book, "sql", sql_dialect="postgresql")
