@@ -41,6 +41,7 @@ FORM = {
     "line_ending": "crlf",
     "skip_rows": "0",
     "header": "y",
+    "infer_types": "y",  # ticked by default, as a browser sends it
     "json_style": "records",
     "date_style": "iso",
 }

@@ -15,6 +15,11 @@ from ..forms import AppForm, output_format_choices
 from ..sheets.formats import OUTPUTS, formats_with
 
 
+def spoken(names):
+    """['CSV', 'TSV', 'JSON'] -> 'CSV, TSV and JSON'."""
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def choices(*pairs):
     return [SelectChoice(value, label) for value, label in pairs]
 
@@ -89,6 +94,10 @@ class OptionsForm(AppForm):
     )
     fill_merged = BooleanField("Fill merged cells with their value")
     protect_formulas = BooleanField("Protect against formula injection")
+    infer_types = BooleanField(
+        'Type the file\'s numbers, dates and booleans ("00123" stays text)', default=True
+    )
+    full_precision = BooleanField("Write numbers with every stored digit, not the 15 Excel shows")
     notify = BooleanField("Email me when a long conversion finishes")
     # Set by the view from the upload ("Read file as"), never taken from the request.
     input_encoding = HiddenField()
@@ -106,6 +115,8 @@ class OptionsForm(AppForm):
         "fill_merged",
         "protect_formulas",
         "sql_dialect",
+        "infer_types",
+        "full_precision",
     )
 
     # Which output formats each option changes (the registry says); the page shows the
@@ -116,9 +127,13 @@ class OptionsForm(AppForm):
         for name in (
             *("delimiter", "quoting", "encoding", "line_ending", "protect_formulas"),
             *("date_style", "json_style", "header", "decimal_separator", "date_order"),
-            "sql_dialect",
+            *("sql_dialect", "infer_types", "full_precision"),
         )
     } | {"skip_rows": (), "fill_merged": ()}
+    SEVERAL_SHEETS = (
+        f"Several sheets make one file in {spoken([o.short for o in OUTPUTS.values() if o.one_file])}; "
+        f"a zip of one file per sheet in {spoken([o.short for o in OUTPUTS.values() if not o.one_file])}."
+    )
     # The engine's option names where they differ from the field names.
     ENGINE_NAMES = {"output_format": "format"}
 
@@ -143,9 +158,7 @@ class OptionsForm(AppForm):
         formats = self.APPLIES_TO[name]
         if not formats:
             return None
-        names = [OUTPUTS[f].short for f in formats]
-        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
-        return f"For {listed}."
+        return f"For {spoken([OUTPUTS[f].short for f in formats])}."
 
     @classmethod
     def data_from_options(cls, options):
@@ -184,6 +197,8 @@ class OptionsForm(AppForm):
             "fill_merged": self.fill_merged.data,
             "protect_formulas": self.protect_formulas.data,
             "sql_dialect": self.sql_dialect.data,
+            "infer_types": self.infer_types.data,
+            "full_precision": self.full_precision.data,
             "decimal_separator": self.decimal_separator.data or "",
             "date_order": self.date_order.data or "",
             "input_encoding": self.input_encoding.data or "",
