@@ -21,6 +21,7 @@ from ..history import history_page
 from ..models import Conversion
 from ..urls import page_number
 from . import bp
+from .blocks import FilePage
 from .forms import OptionsForm, ReadAsForm
 
 
@@ -95,6 +96,7 @@ def show(public_id):
     return render_template(
         "convert/show.html",
         conversion=conversion,
+        page=FilePage.of(conversion, current_user.is_authenticated),
         form=form,
         read_as_form=read_as_form(conversion),
         sheet=sheet,
