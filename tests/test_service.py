@@ -191,7 +191,7 @@ def test_previews_and_sheets_are_read_once(service, app, tmp_path):
     assert conversions.sheet_names(conversion) == ["Data", "Other"]
     shown = conversions.sheet_preview(conversion, "Other")
     assert shown.rows[0] == ["x"] and shown.row_count == len(WORKBOOK["Other"])
-    with pytest.raises(conversions.OptionsRefused, match="no sheet named"):
+    with pytest.raises(conversions.NoSuchSheet, match="no sheet named"):
         conversions.sheet_preview(conversion, "Missing")
 
 
