@@ -12,6 +12,7 @@ ACTIONS = {
     "logout": "Signed out",
     "logout_everywhere": "Signed out everywhere",
     "register": "Registered",
+    "visitor_files_moved": "Kept a visitor's conversions",
     "password_reset": "Reset password",
     "password_change": "Changed password",
     "email_change": "Changed email",

@@ -251,6 +251,19 @@ def receive_upload(file, owner, look_inside=True):
     return conversion
 
 
+def adopt(anonymous_key, user):
+    """A visitor who signs in keeps what they converted: their conversions become the
+    account's. Returns how many moved (the caller commits)."""
+    if not anonymous_key:
+        return 0
+    moved = db.session.execute(
+        update(Conversion)
+        .where(Conversion.session_key == anonymous_key, Conversion.user_id.is_(None))
+        .values(user_id=user.id, session_key=None)
+    )
+    return moved.rowcount
+
+
 def storage_use(owner):
     """(bytes `owner` keeps stored, bytes they may keep)."""
     return quotas.used(owned_by(owner)), quotas.quota(is_user(owner))

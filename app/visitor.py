@@ -20,6 +20,11 @@ def owner(create=False):
     return session.get(SESSION_KEY)
 
 
+def anonymous_key():
+    """The visitor's key in this session, if they have converted anything as a visitor."""
+    return session.get(SESSION_KEY)
+
+
 def remembered_options():
     """The visitor's last choices in the options form."""
     return session.get(OPTIONS_KEY, {})

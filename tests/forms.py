@@ -111,14 +111,14 @@ def forms_on(html):
     return parser.forms
 
 
-def choose(forms, action=None, form_id=None, names=()):
+def choose(forms, action=None, form_id=None, names=(), page=""):
     """The page's POST form with this action or id; else the first that has every field
     named (the page's other forms, such as the theme switcher's, do not)."""
     found = [
         form
         for form in forms
         if (form_id is None or form.id == form_id)
-        and (action is None or urlsplit(form.action).path == action)
+        and (action is None or urlsplit(form.action or page).path == action)
         and form.method == "post"
     ]
     if action is None and form_id is None:
@@ -133,7 +133,8 @@ def submit(client, page, fill=None, button=None, files=None, action=None, form_i
     shown = client.get(page)
     assert shown.status_code == 200, (page, shown.status_code)
     fill, files = dict(fill or {}), dict(files or {})
-    form = choose(forms_on(shown.get_data(as_text=True)), action, form_id, [*fill, *files])
+    forms = forms_on(shown.get_data(as_text=True))
+    form = choose(forms, action, form_id, [*fill, *files], page)
     assert "csrf_token" in form.names, f"the form on {page} carries no CSRF token"
     unknown = (set(fill) | set(files)) - form.names
     assert not unknown, f"the form on {page} has no field {sorted(unknown)}"

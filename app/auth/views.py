@@ -2,6 +2,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
+from .. import conversions, visitor
 from ..audit import audit
 from ..decorators import form_email, mail_limited, own_email
 from ..email import (
@@ -56,13 +57,24 @@ def track_and_gate_user():
 
 
 def start_session(user, remember=False):
-    # A fresh session at login: nothing from before it carries over (no fixation).
+    # A fresh session at login: nothing from before it carries over (no fixation), but
+    # what the visitor converted in this browser moves into the account.
+    anonymous_key = visitor.anonymous_key()
     session.clear()
     user.login_token = LoginSession.open(
         user, remember, request.user_agent.string, request.remote_addr
     )
+    moved = conversions.adopt(anonymous_key, user)
+    if moved:
+        audit("visitor_files_moved", target=f"{user.email}: {moved} conversion(s)", actor=user)
     db.session.commit()
     login_user(user, remember=remember)
+    if moved:
+        kept = "Your conversion" if moved == 1 else f"Your {moved} conversions"
+        flash(
+            f"{kept} from before you signed in {'is' if moved == 1 else 'are'} in History now.",
+            "info",
+        )
 
 
 def end_session():
