@@ -188,3 +188,24 @@ def test_screenshots_of_home_and_login(page):
     page.goto("/auth/login")
     page.screenshot(path=ARTIFACTS / "login.png", full_page=True)
     assert (ARTIFACTS / "home.png").stat().st_size > 10_000
+
+
+def test_a_visitors_file_is_in_history_after_registering(page, smtp, tmp_path):
+    """Issue 26, 6: quick-convert as a visitor, register, confirm, log in: the file is
+    there, at its own address and in History."""
+    from ..sheets.books import write_xlsx
+
+    book = write_xlsx(tmp_path / "inventar.xlsx", {"Lager": [["item", "count"], ["nails", 40]]})
+    page.goto("/")
+    page.get_by_label("Choose a file").set_input_files(book)
+    page.get_by_role("button", name="Convert right away").click()
+    expect(page.get_by_role("link", name=re.compile("Download"))).to_be_visible(timeout=30_000)
+    address = page.url
+    register(page)
+    page.goto(mail_link(smtp, "/auth/confirm/"))
+    log_in(page, "grace@example.com", "a long password")
+    expect(page.get_by_role("status").first).to_contain_text("from before you signed in")
+    page.goto(address)
+    expect(page.get_by_role("heading", level=1)).to_have_text("inventar.xlsx")
+    page.get_by_role("link", name="History").first.click()
+    expect(page.get_by_test_id("history")).to_contain_text("inventar.xlsx")
