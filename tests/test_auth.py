@@ -449,3 +449,32 @@ def test_change_email_link_when_address_taken_meanwhile(app, client, auth, user,
     auth.login()
     response = client.get(f"/auth/change-email/{token}", follow_redirects=True)
     assert b"already exists" in response.data
+
+
+@pytest.mark.parametrize(
+    "password, advice",
+    [
+        ("password", "top-10 common password"),
+        ("qwertyuiop", "common password"),
+        ("grace@example.com", "easy to guess"),
+        ("aaaaaaaaaa", "Repeats like"),
+    ],
+)
+def test_easily_guessed_passwords_are_refused_with_advice(client, password, advice):
+    """Issue 26, 8: 'password' was accepted; zxcvbn's estimate and advice decide now."""
+    fields = {"name": "Grace", "email": "grace@example.com"}
+    response = client.post(
+        "/auth/register", data={**fields, "password": password, "password2": password}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and advice in page, page[:0]
+    assert "A few unrelated words make a strong password." in page
+
+
+def test_a_long_password_is_measured_without_failing(client):
+    password = "correct horse battery staple " * 4  # past zxcvbn's 72 characters
+    fields = {"name": "Grace", "email": "grace@example.com"}
+    response = client.post(
+        "/auth/register", data={**fields, "password": password, "password2": password}
+    )
+    assert response.status_code == 302

@@ -6,9 +6,38 @@ from ..forms import AppForm
 from ..models import User
 from ..sheets.names import visible_text
 
+
+class HardToGuess:
+    """zxcvbn's estimate of how many guesses a password takes, on a scale of 0 to 4: below
+    2 ("password", "qwertyuiop", the account's own address), its advice is the message.
+    The form's email and name count as words an attacker would try first."""
+
+    MINIMUM_SCORE = 2
+
+    def __call__(self, form, field):
+        from zxcvbn import zxcvbn  # here: only the forms that set a password need it
+
+        known = [
+            value
+            for name in ("email", "name")
+            if isinstance(value := getattr(getattr(form, name, None), "data", None), str)
+        ]
+        if current_user and current_user.is_authenticated:
+            known += [current_user.email, current_user.name or ""]
+        # zxcvbn measures at most 72 characters (a longer password is long enough).
+        estimate = zxcvbn((field.data or "")[:72], user_inputs=[k[:72] for k in known if k])
+        if estimate["score"] < self.MINIMUM_SCORE:
+            feedback = estimate["feedback"]
+            advice = [feedback.get("warning") or "This password is easy to guess."]
+            advice += feedback.get("suggestions") or []
+            advice.append("A few unrelated words make a strong password.")
+            raise ValidationError(" ".join(dict.fromkeys(a for a in advice if a)))
+
+
 PASSWORD_RULES = [
     DataRequired(),
     Length(min=8, max=128, message="Use between 8 and 128 characters."),
+    HardToGuess(),
 ]
 
 
