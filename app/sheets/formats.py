@@ -39,6 +39,11 @@ class OutputFormat:
 
 
 TEXT_OPTIONS = frozenset({"quoting", "encoding", "line_ending", "protect_formulas", "date_style"})
+# How a text input is typed, for the formats that keep types.
+TYPING_OPTIONS = frozenset({"infer_types", "decimal_separator", "date_order"})
+# Cells written as text, header first (date_style and full_precision: the text of dates and
+# numbers, also in columns of mixed types, which hold what the CSV output writes).
+RECORD_OPTIONS = frozenset({"header", "date_style", "full_precision"})
 
 OUTPUTS = {
     output.name: output
@@ -73,7 +78,7 @@ OUTPUTS = {
             writers.XlsxWriter,
             one_file=True,
             typed=True,
-            options=frozenset({"infer_types", "decimal_separator", "date_order"}),
+            options=TYPING_OPTIONS,
         ),
         OutputFormat(
             "json",
@@ -84,17 +89,7 @@ OUTPUTS = {
             writers.JsonSheetWriter,
             one_file=False,
             typed=True,
-            options=frozenset(
-                {
-                    "json_style",
-                    "header",
-                    "date_style",
-                    "infer_types",
-                    "decimal_separator",
-                    "date_order",
-                    "full_precision",
-                }
-            ),
+            options=RECORD_OPTIONS | TYPING_OPTIONS | {"json_style"},
         ),
         OutputFormat(
             "jsonl",
@@ -105,16 +100,7 @@ OUTPUTS = {
             jsonl.JsonLinesSheetWriter,
             one_file=False,
             typed=True,
-            options=frozenset(
-                {
-                    "header",
-                    "date_style",
-                    "infer_types",
-                    "decimal_separator",
-                    "date_order",
-                    "full_precision",
-                }
-            ),
+            options=RECORD_OPTIONS | TYPING_OPTIONS,
         ),
         OutputFormat(
             "markdown",
@@ -124,7 +110,7 @@ OUTPUTS = {
             "text/markdown",
             markdown.MarkdownWriter,
             one_file=True,
-            options=frozenset({"header", "date_style", "full_precision"}),
+            options=RECORD_OPTIONS,
         ),
         OutputFormat(
             "html",
@@ -134,7 +120,7 @@ OUTPUTS = {
             "text/html",
             html.HtmlWriter,
             one_file=True,
-            options=frozenset({"header", "date_style", "full_precision"}),
+            options=RECORD_OPTIONS,
         ),
         OutputFormat(
             "sql",
@@ -145,19 +131,7 @@ OUTPUTS = {
             sql.SqlWriter,
             one_file=True,
             typed=True,
-            # date_style and full_precision: the text of dates and numbers in columns of
-            # mixed types, which hold what the CSV output writes.
-            options=frozenset(
-                {
-                    "sql_dialect",
-                    "header",
-                    "date_style",
-                    "full_precision",
-                    "infer_types",
-                    "decimal_separator",
-                    "date_order",
-                }
-            ),
+            options=RECORD_OPTIONS | TYPING_OPTIONS | {"sql_dialect"},
         ),
         OutputFormat(
             "ods",
@@ -168,7 +142,7 @@ OUTPUTS = {
             ods.OdsWriter,
             one_file=True,
             typed=True,
-            options=frozenset({"infer_types", "decimal_separator", "date_order"}),
+            options=TYPING_OPTIONS,
         ),
         OutputFormat(
             "parquet",
@@ -179,18 +153,7 @@ OUTPUTS = {
             parquet.ParquetSheetWriter,
             one_file=False,
             typed=True,
-            # date_style and full_precision: the text of dates and numbers in columns of
-            # mixed types, which hold what the CSV output writes.
-            options=frozenset(
-                {
-                    "header",
-                    "date_style",
-                    "full_precision",
-                    "infer_types",
-                    "decimal_separator",
-                    "date_order",
-                }
-            ),
+            options=RECORD_OPTIONS | TYPING_OPTIONS,
         ),
     )
 }
