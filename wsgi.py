@@ -14,7 +14,7 @@ app = create_app(os.environ.get("FLASK_CONFIG") or "production")
 log_per_process_warnings(app)  # settings that hold in one process only, said at start
 
 # What starting made (modules, the app, its routes) lives as long as the process: out of the
-# collector's way, a full collection walks the objects of requests, not 130,000 more (in a
-# gunicorn worker it took 110 ms, once every few hundred page views). Under --preload the
-# workers share these pages with the master, too.
+# collector's way, a full collection walks the objects of requests, not every module's and
+# the app's as well (a long pause every few hundred page views; docs/benchmarks.md). Under
+# --preload the workers share these pages with the master, too.
 gc.freeze()

@@ -13,7 +13,8 @@ THEMES = ("light", "dark", "auto")
 
 class AppForm(FlaskForm):
     """The app's forms: FlaskForm, with the controls' markup written by widget_html() (the
-    same as WTForms', in a tenth of the time)."""
+    same as WTForms', without its per-attribute Markup.format and per-field dir(); see
+    docs/benchmarks.md)."""
 
     class Meta:
         def render_field(self, field, render_kw):
@@ -23,7 +24,8 @@ class AppForm(FlaskForm):
 class LazyForm:
     """A form built only when something asks for it. A page's blocks kept under `state`
     (templating.kept_block, with form_state()) need nothing else from it, so a page shown
-    again does not build it: its 20 fields took a sixth of the converter page's time.
+    again does not build it: building its 20 fields was a large share of that page's time
+    (docs/benchmarks.md).
     `state` must hold everything the form shows. It is never validated: no errors."""
 
     errors = {}

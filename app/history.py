@@ -77,7 +77,8 @@ class RowsPage(Pagination):
 @cache
 def item_type(columns):
     """A named tuple of these columns, for a page's rows: a template reads a row's fields
-    ten times as fast from it as from SQLAlchemy's Row (a tenth of a list page's time)."""
+    from it much faster than from SQLAlchemy's Row, which a list page does for every cell
+    (docs/benchmarks.md)."""
     return namedtuple("Item", columns)
 
 

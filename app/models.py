@@ -312,7 +312,8 @@ LOGIN_SESSIONS_OF = (
 # Every signed-in request runs it: built once (SQLAlchemy then reuses its compiled form
 # without building and keying the statement again). One ORM object, the user: the sign-in
 # and the role's permissions (every page asks, for the Admin link) come as plain columns
-# of the same row, as two more ORM objects took half the time of a page's first query.
+# of the same row, as two more ORM objects made a page's first query much slower
+# (docs/benchmarks.md).
 # Inactive users are not loaded at all, so deactivation takes effect at once.
 SIGNED_IN_USER = (
     select(

@@ -99,9 +99,9 @@ def label_html(field, css_class):
 
 
 # WTForms' widgets write each attribute with Markup.format and read each field's flags with
-# dir(): a field costs about 0.1 ms, a dozen of them a third of the file's page. These write
-# the same markup (tests/test_templating.py compares them with WTForms' own for every form);
-# the app's forms render through them (AppForm in app/forms.py).
+# dir(), which makes each field costly and a page of fields slow (docs/benchmarks.md).
+# These write the same markup (tests/test_templating.py compares them with WTForms' own for
+# every form); the app's forms render through them (AppForm in app/forms.py).
 INPUT_WIDGETS = (
     TextInput,
     EmailInput,

@@ -85,12 +85,12 @@ limiter.limit(
     # A valid token is never turned away by others' guesses from the same address.
     exempt_when=lambda: presented_token_is_valid(),
 )(bp)
-# Flask-Limiter checks an app's limits before each of its requests, about 50 us even where
-# none applies. Only this blueprint has limits of its own (a decorated view elsewhere checks
-# its limits itself, and no default or application limits are set), so the check runs
-# before this blueprint's requests alone: after the app's own hooks (host, CSRF, signed-in
-# user), first of this blueprint's (before a token is looked up); init_app takes it off
-# the app.
+# Flask-Limiter checks an app's limits before each of its requests, a cost paid even where
+# none applies (docs/benchmarks.md). Only this blueprint has limits of its own (a decorated
+# view elsewhere checks its limits itself, and no default or application limits are set), so
+# the check runs before this blueprint's requests alone: after the app's own hooks (host,
+# CSRF, signed-in user), first of this blueprint's (before a token is looked up); init_app
+# takes it off the app.
 bp.before_request_funcs.setdefault(None, []).insert(0, limiter._check_request_limit)
 
 
