@@ -1,6 +1,7 @@
 """Open any supported file as a Book: a list of sheets, each read as rows anchored at A1."""
 
 import codecs
+import contextlib
 import os
 import shutil
 import struct
@@ -380,7 +381,7 @@ class OdsBook(Book):
         super().__init__(path, detection, limits)
         most = min(limits.max_cells, ODS_FALLBACK_CELLS)
         try:
-            with zipfile.ZipFile(path) as archive, archive.open("content.xml") as handle:
+            with self.open_content() as handle:
                 tables = ods_sheets(handle, most)
         except TooManyCells:
             raise TooLarge(
@@ -403,6 +404,12 @@ class OdsBook(Book):
             self.check_size(sheet, rows, columns)
             self.sheets.append(sheet)
             self.cells[name] = cells
+
+    @contextlib.contextmanager
+    def open_content(self):
+        """content.xml, the XML holding the sheets (a flat ods is that XML alone: inputs/)."""
+        with zipfile.ZipFile(self.path) as archive, archive.open("content.xml") as handle:
+            yield handle
 
     def rows(self, sheet):
         by_row = {}
@@ -1090,6 +1097,10 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
         return open_decrypted(path, detection, limits, bail_out)
     if detection.format == "csv":
         return TextBook(path, detection, limits, text_sheet_name)
+    from .inputs import BOOKS, open_input  # here: those readers import this module
+
+    if detection.format in BOOKS:
+        return open_input(path, detection, limits)
     if detection.format in ("xlsx", "xlsm", "xltx"):
         try:
             return OoxmlBook(path, detection, limits, bail_out)

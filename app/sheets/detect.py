@@ -62,6 +62,9 @@ FORMAT_NAMES = {
     "xls": "Excel 97-2003 workbook (.xls)",
     "ods": "OpenDocument spreadsheet (.ods)",
     "csv": "Delimited text (CSV/TSV)",
+    # Recognised by their text (inputs/): what would otherwise be read as delimited text.
+    "spreadsheetml": "Excel 2003 XML spreadsheet (.xml, .xls)",
+    "fods": "Flat OpenDocument spreadsheet (.fods)",
 }
 
 
@@ -99,7 +102,14 @@ def detect_format(path, limits=DEFAULT_LIMITS):
     for magic, kind in OTHER_KINDS:
         if head.startswith(magic):
             raise OtherDocument(f"This file is {kind}, not a spreadsheet.")
-    return Detection("csv", detect_text_encoding(head, complete=len(head) < TEXT_SAMPLE))
+    complete = len(head) < TEXT_SAMPLE
+    encoding = detect_text_encoding(head, complete)
+    from .inputs import recognise  # here: the readers there import book.py, which imports this
+
+    recognised = recognise(head, encoding, complete)
+    if recognised:
+        return Detection(*recognised)
+    return Detection("csv", encoding)
 
 
 def check_zip_sizes(archive, limits):

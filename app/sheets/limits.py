@@ -33,6 +33,13 @@ class Limits:
     # string, an ods cell repeated) would otherwise fill the disk (convert.OutputBudget).
     max_output_ratio: int = 200
     output_floor_bytes: int = 256 * MiB
+    # The inputs read whole into memory (HTML tables) hold at most this many cells, and a
+    # table's grid (rows x columns, spans included) is at most this large.
+    max_held_cells: int = 5_000_000
+    # A JSON value that becomes one row (a record, a list of cells, a line of JSON Lines) is
+    # decoded whole: at most this many characters of one are held.
+    max_record_chars: int = 16 * MiB
+    max_merges: int = 1_000_000  # merged ranges one file may state (SpreadsheetML, HTML)
 
 
 DEFAULT_LIMITS = Limits()

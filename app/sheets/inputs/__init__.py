@@ -1,0 +1,34 @@
+"""Inputs told apart by their text, not by a container: Excel 2003 XML (SpreadsheetML)
+and flat ODS. Without these they would be read as delimited
+text, and "converted" into their own markup.
+
+Each module has `recognise(text, complete)`, which says from a file's first characters
+(decoded) whether the file is its format, and a Book class that reads it within the same
+limits as every other reader. detect.py asks them once containers and binary files are
+ruled out; open_book() opens what they recognised with open_input().
+"""
+
+from . import flat_ods, spreadsheetml
+
+# The order they are asked in: the XML formats name themselves in their root element.
+MODULES = (spreadsheetml, flat_ods)
+BOOKS = {
+    "spreadsheetml": spreadsheetml.SpreadsheetMlBook,
+    "fods": flat_ods.FlatOdsBook,
+}
+
+
+def recognise(head, encoding, complete):
+    """(format, encoding) of a text file whose first bytes are `head`, read as `encoding`,
+    when one of these modules recognises it; else None. `complete`: head is the whole file."""
+    text = head.decode(encoding, "replace")
+    for module in MODULES:
+        found = module.recognise(text, complete)
+        if found:
+            return found, encoding
+    return None
+
+
+def open_input(path, detection, limits):
+    """The Book of a file recognise() named."""
+    return BOOKS[detection.format](path, detection, limits)
