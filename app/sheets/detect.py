@@ -65,6 +65,7 @@ FORMAT_NAMES = {
     # Recognised by their text (inputs/): what would otherwise be read as delimited text.
     "spreadsheetml": "Excel 2003 XML spreadsheet (.xml, .xls)",
     "fods": "Flat OpenDocument spreadsheet (.fods)",
+    "html": "HTML table (.html, .xls)",
 }
 
 

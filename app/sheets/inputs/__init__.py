@@ -1,6 +1,6 @@
-"""Inputs told apart by their text, not by a container: Excel 2003 XML (SpreadsheetML)
-and flat ODS. Without these they would be read as delimited
-text, and "converted" into their own markup.
+"""Inputs told apart by their text, not by a container: Excel 2003 XML (SpreadsheetML),
+flat ODS and HTML tables. Without these they would be read as delimited text, and
+"converted" into their own markup.
 
 Each module has `recognise(text, complete)`, which says from a file's first characters
 (decoded) whether the file is its format, and a Book class that reads it within the same
@@ -8,13 +8,15 @@ limits as every other reader. detect.py asks them once containers and binary fil
 ruled out; open_book() opens what they recognised with open_input().
 """
 
-from . import flat_ods, spreadsheetml
+from . import flat_ods, html_tables, spreadsheetml
 
-# The order they are asked in: the XML formats name themselves in their root element.
-MODULES = (spreadsheetml, flat_ods)
+# The order they are asked in: the XML formats name themselves in their root element, and
+# HTML is told by its first tag.
+MODULES = (spreadsheetml, flat_ods, html_tables)
 BOOKS = {
     "spreadsheetml": spreadsheetml.SpreadsheetMlBook,
     "fods": flat_ods.FlatOdsBook,
+    "html": html_tables.HtmlBook,
 }
 
 
@@ -24,6 +26,8 @@ def recognise(head, encoding, complete):
     text = head.decode(encoding, "replace")
     for module in MODULES:
         found = module.recognise(text, complete)
+        if found == "html":  # a page's meta charset says how to read it
+            return found, html_tables.page_encoding(head, encoding)
         if found:
             return found, encoding
     return None
