@@ -1100,7 +1100,7 @@ def open_book(path, detection: Detection, limits, text_sheet_name="Sheet1", bail
     from .inputs import BOOKS, open_input  # here: those readers import this module
 
     if detection.format in BOOKS:
-        return open_input(path, detection, limits)
+        return open_input(path, detection, limits, text_sheet_name)
     if detection.format in ("xlsx", "xlsm", "xltx"):
         try:
             return OoxmlBook(path, detection, limits, bail_out)

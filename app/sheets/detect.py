@@ -66,6 +66,8 @@ FORMAT_NAMES = {
     "spreadsheetml": "Excel 2003 XML spreadsheet (.xml, .xls)",
     "fods": "Flat OpenDocument spreadsheet (.fods)",
     "html": "HTML table (.html, .xls)",
+    "json": "JSON (.json)",
+    "jsonl": "JSON Lines (.jsonl)",
 }
 
 

@@ -1,5 +1,5 @@
 """Inputs told apart by their text, not by a container: Excel 2003 XML (SpreadsheetML),
-flat ODS and HTML tables. Without these they would be read as delimited text, and
+flat ODS, HTML tables, JSON and JSON Lines. Without these they would be read as delimited text, and
 "converted" into their own markup.
 
 Each module has `recognise(text, complete)`, which says from a file's first characters
@@ -8,15 +8,17 @@ limits as every other reader. detect.py asks them once containers and binary fil
 ruled out; open_book() opens what they recognised with open_input().
 """
 
-from . import flat_ods, html_tables, spreadsheetml
+from . import flat_ods, html_tables, json_data, spreadsheetml
 
 # The order they are asked in: the XML formats name themselves in their root element, and
-# HTML is told by its first tag.
-MODULES = (spreadsheetml, flat_ods, html_tables)
+# HTML is told by its first tag; JSON last, as its first character could start a text file.
+MODULES = (spreadsheetml, flat_ods, html_tables, json_data)
 BOOKS = {
     "spreadsheetml": spreadsheetml.SpreadsheetMlBook,
     "fods": flat_ods.FlatOdsBook,
     "html": html_tables.HtmlBook,
+    "json": json_data.JsonBook,
+    "jsonl": json_data.JsonBook,
 }
 
 
@@ -33,6 +35,9 @@ def recognise(head, encoding, complete):
     return None
 
 
-def open_input(path, detection, limits):
-    """The Book of a file recognise() named."""
+def open_input(path, detection, limits, text_sheet_name):
+    """The Book of a file recognise() named. A JSON list's one sheet is called
+    `text_sheet_name`, as a text file's is."""
+    if detection.format in ("json", "jsonl"):
+        return json_data.JsonBook(path, detection, limits, text_sheet_name)
     return BOOKS[detection.format](path, detection, limits)
