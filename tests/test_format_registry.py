@@ -61,7 +61,9 @@ def lists_formats(node):
 def test_no_module_outside_the_registry_names_output_formats():
     offenders = []
     for path in APP.rglob("*.py"):
-        if path == APP / "sheets" / "formats.py":
+        # The two registries: outputs (formats.py) and inputs (sheets/inputs/, whose json,
+        # jsonl and html are input formats of the same names).
+        if path == APP / "sheets" / "formats.py" or (APP / "sheets" / "inputs") in path.parents:
             continue
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
