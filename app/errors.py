@@ -31,7 +31,7 @@ MESSAGES = {
     410: "This item has expired and its files were deleted.",
     413: "The upload is larger than the limit.",
     415: "This kind of content is not accepted here.",
-    422: "Some of what was sent cannot be used: see errors.",
+    422: "Some of what was sent cannot be used: see errors.",  # summary() names them
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side.",
     503: "Sheetport cannot reach a service it needs just now. Please try again shortly.",
@@ -104,7 +104,7 @@ def summary(errors, limit=300):
     text = "; ".join(
         f"{e['name']} ({e['in']}): {e['detail']}" if e.get("name") else e["detail"] for e in errors
     )
-    text = f"{MESSAGES[422].split(':')[0]}: {text}"
+    text = f"Some of what was sent cannot be used: {text}"
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 

@@ -87,7 +87,7 @@ def top_users(limit=10):
     )
     visitors = (
         select(
-            func.min(rows.c.session_key).label("who"),
+            rows.c.session_key.label("who"),
             literal(False).label("member"),
             func.count().label("conversions"),
             func.sum(rows.c.size).label("size"),

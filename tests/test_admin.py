@@ -489,7 +489,7 @@ def test_a_valid_filter_applies(app, client, auth, admin, make_user):
     admin_login(client, auth)
     page = client.get("/admin/users?q=zed&sort=email").get_data(as_text=True)
     assert "zed@example.com" in page and "root@example.com" not in page
-    assert 'value="email" selected' in page or 'value="email"  selected' in page
+    assert '<option value="email" selected>' in page
 
 
 def test_admin_views_are_short():

@@ -33,7 +33,7 @@ def upload():
             "convert/sign_in_first.html"
         ), 403 if request.method == "POST" else 200
     form = UploadForm(data={"output_format": chosen_format()})
-    status = 200
+    server_fault = None  # a refusal that is ours (5xx) keeps its status; the form's are 400
     if form.validate_on_submit():
         try:
             conversion = conversions.receive_upload(form.file.data, visitor.owner(create=True))
@@ -42,7 +42,7 @@ def upload():
                 conversions.start(conversion, options, fresh=True)
         except conversions.Refused as refusal:
             form.file.errors.append(str(refusal))
-            status = refusal.status if refusal.status >= 500 else 400  # ours, not the form's
+            server_fault = refusal.status if refusal.status >= 500 else None
         else:
             visitor.remember_options(output_format=form.output_format.data)
             if not form.quick.data:
@@ -51,10 +51,9 @@ def upload():
                     "success",
                 )
             return next_page(url_for("convert.show", public_id=conversion.public_id))
-    status = 400 if form.errors and status < 500 else status
     return render_template(
         "convert/upload.html", form=form, limit=conversions.upload_limit(visitor.owner())
-    ), status
+    ), server_fault or (400 if form.errors else 200)
 
 
 def next_page(url):
