@@ -20,6 +20,7 @@ from .errors import (
     PasswordProtected,
     TooLarge,
 )
+from .formats import INPUTS
 from .limits import DEFAULT_LIMITS
 from .ooxml import Package
 from .salvage import Salvaged
@@ -54,21 +55,8 @@ OOXML_MAIN = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": "xltx",
     "application/vnd.ms-excel.template.macroEnabled.main+xml": "xlsm",
 }
-FORMAT_NAMES = {
-    "xlsx": "Excel workbook (.xlsx)",
-    "xlsm": "Excel macro-enabled workbook (.xlsm)",
-    "xltx": "Excel template (.xltx)",
-    "xlsb": "Excel binary workbook (.xlsb)",
-    "xls": "Excel 97-2003 workbook (.xls)",
-    "ods": "OpenDocument spreadsheet (.ods)",
-    "csv": "Delimited text (CSV/TSV)",
-    # Recognised by their text (inputs/): what would otherwise be read as delimited text.
-    "spreadsheetml": "Excel 2003 XML spreadsheet (.xml, .xls)",
-    "fods": "Flat OpenDocument spreadsheet (.fods)",
-    "html": "HTML table (.html, .xls)",
-    "json": "JSON (.json)",
-    "jsonl": "JSON Lines (.jsonl)",
-}
+# What detection can find, with how pages and messages name it: the registry's inputs.
+FORMAT_NAMES = {found.name: found.description for found in INPUTS.values()}
 
 
 @dataclass(frozen=True)

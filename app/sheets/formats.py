@@ -1,5 +1,10 @@
-"""The output formats: one owner for each. The web form, the API, the command line, the runner
-and the engine all read this registry; no other module lists the formats.
+"""The input and output formats: one owner for each. The web form, the API, the command line,
+the runner and the engine all read this registry; no other module lists the formats.
+
+An input format is what detection (detect.py) finds from a file's bytes, with the
+extensions its files are saved with: the upload's file picker offers those, and a name
+ending in one that belongs to another format gets a note ("The name ends in .xls, but the
+file is really ...").
 
 Each format names its writer and what "several sheets" means for it: one file holding every
 chosen sheet (`one_file`), or a zip of one file per sheet. A sheet writer is made per sheet:
@@ -12,6 +17,52 @@ from dataclasses import dataclass
 
 from . import writers
 from .outputs import html, jsonl, markdown, ods, parquet, sql
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    name: str  # what detection calls it (Detection.format)
+    description: str  # in pages and messages: "the file is really <description>"
+    # The extensions its files are saved with, the usual one first. A name ending in one of
+    # them is no surprise when the bytes are this format; each extension says one format.
+    extensions: tuple[str, ...]
+    family: str  # the help page's groups: "Excel", "LibreOffice", ...
+
+
+INPUTS = {
+    found.name: found
+    for found in (
+        InputFormat("xlsx", "Excel workbook (.xlsx)", ("xlsx",), "Excel"),
+        InputFormat("xlsm", "Excel macro-enabled workbook (.xlsm)", ("xlsm",), "Excel"),
+        InputFormat("xltx", "Excel template (.xltx)", ("xltx",), "Excel"),
+        InputFormat("xlsb", "Excel binary workbook (.xlsb)", ("xlsb",), "Excel"),
+        InputFormat("xls", "Excel 97-2003 workbook (.xls)", ("xls",), "Excel"),
+        # Excel's own XML, and web pages, are saved as .xls too ("Export to Excel"): such a
+        # name gets the note, which says how the file was read.
+        InputFormat("spreadsheetml", "Excel 2003 XML spreadsheet (.xml, .xls)", ("xml",), "Excel"),
+        InputFormat("ods", "OpenDocument spreadsheet (.ods)", ("ods",), "LibreOffice"),
+        InputFormat("fods", "Flat OpenDocument spreadsheet (.fods)", ("fods",), "LibreOffice"),
+        InputFormat("csv", "Delimited text (CSV/TSV)", ("csv", "tsv", "txt"), "Text"),
+        InputFormat("html", "HTML table (.html, .xls)", ("html", "htm"), "Web and data"),
+        InputFormat("json", "JSON (.json)", ("json",), "Web and data"),
+        InputFormat("jsonl", "JSON Lines (.jsonl)", ("jsonl", "ndjson"), "Web and data"),
+    )
+}
+# What a file's extension says it is, for the note on a name that disagrees with the bytes.
+INPUT_BY_EXTENSION = {
+    extension: found.name for found in INPUTS.values() for extension in found.extensions
+}
+# The upload's file picker: every extension an input is saved with.
+ACCEPT = ",".join(f".{extension}" for extension in INPUT_BY_EXTENSION)
+
+
+def input_families():
+    """(family, [InputFormat, ...]) in the registry's order: the help page's list."""
+    families = {}
+    for found in INPUTS.values():
+        families.setdefault(found.family, []).append(found)
+    return list(families.items())
+
 
 ZIP = "zip"
 ZIP_MEDIA_TYPE = "application/zip"
