@@ -45,17 +45,7 @@ from .sizes import format_size
 
 ACTIVE = jobs.ACTIVE
 # What the name's extension says, to note a name that disagrees with the content.
-EXTENSIONS = {
-    "xlsx": "xlsx",
-    "xlsm": "xlsm",
-    "xltx": "xltx",
-    "xlsb": "xlsb",
-    "xls": "xls",
-    "ods": "ods",
-    "csv": "csv",
-    "tsv": "csv",
-    "txt": "csv",
-}
+EXTENSIONS = formats.INPUT_BY_EXTENSION
 
 
 class UploadRefused(Refused):
