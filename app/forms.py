@@ -5,7 +5,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import AnyOf
 
-from .sheets.formats import OUTPUTS
+from .sheets.formats import ACCEPT, OUTPUTS
 from .templating import widget_html
 
 THEMES = ("light", "dark", "auto")
@@ -82,7 +82,13 @@ def output_format_choices():
 class UploadForm(AppForm):
     """The upload form: on the convert page and the home page."""
 
-    file = FileField("Choose a file", validators=[FileRequired("Choose a file to upload.")])
+    # The file picker offers every extension an input format is saved with (the registry's);
+    # the bytes, not the name, still say what a file is.
+    file = FileField(
+        "Choose a file",
+        validators=[FileRequired("Choose a file to upload.")],
+        render_kw={"accept": ACCEPT},
+    )
     output_format = SelectField("Convert to", choices=output_format_choices(), default="csv")
     preview = SubmitField("Upload and preview")
     quick = SubmitField("Convert right away")

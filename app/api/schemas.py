@@ -242,6 +242,10 @@ class FormatSchema(ma.Schema):
     description = fields.String(required=True)
     media_type = fields.String(metadata={"description": "Output formats only."})
     extension = fields.String(metadata={"description": "Output formats only."})
+    extensions = fields.List(
+        fields.String(),
+        metadata={"description": "Input formats only: the extensions its files are saved with."},
+    )
     several_sheets = fields.String(
         metadata={
             "description": "Output formats only: 'one file' holds every chosen sheet, "

@@ -12,9 +12,8 @@ from .. import conversions, settings
 from ..decorators import rate_limited
 from ..extensions import db
 from ..models import Conversion
-from ..sheets import FORMAT_NAMES
+from ..sheets.formats import INPUTS, OUTPUTS
 from ..sheets.formats import MEDIA_TYPES as RESULT_TYPES
-from ..sheets.formats import OUTPUTS
 from ..tokens import api_refusal
 from . import bp
 from .auth import auth, current_owner
@@ -218,7 +217,10 @@ def result(public_id):
 @answers()
 def formats():
     return {
-        "inputs": [{"format": f, "description": d} for f, d in FORMAT_NAMES.items()],
+        "inputs": [
+            {"format": i.name, "description": i.description, "extensions": list(i.extensions)}
+            for i in INPUTS.values()
+        ],
         "outputs": [
             {
                 "format": o.name,

@@ -20,6 +20,7 @@ from ..email import send_contact_message
 from ..extensions import db, limiter
 from ..forms import THEMES, EmptyForm, ThemeForm, UploadForm
 from ..models import Message, utcnow
+from ..sheets import formats
 from ..urls import safe_next
 from . import bp
 from .forms import ContactForm, ProfileForm, TokenForm
@@ -56,7 +57,9 @@ def register():
 @bp.get("/help")
 @open_to_unconfirmed
 def help():
-    return render_template("main/help.html")
+    return render_template(
+        "main/help.html", inputs=formats.input_families(), outputs=formats.OUTPUTS.values()
+    )
 
 
 def contact_sent(response):
