@@ -441,7 +441,7 @@ class Conversion(db.Model):
     warnings: Mapped[list] = mapped_column(db.JSON, default=list)
     notify: Mapped[bool] = mapped_column(default=False)
     # The lease of the job's current run: a random token held by whichever runner has the job,
-    # and an expiry that runner keeps pushing forward (jobs.py). Any process may fail or
+    # and an expiry that runner keeps pushing forward (app/jobs/). Any process may fail or
     # requeue a queued or running job whose lease has expired.
     runner: Mapped[str | None] = mapped_column(String(80))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

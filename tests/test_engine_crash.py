@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from app import conversions, jobs
+from app.jobs import body
 from app.models import Conversion
 
 from .api_helpers import Api, make_token
@@ -59,7 +60,7 @@ def test_the_api_upload_answers_the_same_500(app, client, user, workbook, monkey
 def test_a_crash_in_a_job_fails_it_as_ours_and_logs_its_id_once(
     app, client, user, workbook, monkeypatch, caplog
 ):
-    monkeypatch.setattr(jobs, "convert_in_child", crash)
+    monkeypatch.setattr(body, "convert_in_child", crash)
     AuthActions(client).login()
     public_id = public_id_of(upload(client, workbook))
     client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"]})
@@ -71,7 +72,7 @@ def test_a_crash_in_a_job_fails_it_as_ours_and_logs_its_id_once(
 
 
 def test_a_one_shot_that_crashes_is_a_500_not_a_422(app, client, user, workbook, monkeypatch):
-    monkeypatch.setattr(jobs, "convert_in_child", crash)
+    monkeypatch.setattr(body, "convert_in_child", crash)
     api = Api(client, make_token(app))
     response = api.upload("/api/v1/convert", workbook.read_bytes())
     assert response.status_code == 500

@@ -21,6 +21,7 @@ from werkzeug.test import encode_multipart
 
 from app import conversions, jobs, periodic
 from app.extensions import db
+from app.jobs import body
 from app.models import Conversion, ConversionResult, utcnow
 
 from .conftest import fetch
@@ -259,16 +260,16 @@ def test_the_first_write_of_a_job_is_retried(app, client, workbook, caplog, app_
 def test_a_final_write_that_never_succeeds_is_logged_and_the_lease_lapses(
     app, client, workbook, caplog, monkeypatch, app_settings
 ):
-    monkeypatch.setattr(jobs, "STATUS_RETRY_DELAYS", (0.1, 0.1))
+    monkeypatch.setattr(body, "STATUS_RETRY_DELAYS", (0.1, 0.1))
     public_id = public_id_of(upload(client, workbook))
     conversion = fetch(app, Conversion, public_id=public_id)
-    original = jobs.end
+    original = body.end
 
     def end_while_locked(*args, **kwargs):
         with locked_database(app):
             return original(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "end", end_while_locked)  # the database locks up at the end
+    monkeypatch.setattr(body, "end", end_while_locked)  # the database locks up at the end
     with caplog.at_level(logging.WARNING), app.test_request_context():
         conversions.start(
             db.session.get(Conversion, conversion.id),

@@ -1,6 +1,6 @@
 """The conversion service (app/conversions.py) called directly with an owner, no request:
 what the web views and the API share. And the seams between the service, the runner
-(app/jobs.py) and the storage (app/storage.py), checked on the source."""
+(app/jobs/) and the storage (app/storage.py), checked on the source."""
 
 import ast
 import io
@@ -12,6 +12,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import conversions, jobs, storage
 from app.extensions import db
+from app.jobs import runners
 from app.models import AuditEvent, Conversion, User, utcnow
 
 from .sheets.books import write_xlsx
@@ -229,10 +230,13 @@ def test_the_service_reads_nothing_from_the_request():
 
 
 def test_jobs_is_only_the_runner():
-    imported = imported_names(APP / "jobs.py")
-    service_parts = {".conversions", ".periodic", ".email.send_email", ".cli"}
+    # From inside the package the app's modules are "..name": compared without the dots.
+    imported = {
+        name.lstrip(".") for path in (APP / "jobs").glob("*.py") for name in imported_names(path)
+    }
+    service_parts = {"conversions", "periodic", "email.send_email", "cli"}
     leaks = {name for name in imported if any(name.startswith(p) for p in service_parts)}
-    assert leaks == set(), f"jobs.py imports the service's parts: {leaks}"
+    assert leaks == set(), f"app/jobs/ imports the service's parts: {leaks}"
     for moved in (
         "start",
         "delete_conversion",
@@ -247,6 +251,14 @@ def test_jobs_is_only_the_runner():
     for runner in (jobs.InProcessRunner, jobs.RQRunner):  # one interface, two backends
         assert issubclass(runner, jobs.Runner)
         assert runner.submit is not jobs.Runner.submit and runner.holds is not jobs.Runner.holds
+
+
+def test_a_queued_job_names_the_function_every_worker_imports():
+    """RQ stores the dotted name of what a worker runs: the package's, so that workers of
+    an earlier or a later version run the same job."""
+    from rq.utils import import_attribute
+
+    assert import_attribute(runners.QUEUED_FUNCTION) is jobs.run_queued
 
 
 def test_the_storage_backends_share_one_interface():

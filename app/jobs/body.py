@@ -1,65 +1,42 @@
-"""The runner: conversions run off the request thread.
+"""The job body: one conversion, from claiming it to its last write.
 
-This module only runs jobs. What to run, for whom, and deleting or cleaning up is the
-conversion service's (app/conversions.py), which records a job and hands it to
-`runner().submit(id, token)`; periodic work is app/periodic.py's, mail app/email.py's.
-
-A conversion is a row with a status and progress; a runner takes it and does it. The default
-runner is a thread pool inside the web process (InProcessRunner); each conversion itself runs
-in a child process with memory and time limits (app.sheets' sandbox), so a runaway file
-cannot take the web process down.
-
-Leases, not process ids, say whether a job is alive. When a job is queued it gets a random
-token (`Conversion.runner`) and a lease expiry; whichever runner holds the token renews the
-lease (a heartbeat) until the job ends. Every write the job makes is conditional on its
-token, so a runner that lost the job cannot overwrite its outcome. A runner that dies stops
-renewing: once the lease lapses, any process fails the job with a message that says so, or
-requeues it if it never started (reclaim_expired: run by the periodic tick, and when the
-job's owner looks at it). Another runner (an RQ worker) needs only to call
-`run_conversion(app, id, token)` and `renew_leases(app, tokens)` while it holds jobs.
-
-Two runners share one small interface (Runner): submit(conversion_id, token) starts a job, and
-holds(conversion_id, token) says whether a queued job is still waiting in the runner's queue
-(so that a long queue is not mistaken for a dead runner). InProcessRunner is the default;
-RQRunner (QUEUE_URL=redis://...) puts jobs in an RQ queue that `flask worker` processes on any
-machine run (run_queued), each job in RQ's forked work horse with its own heartbeat.
+run_conversion(app, id, token) is what every runner calls (app/jobs/runners.py). The job
+claims the row if its run still holds it (queued -> running), records a result row before
+writing the file (so that whatever happens the file has an owner cleanup walks), converts in
+a child process with memory and time limits (app.sheets' sandbox, so a runaway file cannot
+take the process down), and ends with one write: done, or failed with a message that says
+why. Each write is conditional on the run's lease (app/jobs/leases.py); a run that finds it
+no longer holds the job discards what it wrote (LeaseLost).
 """
 
 import ctypes
 import os
-import secrets
 import signal
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from config import SettingError
-
-from . import storage
-from .email import notify_if_slow
-from .exceptions import (
-    QueueUnavailable,
+from .. import storage
+from ..email import notify_if_slow
+from ..exceptions import (
     StorageFull,
     StorageUnavailable,
     StoredFileMissing,
     described,
     is_outage,
 )
-from .extensions import db
-from .models import Conversion, ConversionResult, utcnow
-from .sheets import DEFAULT_LIMITS, Options, SheetError, convert
-from .sheets.sandbox import EngineCrash, run_isolated
-from .storage import download_name, is_disk_full
+from ..extensions import db
+from ..models import Conversion, ConversionResult, utcnow
+from ..sheets import DEFAULT_LIMITS, Options, SheetError, convert
+from ..sheets.sandbox import EngineCrash, run_isolated
+from ..storage import download_name, is_disk_full
+from .leases import LeaseLost, later_lease, lease_length
 
-ACTIVE = (Conversion.QUEUED, Conversion.RUNNING)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
 # Seconds to wait before each retry of a write: progress is best effort (one retry, then
 # skipped); the writes that start and end a job keep trying for about 15 seconds.
@@ -94,224 +71,6 @@ def failure_status(error):
         UPLOAD_MISSING: 410,
         str(StorageFull()): 507,
     }.get(error, 422)
-
-
-class LeaseLost(Exception):
-    """The job was deleted, or another process took it over after its lease lapsed."""
-
-
-def runner(app=None):
-    return (app or current_app).extensions["sheetport_jobs"]
-
-
-def lease_length(app=None):
-    return timedelta(seconds=(app or current_app).config["JOB_LEASE_SECONDS"])
-
-
-def new_token():
-    return secrets.token_hex(16)
-
-
-class Runner:
-    """What the conversion service and the lease reclaim need from a runner. A job is the
-    conversion's id and the lease token the service gave it (conversions.start)."""
-
-    def submit(self, conversion_id, token):
-        """Run the job soon, somewhere; QueueUnavailable if it cannot be taken now."""
-        raise NotImplementedError
-
-    def holds(self, conversion_id, token):
-        """True while a queued job is still waiting in this runner's queue (so that a long
-        queue is not mistaken for a dead runner)."""
-        raise NotImplementedError
-
-
-class InProcessRunner(Runner):
-    """A thread pool in this process; a heartbeat thread renews the leases of its jobs."""
-
-    def __init__(self, app):
-        self.app = app
-        self.executor = ThreadPoolExecutor(
-            max_workers=app.config["CONVERSION_WORKERS"], thread_name_prefix="conversion"
-        )
-        self.held = set()
-        self.lock = threading.Lock()
-        self.heartbeat = None
-
-    def submit(self, conversion_id, token):
-        with self.lock:
-            self.held.add(token)
-            if self.heartbeat is None:
-                self.heartbeat = threading.Thread(
-                    target=self.beat, name="job-heartbeat", daemon=True
-                )
-                self.heartbeat.start()
-        return self.executor.submit(self.run, conversion_id, token)
-
-    def run(self, conversion_id, token):
-        try:
-            run_conversion(self.app, conversion_id, token)
-        finally:
-            with self.lock:
-                self.held.discard(token)
-
-    def beat(self):
-        interval = self.app.config["JOB_LEASE_SECONDS"] / 4
-        while True:
-            time.sleep(interval)
-            with self.lock:
-                tokens = list(self.held)
-                if not tokens:
-                    self.heartbeat = None
-                    return
-            renew_leases(self.app, tokens)
-
-    def holds(self, conversion_id, token):
-        return False  # a job of this process has its lease renewed by the heartbeat
-
-
-# RQ job states in which the job is still waiting for, or held by, a worker.
-RQ_ALIVE = {"queued", "started", "scheduled", "deferred", "created"}
-
-
-class RQRunner(Runner):
-    """Jobs go to an RQ queue in Redis; `flask worker` processes (any number, on any
-    machine) run them. This process only enqueues. RQ's job timeout is a backstop behind the
-    sandbox's own time limit; what a worker that died leaves behind is told by the lease."""
-
-    def __init__(self, app):
-        from redis import Redis
-        from rq import Queue
-
-        self.app = app
-        # A Redis that does not answer costs a request seconds: then QueueUnavailable (503).
-        try:
-            self.connection = Redis.from_url(app.config["QUEUE_URL"], socket_connect_timeout=5)
-        except ValueError as error:
-            raise SettingError(
-                f"QUEUE_URL is not a Redis address ({error}). "
-                "Example: QUEUE_URL=redis://localhost:6379/0"
-            ) from None
-        self.queue = Queue(app.config["QUEUE_NAME"], connection=self.connection)
-
-    def check_reachable(self):
-        """QueueUnavailable unless Redis answers now."""
-        from redis.exceptions import RedisError
-
-        try:
-            self.connection.ping()
-        except RedisError as error:
-            raise QueueUnavailable() from error
-
-    def job_id(self, conversion_id, token):
-        return f"conversion-{conversion_id}-{token}"
-
-    def submit(self, conversion_id, token):
-        from redis.exceptions import RedisError
-
-        config = self.app.config
-        try:
-            return self.queue.enqueue(
-                run_queued,
-                conversion_id,
-                token,
-                job_id=self.job_id(conversion_id, token),
-                job_timeout=config["QUEUE_JOB_TIMEOUT"] or config["CONVERSION_MAX_SECONDS"] + 120,
-                result_ttl=3600,
-                description=f"Sheetport conversion {conversion_id}",
-            )
-        except RedisError as error:
-            raise QueueUnavailable() from error
-
-    def holds(self, conversion_id, token):
-        from redis.exceptions import RedisError
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job
-
-        try:
-            job = Job.fetch(self.job_id(conversion_id, token), connection=self.connection)
-            return job.get_status() in RQ_ALIVE
-        except NoSuchJobError:
-            return False
-        except RedisError:  # cannot tell; requeueing would fail the same way
-            self.app.logger.warning("Redis did not answer about conversion %s", conversion_id)
-            return True
-
-
-class Heartbeat:
-    """Renews the lease of one job from a thread while the block runs."""
-
-    def __init__(self, app, token):
-        self.app, self.token = app, token
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.beat, name="job-heartbeat", daemon=True)
-
-    def beat(self):
-        while not self.stop.wait(self.app.config["JOB_LEASE_SECONDS"] / 4):
-            renew_leases(self.app, [self.token])
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-
-
-worker_state = {"app": None}
-
-
-def worker_app():
-    """The app in an RQ worker: the one `flask worker` made (inherited by the forked work
-    horse), else one built from the environment (for a plain `rq worker`)."""
-    if worker_state["app"] is None:
-        from flask import has_app_context
-
-        if has_app_context():
-            worker_state["app"] = current_app._get_current_object()
-        else:
-            from . import create_app
-
-            worker_state["app"] = create_app()
-    return worker_state["app"]
-
-
-def run_queued(conversion_id, token):
-    """What an RQ worker runs for one job."""
-    app = worker_app()
-    with app.app_context():
-        # Pooled connections may come from the worker's parent process: never share them.
-        db.engine.dispose(close=False)
-    with Heartbeat(app, token):
-        run_conversion(app, conversion_id, token)
-
-
-def work(app, burst=False, name=None):
-    """Run RQ jobs from the app's queue until stopped (`flask worker`)."""
-    from rq import Worker
-
-    queue_runner = runner(app)
-    if not isinstance(queue_runner, RQRunner):
-        raise RuntimeError("QUEUE_URL is not set: there is no queue to work on")
-    queue_runner.check_reachable()
-    worker_state["app"] = app
-    with app.app_context():
-        db.engine.dispose()
-    # Load boto3 and its S3 model once here: each forked work horse then makes its own
-    # client in milliseconds instead of half a second.
-    storage.current(app)
-    worker = Worker([queue_runner.queue], connection=queue_runner.connection, name=name)
-    return worker.work(burst=burst, logging_level="INFO")
-
-
-def make_runner(app):
-    return RQRunner(app) if app.config.get("QUEUE_URL") else InProcessRunner(app)
-
-
-def init_app(app):
-    storage.init_app(app)
-    app.extensions["sheetport_jobs"] = make_runner(app)
 
 
 def retried(app, write, delays, what, conversion_id):
@@ -632,114 +391,6 @@ def progress_writer(app, conversion_id, token):
             raise LeaseLost
 
     return write
-
-
-def renew_leases(app, tokens):
-    """Push forward the leases of the jobs these tokens hold. Best effort: a failed write is
-    logged and the next beat tries again (a lease lasts four beats)."""
-    with app.app_context():
-        try:
-            db.session.execute(
-                update(Conversion)
-                .where(Conversion.runner.in_(tokens), Conversion.status.in_(ACTIVE))
-                .values(lease_expires_at=later_lease(utcnow() + lease_length(app)))
-            )
-            db.session.commit()
-        except SQLAlchemyError as error:
-            db.session.rollback()
-            app.logger.warning(
-                "Could not renew the leases of %d job(s) (%s)",
-                len(tokens),
-                described(error),
-                exc_info=not is_outage(error),
-            )
-        finally:
-            db.session.remove()
-
-
-def later_lease(expiry):
-    """The later of the stored expiry and this one: a write that waited for a lock must not
-    pull a lease back that another write pushed forward meanwhile."""
-    current = Conversion.lease_expires_at
-    return case((or_(current.is_(None), current < expiry), expiry), else_=current)
-
-
-def reclaim_expired(now=None, conversion_ids=None, requeue=True):
-    """Jobs whose runner stopped renewing their lease: requeue those that never started
-    (on this process's runner; with requeue=False they wait for a process that serves jobs),
-    fail the others with a message that says what happened. Returns how many changed."""
-    now = now or utcnow()
-    query = select(Conversion.id, Conversion.runner, Conversion.status).where(
-        Conversion.status.in_(ACTIVE),
-        or_(Conversion.lease_expires_at.is_(None), Conversion.lease_expires_at < now),
-    )
-    if conversion_ids is not None:
-        query = query.where(Conversion.id.in_(conversion_ids))
-    changed = 0
-    for conversion_id, token, status in db.session.execute(query).all():
-        unchanged = and_(
-            Conversion.id == conversion_id,
-            Conversion.status == status,
-            Conversion.runner == token if token else Conversion.runner.is_(None),
-        )
-        if status == Conversion.QUEUED and token and runner().holds(conversion_id, token):
-            # Still waiting in a shared queue: nobody died, the queue is long.
-            db.session.execute(
-                update(Conversion).where(unchanged).values(lease_expires_at=now + lease_length())
-            )
-            db.session.commit()
-            continue
-        if status == Conversion.QUEUED:
-            if not requeue:
-                continue
-            fresh = new_token()
-            done = db.session.execute(
-                update(Conversion)
-                .where(unchanged)
-                .values(runner=fresh, lease_expires_at=now + lease_length())
-            ).rowcount
-            db.session.commit()
-            if done:
-                current_app.logger.warning(
-                    "Conversion %s: its runner stopped renewing the lease before it started; "
-                    "queued again",
-                    conversion_id,
-                )
-                runner().submit(conversion_id, fresh)
-        else:
-            done = db.session.execute(
-                update(Conversion)
-                .where(unchanged)
-                .values(
-                    status=Conversion.FAILED,
-                    error=INTERRUPTED,
-                    finished_at=now,
-                    lease_expires_at=None,
-                )
-            ).rowcount
-            if done:
-                discard_unfinished_results(conversion_id)
-            db.session.commit()
-            if done:
-                current_app.logger.warning(
-                    "Conversion %s: its runner stopped renewing the lease; marked failed",
-                    conversion_id,
-                )
-        if done:
-            storage.current().remove_scratch(token)
-        changed += done
-    return changed
-
-
-def discard_unfinished_results(conversion_id):
-    unfinished = db.session.scalars(
-        select(ConversionResult).where(
-            ConversionResult.conversion_id == conversion_id, ConversionResult.complete.is_(False)
-        )
-    ).all()
-    for result in unfinished:
-        storage.current().delete(result.stored_name)
-        db.session.delete(result)
 
 
 def engine_limits(app):

@@ -1,0 +1,71 @@
+"""Jobs: conversions run off the request thread.
+
+This package only runs jobs. What to run, for whom, and deleting or cleaning up is the
+conversion service's (app/conversions.py), which records a job and hands it to a runner;
+periodic work is app/periodic.py's, mail app/email.py's.
+
+A conversion is a row with a status and progress; a runner takes it and does it:
+- runners.py: where jobs run (a thread pool in this process, or an RQ queue that
+  `flask worker` processes on any machine serve), behind one interface (Runner);
+- body.py: the job itself, from claiming the row to its last write, the engine in a child
+  process with memory and time limits;
+- leases.py: which run holds a job, until when. Leases, not process ids, say whether a job
+  is alive: every write a job makes is conditional on its lease token;
+- dispatch.py: what happens to a job whose runner died (its lease lapsed).
+
+The names below are the package's surface; the rest is its own.
+"""
+
+from ..exceptions import QueueUnavailable
+from .body import (
+    FAILED_ON_OUR_SIDE,
+    INTERRUPTED,
+    STORAGE_DOWN,
+    TOO_LONG,
+    UPLOAD_MISSING,
+    discard_result,
+    engine_limits,
+    failure_status,
+    forget_file,
+    run_conversion,
+)
+from .dispatch import reclaim_expired
+from .leases import ACTIVE, LeaseLost, lease_length, new_token, renew_leases
+from .runners import (
+    InProcessRunner,
+    RQRunner,
+    Runner,
+    init_app,
+    make_runner,
+    run_queued,
+    runner,
+    work,
+)
+
+__all__ = [
+    "ACTIVE",
+    "FAILED_ON_OUR_SIDE",
+    "INTERRUPTED",
+    "STORAGE_DOWN",
+    "TOO_LONG",
+    "UPLOAD_MISSING",
+    "InProcessRunner",
+    "LeaseLost",
+    "QueueUnavailable",
+    "RQRunner",
+    "Runner",
+    "discard_result",
+    "engine_limits",
+    "failure_status",
+    "forget_file",
+    "init_app",
+    "lease_length",
+    "make_runner",
+    "new_token",
+    "reclaim_expired",
+    "renew_leases",
+    "run_conversion",
+    "run_queued",
+    "runner",
+    "work",
+]
