@@ -6,7 +6,7 @@ an anonymous visitor's key (a string kept in their session by the web views). Th
 (app/convert) and the JSON API (app/api) resolve the owner from the request and call the same
 functions; a refusal is an exception with the HTTP status it means (see Refused), which
 app/errors.py turns into a page or a problem document. Running a conversion is the runner's
-work (app/jobs.py); where files live, the storage's (app/storage.py).
+work (app/jobs/); where files live, the storage's (app/storage.py).
 """
 
 import secrets
@@ -569,7 +569,8 @@ def start(conversion, options, notify=False, fresh=False):
     with new options. Busy while one is queued or running; OptionsRefused for options that
     cannot be used (a `fresh` upload, received in the same request, is then deleted).
     `notify`: email the owner when a long one ends (confirmed addresses only: an
-    unconfirmed one may be a stranger's mailbox). Returns what the runner's submit did."""
+    unconfirmed one may be a stranger's mailbox). Returns what the runner's submit did
+    (jobs.enqueue); if the runner cannot take the job, the row is as it was."""
     if conversion.status in ACTIVE:
         raise Busy("This file is already being converted.")
     try:
@@ -580,52 +581,18 @@ def start(conversion, options, notify=False, fresh=False):
             db.session.commit()
         raise
     user = conversion.user
-    before = {  # what undo_start() puts back if the runner cannot take the job
-        name: getattr(conversion, name)
-        for name in (
-            "options",
-            "output_format",
-            "status",
-            "error",
-            "progress_done",
-            "progress_total",
-            "notify",
-        )
-    }
-    token = jobs.new_token()
-    conversion.options = options
-    conversion.output_format = options["format"]
-    conversion.status = Conversion.QUEUED
-    conversion.error = None
-    conversion.progress_done = 0
-    conversion.progress_total = 0
-    conversion.notify = bool(notify and user is not None and user.confirmed)
-    conversion.runner = token
-    conversion.lease_expires_at = utcnow() + jobs.lease_length()
-    db.session.commit()
     try:
-        return jobs.runner().submit(conversion.id, token)
-    except BaseException:
-        # Nothing half-done: the row goes back to what it was (or, fresh, goes).
-        undo_start(conversion, token, before, fresh)
-        raise
-
-
-def undo_start(conversion, token, before, fresh):
-    db.session.rollback()
-    if fresh:
-        remove(conversion)
-    else:
-        db.session.execute(
-            update(Conversion)
-            .where(
-                Conversion.id == conversion.id,
-                Conversion.runner == token,
-                Conversion.status == Conversion.QUEUED,
-            )
-            .values(**before, runner=None, lease_expires_at=None)
+        return jobs.enqueue(
+            conversion,
+            options=options,
+            output_format=options["format"],
+            notify=bool(notify and user is not None and user.confirmed),
         )
-    db.session.commit()
+    except BaseException:
+        if fresh:  # the runner could not take it: nothing of the upload is kept
+            remove(conversion)
+            db.session.commit()
+        raise
 
 
 def retry(conversion):

@@ -253,6 +253,21 @@ def test_jobs_is_only_the_runner():
         assert runner.submit is not jobs.Runner.submit and runner.holds is not jobs.Runner.holds
 
 
+def test_the_service_leaves_the_lease_to_the_jobs_package():
+    """conversions.py starts a job through jobs.enqueue: it never sets or tests a lease."""
+    tree = ast.parse((APP / "conversions.py").read_text())
+    written = {
+        target.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign)
+        for target in getattr(node, "targets", [getattr(node, "target", None)])
+        if isinstance(target, ast.Attribute)
+    }
+    assert written.isdisjoint({"runner", "lease_expires_at"}), written
+    source = "\n".join(path.read_text() for path in APP.rglob("*.py"))
+    assert source.count("Conversion.runner == ") == 1  # jobs.held_by, the one predicate
+
+
 def test_a_queued_job_names_the_function_every_worker_imports():
     """RQ stores the dotted name of what a worker runs: the package's, so that workers of
     an earlier or a later version run the same job."""

@@ -11,7 +11,8 @@ A conversion is a row with a status and progress; a runner takes it and does it:
   process with memory and time limits;
 - leases.py: which run holds a job, until when. Leases, not process ids, say whether a job
   is alive: every write a job makes is conditional on its lease token;
-- dispatch.py: what happens to a job whose runner died (its lease lapsed).
+- dispatch.py: jobs handed to the runner (enqueue) and taken back: withdrawn when the
+  runner cannot take one, reclaimed when the runner holding one died (its lease lapsed).
 
 The names below are the package's surface; the rest is its own.
 """
@@ -29,8 +30,8 @@ from .body import (
     forget_file,
     run_conversion,
 )
-from .dispatch import reclaim_expired
-from .leases import ACTIVE, LeaseLost, lease_length, new_token, renew_leases
+from .dispatch import enqueue, reclaim_expired, withdraw
+from .leases import ACTIVE, LeaseLost, held_by, renew_leases
 from .runners import (
     InProcessRunner,
     RQRunner,
@@ -56,16 +57,17 @@ __all__ = [
     "Runner",
     "discard_result",
     "engine_limits",
+    "enqueue",
     "failure_status",
     "forget_file",
+    "held_by",
     "init_app",
-    "lease_length",
     "make_runner",
-    "new_token",
     "reclaim_expired",
     "renew_leases",
     "run_conversion",
     "run_queued",
     "runner",
+    "withdraw",
     "work",
 ]

@@ -35,7 +35,7 @@ from ..models import Conversion, ConversionResult, utcnow
 from ..sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from ..sheets.sandbox import EngineCrash, run_isolated
 from ..storage import download_name, is_disk_full
-from .leases import LeaseLost, later_lease, lease_length
+from .leases import LeaseLost, held_by, later_lease, lease_length
 
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
 # Seconds to wait before each retry of a write: progress is best effort (one retry, then
@@ -128,7 +128,7 @@ def claim(app, conversion_id, token):
         .where(
             Conversion.id == conversion_id,
             Conversion.status == Conversion.QUEUED,
-            Conversion.runner == token,
+            held_by(token),
         )
         .values(status=Conversion.RUNNING, started_at=now, lease_expires_at=now + lease_length())
     )
@@ -261,7 +261,7 @@ def end(app, conversion_id, token, result_id, values, result_values=None):
             update(Conversion)
             .where(
                 Conversion.id == conversion_id,
-                Conversion.runner == token,
+                held_by(token),
                 Conversion.status == Conversion.RUNNING,
             )
             .values(**values, finished_at=utcnow(), lease_expires_at=None)
@@ -365,7 +365,7 @@ def progress_writer(app, conversion_id, token):
                 update(Conversion)
                 .where(
                     Conversion.id == conversion_id,
-                    Conversion.runner == token,
+                    held_by(token),
                     Conversion.status == Conversion.RUNNING,
                 )
                 .values(

@@ -1,8 +1,10 @@
-"""Jobs handed to a runner and taken back: what happens to a job whose runner died.
+"""Jobs handed to a runner and taken back.
 
-A runner that dies stops renewing its jobs' leases. Once a lease lapses, any process fails
-the job with a message that says so, or requeues it if it never started (reclaim_expired: run
-by the periodic tick, and when the job's owner looks at it).
+enqueue() is how the conversion service starts a job: it gives the row a lease and hands it
+to the runner, and if the runner cannot take it, withdraws it (the row as it was). A runner
+that dies stops renewing its jobs' leases; once a lease lapses, any process fails the job
+with a message that says so, or requeues it if it never started (reclaim_expired: run by the
+periodic tick, and when the job's owner looks at it).
 """
 
 from flask import current_app
@@ -12,8 +14,47 @@ from .. import storage
 from ..extensions import db
 from ..models import Conversion, ConversionResult, utcnow
 from .body import INTERRUPTED
-from .leases import ACTIVE, lease_length, new_token
+from .leases import ACTIVE, held_by, lease_length, new_token
 from .runners import runner
+
+# What queueing a job resets, besides the lease.
+JOB_STATE = {"status": Conversion.QUEUED, "error": None, "progress_done": 0, "progress_total": 0}
+
+
+def enqueue(conversion, **values):
+    """Queue a job for the conversion, its row set to `values` (what to do: the service's
+    columns, such as options), committed with a new lease, and hand it to the runner.
+    Returns what the runner's submit did. If the runner cannot take it, the row goes back to
+    what it was (withdraw) and the error is raised."""
+    token = new_token()
+    changed = {**values, **JOB_STATE}
+    before = {name: getattr(conversion, name) for name in changed}
+    for name, value in changed.items():
+        setattr(conversion, name, value)
+    conversion.runner = token
+    conversion.lease_expires_at = utcnow() + lease_length()
+    db.session.commit()
+    try:
+        return runner().submit(conversion.id, token)
+    except BaseException:
+        withdraw(conversion.id, token, before)
+        raise
+
+
+def withdraw(conversion_id, token, values):
+    """Take back a job no runner took: its row gets `values` and no lease, unless another
+    run holds it or it started meanwhile. Commits."""
+    db.session.rollback()
+    db.session.execute(
+        update(Conversion)
+        .where(
+            Conversion.id == conversion_id,
+            held_by(token),
+            Conversion.status == Conversion.QUEUED,
+        )
+        .values(**values, runner=None, lease_expires_at=None)
+    )
+    db.session.commit()
 
 
 def reclaim_expired(now=None, conversion_ids=None, requeue=True):
@@ -32,7 +73,7 @@ def reclaim_expired(now=None, conversion_ids=None, requeue=True):
         unchanged = and_(
             Conversion.id == conversion_id,
             Conversion.status == status,
-            Conversion.runner == token if token else Conversion.runner.is_(None),
+            held_by(token),
         )
         if status == Conversion.QUEUED and token and runner().holds(conversion_id, token):
             # Still waiting in a shared queue: nobody died, the queue is long.

@@ -29,6 +29,12 @@ def new_token():
     return secrets.token_hex(16)
 
 
+def held_by(token):
+    """The condition on Conversion that the run with this lease token holds the job. Every
+    write a job makes is conditional on it (a row from before leases has no token)."""
+    return Conversion.runner.is_(None) if token is None else Conversion.runner == token
+
+
 def lease_length(app=None):
     return timedelta(seconds=(app or current_app).config["JOB_LEASE_SECONDS"])
 

@@ -31,7 +31,7 @@ def runner(app=None):
 
 class Runner:
     """What the conversion service and the lease reclaim need from a runner. A job is the
-    conversion's id and the lease token the service gave it (conversions.start)."""
+    conversion's id and the lease token enqueue gave it (app/jobs/dispatch.py)."""
 
     def submit(self, conversion_id, token):
         """Run the job soon, somewhere; QueueUnavailable if it cannot be taken now."""
