@@ -135,7 +135,7 @@ class Config:
     MAIL_WAIT_SECONDS = env_int("MAIL_WAIT_SECONDS", 2)
     CONVERSIONS_PER_PAGE = 20
 
-    # Scaling out (see README, "Scaling out"); unset, everything stays in this process/folder.
+    # Scaling out (see docs/operations.md, "Scaling out"); unset, everything stays in this process/folder.
     # s3://bucket/prefix: stored files go to that bucket; UPLOAD_FOLDER keeps only temporary
     # files. The endpoint is for S3-compatible servers; unset keys: boto3's usual sources.
     STORAGE_URL = env_str("STORAGE_URL")

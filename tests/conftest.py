@@ -12,6 +12,7 @@ from app.extensions import db as _db
 from app.extensions import limiter, mail
 from app.models import Role, User
 from app.reports import STORAGE_USED
+from tests.client import TokenClient
 from tests.sheets.books import PUBLIC
 
 # Set (by `make test` in CI) to run the whole suite a second time on a real PostgreSQL server.
@@ -41,7 +42,6 @@ def pytest_configure(config):
 def build_app(tmp_path, **overrides):
     settings = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
-        "WTF_CSRF_ENABLED": False,
     }
     settings.update(overrides)
     if TEST_DATABASE_URL:
@@ -51,7 +51,9 @@ def build_app(tmp_path, **overrides):
         if not TEST_STATE["database_emptied"]:  # a second app in a test is another process
             empty_database(TEST_DATABASE_URL)
             TEST_STATE["database_emptied"] = True
-    return create_app("testing", settings)
+    app = create_app("testing", settings)
+    app.test_client_class = TokenClient
+    return app
 
 
 TEST_STATE = {"database_emptied": False}

@@ -37,7 +37,7 @@ folder, database = sys.argv[1], sys.argv[2]
 app = create_app("testing", {
     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
     "UPLOAD_FOLDER": folder,
-    "WTF_CSRF_ENABLED": False,
+    "WTF_CSRF_ENABLED": False,  # a plain client in another process: what a job meets is tested
 })
 logged = []
 class Keep(logging.Handler):
@@ -432,7 +432,7 @@ from app.extensions import db
 from app.models import Role, User
 app = create_app("testing", {
     "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URI"],
-    "WTF_CSRF_ENABLED": False,
+    "WTF_CSRF_ENABLED": False,  # a script posts, not a page
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": os.environ["TEST_RATELIMIT_STORAGE_URI"],
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",

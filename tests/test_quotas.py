@@ -175,7 +175,7 @@ import os
 from app import create_app
 app = create_app("testing", {
     "SQLALCHEMY_DATABASE_URI": os.environ["TEST_DATABASE_URI"],
-    "WTF_CSRF_ENABLED": False,
+    "WTF_CSRF_ENABLED": False,  # a script posts, not a page
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "sheetport+db://",
     "UPLOAD_RATE_LIMIT": "20 per minute",

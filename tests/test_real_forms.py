@@ -15,17 +15,13 @@ from .sheets.books import write_xlsx
 from .test_convert import wait_for
 
 
-@pytest.fixture
-def app_settings():
-    return {"WTF_CSRF_ENABLED": True}
-
-
 def log_in(client, email="ada@example.com", password=PASSWORD):
     return submit(client, "/auth/login", {"email": email, "password": password})
 
 
 def test_csrf_is_on_and_a_dict_without_the_token_is_refused(client, user):
-    response = client.post("/auth/login", data={"email": "ada@example.com", "password": PASSWORD})
+    data = {"email": "ada@example.com", "password": PASSWORD}
+    response = client.post("/auth/login", data=data, csrf=False)
     assert response.status_code == 400 and b"The form expired" in response.data
 
 
@@ -125,6 +121,7 @@ def test_a_conversion_row_is_only_made_by_the_real_form(app, client, tmp_path):
         "/convert",
         data={"file": (book.open("rb"), "x.xlsx")},
         content_type="multipart/form-data",
+        csrf=False,
     )
     assert response.status_code == 400
     assert fetch(app, Conversion) is None

@@ -4,19 +4,12 @@ audit event; another browser's conversions never do."""
 
 import re
 
-import pytest
-
 from app.models import AuditEvent, Conversion
 
 from .conftest import PASSWORD, fetch
 from .forms import submit
 from .sheets.books import write_xlsx
 from .test_convert import wait_for
-
-
-@pytest.fixture
-def app_settings():
-    return {"WTF_CSRF_ENABLED": True}
 
 
 def quick_convert(client, tmp_path, name="inventar.xlsx"):

@@ -25,7 +25,7 @@ class Limits:
     block_bytes: int = 1 * MiB
     # Every other block read by a forked helper process (blocks.wants_helper). None: when
     # another core is idle now and the shared text table is small; True/False: always/never.
-    # A spare core makes it about 1.4x faster; on a busy machine it is slower (README).
+    # A spare core makes it faster; on a busy machine it is slower (docs/benchmarks.md).
     block_helper: bool | None = None
     max_memory_bytes: int = 4 * GiB  # address space of an isolated child (sandbox.py)
     # What one conversion may write: this many times the input file's size, and never less

@@ -1,7 +1,7 @@
 """How cell values are written: as text (CSV/TSV), as JSON, and typed (from text files).
 
 Readers hand over Python values: str, float, int, bool, date, datetime, time, timedelta;
-an empty cell is "". The rules (see the README's table):
+an empty cell is "". The rules (see docs/engine.md, "Value rules"):
 
 - numbers: integral values without ".0"; other floats in the shortest form that round-trips;
   no scientific notation; large integers exactly as stored

@@ -158,9 +158,9 @@ class XlsxWriter:
     def write_batches(self, worksheet, batches, sheet_name, spend=None):
         # In constant-memory mode XlsxWriter writes each row's cells as XML to a temporary
         # file and copies that file into the sheet when the workbook closes. Its
-        # write_*() methods spend about 7 us of Python on each cell, most of a CSV -> XLSX
-        # conversion, so we write the same XML to that file ourselves (a test compares the
-        # bytes with XlsxWriter's for the same cells) and set the dimensions it would have.
+        # write_*() methods are where most of a CSV -> XLSX conversion's time goes, so we
+        # write the same XML to that file ourselves (a test compares the bytes with
+        # XlsxWriter's for the same cells) and set the dimensions it would have.
         sheet_xml = SheetXml(self.formats, sheet_name)
         out = worksheet.row_data_fh
         rows = (

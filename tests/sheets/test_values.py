@@ -1,4 +1,4 @@
-"""The value rules, one test per row of the README's table, through a real workbook."""
+"""The value rules, one test per row of the table in docs/engine.md ("Value rules"), through a real workbook."""
 
 import datetime as dt
 import json
