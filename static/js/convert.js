@@ -178,5 +178,66 @@
       };
       optionsForm.addEventListener("change", describe);
     }
+
+    // A sheet tab fetches its page and shows that page's tabs and preview in place, so
+    // the choices made in the form stay as they are (a plain link would reset them).
+    // While the only sheet ticked is the one shown, the tick follows the tab, as the
+    // server's form does.
+    var shownSheet = function () {
+      var tab = document.querySelector('#sheet-view a[aria-current="page"]');
+      return tab ? tab.dataset.sheet : null;
+    };
+    var followTick = function (before, after) {
+      var all = optionsForm.querySelector('input[name="all_sheets"]');
+      var ticked = optionsForm.querySelectorAll('input[name="sheets"][type="checkbox"]:checked');
+      if ((all && all.checked) || ticked.length !== 1 || ticked[0].value !== before) return;
+      var next = Array.prototype.find.call(
+        optionsForm.querySelectorAll('input[name="sheets"][type="checkbox"]'),
+        function (box) { return box.value === after; });
+      if (!next) return;
+      ticked[0].checked = false;
+      next.checked = true;
+      next.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    var shownHref = window.location.pathname + window.location.search;
+    var showSheet = function (href, push) {
+      var view = document.getElementById("sheet-view");
+      view.setAttribute("aria-busy", "true");
+      return fetch(href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(response.status); }
+          return response.text();
+        })
+        .then(function (text) {
+          var page = new DOMParser().parseFromString(text, "text/html");
+          var fresh = page.getElementById("sheet-view");
+          var freshForm = page.getElementById("options-form");
+          if (!fresh || !freshForm) { throw new Error("not a sheet page"); }
+          var before = shownSheet();
+          view.replaceWith(document.adoptNode(fresh));
+          followTick(before, shownSheet());
+          optionsForm.setAttribute("action", freshForm.getAttribute("action"));
+          document.title = page.title;
+          var url = new URL(href, window.location.href);
+          shownHref = url.pathname + url.search;
+          if (push) { window.history.pushState({ sheet: shownSheet() }, "", url.href); }
+          var tab = fresh.querySelector('a[aria-current="page"]');
+          if (tab && push) { tab.focus(); }
+        })
+        .catch(function () { window.location.assign(href); });
+    };
+    optionsForm.addEventListener("click", function (event) {
+      var link = event.target.closest("#sheet-view .sheet-tabs a");
+      if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+        return;
+      }
+      event.preventDefault();
+      showSheet(link.href, true);
+    });
+    window.addEventListener("popstate", function () {
+      if (window.location.pathname + window.location.search !== shownHref) {
+        showSheet(window.location.href, false);
+      }
+    });
   }
 })();
