@@ -47,6 +47,7 @@ READER_SUFFIXES = {
     "xlsb": (".xlsb",),
     "xls": (".xls", ".xla"),
     "ods": (".ods",),
+    "numbers": (".numbers",),  # numbers-parser reads only files so named
 }
 
 
@@ -151,9 +152,9 @@ class Book:
         raise columnar.NotColumnar(f"{self.format} files take the row-by-row path")
 
     def reader_path(self):
-        """The file's path for calamine and fastexcel, which choose their reader by the
-        name's extension: an xls or ods named .xlsx (detected by its bytes) gets a link
-        named as what it is, removed on close()."""
+        """The file's path for calamine, fastexcel and numbers-parser, which choose their
+        reader by the name's extension: an xls or ods named .xlsx (detected by its bytes)
+        gets a link named as what it is, removed on close()."""
         suffixes = READER_SUFFIXES.get(self.format, ())
         if not suffixes or Path(self.path).suffix in suffixes:
             return str(self.path)

@@ -134,6 +134,8 @@ def detect_zip(path, limits):
                 return "xlsb"
             if keys.keys() & {"xl/workbook.xml", "[content_types].xml", "_rels/.rels"}:
                 return ooxml_kind(archive, keys)
+            if numbers_kind(keys):
+                return "numbers"
             if "mimetype" in keys:
                 mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
                 if mimetype.startswith("application/vnd.oasis.opendocument.spreadsheet"):
@@ -152,6 +154,22 @@ def detect_zip(path, limits):
             "features Sheetport cannot read."
         ) from None
     raise NotASpreadsheet("This is a ZIP archive, not a spreadsheet.")
+
+
+def numbers_kind(keys):
+    """Whether a ZIP's members are an Apple Numbers document's: its Index/Document.iwa (at
+    the top, or in a folder as some copies have it), or a package's Index.zip beside its
+    properties. Keynote's presentations are iWork ZIPs too, told by their slides."""
+    if "index.zip" in keys and "metadata/properties.plist" in keys:
+        return True
+    if not any(key == IWORK_DOCUMENT or key.endswith("/" + IWORK_DOCUMENT) for key in keys):
+        return False
+    if any(key.startswith(("index/slide", "index/masterslide")) for key in keys):
+        raise OtherDocument("This is a Keynote presentation, not a spreadsheet.")
+    return True
+
+
+IWORK_DOCUMENT = "index/document.iwa"
 
 
 def salvaged_kind(path, limits):

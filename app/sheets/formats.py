@@ -42,6 +42,7 @@ INPUTS = {
         InputFormat("spreadsheetml", "Excel 2003 XML spreadsheet (.xml, .xls)", ("xml",), "Excel"),
         InputFormat("ods", "OpenDocument spreadsheet (.ods)", ("ods",), "LibreOffice"),
         InputFormat("fods", "Flat OpenDocument spreadsheet (.fods)", ("fods",), "LibreOffice"),
+        InputFormat("numbers", "Apple Numbers spreadsheet (.numbers)", ("numbers",), "Apple"),
         InputFormat("csv", "Delimited text (CSV/TSV)", ("csv", "tsv", "txt"), "Text"),
         InputFormat("html", "HTML table (.html, .xls)", ("html", "htm"), "Web and data"),
         InputFormat("json", "JSON (.json)", ("json",), "Web and data"),

@@ -1,14 +1,15 @@
 """Inputs told apart by their text, not by a container: Excel 2003 XML (SpreadsheetML),
 flat ODS, HTML tables, JSON and JSON Lines. Without these they would be read as delimited text, and
-"converted" into their own markup.
+"converted" into their own markup. Apple Numbers (apple_numbers), a ZIP container, is told
+apart by detect.py with the other containers and read here.
 
-Each module has `recognise(text, complete)`, which says from a file's first characters
+Each of the text formats' modules has `recognise(text, complete)`, which says from a file's first characters
 (decoded) whether the file is its format, and a Book class that reads it within the same
 limits as every other reader. detect.py asks them once containers and binary files are
 ruled out; open_book() opens what they recognised with open_input().
 """
 
-from . import flat_ods, html_tables, json_data, spreadsheetml
+from . import apple_numbers, flat_ods, html_tables, json_data, spreadsheetml
 
 # The order they are asked in: the XML formats name themselves in their root element, and
 # HTML is told by its first tag; JSON last, as its first character could start a text file.
@@ -19,6 +20,8 @@ BOOKS = {
     "html": html_tables.HtmlBook,
     "json": json_data.JsonBook,
     "jsonl": json_data.JsonBook,
+    # A ZIP container, told apart in detect.py with the others.
+    "numbers": apple_numbers.NumbersBook,
 }
 
 
