@@ -18,6 +18,7 @@ ACTIONS = {
     "email_change": "Changed email",
     "user_update": "Changed a user",
     "user_delete": "Deleted a user",
+    "account_delete": "Deleted their own account",
     "conversion_delete": "Deleted a conversion",
     "conversion_retry": "Retried a conversion",
     "message_delete": "Deleted a message",

@@ -321,6 +321,17 @@ def send_new_user_notice(user):
     send_email(admin_recipients(), "New registration", "new_user", user=user)
 
 
+def send_account_deleted_notice(email, name):
+    send_email(
+        admin_recipients(),
+        "Account deleted",
+        "account_deleted",
+        email=email,
+        name=name,
+        at=utcnow(),
+    )
+
+
 def send_contact_message(message):
     send_email(admin_recipients(), f"Contact: {message.subject}", "contact", message=message)
 

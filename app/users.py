@@ -1,4 +1,5 @@
-"""Admin actions on accounts, with the rule that the site never loses its last admin."""
+"""Actions on accounts (an admin's, and a person deleting their own), with the rule that
+the site never loses its last admin."""
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -7,6 +8,7 @@ from werkzeug.security import generate_password_hash
 
 from . import conversions
 from .audit import audit
+from .email import send_account_deleted_notice
 from .extensions import db
 from .models import ApiToken, Permission, Role, User
 
@@ -75,10 +77,27 @@ def delete_user(user, actor):
         raise AdminRuleError("You cannot delete your own account here.")
     if user.is_admin and user.active and active_admin_count() <= 1:
         raise AdminRuleError("This is the last active admin: make another admin first.")
-    for conversion in db.session.scalars(conversions.listing(user)).all():
-        conversions.remove(conversion)
-        db.session.commit()  # one at a time: a storage outage midway leaves each row whole
-    audit("user_delete", target=user.email, actor=actor)
+    remove_account(user, "user_delete", actor)
+
+
+def delete_own_account(user):
+    """A person deletes their own account (their password checked by the form): the same
+    as an admin's delete, and the admins are told. The last active admin cannot."""
+    if user.is_admin and user.active and active_admin_count() <= 1:
+        raise AdminRuleError(
+            "You are the last active admin: make someone else an admin first, then delete"
+            " your account."
+        )
+    email, name = user.email, user.name
+    remove_account(user, "account_delete", user)
+    send_account_deleted_notice(email, name)
+
+
+def remove_account(user, action, actor):
+    """Every file and conversion of `user`, then the account (its sessions and tokens go
+    with it); the audit event keeps the address."""
+    conversions.delete_all(user)  # one at a time: a storage outage midway leaves each whole
+    audit(action, target=user.email, actor=actor)
     db.session.delete(user)
     db.session.commit()
 

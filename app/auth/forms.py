@@ -89,6 +89,15 @@ class ChangePasswordForm(AppForm):
             raise ValidationError("That is not your current password.")
 
 
+class DeleteAccountForm(AppForm):
+    password = PasswordField("Your password", validators=[DataRequired()])
+    submit = SubmitField("Delete my account and files")
+
+    def validate_password(self, field):
+        if not current_user.verify_password(field.data):
+            raise ValidationError("That is not your password.")
+
+
 class PasswordResetRequestForm(AppForm):
     email = email_field()
     submit = SubmitField("Email me a reset link")

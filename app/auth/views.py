@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from .. import conversions, visitor
 from ..audit import audit
-from ..decorators import form_email, mail_limited, own_email
+from ..decorators import form_email, mail_limited, open_to_unconfirmed, own_email
 from ..email import (
     confirmation_delivery,
     delivery_note,
@@ -18,11 +18,12 @@ from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..models import ApiToken, AuditEvent, LoginSession, User, authenticate, new_session_token
 from ..urls import safe_next
-from ..users import register_account
+from ..users import AdminRuleError, delete_own_account, register_account
 from . import bp
 from .forms import (
     ChangeEmailForm,
     ChangePasswordForm,
+    DeleteAccountForm,
     LoginForm,
     PasswordResetForm,
     PasswordResetRequestForm,
@@ -244,6 +245,23 @@ def change_password():
         flash("Your password has been changed. Any other sessions were logged out.", "success")
         return redirect(url_for("main.profile"))
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/delete-account", methods=["GET", "POST"])
+@login_required
+@open_to_unconfirmed
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            delete_own_account(current_user._get_current_object())
+        except AdminRuleError as refusal:
+            flash(str(refusal), "danger")
+            return redirect(url_for("main.profile"))
+        end_session()
+        flash("Your account and all your files were deleted.", "success")
+        return redirect(url_for("main.index"))
+    return render_template("auth/delete_account.html", form=form)
 
 
 @bp.route("/reset", methods=["GET", "POST"])

@@ -209,3 +209,36 @@ def test_a_visitors_file_is_in_history_after_registering(page, smtp, tmp_path):
     expect(page.get_by_role("heading", level=1)).to_have_text("inventar.xlsx")
     page.get_by_role("link", name="History").first.click()
     expect(page.get_by_test_id("history")).to_contain_text("inventar.xlsx")
+
+
+def test_deleting_my_account(page, smtp, tmp_path):
+    """Issue 26, 8: a person deletes their own account from the profile; their file goes
+    with it, they are signed out, the admins hear of it, and the address can sign up anew."""
+    from ..sheets.books import write_xlsx
+
+    register(page)
+    page.goto(mail_link(smtp, "/auth/confirm/"))
+    log_in(page, "grace@example.com", "a long password")
+    book = write_xlsx(tmp_path / "mine.xlsx", {"S": [["a"], [1]]})
+    page.goto("/convert")
+    page.get_by_label("Choose a file").set_input_files(book)
+    page.get_by_role("button", name="Convert right away").click()
+    expect(page.get_by_role("link", name=re.compile("Download"))).to_be_visible(timeout=30_000)
+    address = page.url
+
+    page.get_by_test_id("nav-user").click()
+    page.get_by_role("link", name="Delete my account").click()
+    page.get_by_role("button", name="Delete my account and files").click()
+    expect(page.get_by_label("Your password")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Your password").fill("a long password")
+    page.get_by_role("button", name="Delete my account and files").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Your account and all your files were deleted."
+    )
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    assert page.goto(address).status == 404
+    subjects = [message["Subject"] for _, message in smtp.inbox.messages]
+    assert any("Account deleted" in subject for subject in subjects), subjects
+    log_in(page, "grace@example.com", "a long password")
+    expect(page).to_have_url(re.compile(r"/auth/login"))
+    expect(page.get_by_test_id("nav-user")).to_have_count(0)
