@@ -15,6 +15,7 @@ from functools import cache
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Text, and_, bindparam, cast, func, select, true
 
+from . import conversions
 from .conversions import is_user
 from .extensions import db
 from .models import Conversion, User
@@ -165,3 +166,24 @@ def admin_statements(filtered):
     where = [ADMIN_FILTERS[name] for name in sorted(filtered)] or [true()]
     joined = Conversion.__table__.outerjoin(User.__table__, Conversion.user_id == User.id)
     return page_statements(select(*ADMIN_COLUMNS).select_from(joined).where(*where), joined, *where)
+
+
+def owned_among(public_ids, owner):
+    """The conversions of `owner` among `public_ids`, newest first; anyone else's, and
+    those gone already, are left out."""
+    query = conversions.listing(owner).where(Conversion.public_id.in_(public_ids))
+    return db.session.scalars(query).all()
+
+
+def delete_many(chosen, by):
+    """Delete each of `chosen` as delete() does (its own commit: an outage midway leaves
+    each whole). Returns (how many went, how many were kept because they are under way)."""
+    deleted = busy = 0
+    for conversion in chosen:
+        try:
+            conversions.delete(conversion, by=by)
+        except conversions.Busy:
+            busy += 1
+        else:
+            deleted += 1
+    return deleted, busy

@@ -256,3 +256,20 @@ def same_text(encoding):
     """One name per encoding as far as the letters go (utf-8-sig reads as utf-8)."""
     name = codecs.lookup(encoding).name
     return "utf-8" if name == "utf-8-sig" else name
+
+
+class DeleteSelectedForm(AppForm):
+    """History's "Delete selected": the public ids ticked, then the confirmation page's
+    button (`confirmed`). An id that is not the visitor's is left out, not refused."""
+
+    MOST = 100  # more than a History page holds
+
+    chosen = SelectMultipleField("Conversions", validate_choice=False)
+    confirmed = HiddenField()
+    submit = SubmitField("Delete selected")
+
+    def validate_chosen(self, field):
+        if not field.data:
+            raise ValidationError("Tick the conversions to delete first.")
+        if len(field.data) > self.MOST:
+            raise ValidationError(f"Delete at most {self.MOST} at a time.")

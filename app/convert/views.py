@@ -17,12 +17,12 @@ from .. import conversions, visitor
 from ..decorators import rate_limited
 from ..extensions import db
 from ..forms import EmptyForm, LazyForm, UploadForm
-from ..history import history_page
+from ..history import delete_many, history_page, owned_among
 from ..models import Conversion
 from ..urls import page_number
 from . import bp
 from .blocks import FilePage
-from .forms import OptionsForm, ReadAsForm
+from .forms import DeleteSelectedForm, OptionsForm, ReadAsForm
 
 
 @bp.route("/convert", methods=["GET", "POST"])
@@ -209,6 +209,33 @@ def history():
     page = history_page(owner, page_number(), current_app.config["CONVERSIONS_PER_PAGE"])
     use = conversions.storage_use(owner) if page.total else None
     return render_template("convert/history.html", page=page, use=use)
+
+
+@bp.post("/history/delete")
+def delete_selected():
+    """Delete the conversions ticked in History, after a page that names them."""
+    form = DeleteSelectedForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.chosen.errors) or "The form expired. Please try again.", "warning")
+        return redirect(url_for("convert.history"))
+    chosen = owned_among(form.chosen.data, visitor.owner())
+    if not form.confirmed.data:
+        return render_template("convert/delete_selected.html", chosen=chosen, form=form)
+    deleted, busy = delete_many(chosen, by=visitor.owner())
+    flash(deleted_note(deleted, busy), "success" if deleted else "warning")
+    return redirect(url_for("convert.history"))
+
+
+def deleted_note(deleted, busy):
+    files = "its files" if deleted == 1 else "their files"
+    said = [f"Deleted {plural(deleted, 'conversion')} and {files}."] if deleted else []
+    if busy:
+        said.append(f"Kept {plural(busy, 'conversion')} still under way: delete once finished.")
+    return " ".join(said) or "Nothing to delete: those conversions are gone already."
+
+
+def plural(count, word):
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @bp.route("/history/end-session", methods=["GET", "POST"])

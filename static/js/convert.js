@@ -144,6 +144,25 @@
     window.setTimeout(poll, 500);
   }
 
+  // History: "Select all on this page" ticks every row's box (shown only with scripts).
+  var historyForm = document.getElementById("history-form");
+  if (historyForm) {
+    var selectAll = document.getElementById("select-all");
+    var boxes = historyForm.querySelectorAll('input[name="chosen"]');
+    if (selectAll && boxes.length) {
+      selectAll.closest(".select-all").hidden = false;
+      selectAll.addEventListener("change", function () {
+        boxes.forEach(function (box) { box.checked = selectAll.checked; });
+      });
+      historyForm.addEventListener("change", function (event) {
+        if (event.target === selectAll) { return; }
+        var ticked = historyForm.querySelectorAll('input[name="chosen"]:checked').length;
+        selectAll.checked = ticked === boxes.length;
+        selectAll.indeterminate = ticked > 0 && ticked < boxes.length;
+      });
+    }
+  }
+
   // The options form: the options that apply to the chosen format stay in view, the rest
   // move under "More options"; the line under Convert says which sheets will be converted.
   var optionsForm = document.getElementById("options-form");
