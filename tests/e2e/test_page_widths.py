@@ -20,6 +20,7 @@ TOKEN_NAME = "nightly-export-for-the-finance-team-" * 3  # about 100 characters
 @pytest.fixture
 def admin_with_long_names(app, make_user, tmp_path):
     make_user(email="root@example.com", password="a long password", admin=True)
+    make_user(email=f"{'someone.with.a.long.address.' * 4}x@example.com")  # the dashboard's
     with app.app_context():
         user = db.session.scalar(db.select(User).filter_by(email="root@example.com"))
         create_token(user, TOKEN_NAME[:100])
@@ -53,4 +54,10 @@ def test_no_page_is_wider_than_the_screen(browser, server, admin_with_long_names
     ):
         page.goto(path)
         assert overflow(page) <= 0, f"{path} is {overflow(page)} px wider than {width} px"
+        # Nor squeezed: no cell of a table narrower than a short word.
+        narrowest = page.evaluate(
+            "Math.min(...[...document.querySelectorAll('main td')]"
+            ".filter(td => td.textContent.trim()).map(td => td.getBoundingClientRect().width))"
+        )
+        assert narrowest >= 40, f"a table cell on {path} is {narrowest} px wide at {width} px"
     context.close()
