@@ -361,13 +361,14 @@ STATUS_QUERY = (
 
 def find(public_id, owner, query=FIND_QUERY):
     """`owner`'s conversion with this id. NotFound for anyone else's (or none), Expired
-    once its retention has passed. A job whose runner died says so now (reclaimed)."""
+    once its retention has passed. A job whose runner died reads as failed at once
+    (jobs.as_reclaimed), so that its owner can retry or delete it; nothing is written."""
     conversion = db.session.scalar(query, {"public_id": public_id})
     if conversion is None or not belongs_to(conversion, owner):
         raise NotFound()
     if conversion.is_expired():
         raise Expired()
-    return reclaimed_if_lapsed(conversion)
+    return jobs.as_reclaimed(conversion)
 
 
 def status_of(public_id, owner):
@@ -378,16 +379,6 @@ def status_of(public_id, owner):
 def find_inspected(public_id, owner):
     """find() and inspected() for a page that shows the file, `info` read in one query."""
     return inspected(find(public_id, owner, DETAILS_QUERY))
-
-
-def reclaimed_if_lapsed(conversion):
-    """A job whose runner died says so as soon as its owner looks (no need to wait for
-    the periodic tick), so that they can retry or delete it."""
-    lease = conversion.lease_expires_at
-    lapsed = conversion.status in ACTIVE and (lease is None or lease < utcnow())
-    if lapsed and jobs.reclaim_expired(conversion_ids=[conversion.id]):
-        db.session.refresh(conversion)
-    return conversion
 
 
 def listing(owner, details=False):
@@ -431,7 +422,7 @@ def inspected(conversion):
             found = {"sheets": []}
         conversion.info = {**conversion.info, **found}
         db.session.commit()
-    return conversion
+    return jobs.as_reclaimed(conversion)  # as find() showed it: the commit read it afresh
 
 
 def sheet_preview(conversion, sheet):
@@ -459,6 +450,7 @@ def sheet_preview(conversion, sheet):
         conversion.info = {**conversion.info, "previews": {**previews, **summaries}}
         conversion.preview_rows = {**(conversion.preview_rows or {}), **rows}
         db.session.commit()
+        jobs.as_reclaimed(conversion)  # as find() showed it: the commit read it afresh
     kept = conversion.info["previews"][sheet]
     names = {field.name for field in fields(SheetPreview)} - {"conversion"}
     return SheetPreview(conversion, **{name: kept[name] for name in names if name in kept})
@@ -509,7 +501,7 @@ class SheetPreview:
 def read_as(conversion, input_encoding):
     """Read a text upload again as `input_encoding`: its details and preview change, and
     later conversions read it so (Options.input_encoding)."""
-    if conversion.status in ACTIVE:
+    if jobs.reclaim_lapsed(conversion).status in ACTIVE:
         raise Busy("Wait for the conversion to finish, then change how the file is read.")
     try:
         with stored_upload(conversion) as path:
@@ -571,6 +563,8 @@ def start(conversion, options, notify=False, fresh=False):
     `notify`: email the owner when a long one ends (confirmed addresses only: an
     unconfirmed one may be a stranger's mailbox). Returns what the runner's submit did
     (jobs.enqueue); if the runner cannot take the job, the row is as it was."""
+    if not fresh:  # a job whose runner died is reclaimed first (a fresh upload has none)
+        jobs.reclaim_lapsed(conversion)
     if conversion.status in ACTIVE:
         raise Busy("This file is already being converted.")
     try:
@@ -625,8 +619,9 @@ def wait_for_job(conversion, seconds, job=None):
 
 def delete(conversion, by):
     """Delete a conversion and its files, and record who did: `by` is its owner (a User or
-    an anonymous key) or an admin. Busy while it is queued or running."""
-    if conversion.status in ACTIVE:
+    an anonymous key) or an admin. Busy while it is queued or running (a job whose runner
+    died is reclaimed first, and so is not)."""
+    if jobs.reclaim_lapsed(conversion).status in ACTIVE:
         raise Busy("Wait for the conversion to finish, then delete it.")
     target = f"{conversion.original_name} ({conversion.public_id})"
     remove(conversion)

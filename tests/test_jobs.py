@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -24,7 +25,8 @@ from app.extensions import db
 from app.jobs import body
 from app.models import Conversion, ConversionResult, utcnow
 
-from .conftest import fetch
+from .api_helpers import Api, make_token
+from .conftest import AuthActions, fetch
 from .sheets.books import write_xlsx
 from .test_convert import FORM, WORKBOOK, public_id_of, stored_files, wait_for
 from .test_convert import upload as post_upload
@@ -182,6 +184,59 @@ def test_owner_can_delete_or_retry_a_job_whose_runner_died(app, client, workbook
     assert fetch(app, Conversion, public_id=public_id) is None and stored_files(app) == []
 
 
+def test_looking_at_a_job_whose_runner_died_shows_it_interrupted_and_writes_nothing(
+    app, client, user, workbook
+):
+    """Reads never commit: the page, the status poll and the API show a job whose lease
+    lapsed as interrupted at once, with nothing written; converting it again reclaims it
+    first (its dead run's unfinished result goes), as the periodic tick would."""
+    AuthActions(client).login()
+    public_id = public_id_of(upload(client, workbook))
+    unfinished = "0" * 32
+    (Path(app.config["UPLOAD_FOLDER"]) / unfinished).write_bytes(b"half a result")
+    with app.app_context():
+        conversion = db.session.scalar(db.select(Conversion).filter_by(public_id=public_id))
+        conversion.status, conversion.runner = "running", "5" * 32  # its runner is gone
+        conversion.lease_expires_at = utcnow() - timedelta(seconds=1)
+        db.session.add(
+            ConversionResult(
+                conversion_id=conversion.id, stored_name=unfinished, output_format="csv"
+            )
+        )
+        db.session.commit()
+        engine = db.engine
+    writes = []
+
+    def record_writes(connection, cursor, statement, *args):
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    api = Api(client, make_token(app))
+    event.listen(engine, "before_cursor_execute", record_writes)
+    try:
+        page = client.get(f"/convert/{public_id}").get_data(as_text=True)
+        status = client.get(f"/convert/{public_id}/status").json
+        described = api.get(f"/api/v1/conversions/{public_id}").get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", record_writes)
+    assert "The conversion failed." in page and "the server running it stopped" in page
+    assert (status["status"], status["error"]) == ("failed", jobs.INTERRUPTED)
+    assert (described["status"], described["error"]) == ("failed", jobs.INTERRUPTED)
+    assert [statement for statement in writes if "conversion" in statement] == []
+    stored = fetch(app, Conversion, public_id=public_id)
+    assert (stored.status, stored.runner) == ("running", "5" * 32)  # the row as it was
+    assert len(results_of(app, stored.id)) == 1
+
+    response = client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"]})
+    assert response.status_code == 302  # not "already being converted"
+    conversion = wait_for(app, public_id)
+    assert conversion.status == "done", conversion.error
+    assert unfinished not in stored_files(app)
+    assert [result.stored_name for result in results_of(app, conversion.id)] == [
+        conversion.result_stored_name
+    ]
+
+
 def test_cleanup_fails_lapsed_jobs_and_reports_it(app, client, runner, workbook):
     public_id = public_id_of(upload(client, workbook))
     with app.app_context():
@@ -280,6 +335,8 @@ def test_a_final_write_that_never_succeeds_is_logged_and_the_lease_lapses(
     assert "database is locked" in failed.getMessage() and not failed.exc_info  # one line
     page = failed_page_once_the_lease_lapses(client, public_id)  # nobody renews it now
     assert "the server running it stopped" in page
+    with app.app_context():
+        assert jobs.reclaim_expired() == 1  # the periodic tick; the page wrote nothing
     assert stored_files(app) == [conversion.stored_name]  # the unrecorded result is gone
     assert results_of(app, conversion.id) == []
 

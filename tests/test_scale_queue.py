@@ -195,11 +195,12 @@ def test_a_worker_killed_mid_conversion_leaves_a_failed_job_with_a_message(
         assert time.monotonic() < deadline, workers.log()
         time.sleep(0.05)
     workers.kill(victim)  # the worker, its work horse and the engine's child: a dead machine
-    time.sleep(2.5)  # the lease (two seconds) lapses; the owner's next look reclaims it
+    time.sleep(2.5)  # the lease (two seconds) lapses; the owner's next look says so
     status = client.get(f"/convert/{public_id}/status").json
     assert status["status"] == "failed"
     assert status["error"] == jobs.INTERRUPTED
     with app.app_context():
+        assert jobs.reclaim_expired() == 1  # the periodic tick; the poll wrote nothing
         assert db.session.scalar(db.select(db.func.count(ConversionResult.id))) == 0
     conversion = fetch(app, Conversion, public_id=public_id)
     assert os.listdir(app.config["UPLOAD_FOLDER"]) == [conversion.stored_name]  # no scratch

@@ -30,8 +30,8 @@ from .body import (
     forget_file,
     run_conversion,
 )
-from .dispatch import enqueue, reclaim_expired, withdraw
-from .leases import ACTIVE, LeaseLost, held_by, renew_leases
+from .dispatch import as_reclaimed, enqueue, reclaim_expired, reclaim_lapsed, withdraw
+from .leases import ACTIVE, LeaseLost, held_by, lapsed, renew_leases
 from .runners import (
     InProcessRunner,
     RQRunner,
@@ -45,6 +45,7 @@ from .runners import (
 
 __all__ = [
     "ACTIVE",
+    "as_reclaimed",
     "FAILED_ON_OUR_SIDE",
     "INTERRUPTED",
     "STORAGE_DOWN",
@@ -62,8 +63,10 @@ __all__ = [
     "forget_file",
     "held_by",
     "init_app",
+    "lapsed",
     "make_runner",
     "reclaim_expired",
+    "reclaim_lapsed",
     "renew_leases",
     "run_conversion",
     "run_queued",

@@ -35,7 +35,7 @@ from ..models import Conversion, ConversionResult, utcnow
 from ..sheets import DEFAULT_LIMITS, Options, SheetError, convert
 from ..sheets.sandbox import EngineCrash, run_isolated
 from ..storage import download_name, is_disk_full
-from .leases import LeaseLost, held_by, later_lease, lease_length
+from .leases import LeaseLost, held_by, later_lease, lease_length, unlapsed
 
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
 # Seconds to wait before each retry of a write: progress is best effort (one retry, then
@@ -351,7 +351,8 @@ def die_with_parent(parent_pid):
 
 def progress_writer(app, conversion_id, token):
     """progress(done, total) for the engine: best effort (a write the database refuses twice
-    is skipped), and it renews the lease. Raises LeaseLost if the job is no longer ours."""
+    is skipped), and it renews the lease. Raises LeaseLost if the job is no longer ours
+    (deleted, taken over, or its lease lapsed)."""
     last = [0.0]
 
     def write(done, total):
@@ -361,17 +362,19 @@ def progress_writer(app, conversion_id, token):
         last[0] = now
 
         def attempt():
+            now = utcnow()
             written = db.session.execute(
                 update(Conversion)
                 .where(
                     Conversion.id == conversion_id,
                     held_by(token),
                     Conversion.status == Conversion.RUNNING,
+                    unlapsed(now),
                 )
                 .values(
                     progress_done=done,
                     progress_total=total,
-                    lease_expires_at=later_lease(utcnow() + lease_length(app)),
+                    lease_expires_at=later_lease(now + lease_length(app)),
                 )
             )
             db.session.commit()

@@ -4,17 +4,19 @@ enqueue() is how the conversion service starts a job: it gives the row a lease a
 to the runner, and if the runner cannot take it, withdraws it (the row as it was). A runner
 that dies stops renewing its jobs' leases; once a lease lapses, any process fails the job
 with a message that says so, or requeues it if it never started (reclaim_expired: run by the
-periodic tick, and when the job's owner looks at it).
+periodic tick, and by reclaim_lapsed before the service changes a conversion). A read never
+writes: until then, as_reclaimed shows a lapsed job as the reclaim will leave it.
 """
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import storage
 from ..extensions import db
 from ..models import Conversion, ConversionResult, utcnow
 from .body import INTERRUPTED
-from .leases import ACTIVE, held_by, lease_length, new_token
+from .leases import ACTIVE, held_by, lapsed, lease_length, new_token
 from .runners import runner
 
 # What queueing a job resets, besides the lease.
@@ -55,6 +57,39 @@ def withdraw(conversion_id, token, values):
         .values(**values, runner=None, lease_expires_at=None)
     )
     db.session.commit()
+
+
+def interrupted(now):
+    """What reclaiming a running job whose lease lapsed makes of its row."""
+    return {
+        "status": Conversion.FAILED,
+        "error": INTERRUPTED,
+        "finished_at": now,
+        "lease_expires_at": None,
+    }
+
+
+def as_reclaimed(conversion, now=None):
+    """The conversion as reclaiming it would leave it, written nowhere: a running job whose
+    lease lapsed reads failed (INTERRUPTED) as soon as its owner looks, so that they can
+    convert it again or delete it; a queued one still reads queued, as requeueing leaves it.
+    The values are set as if loaded, so no flush writes them; a commit expires them (call
+    this again after one). The row itself changes at the periodic tick, or before a write
+    (reclaim_lapsed)."""
+    now = now or utcnow()
+    if conversion.status == Conversion.RUNNING and lapsed(conversion, now):
+        for name, value in interrupted(now).items():
+            set_committed_value(conversion, name, value)
+    return conversion
+
+
+def reclaim_lapsed(conversion):
+    """Before the service changes a conversion (converts it again, deletes it): its lease
+    reclaimed if it lapsed, and the row read again, so that it acts on what is stored, not on
+    what as_reclaimed showed."""
+    reclaim_expired(conversion_ids=[conversion.id])
+    db.session.refresh(conversion)
+    return conversion
 
 
 def reclaim_expired(now=None, conversion_ids=None, requeue=True):
@@ -101,14 +136,7 @@ def reclaim_expired(now=None, conversion_ids=None, requeue=True):
                 runner().submit(conversion_id, fresh)
         else:
             done = db.session.execute(
-                update(Conversion)
-                .where(unchanged)
-                .values(
-                    status=Conversion.FAILED,
-                    error=INTERRUPTED,
-                    finished_at=now,
-                    lease_expires_at=None,
-                )
+                update(Conversion).where(unchanged).values(**interrupted(now))
             ).rowcount
             if done:
                 discard_unfinished_results(conversion_id)

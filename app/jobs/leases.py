@@ -39,15 +39,33 @@ def lease_length(app=None):
     return timedelta(seconds=(app or current_app).config["JOB_LEASE_SECONDS"])
 
 
+def lapsed(conversion, now=None):
+    """Whether the runner of a queued or running job stopped renewing its lease (or it never
+    had one: a row from before leases)."""
+    lease = conversion.lease_expires_at
+    return conversion.status in ACTIVE and (lease is None or lease < (now or utcnow()))
+
+
+def unlapsed(now):
+    """The condition that a job's lease has not lapsed. A lapsed lease is never renewed:
+    its job already reads as interrupted (app/jobs/dispatch.py, as_reclaimed)."""
+    return Conversion.lease_expires_at >= now
+
+
 def renew_leases(app, tokens):
     """Push forward the leases of the jobs these tokens hold. Best effort: a failed write is
     logged and the next beat tries again (a lease lasts four beats)."""
     with app.app_context():
         try:
+            now = utcnow()
             db.session.execute(
                 update(Conversion)
-                .where(Conversion.runner.in_(tokens), Conversion.status.in_(ACTIVE))
-                .values(lease_expires_at=later_lease(utcnow() + lease_length(app)))
+                .where(
+                    Conversion.runner.in_(tokens),
+                    Conversion.status.in_(ACTIVE),
+                    unlapsed(now),
+                )
+                .values(lease_expires_at=later_lease(now + lease_length(app)))
             )
             db.session.commit()
         except SQLAlchemyError as error:
