@@ -7,10 +7,14 @@ from flask import current_app, render_template
 from ..decorators import open_to_unconfirmed
 from ..sheets import OUTPUT_FORMATS
 from . import web
+from .schemas import OptionsSchema
 
 
 @web.get("/api")
 @open_to_unconfirmed
 def docs():
     example = Path(current_app.static_folder, "api", "example.py").read_text()
-    return render_template("api/docs.html", example=example, output_formats=OUTPUT_FORMATS)
+    options = [name for name in OptionsSchema().fields if name not in ("format", "sheet")]
+    return render_template(
+        "api/docs.html", example=example, output_formats=OUTPUT_FORMATS, option_names=options
+    )

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from ..sheets import ENCODINGS, OUTPUT_FORMATS, Options
 from ..sheets.convert import PREVIEW_CELL_CHARS, PREVIEW_COLUMNS
+from ..sheets.formats import applies_text
 from ..sheets.options import (
     DATE_ORDERS,
     DECIMAL_SEPARATORS,
@@ -64,11 +65,11 @@ class OptionsSchema(ma.Schema):
         validate=validate.Regexp(
             r'\A[^"\r\n\x00]\Z', error="One character, not a quote or line break."
         ),
-        metadata={"description": "CSV field delimiter (TSV always uses a tab).", "default": ","},
+        metadata={"description": "The field delimiter.", "default": ","},
     )
-    quoting = choice(QUOTING, DEFAULTS.quoting, "Which fields are quoted (CSV, TSV).")
-    line_ending = choice(LINE_ENDINGS, DEFAULTS.line_ending, "Line endings (CSV, TSV).")
-    encoding = choice(ENCODINGS, DEFAULTS.encoding, "Text encoding (CSV, TSV, JSON).")
+    quoting = choice(QUOTING, DEFAULTS.quoting, "Which fields are quoted.")
+    line_ending = choice(LINE_ENDINGS, DEFAULTS.line_ending, "Line endings.")
+    encoding = choice(ENCODINGS, DEFAULTS.encoding, "The text encoding written.")
     skip_rows = fields.Integer(
         load_default=DEFAULTS.skip_rows,
         validate=validate.Range(0, 1_000_000),
@@ -76,7 +77,7 @@ class OptionsSchema(ma.Schema):
     )
     header = flag(DEFAULTS.header, "The first row (after skip_rows) names the columns.")
     json_style = choice(
-        JSON_STYLES, DEFAULTS.json_style, "JSON: objects keyed by header, or arrays."
+        JSON_STYLES, DEFAULTS.json_style, "Objects keyed by the header, or arrays."
     )
     date_style = choice(DATE_STYLES, DEFAULTS.date_style, "How dates are written as text.")
     fill_merged = flag(DEFAULTS.fill_merged, "Fill merged cells with their value.")
@@ -84,7 +85,7 @@ class OptionsSchema(ma.Schema):
         DEFAULTS.protect_formulas, "Prefix text that a spreadsheet would run as a formula."
     )
     infer_types = flag(
-        DEFAULTS.infer_types, "Text input to xlsx/json: numbers, dates, booleans typed."
+        DEFAULTS.infer_types, "Text input: numbers, dates and booleans typed."
     )
     input_encoding = fields.String(
         load_default=DEFAULTS.input_encoding,
@@ -98,18 +99,18 @@ class OptionsSchema(ma.Schema):
     decimal_separator = choice(
         DECIMAL_SEPARATORS,
         DEFAULTS.decimal_separator,
-        "Text input to xlsx/json: the decimal separator of numbers; empty: as detected.",
+        "Text input: the decimal separator of numbers; empty: as detected.",
     )
     date_order = choice(
         DATE_ORDERS,
         DEFAULTS.date_order,
-        "Text input to xlsx/json: the order of day, month and year; empty: as detected.",
+        "Text input: the order of day, month and year; empty: as detected.",
     )
     full_precision = flag(
         DEFAULTS.full_precision, "Numbers with every stored digit, not the 15 Excel shows."
     )
     sql_dialect = choice(
-        SQL_DIALECTS, DEFAULTS.sql_dialect, "SQL: the database the statements are written for."
+        SQL_DIALECTS, DEFAULTS.sql_dialect, "The database the statements are written for."
     )
 
     @classmethod
@@ -129,6 +130,12 @@ class OptionsSchema(ma.Schema):
         # As the web form; a sheet named twice is converted once (not a zip of one file).
         sheets = [] if data["all_sheets"] else list(dict.fromkeys(data["sheet"]))
         return {**options, "sheets": sheets, "name_stem": name_stem}
+
+
+# Which formats an option changes is the registry's to say, here as on the web form.
+for _name, _field in OptionsSchema._declared_fields.items():
+    if _said := applies_text(_name):
+        _field.metadata["description"] = f"{_field.metadata['description']} {_said}"
 
 
 class StartOptionsSchema(OptionsSchema):

@@ -12,12 +12,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from ..forms import AppForm, output_format_choices
-from ..sheets.formats import OUTPUTS, formats_with
-
-
-def spoken(names):
-    """['CSV', 'TSV', 'JSON'] -> 'CSV, TSV and JSON'."""
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+from ..sheets.formats import OUTPUTS, applies_text, formats_with, spoken
 
 
 def choices(*pairs):
@@ -155,10 +150,7 @@ class OptionsForm(AppForm):
         return [name for name, formats in self.APPLIES_TO.items() if output_format in formats]
 
     def applies_text(self, name):
-        formats = self.APPLIES_TO[name]
-        if not formats:
-            return None
-        return f"For {spoken([OUTPUTS[f].short for f in formats])}."
+        return applies_text(name) if self.APPLIES_TO[name] else None
 
     @classmethod
     def data_from_options(cls, options):

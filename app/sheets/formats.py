@@ -243,3 +243,17 @@ MEDIA_TYPES = sorted({o.media_type for o in OUTPUTS.values()} | {ZIP_MEDIA_TYPE}
 def formats_with(option):
     """The names of the formats whose output `option` changes."""
     return tuple(name for name, o in OUTPUTS.items() if option in o.options)
+
+
+def spoken(names):
+    """['CSV', 'TSV', 'JSON'] -> 'CSV, TSV and JSON'."""
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def applies_text(option):
+    """"For CSV and TSV.": the formats `option` changes, for a form's or the API's help;
+    None for an option that changes every format's output (or none)."""
+    names = formats_with(option)
+    if not names or len(names) == len(OUTPUTS):
+        return None
+    return f"For {spoken([OUTPUTS[name].short for name in names])}."
