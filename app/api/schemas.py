@@ -112,6 +112,10 @@ class OptionsSchema(ma.Schema):
     sql_dialect = choice(
         SQL_DIALECTS, DEFAULTS.sql_dialect, "The database the statements are written for."
     )
+    keep_formats = flag(
+        DEFAULTS.keep_formats,
+        "Keep the input's number formats, column widths and frozen header; false: values only.",
+    )
 
     @classmethod
     def from_engine(cls, options):

@@ -93,6 +93,10 @@ class OptionsForm(AppForm):
         'Type the file\'s numbers, dates and booleans ("00123" stays text)', default=True
     )
     full_precision = BooleanField("Write numbers with every stored digit, not the 15 Excel shows")
+    keep_formats = BooleanField(
+        "Keep number formats, column widths and the frozen header (off: values only)",
+        default=True,
+    )
     notify = BooleanField("Email me when a long conversion finishes")
     # Set by the view from the upload ("Read file as"), never taken from the request.
     input_encoding = HiddenField()
@@ -112,6 +116,7 @@ class OptionsForm(AppForm):
         "sql_dialect",
         "infer_types",
         "full_precision",
+        "keep_formats",
     )
 
     # Which output formats each option changes (the registry says); the page shows the
@@ -122,7 +127,7 @@ class OptionsForm(AppForm):
         for name in (
             *("delimiter", "quoting", "encoding", "line_ending", "protect_formulas"),
             *("date_style", "json_style", "header", "decimal_separator", "date_order"),
-            *("sql_dialect", "infer_types", "full_precision"),
+            *("sql_dialect", "infer_types", "full_precision", "keep_formats"),
         )
     } | {"skip_rows": (), "fill_merged": ()}
     SEVERAL_SHEETS = (
@@ -191,6 +196,7 @@ class OptionsForm(AppForm):
             "sql_dialect": self.sql_dialect.data,
             "infer_types": self.infer_types.data,
             "full_precision": self.full_precision.data,
+            "keep_formats": self.keep_formats.data,
             "decimal_separator": self.decimal_separator.data or "",
             "date_order": self.date_order.data or "",
             "input_encoding": self.input_encoding.data or "",

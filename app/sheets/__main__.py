@@ -69,6 +69,11 @@ def parser():
         default="sqlite",
         help="sql: the database the statements are written for",
     )
+    p.add_argument(
+        "--no-keep-formats",
+        action="store_true",
+        help="xlsx: values only, without the input's number formats, widths and frozen header",
+    )
     p.add_argument("--inspect", action="store_true", help="print what INPUT holds, as JSON")
     return p
 
@@ -115,6 +120,7 @@ def main(argv=None):
             date_order=args.date_order,
             full_precision=args.full_precision,
             sql_dialect=args.sql_dialect,
+            keep_formats=not args.no_keep_formats,
         )
         result = convert(args.input, args.output, options, isolate=True)
     except SheetError as error:

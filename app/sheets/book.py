@@ -17,7 +17,7 @@ from pathlib import Path
 import olefile
 import python_calamine
 
-from . import columnar, ooxml
+from . import columnar, looks, ooxml
 from .detect import Detection, stream_head
 from .encrypted import PlainCopy
 from .error_cells import (
@@ -151,6 +151,11 @@ class Book:
     def typed_columns(self, sheet, skip):
         raise columnar.NotColumnar(f"{self.format} files take the row-by-row path")
 
+    def look(self, sheet, options):
+        """What the sheet's cells said beside their values (a looks.SheetLook), or None
+        when this reader cannot tell. Read only for outputs that keep it."""
+        return None
+
     def reader_path(self):
         """The file's path for calamine, fastexcel and numbers-parser, which choose their
         reader by the name's extension: an xls or ods named .xlsx (detected by its bytes)
@@ -193,6 +198,9 @@ class TextBook(Book):
         self.sheets = [SheetInfo(sheet_name, True, rows, columns)]
         self.check_size(self.sheets[0], rows, columns)
 
+    def look(self, sheet, options):
+        return looks.header_look(options, sheet.columns)  # text says nothing else
+
     def rows(self, sheet):
         width, remaining = sheet.columns, sheet.rows
         if not remaining:
@@ -233,6 +241,7 @@ class CalamineBook(Book):
             self.workbook = self.without_macro_sheets(refused)
         self.loaded = {}
         self.error_cells = None
+        self.xlrd_look_book = None  # see look()
         if self.format == "xlsb":  # calamine leaves formula errors out of a sheet's extent
             self.error_cells = xlsb_error_cells(path)
         metadata = guarded(lambda: self.workbook.sheets_metadata)
@@ -292,9 +301,24 @@ class CalamineBook(Book):
         ranges = guarded(lambda: self.load(sheet).merged_cell_ranges)
         return list(ranges or [])
 
+    def look(self, sheet, options):
+        """xls: calamine reads no formats, so xlrd reads the workbook's again for them
+        (a second reading of the file, for the XLSX output only). ods: looks.ods_look."""
+        if self.format == "ods":
+            return looks.ods_look(self.path, sheet.name)
+        if self.format != "xls":
+            return None  # xlsb: not read yet
+        if self.xlrd_look_book is None:
+            self.xlrd_look_book = XlrdBook(self.path, self.detection, self.limits)
+        book = self.xlrd_look_book
+        found = next((known for known in book.sheets if known.name == sheet.name), None)
+        return book.look(found, options) if found is not None else None
+
     def close(self):
         self.loaded.clear()
         guarded(self.workbook.close)
+        if self.xlrd_look_book is not None:
+            self.xlrd_look_book.close()
         super().close()
 
 
@@ -316,6 +340,7 @@ class XlrdBook(Book):
             raise TooLarge(f"The workbook has more than {limits.max_sheets:,} sheets.")
         self.date1904 = bool(self.workbook.datemode)
         self.formats = xlrd_format_kinds(self.workbook)
+        self.styles = None  # see look()
         for index, name in enumerate(self.workbook.sheet_names()):
             if self.workbook.biff_version < 50:  # a bare worksheet names no sheet
                 name = f"Sheet{index + 1}"  # as LibreOffice calls it (xlrd: "Sheet 1")
@@ -366,6 +391,14 @@ class XlrdBook(Book):
         loaded = self.load(self.sheets.index(sheet))
         return [((r0, c0), (r1 - 1, c1 - 1)) for r0, r1, c0, c1 in loaded.merged_cells]
 
+    def look(self, sheet, options):
+        if not self.workbook.formatting_info:  # BIFF2-4: xlrd reads no formats from them
+            return None
+        if self.styles is None:
+            self.styles = looks.xlrd_styles(self.workbook)
+        loaded = self.load(self.sheets.index(sheet))
+        return looks.xlrd_look(self.workbook, loaded, sheet.rows, self.styles)
+
     def close(self):
         self.workbook.release_resources()
         super().close()
@@ -411,6 +444,9 @@ class OdsBook(Book):
         """content.xml, the XML holding the sheets (a flat ods is that XML alone: inputs/)."""
         with zipfile.ZipFile(self.path) as archive, archive.open("content.xml") as handle:
             yield handle
+
+    def look(self, sheet, options):
+        return looks.ods_look(self.path, sheet.name) if self.format == "ods" else None
 
     def rows(self, sheet):
         by_row = {}
@@ -859,6 +895,7 @@ class OoxmlBook(Book):
         self.scans = {}
         self.xml_sizes = {}
         self.streaming_parts = None
+        self.styles = None  # see look()
         # calamine and fastexcel would reserve memory for every string it announces.
         self.strings_overstated = ooxml.text_table_overstated(self.archive)
         if len(listed) > limits.max_sheets:
@@ -1074,6 +1111,13 @@ class OoxmlBook(Book):
             self.date1904,
         )
         return islice(rows, sheet.rows)
+
+    def look(self, sheet, options):
+        if sheet.kind == "chart":
+            return None
+        if self.styles is None:
+            self.styles = looks.ooxml_styles(self.archive)
+        return looks.ooxml_look(self.archive, self.parts[sheet.name], self.styles)
 
     def merges(self, sheet):
         if sheet.kind == "chart":

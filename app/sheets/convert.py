@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from . import blocks, columnar, fixups, formats
+from . import blocks, columnar, fixups, formats, looks
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
 from .errors import (
@@ -402,9 +402,15 @@ def write_output(book, sheets, options, tracker, target, budget=None):
     output = formats.output(options.format)
     if output.one_file:  # every sheet in one file
         writer = output.writer(target, options)
+        keeps_look = "keep_formats" in output.options and options.keep_formats
         try:
             for sheet in sheets:
-                writer.write_sheet(sheet.name, counted(sheet), budget and budget.spend)
+                spend = budget and budget.spend
+                if keeps_look:  # only this writer asks for the input's look: it costs a pass
+                    look = looks.read(book, sheet, options)
+                    writer.write_sheet(sheet.name, counted(sheet), spend, look)
+                else:
+                    writer.write_sheet(sheet.name, counted(sheet), spend)
         finally:
             writer.close()
         return result

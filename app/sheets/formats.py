@@ -130,7 +130,8 @@ OUTPUTS = {
             writers.XlsxWriter,
             one_file=True,
             typed=True,
-            options=TYPING_OPTIONS,
+            # header: a text file's header row is bold and frozen (with keep_formats)
+            options=TYPING_OPTIONS | {"keep_formats", "header"},
         ),
         OutputFormat(
             "json",

@@ -66,6 +66,9 @@ class Options:
     date_order: str = ""  # text input typed for xlsx/json: "", "dmy", "mdy" or "ymd"
     full_precision: bool = False  # numbers with every digit stored, not the 15 Excel shows
     sql_dialect: str = "sqlite"  # the database the SQL output is written for
+    # XLSX: keep what the input's cells said beside their values (number formats, bold,
+    # column widths, the frozen pane; a text file's header bold and frozen). Off: values.
+    keep_formats: bool = True
 
     def validate(self):
         """Raise BadOptions naming the first option that is not acceptable."""

@@ -22,6 +22,7 @@ from .values import (
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_TEXT = 32_767
+MAX_LOOK_FORMATS = 4_000  # cell styles kept from the input; Excel holds 64,000
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -146,22 +147,54 @@ class XlsxWriter:
             dt.timedelta: add({"num_format": "[h]:mm:ss"}),
         }
         self.sheet_names = set()
+        self.skip_rows = options.skip_rows if options is not None else 0
+        self.looks = {}  # (Style, value type) -> XlsxWriter Format, for looks kept
 
     def add_sheet(self, name):
         name = unique_sheet_name(name, self.sheet_names)
         self.sheet_names.add(name.lower())
         return self.workbook.add_worksheet(name)
 
-    def write_sheet(self, name, batches, spend=None):
-        self.write_batches(self.add_sheet(name), batches, name, spend)
+    def write_sheet(self, name, batches, spend=None, look=None):
+        """`look`: a looks.SheetLook, what the input's cells said beside their values."""
+        worksheet = self.add_sheet(name)
+        if look is not None:
+            self.lay_out(worksheet, look)
+        self.write_batches(worksheet, batches, name, spend, look)
 
-    def write_batches(self, worksheet, batches, sheet_name, spend=None):
+    def lay_out(self, worksheet, look):
+        """The look's column widths and frozen pane (counted in the rows written)."""
+        for column, (pixels, hidden) in sorted(look.widths.items()):
+            worksheet.set_column_pixels(column, column, pixels, None, {"hidden": hidden})
+        rows, columns = look.frozen
+        rows = max(rows - self.skip_rows, 0) if rows else 0
+        if rows or columns:
+            worksheet.freeze_panes(rows, columns)
+
+    def look_format(self, style, kind):
+        """The XlsxWriter Format of a cell styled `style` holding a value of type `kind`
+        (a date without a number format of its own takes the default for its type)."""
+        key = style, kind
+        if key not in self.looks:
+            if len(self.looks) >= MAX_LOOK_FORMATS:
+                return None  # a hostile number of styles: the rest as their values' types
+            number_format = style.number_format
+            if number_format is None and kind in self.formats:
+                number_format = self.formats[kind].num_format
+            properties = {"bold": True} if style.bold else {}
+            if number_format is not None:
+                properties["num_format"] = number_format
+            self.looks[key] = self.workbook.add_format(properties) if properties else None
+        return self.looks[key]
+
+    def write_batches(self, worksheet, batches, sheet_name, spend=None, look=None):
         # In constant-memory mode XlsxWriter writes each row's cells as XML to a temporary
         # file and copies that file into the sheet when the workbook closes. Its
         # write_*() methods are where most of a CSV -> XLSX conversion's time goes, so we
         # write the same XML to that file ourselves (a test compares the bytes with
         # XlsxWriter's for the same cells) and set the dimensions it would have.
         sheet_xml = SheetXml(self.formats, sheet_name)
+        styled = StyledRows(look, self.look_format) if look and look.cells else None
         out = worksheet.row_data_fh
         rows = (
             (start + offset, row) for start, batch in batches for offset, row in enumerate(batch)
@@ -177,7 +210,11 @@ class XlsxWriter:
                 raise TooLarge(
                     f"Sheet '{sheet_name}' has more than {EXCEL_MAX_COLUMNS:,} columns, the most an XLSX sheet can hold."
                 )
-            xml = sheet_xml.row(out_row, row, index)
+            cell_styles = styled.of(index) if styled else None
+            if cell_styles:
+                xml = sheet_xml.styled_row(out_row, row, index, cell_styles, styled)
+            else:
+                xml = sheet_xml.row(out_row, row, index)
             if xml:
                 if spend is not None:
                     spend(len(xml))  # characters: near enough to bytes for a bound
@@ -257,6 +294,59 @@ class SheetXml:
         self.last_row = row_index
         return f'<row r="{number}">{"".join(cells)}</row>'
 
+    def styled_row(self, row_index, values, source_index, cell_styles, styled):
+        """row(), with the cells of `cell_styles` ({column: style id}) in their styles
+        (styled.attribute gives a style's s="..." for a type of value, or None)."""
+        letters = self.letters
+        if len(letters) < len(values):
+            letters.extend(column_letter(column) for column in range(len(letters), len(values)))
+        number = row_index + 1
+        cells = []
+        first = None
+        for column, value in enumerate(values):
+            kind = type(value)
+            if kind is str and not value:
+                continue
+            style = cell_styles.get(column)
+            attribute = styled.attribute(style, kind) if style is not None else None
+            if attribute is None and kind in self.formats:
+                attribute = self.styles.get(kind) or self.style(kind)
+            elif attribute is None:
+                attribute = ""
+            at = f"{letters[column]}{number}"
+            if kind is str:
+                if len(value) > EXCEL_MAX_TEXT // 2 and utf16_length(value) > EXCEL_MAX_TEXT:
+                    self.too_long(source_index, column, value)
+                cells.append(
+                    f'<c r="{at}"{attribute} t="inlineStr"><is>{inline_text(value)}</is></c>'
+                )
+            elif kind is float or kind is int:
+                if value - value != 0:
+                    cells.append(f'<c r="{at}"{attribute}{NON_FINITE[str(value)]}</c>')
+                else:
+                    cells.append(f'<c r="{at}"{attribute}><v>{value:.16G}</v></c>')
+            elif kind is bool:
+                cells.append(f'<c r="{at}"{attribute} t="b"><v>{int(value)}</v></c>')
+            else:
+                serial = excel_serial(value)
+                if serial is None:  # before 1900: text, as row() writes it
+                    text = f"<t>{display_text(value)}</t>"
+                    cells.append(f'<c r="{at}" t="inlineStr"><is>{text}</is></c>')
+                else:
+                    cells.append(f'<c r="{at}"{attribute}><v>{serial:.16G}</v></c>')
+            if first is None:
+                first = column
+            last = column
+        if first is None:
+            return ""
+        if self.first_row is None:
+            self.first_row, self.first_column, self.last_column = row_index, first, last
+        else:
+            self.first_column = min(self.first_column, first)
+            self.last_column = max(self.last_column, last)
+        self.last_row = row_index
+        return f'<row r="{number}">{"".join(cells)}</row>'
+
     def too_long(self, source_index, column, value):
         length, counted = len(value), utf16_length(value)
         holds = f"{length:,} characters"
@@ -271,6 +361,37 @@ class SheetXml:
         # XlsxWriter numbers a format when a cell first uses it, and lists only those.
         self.styles[kind] = f' s="{self.formats[kind]._get_xf_index()}"'
         return self.styles[kind]
+
+
+class StyledRows:
+    """The styled cells of a look (looks.SheetLook.cells), read along with the rows
+    written: of(index) is the {column: style id} of the sheet's row `index`. Rows come in
+    the sheet's order; a row the look places behind one already passed has no styles."""
+
+    def __init__(self, look, look_format):
+        self.styles = look.styles
+        self.cells = iter(look.cells())
+        self.look_format = look_format
+        self.attributes = {}
+        self.pending = next(self.cells, None)
+
+    def of(self, index):
+        pending = self.pending
+        while pending is not None and pending[0] < index:
+            pending = next(self.cells, None)
+        self.pending = pending
+        if pending is not None and pending[0] == index:
+            return pending[1]
+        return None
+
+    def attribute(self, style_id, kind):
+        """' s="N"' for a cell of this style holding a `kind` value, or None: no style."""
+        key = style_id, kind
+        if key not in self.attributes:
+            style = self.styles[style_id] if 0 <= style_id < len(self.styles) else None
+            found = self.look_format(style, kind) if style is not None else None
+            self.attributes[key] = f' s="{found._get_xf_index()}"' if found is not None else None
+        return self.attributes[key]
 
 
 # What XlsxWriter's nan_inf_to_errors option writes: a formula giving the error.
