@@ -198,6 +198,15 @@ class Config:
     # Origins allowed to call /api/ from a browser (CORS); empty: CORS is off.
     API_CORS_ORIGINS = [o for o in (env_str("API_CORS_ORIGINS") or "").split() if o]
 
+    # Webhooks (app/webhooks.py): each attempt's time limit, and the waits before each retry
+    # (about 8.5 hours in all) after a receiver did not answer 2xx.
+    WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+    WEBHOOK_RETRY_SECONDS = (30, 120, 600, 1800, 7200, 21600)
+    # Addresses users give Sheetport to call (app/outbound.py) must be public ones, unless
+    # the operator allows every private address, or these hosts ("host" or "host:port").
+    OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", False)
+    OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS")
+
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 

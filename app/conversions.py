@@ -556,13 +556,14 @@ def check_options(conversion, options):
         raise OptionsRefused(str(error)) from None
 
 
-def start(conversion, options, notify=False, fresh=False):
+def start(conversion, options, notify=False, fresh=False, callback=(None, None)):
     """Queue a conversion of the upload with these engine options: the first one, or again
     with new options. Busy while one is queued or running; OptionsRefused for options that
     cannot be used (a `fresh` upload, received in the same request, is then deleted).
     `notify`: email the owner when a long one ends (confirmed addresses only: an
-    unconfirmed one may be a stranger's mailbox). Returns what the runner's submit did
-    (jobs.enqueue); if the runner cannot take the job, the row is as it was."""
+    unconfirmed one may be a stranger's mailbox). `callback`: (url, API token id) to POST
+    the end to (app/webhooks.py), checked by the caller. Returns what the runner's submit
+    did (jobs.enqueue); if the runner cannot take the job, the row is as it was."""
     if not fresh:  # a job whose runner died is reclaimed first (a fresh upload has none)
         jobs.reclaim_lapsed(conversion)
     if conversion.status in ACTIVE:
@@ -581,6 +582,8 @@ def start(conversion, options, notify=False, fresh=False):
             options=options,
             output_format=options["format"],
             notify=bool(notify and user is not None and user.confirmed),
+            callback_url=callback[0],
+            callback_token_id=callback[1] if callback[0] else None,
         )
     except BaseException:
         if fresh:  # the runner could not take it: nothing of the upload is kept
@@ -593,7 +596,8 @@ def retry(conversion):
     """Run a failed conversion again with the same options (the admin's retry)."""
     if conversion.status != Conversion.FAILED or not conversion.options:
         raise Busy("Only a failed conversion can be retried.")
-    return start(conversion, conversion.options, notify=conversion.notify)
+    callback = (conversion.callback_url, conversion.callback_token_id)
+    return start(conversion, conversion.options, notify=conversion.notify, callback=callback)
 
 
 def wait_for_job(conversion, seconds, job=None):

@@ -440,6 +440,12 @@ class Conversion(db.Model):
     rows: Mapped[int | None] = mapped_column()
     warnings: Mapped[list] = mapped_column(db.JSON, default=list)
     notify: Mapped[bool] = mapped_column(default=False)
+    # Where the API client that started the job wants to hear that it ended (app/webhooks.py),
+    # signed with the secret of the token it used.
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    callback_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL")
+    )
     # The lease of the job's current run: a random token held by whichever runner has the job,
     # and an expiry that runner keeps pushing forward (app/jobs/). Any process may fail or
     # requeue a queued or running job whose lease has expired.
@@ -587,6 +593,11 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Webhooks (app/webhooks.py): the callback for conversions started with this token when
+    # they name none, and the secret deliveries are signed with. Kept as it is, not hashed:
+    # signing needs it. Shown once, when made.
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    webhook_secret: Mapped[str | None] = mapped_column(String(80))
 
     # The backref lets deleting a user delete their tokens also where the database does not
     # enforce the foreign key (SQLite).
@@ -642,3 +653,38 @@ class ApiToken(db.Model):
             and user is not None
             and user.active
         )
+
+
+class WebhookDelivery(db.Model):
+    """One event to POST to a callback URL: kept until delivered, retried with backoff, and
+    then kept a while as the token owner's delivery log (app/webhooks.py). The event's id
+    (`public_id`) is the same on every attempt, so a receiver can drop duplicates."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    conversion_public_id: Mapped[str | None] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_status: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    token: Mapped[ApiToken] = relationship(
+        backref=backref("webhook_deliveries", cascade="all, delete-orphan", passive_deletes=True)
+    )
+
+    @property
+    def state(self):
+        if self.delivered_at is not None:
+            return "delivered"
+        return "retrying" if self.next_attempt_at is not None else "failed"

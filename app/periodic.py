@@ -1,4 +1,5 @@
-"""Periodic work: retention cleanup, reclaiming jobs whose runner died, mail retries.
+"""Periodic work: retention cleanup, reclaiming jobs whose runner died, mail and webhook
+retries.
 
 Every web process ticks; each task runs once per interval per deployment, whichever process
 takes its row in `periodic_runs` first (the row is the lock). The timer starts with the
@@ -13,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from . import conversions, jobs
+from . import conversions, jobs, webhooks
 from .deploy import log_per_process_warnings
 from .email import send_pending_mail
 from .exceptions import Unavailable, described, is_outage
@@ -67,6 +68,7 @@ def periodic_tasks(app):
     return [
         ("reclaim-leases", app.config["JOB_LEASE_SECONDS"], jobs.reclaim_expired),
         ("send-mail", 60, send_pending_mail),
+        ("send-webhooks", 30, webhooks.send_pending),
         ("cleanup", app.config["CLEANUP_INTERVAL_MINUTES"] * 60, lambda: run_cleanup(app)),
     ]
 

@@ -4,6 +4,7 @@ fails loudly on a problem; the OpenAPI document's server and every emailed link 
 server's address too."""
 
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -95,6 +96,17 @@ def test_the_guides_curl_line_works_as_written(served, user_token, tmp_path):
     done = subprocess.run(wrong, shell=True, cwd=tmp_path, env=env, capture_output=True)
     assert done.returncode == 22
     assert b"no sheet named" in (tmp_path / "orders.csv").read_bytes()
+
+
+def test_the_guides_webhook_secret_line_works_as_written(served, user_token, tmp_path):
+    app, address = served
+    page = app.test_client().get("/api", base_url=address).get_data(as_text=True)
+    blocks = re.findall(r"<pre><code>(curl .*?)</code></pre>", page, re.S)
+    (command,) = [html.unescape(b).replace("\\\n", " ") for b in blocks if "webhooks" in b]
+    env = {"TOKEN": user_token, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["secret"].startswith("whsec_")
 
 
 def test_the_documents_server_is_the_served_address(served):

@@ -76,17 +76,13 @@ class OptionsSchema(ma.Schema):
         metadata={"description": "Rows to skip at the top of each sheet.", "default": 0},
     )
     header = flag(DEFAULTS.header, "The first row (after skip_rows) names the columns.")
-    json_style = choice(
-        JSON_STYLES, DEFAULTS.json_style, "Objects keyed by the header, or arrays."
-    )
+    json_style = choice(JSON_STYLES, DEFAULTS.json_style, "Objects keyed by the header, or arrays.")
     date_style = choice(DATE_STYLES, DEFAULTS.date_style, "How dates are written as text.")
     fill_merged = flag(DEFAULTS.fill_merged, "Fill merged cells with their value.")
     protect_formulas = flag(
         DEFAULTS.protect_formulas, "Prefix text that a spreadsheet would run as a formula."
     )
-    infer_types = flag(
-        DEFAULTS.infer_types, "Text input: numbers, dates and booleans typed."
-    )
+    infer_types = flag(DEFAULTS.infer_types, "Text input: numbers, dates and booleans typed.")
     input_encoding = fields.String(
         load_default=DEFAULTS.input_encoding,
         validate=validate.Length(max=40),
@@ -142,7 +138,22 @@ for _name, _field in OptionsSchema._declared_fields.items():
         _field.metadata["description"] = f"{_field.metadata['description']} {_said}"
 
 
-class StartOptionsSchema(OptionsSchema):
+def callback_field():
+    return fields.String(
+        load_default=None,
+        validate=validate.Length(1, 2048),
+        metadata={
+            "description": "A URL to POST a signed event to when the job ends (see the "
+            "guide's Webhooks). None: the token's default webhook, if it has one."
+        },
+    )
+
+
+class ConvertOptionsSchema(OptionsSchema):
+    callback_url = callback_field()
+
+
+class StartOptionsSchema(ConvertOptionsSchema):
     start = fields.Boolean(
         load_default=True,
         metadata={"description": "false: only upload (preview it, then POST .../convert)."},
@@ -213,12 +224,57 @@ class ConversionSchema(ma.Schema):
     progress = fields.Nested(ProgressSchema, required=True)
     options = fields.Dict(required=True, metadata={"description": "The last job's options."})
     output_format = fields.String(required=True, allow_none=True)
+    callback_url = fields.String(
+        required=True, allow_none=True, metadata={"description": "Where the job's end is POSTed."}
+    )
     error = fields.String(required=True, allow_none=True)
     result = fields.Nested(ResultSchema, required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
     finished_at = fields.DateTime(required=True, allow_none=True)
     expires_at = fields.DateTime(required=True)
     links = fields.Nested(LinksSchema, required=True)
+
+
+class DeliverySchema(ma.Schema):
+    id = fields.String(
+        required=True,
+        attribute="public_id",
+        metadata={"description": "The event's id, the same on every attempt."},
+    )
+    event = fields.String(required=True)
+    conversion = fields.String(required=True, allow_none=True, attribute="conversion_public_id")
+    url = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "delivered, retrying or failed"})
+    attempts = fields.Integer(required=True)
+    last_status = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The receiver's HTTP status."}
+    )
+    last_error = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    last_attempt_at = fields.DateTime(required=True, allow_none=True)
+    next_attempt_at = fields.DateTime(required=True, allow_none=True)
+    delivered_at = fields.DateTime(required=True, allow_none=True)
+
+
+class WebhookSchema(ma.Schema):
+    url = fields.String(
+        required=True, allow_none=True, metadata={"description": "The default callback."}
+    )
+    has_secret = fields.Boolean(required=True)
+    secret = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Only when this request made it; never shown again."},
+    )
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+
+
+class WebhookSettingSchema(ma.Schema):
+    url = fields.String(required=True, allow_none=True, validate=validate.Length(1, 2048))
+
+
+class WebhookSecretSchema(ma.Schema):
+    secret = fields.String(required=True)
 
 
 class ConversionListSchema(ma.Schema):

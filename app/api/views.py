@@ -8,7 +8,7 @@ from flask import abort, current_app, g, request, url_for
 from marshmallow import fields as ma_fields
 from werkzeug.exceptions import UnprocessableEntity
 
-from .. import conversions, settings
+from .. import conversions, settings, webhooks
 from ..decorators import rate_limited
 from ..extensions import db
 from ..models import Conversion
@@ -20,6 +20,7 @@ from .auth import auth, current_owner
 from .schemas import (
     ConversionListSchema,
     ConversionSchema,
+    ConvertOptionsSchema,
     FormatsSchema,
     MeSchema,
     OptionsSchema,
@@ -28,6 +29,9 @@ from .schemas import (
     PreviewSchema,
     StartOptionsSchema,
     UploadSchema,
+    WebhookSchema,
+    WebhookSecretSchema,
+    WebhookSettingSchema,
 )
 
 MB = 1024 * 1024
@@ -98,12 +102,13 @@ def file_response_doc(description):
 @answers(400, 410, 413, 415, 422, 500, 503, 507)
 @rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 @multipart
-@bp.arguments(OptionsSchema, location="query")
+@bp.arguments(ConvertOptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
 def convert_now(options, upload):
+    callback = callback_of(options)  # refused before anything is kept
     # The job reads the file (and checks its sheets) anyway: no separate look inside first.
     conversion = receive(upload["file"], look_inside=False)
-    job = start(conversion, options, fresh=True)
+    job = start(conversion, options, fresh=True, callback=callback)
     config = current_app.config
     if conversion.size > config["API_ONE_SHOT_MAX_MB"] * MB or not conversions.wait_for_job(
         conversion, config["API_ONE_SHOT_WAIT_SECONDS"], job
@@ -129,9 +134,10 @@ def convert_now(options, upload):
 @bp.arguments(StartOptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
 def create_conversion(options, upload):
+    callback = callback_of(options)
     conversion = receive(upload["file"])
     if options.pop("start"):
-        start(conversion, options, fresh=True)
+        start(conversion, options, fresh=True, callback=callback)
     location = url_for("api.conversion", public_id=conversion.public_id)
     return resource(conversion), 201, {"Location": location}
 
@@ -194,10 +200,11 @@ def preview(query, public_id):
 @bp.response(202, ConversionSchema)
 @answers(400, 404, 409, 410, 413, 415, 422)
 @rate_limited("CONVERT_RATE_LIMIT", "conversions")
-@bp.arguments(OptionsSchema, location="json", required=False)
+@bp.arguments(ConvertOptionsSchema, location="json", required=False)
 def reconvert(options, public_id):
+    callback = callback_of(options)
     conversion = owned(public_id)
-    start(conversion, options)
+    start(conversion, options, callback=callback)
     return accepted(conversion)
 
 
@@ -233,6 +240,47 @@ def formats():
             for o in OUTPUTS.values()
         ],
         "options": option_list(),
+    }
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+@bp.get("/webhooks")
+@bp.doc(summary="This token's webhook: its default callback and the latest deliveries")
+@bp.response(200, WebhookSchema)
+@answers()
+def webhook():
+    return webhook_resource(g.api_token)
+
+
+@bp.put("/webhooks")
+@bp.doc(
+    summary="Set (or, with null, clear) this token's default callback",
+    description="The first time, the answer carries the signing secret: shown once.",
+)
+@bp.response(200, WebhookSchema)
+@answers(400, 422)
+@bp.arguments(WebhookSettingSchema, location="json")
+def set_webhook(setting):
+    secret = webhooks.set_token_webhook(g.api_token, setting["url"])
+    return webhook_resource(g.api_token, secret)
+
+
+@bp.post("/webhooks/secret")
+@bp.doc(summary="A new signing secret for this token's deliveries (shown once)")
+@bp.response(201, WebhookSecretSchema)
+@answers()
+def rotate_webhook_secret():
+    return {"secret": webhooks.rotate_secret(g.api_token)}
+
+
+def webhook_resource(token, secret=None):
+    return {
+        "url": token.webhook_url,
+        "has_secret": token.webhook_secret is not None,
+        "secret": secret,
+        "deliveries": webhooks.delivery_log(token),
     }
 
 
@@ -277,12 +325,19 @@ def owned(public_id):
     return conversions.inspected(conversions.find(public_id, current_owner()))
 
 
-def start(conversion, data, fresh=False):
+def start(conversion, data, fresh=False, callback=(None, None)):
     """Start a job with the API's options, or refuse them (a `fresh` upload is deleted)."""
     options = OptionsSchema.engine_options(
         data, conversions.text_sheet_name(conversion.original_name)
     )
-    return conversions.start(conversion, options, fresh=fresh)
+    return conversions.start(conversion, options, fresh=fresh, callback=callback)
+
+
+def callback_of(options):
+    """(url, token id) of the job's webhook: the request's callback_url, else the token's
+    default; 422 if it may not be called (taken out of the engine's options)."""
+    token = g.api_token
+    return webhooks.callback_for(token, options.pop("callback_url", None)), token.id
 
 
 def accepted(conversion, dump=False):
@@ -312,6 +367,7 @@ def resource(conversion):
         },
         "options": OptionsSchema.from_engine(conversion.options or {}),
         "output_format": conversion.output_format,
+        "callback_url": conversion.callback_url,
         "error": conversion.error,
         "result": {
             "name": conversion.result_name,

@@ -21,7 +21,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import storage
+from .. import storage, webhooks
 from ..email import notify_if_slow
 from ..exceptions import (
     StorageFull,
@@ -254,9 +254,11 @@ def run_claimed(app, conversion_id, token):
 def end(app, conversion_id, token, result_id, values, result_values=None):
     """The job's last write, if it still holds the job: retried, one transaction.
     Without result_values the result row goes (no file was written). False if the job
-    is no longer this run's."""
+    is no longer this run's. The end's webhook event is committed with it, then sent."""
+    events = []
 
     def write():
+        events.clear()
         ended = db.session.execute(
             update(Conversion)
             .where(
@@ -274,11 +276,19 @@ def end(app, conversion_id, token, result_id, values, result_values=None):
             db.session.execute(delete(ConversionResult).where(owned))
         else:
             db.session.execute(update(ConversionResult).where(owned).values(**result_values))
+        events.append(
+            webhooks.conversion_ended(
+                db.session.get(Conversion, conversion_id, populate_existing=True)
+            )
+        )
         db.session.commit()
         return True
 
     db.session.expire_all()
-    return retried(app, write, STATUS_RETRY_DELAYS, "the final status write", conversion_id)
+    ended = retried(app, write, STATUS_RETRY_DELAYS, "the final status write", conversion_id)
+    if ended:
+        webhooks.send_soon(app, [event.id for event in events if event is not None])
+    return ended
 
 
 def end_failed(app, conversion_id, token, result_id, result_path, message):

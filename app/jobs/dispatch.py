@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import storage
+from .. import storage, webhooks
 from ..extensions import db
 from ..models import Conversion, ConversionResult, utcnow
 from .body import INTERRUPTED
@@ -140,8 +140,12 @@ def reclaim_expired(now=None, conversion_ids=None, requeue=True):
             ).rowcount
             if done:
                 discard_unfinished_results(conversion_id)
+                event = webhooks.conversion_ended(
+                    db.session.get(Conversion, conversion_id, populate_existing=True)
+                )
             db.session.commit()
             if done:
+                webhooks.send_soon(current_app._get_current_object(), [event.id] if event else [])
                 current_app.logger.warning(
                     "Conversion %s: its runner stopped renewing the lease; marked failed",
                     conversion_id,
