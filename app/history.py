@@ -13,18 +13,34 @@ from datetime import UTC, date, datetime, time
 from functools import cache
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Text, and_, bindparam, cast, func, select, true
+from sqlalchemy import Text, and_, bindparam, case, cast, func, or_, select, true
 
 from . import conversions
 from .conversions import is_user
 from .extensions import db
-from .models import Conversion, User
+from .models import Conversion, User, utcnow
+
+# A running job whose lease lapsed (its runner died) is shown failed, as its own page shows
+# it (jobs.as_reclaimed) before the periodic tick writes it so.
+SHOWN_STATUS = case(
+    (
+        and_(
+            Conversion.status == Conversion.RUNNING,
+            or_(
+                Conversion.lease_expires_at.is_(None),
+                Conversion.lease_expires_at < bindparam("now"),
+            ),
+        ),
+        Conversion.FAILED,
+    ),
+    else_=Conversion.status,
+).label("status")
 
 COLUMNS = (
     Conversion.public_id,
     Conversion.original_name,
     Conversion.output_format,
-    Conversion.status,
+    SHOWN_STATUS,
     Conversion.size,
     Conversion.result_size,
     Conversion.created_at,
@@ -60,7 +76,7 @@ class RowsPage(Pagination):
 
     def _query_items(self):
         rows, _ = self._query_args["statements"]
-        values = {**self._query_args["values"], "limit": self.per_page}
+        values = {**self._query_args["values"], "limit": self.per_page, "now": utcnow()}
         values["offset"] = self._query_offset
         result = db.session.execute(rows, values)
         item = item_type(tuple(result.keys()))
@@ -110,7 +126,7 @@ ADMIN_COLUMNS = (
     Conversion.error,
     User.email.label("owner"),
     Conversion.output_format,
-    Conversion.status,
+    SHOWN_STATUS,
     Conversion.size,
     Conversion.created_at,
     # conversions.retry()'s test, in SQL: failed, with the options it ran with (the column

@@ -1,6 +1,7 @@
 """The admin area: one guard for every endpoint, and the dashboard."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Permission, Role, User
+from app.models import Permission, Role, User, utcnow
 
 from .conftest import fetch
 
@@ -216,9 +217,7 @@ def test_dashboard_counts_conversions_and_storage(app, client, auth, admin):
 
 def test_dashboard_figures_count_what_they_say(app, admin, make_user):
     """Three tables counted in one query, each figure under its own condition."""
-    from datetime import timedelta
-
-    from app.models import Message, utcnow
+    from app.models import Message
     from app.reports import dashboard_figures
 
     make_user(email="new@example.com", confirmed=False)
@@ -355,7 +354,11 @@ def test_the_conversions_list_offers_retry_only_where_retry_can_run(app, client,
             "failed-null": {"status": "failed", "options": None},
             "failed-empty-list": {"status": "failed", "options": []},
             "done": {"status": "done", "options": {"format": "csv"}},
-            "running": {"status": "running", "options": {"format": "csv"}},
+            "running": {
+                "status": "running",
+                "options": {"format": "csv"},
+                "lease_expires_at": utcnow() + timedelta(hours=1),  # its runner is alive
+            },
         }.items()
     }
     admin_login(client, auth)

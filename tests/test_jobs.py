@@ -217,11 +217,13 @@ def test_looking_at_a_job_whose_runner_died_shows_it_interrupted_and_writes_noth
         page = client.get(f"/convert/{public_id}").get_data(as_text=True)
         status = client.get(f"/convert/{public_id}/status").json
         described = api.get(f"/api/v1/conversions/{public_id}").get_json()
+        history = client.get("/history").get_data(as_text=True)
     finally:
         event.remove(engine, "before_cursor_execute", record_writes)
     assert "The conversion failed." in page and "the server running it stopped" in page
     assert (status["status"], status["error"]) == ("failed", jobs.INTERRUPTED)
     assert (described["status"], described["error"]) == ("failed", jobs.INTERRUPTED)
+    assert 'text-bg-danger">failed</span>' in history  # History agrees with the page
     assert [statement for statement in writes if "conversion" in statement] == []
     stored = fetch(app, Conversion, public_id=public_id)
     assert (stored.status, stored.runner) == ("running", "5" * 32)  # the row as it was
