@@ -252,8 +252,8 @@ def spoken(names):
 
 
 def applies_text(option):
-    """"For CSV and TSV.": the formats `option` changes, for a form's or the API's help;
-    None for an option that changes every format's output (or none)."""
+    """The formats `option` changes, as a form's or the API's help says it ("For CSV and
+    TSV."); None for an option that changes every format's output (or none)."""
     names = formats_with(option)
     if not names or len(names) == len(OUTPUTS):
         return None
