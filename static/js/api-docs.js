@@ -18,6 +18,13 @@ function hasText(label) {
   return Boolean(words.textContent.trim());
 }
 
+// Code samples scroll sideways: focusable, so a keyboard can scroll them too.
+function focusableSamples(root) {
+  root.querySelectorAll(".highlight-code > pre, .microlight").forEach((sample) => {
+    if (!sample.hasAttribute("tabindex")) sample.setAttribute("tabindex", "0");
+  });
+}
+
 function labelControls(root) {
   root.querySelectorAll("select, input, textarea").forEach((control) => {
     if (control.type === "hidden" || control.getAttribute("aria-label")) return;
@@ -41,5 +48,8 @@ window.addEventListener("DOMContentLoaded", () => {
     defaultModelsExpandDepth: -1, // the schemas show under each operation; no second list
     onComplete: () => labelControls(node),
   });
-  new MutationObserver(() => labelControls(node)).observe(node, { childList: true, subtree: true });
+  new MutationObserver(() => {
+    labelControls(node);
+    focusableSamples(node);
+  }).observe(node, { childList: true, subtree: true });
 });

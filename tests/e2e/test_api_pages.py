@@ -3,6 +3,7 @@
 import requests
 from playwright.sync_api import expect
 
+from .conftest import ARTIFACTS
 from .test_accounts import log_in
 
 pytestmark = __import__("pytest").mark.e2e
@@ -43,3 +44,22 @@ def test_create_use_and_revoke_a_token(page, server, make_user):
     refused = requests.get(f"{server.url}/api/v1/me", headers=headers, timeout=10)
     assert refused.status_code == 401
     assert refused.headers["Content-Type"] == "application/problem+json"
+
+
+def test_an_opened_operation_with_try_it_out_passes_axe_in_light_and_dark(page):
+    """Issue 27, 4: the reference viewer with an operation opened and "Try it out" pressed
+    has no critical or serious axe violation, and follows the site's colour mode."""
+    from .a11y import check_a11y
+
+    page.goto("/api")
+    operation = page.locator(".opblock-post").filter(has_text="/api/v1/conversions").first
+    operation.locator(".opblock-summary").click()
+    page.get_by_role("button", name="Try it out").click()
+    expect(page.get_by_role("button", name="Execute")).to_be_visible()
+    check_a11y(page, "/api with an operation opened and Try it out pressed")
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate(
+        "() => getComputedStyle(document.getElementById('api-reference')).filter"
+    )
+    assert background != "none", "the viewer stays light in dark mode"
+    page.screenshot(path=ARTIFACTS / "api-reference-dark.png", full_page=True)
