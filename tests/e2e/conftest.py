@@ -99,10 +99,10 @@ class LiveServer:
 
 @pytest.fixture
 def app_settings(request, smtp):
-    """The suite's `app`, with CSRF on as in production and mail to a real SMTP server.
+    """The suite's `app` (CSRF on, as in every test) with mail to a real SMTP server.
     A test can add settings with @pytest.mark.parametrize("app_settings", [{...}])."""
     extra = getattr(request, "param", {})
-    return {"WTF_CSRF_ENABLED": True, **smtp.mail_settings(), **extra}
+    return {**smtp.mail_settings(), **extra}
 
 
 @pytest.fixture
