@@ -198,6 +198,8 @@ class Config:
     # Origins allowed to call /api/ from a browser (CORS); empty: CORS is off.
     API_CORS_ORIGINS = [o for o in (env_str("API_CORS_ORIGINS") or "").split() if o]
 
+    # Files one batch may hold (several chosen at once, or the entries of a zip).
+    BATCH_MAX_FILES = env_int("BATCH_MAX_FILES", 50)
     # Webhooks (app/webhooks.py): each attempt's time limit, and the waits before each retry
     # (about 8.5 hours in all) after a receiver did not answer 2xx.
     WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)

@@ -1,8 +1,8 @@
 """Small forms shared by several blueprints."""
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectChoice, SelectField, SubmitField
+from flask_wtf.file import FileRequired, MultipleFileField
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import AnyOf
 
 from .sheets.formats import ACCEPT, OUTPUTS
@@ -83,15 +83,24 @@ class UploadForm(AppForm):
     """The upload form: on the convert page and the home page."""
 
     # The file picker offers every extension an input format is saved with (the registry's);
-    # the bytes, not the name, still say what a file is.
-    file = FileField(
+    # the bytes, not the name, still say what a file is. Several files (or a zip of them)
+    # make a batch (app/batches.py).
+    file = MultipleFileField(
         "Choose a file",
         validators=[FileRequired("Choose a file to upload.")],
-        render_kw={"accept": ACCEPT},
+        render_kw={"accept": ACCEPT, "multiple": True},
     )
     output_format = SelectField("Convert to", choices=output_format_choices(), default="csv")
     preview = SubmitField("Upload and preview")
     quick = SubmitField("Convert right away")
+
+
+class BatchForm(AppForm):
+    """A batch's options: the same for every file (each file's page has the rest)."""
+
+    output_format = SelectField("Convert to", choices=output_format_choices(), default="csv")
+    all_sheets = BooleanField("All sheets of each file")
+    submit = SubmitField("Convert all")
 
 
 class ThemeForm(AppForm):

@@ -440,6 +440,10 @@ class Conversion(db.Model):
     rows: Mapped[int | None] = mapped_column()
     warnings: Mapped[list] = mapped_column(db.JSON, default=list)
     notify: Mapped[bool] = mapped_column(default=False)
+    # The batch it was uploaded in, with other files (app/batches.py); None: on its own.
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), index=True
+    )
     # Where the API client that started the job wants to hear that it ended (app/webhooks.py),
     # signed with the secret of the token it used.
     callback_url: Mapped[str | None] = mapped_column(String(2048))
@@ -688,3 +692,28 @@ class WebhookDelivery(db.Model):
         if self.delivered_at is not None:
             return "delivered"
         return "retrying" if self.next_attempt_at is not None else "failed"
+
+
+class Batch(db.Model):
+    """Files uploaded together (several chosen at once, or a zip of spreadsheets), converted
+    with the same options and downloaded as one zip (app/batches.py). Each file is a
+    Conversion of its own; the batch owns them as its owner does."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, index=True, default=lambda: secrets.token_urlsafe(16)
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    session_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Files that were not taken, with why: [{"name": ..., "error": ...}].
+    refused: Mapped[list] = mapped_column(db.JSON, default=list)
+    options: Mapped[dict] = mapped_column(db.JSON, default=dict)  # the last "Convert all"'s
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversions: Mapped[list[Conversion]] = relationship(
+        order_by=Conversion.id, passive_deletes=True
+    )

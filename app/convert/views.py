@@ -1,4 +1,5 @@
 from flask import (
+    Response,
     abort,
     current_app,
     flash,
@@ -7,16 +8,18 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.http import dump_options_header
 from wtforms import SelectChoice
 
-from .. import conversions, visitor
+from .. import batches, conversions, visitor
 from ..decorators import rate_limited
 from ..extensions import db
-from ..forms import EmptyForm, LazyForm, UploadForm
+from ..forms import BatchForm, EmptyForm, LazyForm, UploadForm
 from ..history import delete_many, history_page, owned_among
 from ..models import Conversion
 from ..urls import page_number
@@ -35,8 +38,10 @@ def upload():
     form = UploadForm(data={"output_format": chosen_format()})
     server_fault = None  # a refusal that is ours (5xx) keeps its status; the form's are 400
     if form.validate_on_submit():
+        if batches.is_several(form.file.data):
+            return received_batch(form)
         try:
-            conversion = conversions.receive_upload(form.file.data, visitor.owner(create=True))
+            conversion = conversions.receive_upload(form.file.data[0], visitor.owner(create=True))
             if form.quick.data:
                 options = conversions.quick_options(conversion, form.output_format.data)
                 conversions.start(conversion, options, fresh=True)
@@ -54,6 +59,52 @@ def upload():
     return render_template(
         "convert/upload.html", form=form, limit=conversions.upload_limit(visitor.owner())
     ), server_fault or (400 if form.errors else 200)
+
+
+def received_batch(form):
+    """Several files (or a zip of them): a batch, converted at once with "Convert right
+    away"; its page shows each file."""
+    owner = visitor.owner(create=True)
+    try:
+        batch = batches.receive(form.file.data, owner)
+    except conversions.Refused as refusal:
+        flash(str(refusal), "danger")
+        return redirect(url_for("convert.upload"))
+    visitor.remember_options(output_format=form.output_format.data)
+    if form.quick.data:
+        batches.start_all(batch, form.output_format.data)
+    return next_page(url_for("convert.batch", public_id=batch.public_id))
+
+
+@bp.get("/batches/<public_id>")
+def batch(public_id):
+    batch = batches.find(public_id, visitor.owner())
+    form = BatchForm(data=batch.options or {"output_format": chosen_format()})
+    counts, busy, ready = batches.summary(batch)
+    return render_template(
+        "convert/batch.html", batch=batch, form=form, counts=counts, busy=busy, ready=ready
+    )
+
+
+@bp.post("/batches/<public_id>/convert")
+@rate_limited("CONVERT_RATE_LIMIT", "conversions")
+def convert_batch(public_id):
+    batch = batches.find(public_id, visitor.owner())
+    form = BatchForm()
+    if form.validate_on_submit():
+        started = batches.start_all(batch, form.output_format.data, form.all_sheets.data)
+        flash(f"Converting {started} of {len(batch.conversions)} files.", "info")
+    return redirect(url_for("convert.batch", public_id=public_id))
+
+
+@bp.get("/batches/<public_id>/download")
+def download_batch(public_id):
+    archive, name = batches.download_all(batches.find(public_id, visitor.owner()))
+    return Response(
+        stream_with_context(archive),
+        mimetype="application/zip",
+        headers={"Content-Disposition": dump_options_header("attachment", {"filename": name})},
+    )
 
 
 def next_page(url):

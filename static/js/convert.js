@@ -30,12 +30,18 @@
       input.setAttribute("aria-describedby", "file-error");
     };
     var showChosen = function () {
-      var file = input.files[0];
+      var files = Array.prototype.slice.call(input.files);
       if (chosen) {
-        chosen.textContent = file ? "Chosen: " + file.name + " (" + sizeText(file.size) + ")" : "";
+        chosen.textContent = files.length === 1
+          ? "Chosen: " + files[0].name + " (" + sizeText(files[0].size) + ")"
+          : files.length ? "Chosen: " + files.length + " files, converted as a batch" : "";
       }
-      if (file && maxBytes && file.size > maxBytes) {
+      var large = files.filter(function (file) { return maxBytes && file.size > maxBytes; });
+      if (large.length === 1 && files.length === 1) {
         showError("The file is larger than the " + form.dataset.maxText + " limit.");
+      } else if (large.length) {
+        showError(large.map(function (file) { return file.name; }).join(", ") + ": larger than the "
+          + form.dataset.maxText + " limit; the other files are still taken.");
       }
     };
 
@@ -64,7 +70,7 @@
       var file = input.files[0];
       if (!file) { return; }  // the server says what is missing
       event.preventDefault();
-      if (maxBytes && file.size > maxBytes) {
+      if (maxBytes && input.files.length === 1 && file.size > maxBytes) {
         showError("The file is larger than the " + form.dataset.maxText + " limit.");
         input.focus();
         return;
