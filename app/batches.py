@@ -15,6 +15,7 @@ import zipfile
 from contextlib import ExitStack
 
 from flask import current_app
+from sqlalchemy import update
 from werkzeug.datastructures import FileStorage
 from zipstream import ZIP_STORED, ZipStream
 
@@ -87,6 +88,17 @@ def take(batch, file, refusal, owner):
             return
     batch.refused = [*batch.refused, {"name": name, "error": refusal}]
     db.session.commit()
+
+
+def adopt(anonymous_key, user):
+    """A visitor who signs in keeps their batches, as their conversions (the caller
+    commits)."""
+    if anonymous_key:
+        db.session.execute(
+            update(Batch)
+            .where(Batch.session_key == anonymous_key, Batch.user_id.is_(None))
+            .values(user_id=user.id, session_key=None)
+        )
 
 
 def owner_columns(owner):

@@ -190,3 +190,12 @@ def test_names_that_repeat_in_the_zip_are_numbered(app, client):
     download = client.get(f"/batches/{public_id}/download")
     with zipfile.ZipFile(io.BytesIO(download.get_data())) as archive:
         assert sorted(archive.namelist()) == ["same (2).csv", "same.csv"]
+
+
+def test_a_visitors_batch_is_theirs_after_signing_in(app, client, auth, user):
+    response = upload_files(client, [("a.csv", csv_bytes("a")), ("b.csv", csv_bytes("b"))])
+    public_id = batch_of(response)
+    auth.login()
+    page = client.get(f"/batches/{public_id}")
+    assert page.status_code == 200 and "Batch of 2 files" in page.get_data(as_text=True)
+    assert app.test_client().get(f"/batches/{public_id}").status_code == 404

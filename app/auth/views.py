@@ -2,7 +2,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from .. import conversions, visitor
+from .. import batches, conversions, visitor
 from ..audit import audit
 from ..decorators import form_email, mail_limited, open_to_unconfirmed, own_email
 from ..email import (
@@ -66,6 +66,7 @@ def start_session(user, remember=False):
         user, remember, request.user_agent.string, request.remote_addr
     )
     moved = conversions.adopt(anonymous_key, user)
+    batches.adopt(anonymous_key, user)  # and the batches they were uploaded in
     if moved:
         audit("visitor_files_moved", target=f"{user.email}: {moved} conversion(s)", actor=user)
     db.session.commit()
