@@ -1,5 +1,5 @@
-"""Requests Sheetport makes to addresses its users give it (webhook callbacks), refused when
-they point inside the network Sheetport runs in (SSRF).
+"""Requests Sheetport makes to addresses its users give it (webhook callbacks, files imported
+from a URL), refused when they point inside the network Sheetport runs in (SSRF).
 
 A host is resolved, every address it resolves to is checked, and the connection is made to
 the address that was checked (so a name cannot resolve to a public address for the check
@@ -11,19 +11,42 @@ OUTBOUND_ALLOWED_HOSTS for named hosts (`host` or `host:port`).
 
 import ipaddress
 import socket
+import threading
+import time
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+from werkzeug.http import parse_options_header
 
 MAX_URL_LENGTH = 2048
 REDIRECTS = (307, 308)  # the ones that keep a POST a POST; others end the request
+GET_REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 3
 ANSWER_BYTES_READ = 64 * 1024  # of an answer's body, then the connection is dropped
+CHUNK_BYTES = 64 * 1024  # read and written at a time by get()
 
 
 class Refused(ValueError):
     """The URL may not be requested; the message says why, for the person who gave it."""
+
+
+class DownloadFailed(Exception):
+    """The URL was requested but gave no file: what the remote answered, or the network's
+    error; the message says which."""
+
+
+class DownloadTimedOut(DownloadFailed):
+    """The whole download (redirects included) took longer than its time limit."""
+
+
+class DownloadTooLarge(DownloadFailed):
+    """The answer is (or says it is) longer than the limit; nothing more was read."""
+
+    def __init__(self, limit):
+        super().__init__(f"The file is larger than the limit of {limit} bytes.")
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -52,8 +75,9 @@ class Target:
     address: str  # the checked address to connect to
 
 
-def checked(url, rules, resolve=socket.getaddrinfo):
-    """The Target of `url` once its scheme, form and every address it resolves to pass."""
+def checked(url, rules, resolve=socket.getaddrinfo, allows_host=None):
+    """The Target of `url` once its scheme, form, host (by `allows_host(host)` if given,
+    before any DNS lookup) and every address it resolves to pass."""
     if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
         raise Refused(f"Use a URL of at most {MAX_URL_LENGTH} characters.")
     try:
@@ -64,9 +88,11 @@ def checked(url, rules, resolve=socket.getaddrinfo):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused("Use an http:// or https:// URL with a host name.")
     if parts.username or parts.password:
-        raise Refused("Put no user name or password in the URL; check the signature instead.")
+        raise Refused("Put no user name or password in the URL (a webhook checks the signature).")
     host = parts.hostname.rstrip(".").lower()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if allows_host is not None and not allows_host(host):
+        raise Refused(f"{host} is not a host files may be fetched from here.")
     try:
         found = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -118,7 +144,7 @@ def post(url, body, headers, rules, timeout=10.0, resolve=socket.getaddrinfo):
         except Refused as refusal:
             return Answer(None, str(refusal))
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            return Answer(None, f"No answer: {type(error).__name__}: {error}"[:255])
+            return Answer(None, no_answer(error))
         if response.status not in REDIRECTS:
             return Answer(response.status)
         location = response.headers.get("Location")
@@ -128,11 +154,122 @@ def post(url, body, headers, rules, timeout=10.0, resolve=socket.getaddrinfo):
     return Answer(None, f"More than {MAX_REDIRECTS} redirects.")
 
 
+def no_answer(error):
+    return f"No answer: {type(error).__name__}: {error}"[:255]
+
+
+@dataclass(frozen=True)
+class Download:
+    url: str  # the last one, after the redirects
+    filename: str | None  # as Content-Disposition gave it (filename* first), unchecked
+    content_type: str | None
+    size: int
+
+
+def get(url, out, rules, limit, timeout, allows_host=None, resolve=socket.getaddrinfo):
+    """GET `url` and write its body to the file object `out`, chunk by chunk. Redirects
+    (301, 302, 303, 307, 308; MAX_REDIRECTS at most) are followed, each URL checked as the
+    first one and, when given, by `allows_host(host)`. `timeout` bounds the whole of it,
+    not each read; past `limit` bytes nothing more is read. A Download; else Refused (the
+    URL may not be requested), DownloadTooLarge, DownloadTimedOut or DownloadFailed. What
+    was written to `out` before a failure is the caller's to throw away."""
+    deadline = time.monotonic() + timeout
+    for _ in range(MAX_REDIRECTS + 1):
+        target = checked(url, rules, resolve, allows_host)
+        with ExitStack() as stack:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise timed_out()
+            with network(deadline):
+                request = exchange(target, "GET", None, GET_HEADERS, urllib3.Timeout(remaining))
+                response = stack.enter_context(request)
+            if response.status in GET_REDIRECTS:
+                location = response.headers.get("Location")
+                if not location:
+                    raise DownloadFailed(f"It answered {response.status} without a Location.")
+                url = urljoin(url, location)
+                continue
+            if not 200 <= response.status < 300:
+                reason = response.reason or ""
+                raise DownloadFailed(f"It answered {response.status} {reason}".rstrip() + ".")
+            announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and int(announced) > limit:
+                raise DownloadTooLarge(limit)
+            size = copy_body(response, out, limit, deadline)
+            _, options = parse_options_header(response.headers.get("Content-Disposition"))
+            content_type = response.headers.get("Content-Type")
+            return Download(url, options.get("filename") or None, content_type, size)
+    raise DownloadFailed(f"It redirected more than {MAX_REDIRECTS} times.")
+
+
+GET_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity", "User-Agent": "Sheetport"}
+
+
+@contextmanager
+def network(deadline):
+    """Network failures while the block runs as DownloadFailed, or DownloadTimedOut once
+    the deadline has passed (writing to the caller's file is not in such a block)."""
+    try:
+        yield
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        late = isinstance(error, urllib3.exceptions.TimeoutError | TimeoutError)
+        # urllib3's NewConnectionError (refused, unreachable) is a ConnectTimeoutError too.
+        late = late and not isinstance(error, urllib3.exceptions.NewConnectionError)
+        if late or time.monotonic() >= deadline:
+            raise timed_out() from None
+        raise DownloadFailed(no_answer(error)) from None
+
+
+def timed_out():
+    return DownloadTimedOut("It did not send the whole file within the time limit.")
+
+
+def copy_body(response, out, limit, deadline):
+    """Write the body to `out` until it ends, passes `limit` bytes or the deadline: a
+    watchdog shuts the socket at the deadline, so a server that stops sending (or sends a
+    byte at a time) cannot hold the request longer."""
+    late = threading.Event()
+
+    def stop():
+        late.set()
+        with suppress(Exception):  # the body ended (and the connection went) meanwhile
+            response.shutdown()
+
+    watchdog = threading.Timer(max(deadline - time.monotonic(), 0), stop)
+    watchdog.daemon = True
+    watchdog.start()
+    size = 0
+    try:
+        while True:
+            with network(deadline):
+                chunk = response.read1(CHUNK_BYTES)
+            if late.is_set() or time.monotonic() >= deadline:
+                raise timed_out()  # a shut socket reads as the end of the body: it is not
+            if not chunk:
+                return size
+            size += len(chunk)
+            if size > limit:
+                raise DownloadTooLarge(limit)
+            out.write(chunk)
+    finally:
+        watchdog.cancel()
+
+
 def send(target, body, headers, timeout):
+    options = urllib3.Timeout(connect=timeout, read=timeout)
+    with exchange(target, "POST", body, headers, options) as response:
+        response.read(ANSWER_BYTES_READ)
+        return response
+
+
+@contextmanager
+def exchange(target, method, body, headers, timeout):
+    """The response to one request, made to the checked address of `target` (its host
+    name kept for Host and TLS), not following redirects, its body left unread."""
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if target.port != (443 if target.scheme == "https" else 80):
         host_header += f":{target.port}"
-    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False}
+    options = {"timeout": timeout, "retries": False}
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             target.address,
@@ -146,13 +283,14 @@ def send(target, body, headers, timeout):
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
     with pool:
         response = pool.urlopen(
-            "POST",
+            method,
             target.path,
             body=body,
             headers={**headers, "Host": host_header},
             redirect=False,
             preload_content=False,
         )
-        response.read(ANSWER_BYTES_READ)
-        response.release_conn()
-        return response
+        try:
+            yield response
+        finally:
+            response.release_conn()
