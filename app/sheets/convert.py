@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from . import blocks, columnar, fixups, formats, looks
+from . import blocks, columnar, displayed, fixups, formats, looks
 from .book import SheetInfo, open_book
 from .detect import Detection, detect_format
 from .errors import (
@@ -281,8 +281,9 @@ class Tracker:
             self.callback(self.total, self.total)
 
 
-def sheet_batches(book, sheet, options, tracker):
-    """(index of the first row, rows) in batches: per-row work stays in C where it can."""
+def sheet_batches(book, sheet, options, tracker, display=None):
+    """(index of the first row, rows) in batches: per-row work stays in C where it can.
+    `display`: a displayed.Displayer, which writes formatted cells as they are shown."""
     rows = iter(fixups.read_rows(book, sheet))
     if options.fill_merged:
         rows = fill_merged(rows, book.merges(sheet))
@@ -294,6 +295,8 @@ def sheet_batches(book, sheet, options, tracker):
     while batch := list(islice(rows, BATCH_ROWS)):
         if typed:
             batch = [[typed(value) for value in row] for row in batch]
+        if display is not None:
+            display.apply(index, batch)
         tracker.advance(len(batch))
         yield index, batch
         index += len(batch)
@@ -393,13 +396,18 @@ class BoundedFile:
 def write_output(book, sheets, options, tracker, target, budget=None):
     result = Result(output=options.format, sheets=[sheet.name for sheet in sheets])
 
-    def counted(sheet):
-        for index, batch in sheet_batches(book, sheet, options, tracker):
+    def counted(sheet, display=None):
+        for index, batch in sheet_batches(book, sheet, options, tracker, display):
             result.rows += len(batch)
             result.cells += len(batch) * len(batch[0])
             yield index, batch
 
     output = formats.output(options.format)
+    shows = "as_displayed" in output.options and options.as_displayed
+
+    def display_of(sheet):
+        return displayed.for_sheet(book, sheet, options) if shows else None
+
     if output.one_file:  # every sheet in one file
         writer = output.writer(target, options)
         keeps_look = "keep_formats" in output.options and options.keep_formats
@@ -410,7 +418,7 @@ def write_output(book, sheets, options, tracker, target, budget=None):
                     look = looks.read(book, sheet, options)
                     writer.write_sheet(sheet.name, counted(sheet), spend, look)
                 else:
-                    writer.write_sheet(sheet.name, counted(sheet), spend)
+                    writer.write_sheet(sheet.name, counted(sheet, display_of(sheet)), spend)
         finally:
             writer.close()
         return result
@@ -418,10 +426,17 @@ def write_output(book, sheets, options, tracker, target, budget=None):
     def write_sheet(binary, sheet):
         if budget is not None:
             binary = budget.wrap(binary)
-        if columnar.suits(options) and write_columns(book, sheet, options, tracker, binary, result):
+        display = display_of(sheet)
+        # As displayed reads each row's number formats: the row-by-row path (or the
+        # streaming one, for a large sheet), unless no cell's format changes anything.
+        if (
+            display is None
+            and columnar.suits(options)
+            and write_columns(book, sheet, options, tracker, binary, result)
+        ):
             return
         writer = output.writer(binary, options, sheet.name)
-        writer.write_batches(counted(sheet))
+        writer.write_batches(counted(sheet, display))
         writer.close()
 
     if len(sheets) == 1:

@@ -96,6 +96,10 @@ TYPING_OPTIONS = frozenset({"infer_types", "decimal_separator", "date_order"})
 # Cells written as text, header first (date_style and full_precision: the text of dates and
 # numbers, also in columns of mixed types, which hold what the CSV output writes).
 RECORD_OPTIONS = frozenset({"header", "date_style", "full_precision"})
+# Numbers and dates written as their number formats show them: for the outputs that write
+# cells as text (JSON and SQL write them as strings then). Not for XLSX and ODS, which keep
+# the number with its format (keep_formats), nor Parquet, whose columns are typed.
+DISPLAY_OPTIONS = frozenset({"as_displayed"})
 
 OUTPUTS = {
     output.name: output
@@ -108,7 +112,7 @@ OUTPUTS = {
             "text/csv",
             writers.CsvSheetWriter,
             one_file=False,
-            options=TEXT_OPTIONS | {"delimiter", "full_precision"},
+            options=TEXT_OPTIONS | DISPLAY_OPTIONS | {"delimiter", "full_precision"},
         ),
         OutputFormat(
             "tsv",
@@ -119,7 +123,7 @@ OUTPUTS = {
             writers.CsvSheetWriter,
             one_file=False,
             delimiter="\t",
-            options=TEXT_OPTIONS | {"full_precision"},
+            options=TEXT_OPTIONS | DISPLAY_OPTIONS | {"full_precision"},
         ),
         OutputFormat(
             "xlsx",
@@ -142,7 +146,7 @@ OUTPUTS = {
             writers.JsonSheetWriter,
             one_file=False,
             typed=True,
-            options=RECORD_OPTIONS | TYPING_OPTIONS | {"json_style"},
+            options=RECORD_OPTIONS | TYPING_OPTIONS | DISPLAY_OPTIONS | {"json_style"},
         ),
         OutputFormat(
             "jsonl",
@@ -153,7 +157,7 @@ OUTPUTS = {
             jsonl.JsonLinesSheetWriter,
             one_file=False,
             typed=True,
-            options=RECORD_OPTIONS | TYPING_OPTIONS,
+            options=RECORD_OPTIONS | TYPING_OPTIONS | DISPLAY_OPTIONS,
         ),
         OutputFormat(
             "markdown",
@@ -163,7 +167,7 @@ OUTPUTS = {
             "text/markdown",
             markdown.MarkdownWriter,
             one_file=True,
-            options=RECORD_OPTIONS,
+            options=RECORD_OPTIONS | DISPLAY_OPTIONS,
         ),
         OutputFormat(
             "html",
@@ -173,7 +177,7 @@ OUTPUTS = {
             "text/html",
             html.HtmlWriter,
             one_file=True,
-            options=RECORD_OPTIONS,
+            options=RECORD_OPTIONS | DISPLAY_OPTIONS,
         ),
         OutputFormat(
             "sql",
@@ -184,7 +188,7 @@ OUTPUTS = {
             sql.SqlWriter,
             one_file=True,
             typed=True,
-            options=RECORD_OPTIONS | TYPING_OPTIONS | {"sql_dialect"},
+            options=RECORD_OPTIONS | TYPING_OPTIONS | DISPLAY_OPTIONS | {"sql_dialect"},
         ),
         OutputFormat(
             "ods",

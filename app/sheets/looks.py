@@ -2,8 +2,9 @@
 and boldness, the columns' widths and the frozen pane, for the XLSX writer to keep.
 
 A reader's book offers `look(sheet, options)`, returning a SheetLook or None. Only the
-XLSX writer asks for one, and only when `Options.keep_formats` is on: the values' paths
-(CSV above all) never read a style. Each look is read from the file apart from its values,
+XLSX writer asks for one, when `Options.keep_formats` is on, and the text outputs when
+`Options.as_displayed` is (displayed.py): else the values' paths (CSV above all) never
+read a style. Each look is read from the file apart from its values,
 in a pass of its own, so no reader's row loop pays for it; the cells' styles come as a
 stream of rows in the sheet's order, so memory stays flat however large the sheet.
 
@@ -311,6 +312,11 @@ class OdsDataStyle:
         long = said.get("style") == "long"
         if name == "number":
             self.pieces.append(number_code(said))
+        elif name == "scientific-number":
+            exponent = min(whole(said.get("min-exponent-digits")) or 1, 30)
+            self.pieces.append(number_code(said) + "E+" + "0" * max(exponent, 1))
+        elif name == "fraction":
+            self.pieces.append(fraction_code(said))
         elif name == "year":
             self.pieces.append("yyyy" if long else "yy")
         elif name == "month":
@@ -359,7 +365,25 @@ def number_code(said):
         integer = "#,##" + "0" * max(integers, 1) if integers <= 1 else "#," + "0" * integers
     else:
         integer = "0" * integers or "#"
-    return integer + ("." + "0" * places if places else "")
+    # number:display-factor: 1000 shows thousands, as Excel's scaling commas do (#,##0,)
+    factor = whole(said.get("display-factor")) or 1
+    scaling = ""
+    while factor >= 1000 and factor % 1000 == 0 and len(scaling) < 5:
+        scaling, factor = scaling + ",", factor // 1000
+    return integer + ("." + "0" * places if places else "") + scaling
+
+
+def fraction_code(said):
+    """number:fraction as an Excel fraction: `# ?/?`, `# ??/??`, or a fixed denominator
+    (`# ?/8`)."""
+    integers = min(whole(said.get("min-integer-digits")) or 0, 30)
+    numerator = min(max(whole(said.get("min-numerator-digits")) or 1, 1), 30)
+    fixed = whole(said.get("denominator-value"))
+    if fixed is not None and 0 < fixed < 10**9:
+        denominator = str(fixed)
+    else:
+        denominator = "?" * min(max(whole(said.get("min-denominator-digits")) or 1, 1), 30)
+    return ("0" * integers or "#") + " " + "?" * numerator + "/" + denominator
 
 
 class OdsStyles:

@@ -69,6 +69,9 @@ class Options:
     # XLSX: keep what the input's cells said beside their values (number formats, bold,
     # column widths, the frozen pane; a text file's header bold and frozen). Off: values.
     keep_formats: bool = True
+    # Text outputs: numbers, dates and times written as their cells' number formats show
+    # them (14.74%, $1,234.50, 02.03.2024), not as their values (displayed.py). Off: values.
+    as_displayed: bool = False
 
     def validate(self):
         """Raise BadOptions naming the first option that is not acceptable."""
