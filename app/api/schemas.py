@@ -112,6 +112,11 @@ class OptionsSchema(ma.Schema):
         DEFAULTS.keep_formats,
         "Keep the input's number formats, column widths and frozen header; false: values only.",
     )
+    as_displayed = flag(
+        DEFAULTS.as_displayed,
+        "Numbers and dates as their cells' number formats show them (14.74%, $1,234.50, "
+        "02.03.2024), not their values.",
+    )
 
     @classmethod
     def from_engine(cls, options):

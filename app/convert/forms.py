@@ -97,6 +97,10 @@ class OptionsForm(AppForm):
         "Keep number formats, column widths and the frozen header (off: values only)",
         default=True,
     )
+    as_displayed = BooleanField(
+        "Write numbers and dates as the spreadsheet shows them (14.74%, $1,234.50), "
+        "not their values"
+    )
     notify = BooleanField("Email me when a long conversion finishes")
     # Set by the view from the upload ("Read file as"), never taken from the request.
     input_encoding = HiddenField()
@@ -117,6 +121,7 @@ class OptionsForm(AppForm):
         "infer_types",
         "full_precision",
         "keep_formats",
+        "as_displayed",
     )
 
     # Which output formats each option changes (the registry says); the page shows the
@@ -127,7 +132,7 @@ class OptionsForm(AppForm):
         for name in (
             *("delimiter", "quoting", "encoding", "line_ending", "protect_formulas"),
             *("date_style", "json_style", "header", "decimal_separator", "date_order"),
-            *("sql_dialect", "infer_types", "full_precision", "keep_formats"),
+            *("sql_dialect", "infer_types", "full_precision", "keep_formats", "as_displayed"),
         )
     } | {"skip_rows": (), "fill_merged": ()}
     SEVERAL_SHEETS = (
@@ -197,6 +202,7 @@ class OptionsForm(AppForm):
             "infer_types": self.infer_types.data,
             "full_precision": self.full_precision.data,
             "keep_formats": self.keep_formats.data,
+            "as_displayed": self.as_displayed.data,
             "decimal_separator": self.decimal_separator.data or "",
             "date_order": self.date_order.data or "",
             "input_encoding": self.input_encoding.data or "",

@@ -74,6 +74,12 @@ def parser():
         action="store_true",
         help="xlsx: values only, without the input's number formats, widths and frozen header",
     )
+    p.add_argument(
+        "--as-displayed",
+        action="store_true",
+        help="text outputs: numbers and dates as their number formats show them "
+        "(14.74%%, $1,234.50, 02.03.2024), not their values",
+    )
     p.add_argument("--inspect", action="store_true", help="print what INPUT holds, as JSON")
     return p
 
@@ -121,6 +127,7 @@ def main(argv=None):
             full_precision=args.full_precision,
             sql_dialect=args.sql_dialect,
             keep_formats=not args.no_keep_formats,
+            as_displayed=args.as_displayed,
         )
         result = convert(args.input, args.output, options, isolate=True)
     except SheetError as error:
