@@ -208,6 +208,11 @@ class Config:
     # the operator allows every private address, or these hosts ("host" or "host:port").
     OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", False)
     OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS")
+    # Import from a URL (app/url_import.py): the hosts the API may fetch a file from, by
+    # name or fnmatch pattern ("*.example.com"; "*" for any); empty: URL import is off. The
+    # address rules above still apply to every host and redirect.
+    URL_IMPORT_HOSTS = env_list("URL_IMPORT_HOSTS")
+    URL_IMPORT_TIMEOUT_SECONDS = env_int("URL_IMPORT_TIMEOUT_SECONDS", 60)
 
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)

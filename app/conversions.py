@@ -181,12 +181,7 @@ def receive_upload(file, owner, look_inside=True):
     limit = upload_limit(owner)
     stored, size = files.save_upload(file.stream, limit)
     if stored is None:
-        signed_in = is_user(owner)
-        who = "with your account" if signed_in else "without an account"
-        advice = "" if signed_in else " Sign in to upload larger files."
-        raise UploadTooLarge(
-            f"The file is larger than the {format_size(limit)} limit {who}.{advice}"
-        )
+        raise too_large(owner)
     name = clean_file_name(file.filename)  # one name for the record and the text sheet
     stem = text_sheet_name(name)
     try:
@@ -239,6 +234,15 @@ def receive_upload(file, owner, look_inside=True):
         jobs.forget_file(current_app, stored)
         raise QuotaReached(*refused)
     return conversion
+
+
+def too_large(owner):
+    """The UploadTooLarge for a file past `owner`'s upload limit."""
+    signed_in = is_user(owner)
+    who = "with your account" if signed_in else "without an account"
+    advice = "" if signed_in else " Sign in to upload larger files."
+    limit = format_size(upload_limit(owner))
+    return UploadTooLarge(f"The file is larger than the {limit} limit {who}.{advice}")
 
 
 def adopt(anonymous_key, user):

@@ -363,8 +363,11 @@ def test_not_multipart_is_415(api):
 def test_missing_file_is_422(api):
     response = api.post("/api/v1/convert", data={"x": "1"}, content_type="multipart/form-data")
     body = assert_problem(response, 422)
-    assert body["errors"] == [
-        {"name": "file", "in": "files", "detail": "Missing data for required field."}
+    missing = "Send a file, or a url to fetch it from."
+    assert sorted(body["errors"], key=lambda e: e["name"]) == [
+        {"name": "file", "in": "files", "detail": missing},
+        {"name": "url", "in": "files", "detail": missing},  # the other way to send one
+        {"name": "x", "in": "files", "detail": "Unknown field."},
     ]
 
 

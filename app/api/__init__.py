@@ -4,6 +4,7 @@ from flask import Blueprint
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 
 class StrictParser(FlaskParser):
@@ -11,6 +12,11 @@ class StrictParser(FlaskParser):
     parameters and files by default): a misspelled option is a 422, never a silent default."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, RAISE)
+
+    def load_files(self, req, schema):
+        """The multipart body: its files and its fields (`url` goes beside `file`), one
+        schema for both, as OpenAPI has one requestBody."""
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
 class ApiBlueprint(SmorestBlueprint):

@@ -166,7 +166,28 @@ class StartOptionsSchema(ConvertOptionsSchema):
 
 
 class UploadSchema(ma.Schema):
-    file = Upload(required=True, metadata={"description": "The spreadsheet."})
+    """The multipart body: the file, or a URL to fetch it from (one of the two)."""
+
+    file = Upload(metadata={"description": "The spreadsheet. Or send url instead."})
+    url = fields.String(
+        validate=validate.Length(1, 2048),
+        metadata={
+            "description": "Instead of file: an http(s) URL Sheetport fetches the spreadsheet "
+            "from, if the site allows URL import from its host (see the guide's Import from "
+            "a URL). Named from its Content-Disposition, else the URL's path."
+        },
+    )
+
+    # On what was sent, so that a url refused for its own reason is not also "missing".
+    @ma.validates_schema(pass_original=True, skip_on_field_errors=False)
+    def one_source(self, data, original, **kwargs):
+        sent = {"file", "url"} & set(original)
+        if not sent:
+            missing = "Send a file, or a url to fetch it from."
+            raise ma.ValidationError({"file": [missing], "url": [missing]})
+        if len(sent) > 1:
+            both = "Send the file or a url to fetch it from, not both."
+            raise ma.ValidationError({"file": [both], "url": [both]})
 
 
 class PreviewQuerySchema(ma.Schema):

@@ -8,7 +8,7 @@ from flask import abort, current_app, g, request, url_for
 from marshmallow import fields as ma_fields
 from werkzeug.exceptions import UnprocessableEntity
 
-from .. import conversions, settings, webhooks
+from .. import conversions, settings, url_import, webhooks
 from ..decorators import rate_limited
 from ..extensions import db
 from ..models import Conversion
@@ -35,6 +35,13 @@ from .schemas import (
 )
 
 MB = 1024 * 1024
+URL_IMPORT_DOC = (
+    "Send the file in the multipart field `file`, or an http(s) URL in the field `url` for "
+    "Sheetport to fetch it from (only if the site allows URL import from that host: else "
+    "422). A fetched file meets the same limits as an upload (413 past the upload limit, "
+    "checked while it arrives); 502 when the URL answers other than 2xx or the connection "
+    "fails, 504 when it does not arrive within the site's time limit."
+)
 
 
 @bp.before_request
@@ -61,16 +68,22 @@ def answers(*codes):
 
 def multipart(view):
     """415 before parsing when the upload is not multipart/form-data; 422 naming any field
-    beside the file (options sent as form fields would be ignored: they go in the query)."""
+    beside the file or url (options sent as form fields would be ignored: they go in the
+    query)."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if request.mimetype != "multipart/form-data":
-            abort(415, "Send the file as multipart/form-data, in a field named 'file'.")
-        if request.form and request.files:  # without a file, its absence is the problem
-            names = sorted(request.form)
+            abort(
+                415,
+                "Send the file as multipart/form-data, in a field named 'file' "
+                "(or a field 'url' to fetch it from).",
+            )
+        names = sorted(set(request.form) - {"url"})
+        # Without a file or url, their absence is the problem (UploadSchema says so).
+        if names and (request.files or "url" in request.form):
             refusal = UnprocessableEntity(
-                f"Only the file goes in the form; options go in the query string "
+                f"Only the file (or url) goes in the form; options go in the query string "
                 f"(?{names[0]}=...): {', '.join(names)}."
             )
             where = "Not a form field: send it in the query string."
@@ -95,11 +108,11 @@ def file_response_doc(description):
     summary="Convert a file in one request",
     description="Answers with the converted file. An upload larger than the one-shot limit "
     "(see /me), or one that takes longer than the wait limit, answers 202 with a Location "
-    "to poll instead.",
+    "to poll instead. " + URL_IMPORT_DOC,
     **file_response_doc("The converted file."),
 )
 @bp.alt_response(202, schema=ConversionSchema, description="Too large or slow: poll Location.")
-@answers(400, 410, 413, 415, 422, 500, 503, 507)
+@answers(400, 410, 413, 415, 422, 500, 502, 503, 504, 507)
 @rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 @multipart
 @bp.arguments(ConvertOptionsSchema, location="query")
@@ -107,7 +120,7 @@ def file_response_doc(description):
 def convert_now(options, upload):
     callback = callback_of(options)  # refused before anything is kept
     # The job reads the file (and checks its sheets) anyway: no separate look inside first.
-    conversion = receive(upload["file"], look_inside=False)
+    conversion = receive(upload, look_inside=False)
     job = start(conversion, options, fresh=True, callback=callback)
     config = current_app.config
     if conversion.size > config["API_ONE_SHOT_MAX_MB"] * MB or not conversions.wait_for_job(
@@ -126,16 +139,19 @@ def convert_now(options, upload):
 
 
 @bp.post("/conversions")
-@bp.doc(summary="Upload a file and (unless start=false) start converting it")
+@bp.doc(
+    summary="Upload a file and (unless start=false) start converting it",
+    description=URL_IMPORT_DOC,
+)
 @bp.response(201, ConversionSchema)
-@answers(400, 413, 415, 422, 507)
+@answers(400, 413, 415, 422, 502, 504, 507)
 @rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 @multipart
 @bp.arguments(StartOptionsSchema, location="query")
 @bp.arguments(UploadSchema, location="files")
 def create_conversion(options, upload):
     callback = callback_of(options)
-    conversion = receive(upload["file"])
+    conversion = receive(upload)
     if options.pop("start"):
         start(conversion, options, fresh=True, callback=callback)
     location = url_for("api.conversion", public_id=conversion.public_id)
@@ -314,9 +330,12 @@ def me():
 # --- helpers ------------------------------------------------------------------------------
 
 
-def receive(file, look_inside=True):
-    """Refusals (UploadRefused and the rest) answer as problems: see app/errors.py."""
-    return conversions.receive_upload(file, current_owner(), look_inside=look_inside)
+def receive(upload, look_inside=True):
+    """The uploaded file, or the one fetched from its url. Refusals (UploadRefused,
+    ImportRefused and the rest) answer as problems: see app/errors.py."""
+    if "url" in upload:
+        return url_import.receive_from_url(upload["url"], current_owner(), look_inside)
+    return conversions.receive_upload(upload["file"], current_owner(), look_inside=look_inside)
 
 
 def owned(public_id):
