@@ -6,7 +6,9 @@ writing the file (so that whatever happens the file has an owner cleanup walks),
 a child process with memory and time limits (app.sheets' sandbox, so a runaway file cannot
 take the process down), and ends with one write: done, or failed with a message that says
 why. Each write is conditional on the run's lease (app/jobs/leases.py); a run that finds it
-no longer holds the job discards what it wrote (LeaseLost).
+no longer holds the job (cancelled, deleted, taken over) stops its child and discards what
+it wrote (LeaseLost): while the child works, the run asks its row at least every
+LEASE_CHECK_INTERVAL (Watch).
 """
 
 import ctypes
@@ -38,6 +40,9 @@ from ..storage import download_name, is_disk_full
 from .leases import LeaseLost, held_by, later_lease, lease_length, unlapsed
 
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress updates in the database
+# Seconds a running job goes at most without asking its row whether it is still its own:
+# how soon a cancelled job stops its child (app/conversions.py, cancel).
+LEASE_CHECK_INTERVAL = 0.5
 # Seconds to wait before each retry of a write: progress is best effort (one retry, then
 # skipped); the writes that start and end a job keep trying for about 15 seconds.
 PROGRESS_RETRY_DELAYS = (0.2,)
@@ -106,7 +111,8 @@ def run_conversion(app, conversion_id, token=None):
             run_claimed(app, conversion_id, token)
         except LeaseLost:
             app.logger.info(
-                "Conversion %s was deleted or taken over while it ran; its result is discarded",
+                "Conversion %s was cancelled, deleted or taken over while it ran; "
+                "its result is discarded",
                 conversion_id,
             )
         except Exception as error:  # an outage in one line; a bug with its traceback
@@ -171,6 +177,7 @@ def run_claimed(app, conversion_id, token):
     try:
         scratch = files.scratch(token)
         limits = engine_limits(app)
+        watch = Watch(app, conversion_id, token)
         with files.local_copy(stored_source, scratch) as source:
             outcome = run_isolated(
                 convert_in_child,
@@ -182,7 +189,8 @@ def run_claimed(app, conversion_id, token):
                 limits=limits,
                 memory_bytes=limits.max_memory_bytes,
                 seconds=limits.max_seconds + 30,
-                progress=progress_writer(app, conversion_id, token),
+                progress=watch.progress,
+                check=watch.check,
             )
         size = (scratch / result_path.name).stat().st_size
         files.put(result_path.name, scratch / result_path.name)
@@ -359,28 +367,40 @@ def die_with_parent(parent_pid):
         os._exit(1)
 
 
-def progress_writer(app, conversion_id, token):
-    """progress(done, total) for the engine: best effort (a write the database refuses twice
-    is skipped), and it renews the lease. Raises LeaseLost if the job is no longer ours
-    (deleted, taken over, or its lease lapsed)."""
-    last = [0.0]
+class Watch:
+    """A running job's hold on its row, seen from the parent while the child converts:
+    progress(done, total) for the engine (best effort: a write the database refuses twice
+    is skipped; it renews the lease), and check() for the sandbox, which asks the row when
+    no write has for LEASE_CHECK_INTERVAL, so a job that reports nothing for a while (a
+    workbook being read or closed) still notices soon. Both raise LeaseLost if the job is no
+    longer this run's (cancelled, deleted, taken over, or its lease lapsed), which stops the
+    child."""
 
-    def write(done, total):
+    def __init__(self, app, conversion_id, token):
+        self.app, self.conversion_id, self.token = app, conversion_id, token
+        self.written = 0.0  # when progress was last written
+        self.asked = time.monotonic()  # when the row was last written or read
+
+    def still_ours(self, now):
+        return (
+            Conversion.id == self.conversion_id,
+            held_by(self.token),
+            Conversion.status == Conversion.RUNNING,
+            unlapsed(now),
+        )
+
+    def progress(self, done, total):
         now = time.monotonic()
-        if now - last[0] < PROGRESS_WRITE_INTERVAL and done < total:
+        if now - self.written < PROGRESS_WRITE_INTERVAL and done < total:
             return
-        last[0] = now
+        self.written = self.asked = now
+        app, conversion_id = self.app, self.conversion_id
 
         def attempt():
             now = utcnow()
             written = db.session.execute(
                 update(Conversion)
-                .where(
-                    Conversion.id == conversion_id,
-                    held_by(token),
-                    Conversion.status == Conversion.RUNNING,
-                    unlapsed(now),
-                )
+                .where(*self.still_ours(now))
                 .values(
                     progress_done=done,
                     progress_total=total,
@@ -403,7 +423,24 @@ def progress_writer(app, conversion_id, token):
         if rows == 0:
             raise LeaseLost
 
-    return write
+    def check(self):
+        now = time.monotonic()
+        if now - self.asked < LEASE_CHECK_INTERVAL:
+            return
+        self.asked = now
+        try:
+            held = db.session.scalar(select(Conversion.id).where(*self.still_ours(utcnow())))
+            db.session.commit()  # the read's transaction ends: the next one reads afresh
+        except SQLAlchemyError as error:  # the next progress write or check tries again
+            db.session.rollback()
+            self.app.logger.debug(
+                "Conversion %s: could not check the lease (%s)",
+                self.conversion_id,
+                described(error),
+            )
+            return
+        if held is None:
+            raise LeaseLost
 
 
 def engine_limits(app):

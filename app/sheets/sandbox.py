@@ -48,11 +48,15 @@ def in_folder(folder, function, *args, **kwargs):
     return function(*args, **kwargs)
 
 
-def run_isolated(function, *args, memory_bytes=None, seconds=None, progress=None, **kwargs):
+def run_isolated(
+    function, *args, memory_bytes=None, seconds=None, progress=None, check=None, **kwargs
+):
     """Call function(*args, **kwargs) in a forked child and return its result.
 
     `progress(done, total)`, if given, is passed to the function as `progress=` and
-    called here in the parent as the child reports.
+    called here in the parent as the child reports. `check()`, if given, is called here
+    about every 50 ms while the child works, whether or not it reports: whatever either
+    raises kills the child and propagates (the caller's way to stop the work at once).
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
@@ -66,6 +70,8 @@ def run_isolated(function, *args, memory_bytes=None, seconds=None, progress=None
     deadline = time.monotonic() + seconds if seconds else None
     try:
         while True:
+            if check is not None:
+                check()
             if receiver.poll(0.05):
                 try:
                     kind, *payload = receiver.recv()
