@@ -20,6 +20,7 @@ ACTIONS = {
     "user_delete": "Deleted a user",
     "account_delete": "Deleted their own account",
     "conversion_delete": "Deleted a conversion",
+    "conversion_cancel": "Cancelled a conversion",
     "conversion_retry": "Retried a conversion",
     "message_delete": "Deleted a message",
     "settings_change": "Changed settings",

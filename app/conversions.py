@@ -1,5 +1,6 @@
 """The conversion service: receive an upload, find and list an owner's conversions, start
-(and re-start) a conversion, delete one or all of an owner's, and clean up what expired.
+(and re-start) a conversion, cancel one, delete one or all of an owner's, and clean up what
+expired.
 
 The owner is always an argument, never read from the request: a signed-in user (a User), or
 an anonymous visitor's key (a string kept in their session by the web views). The web views
@@ -22,7 +23,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import defer, load_only
 
-from . import jobs, quotas, settings, sheets, storage
+from . import jobs, quotas, settings, sheets, storage, webhooks
 from .audit import audit
 from .exceptions import Refused, StoredFileMissing
 from .extensions import db
@@ -96,6 +97,13 @@ class Busy(Refused):
 
     status = 409
     message = "Wait for the conversion to finish, then try again."
+
+
+class AlreadyEnded(Refused):
+    """Only a queued or running conversion can be cancelled."""
+
+    status = 409
+    message = "This conversion has already ended: there is nothing to cancel."
 
 
 class NotReady(Refused):
@@ -527,6 +535,8 @@ def result_download(conversion):
     """The response that sends the converted file; NotReady while there is none."""
     if conversion.status == Conversion.FAILED:
         raise NotReady(f"The conversion failed: {conversion.error}")
+    if conversion.status == Conversion.CANCELLED:
+        raise NotReady("The conversion was cancelled. Convert it again to get a result.")
     if conversion.status != Conversion.DONE:
         raise NotReady(f"The conversion is not finished yet (it is {conversion.status}).")
     try:
@@ -622,15 +632,36 @@ def wait_for_job(conversion, seconds, job=None):
         pause = min(pause * 1.5, 0.2)
 
 
+# --- cancelling ---------------------------------------------------------------------------
+
+
+def cancel(conversion, by):
+    """Cancel a queued or running conversion, and record who did: `by` is its owner (a User
+    or an anonymous key) or an admin. Its status says cancelled at once; the runner stops
+    the child within about a second and keeps nothing it wrote (jobs.cancel). A cancelled
+    conversion is like a finished one: it can be converted again or deleted. AlreadyEnded
+    if it is not queued or running, also when the job ends at this very moment (a job whose
+    runner died is reclaimed first: it failed)."""
+    if jobs.reclaim_lapsed(conversion).status not in ACTIVE:
+        raise AlreadyEnded()
+    cancelled, event = jobs.cancel(conversion)
+    if not cancelled:
+        raise AlreadyEnded(f"This conversion has already ended ({conversion.status}).")
+    target = f"{conversion.original_name} ({conversion.public_id})"
+    audit("conversion_cancel", target=target, actor=by if is_user(by) else None)
+    db.session.commit()
+    webhooks.send_soon(current_app._get_current_object(), [event.id] if event else [])
+
+
 # --- deleting -----------------------------------------------------------------------------
 
 
 def delete(conversion, by):
     """Delete a conversion and its files, and record who did: `by` is its owner (a User or
     an anonymous key) or an admin. Busy while it is queued or running (a job whose runner
-    died is reclaimed first, and so is not)."""
+    died is reclaimed first, and so is not): cancel it first."""
     if jobs.reclaim_lapsed(conversion).status in ACTIVE:
-        raise Busy("Wait for the conversion to finish, then delete it.")
+        raise Busy("Cancel the conversion or wait for it to finish, then delete it.")
     target = f"{conversion.original_name} ({conversion.public_id})"
     remove(conversion)
     audit("conversion_delete", target=target, actor=by if is_user(by) else None)

@@ -410,6 +410,7 @@ class Conversion(db.Model):
     __tablename__ = "conversions"
 
     QUEUED, RUNNING, DONE, FAILED, UPLOADED = "queued", "running", "done", "failed", "uploaded"
+    CANCELLED = "cancelled"  # stopped by its owner (or an admin) while queued or running
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(
@@ -477,7 +478,8 @@ class Conversion(db.Model):
 
     @property
     def finished(self):
-        return self.status in (self.DONE, self.FAILED)
+        """The job ended: done, failed, or cancelled."""
+        return self.status in (self.DONE, self.FAILED, self.CANCELLED)
 
     def is_expired(self, now=None):
         return (now or utcnow()) >= self.expires_at

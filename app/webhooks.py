@@ -1,12 +1,12 @@
 """Webhooks: an API client hears that its conversion ended instead of polling for it.
 
 A conversion started through the API with a `callback_url` (or with a token that has a
-default one, `webhook_url`) gets an event when its job ends: `conversion.succeeded` or
-`conversion.failed`. The event is added to the session that writes the job's end
-(conversion_ended), so it is committed with it: an outbox, as mail has. It is then POSTed,
-signed with the token's secret, and retried with backoff (WEBHOOK_RETRY_SECONDS) until the
-receiver answers 2xx; each attempt is written on its row, which the token's owner reads as
-the delivery log (GET /api/v1/webhooks).
+default one, `webhook_url`) gets an event when its job ends: `conversion.succeeded`,
+`conversion.failed` or `conversion.cancelled`. The event is added to the session that writes
+the job's end (conversion_ended), so it is committed with it: an outbox, as mail has. It is
+then POSTed, signed with the token's secret, and retried with backoff (WEBHOOK_RETRY_SECONDS)
+until the receiver answers 2xx; each attempt is written on its row, which the token's owner
+reads as the delivery log (GET /api/v1/webhooks).
 
 The signature, in the `Sheetport-Signature` header: `t=<unix time>,v1=<hex>`, where hex is
 the HMAC-SHA256 of `<t>.<body>` keyed with the secret. `Sheetport-Event-Id` is the same on
@@ -31,7 +31,11 @@ from .extensions import db
 from .models import Conversion, WebhookDelivery, utcnow
 from .urls import site_url_for
 
-EVENTS = {Conversion.DONE: "conversion.succeeded", Conversion.FAILED: "conversion.failed"}
+EVENTS = {
+    Conversion.DONE: "conversion.succeeded",
+    Conversion.FAILED: "conversion.failed",
+    Conversion.CANCELLED: "conversion.cancelled",
+}
 SECRET_PREFIX = "whsec_"
 KEEP_DAYS = 7  # a delivery's row, delivered or given up, stays this long as the log
 BATCH = 50  # deliveries tried per round of the periodic work

@@ -454,7 +454,7 @@ def test_result_while_running_is_409_and_delete_is_409(app, api, workbook_bytes)
         conversion.lease_expires_at = utcnow() + timedelta(hours=1)
         db.session.commit()
     assert_problem(api.get(f"/api/v1/conversions/{body['id']}/result"), 409)
-    assert_problem(api.delete(f"/api/v1/conversions/{body['id']}"), 409, "Wait")
+    assert_problem(api.delete(f"/api/v1/conversions/{body['id']}"), 409, "Cancel the conversion")
     assert_problem(api.post(f"/api/v1/conversions/{body['id']}/convert", json={}), 409)
 
 

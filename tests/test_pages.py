@@ -542,7 +542,7 @@ def test_kept_options_are_what_a_fresh_page_shows(app, client, auth, user, tmp_p
     check(pages)
     hold_running(app, mine[0])  # its convert bar says to wait, and its button is disabled
     busy = check(pages)[0]
-    assert "Wait for this conversion to finish." in busy and "disabled" in busy
+    assert "Wait for this conversion to finish, or cancel it." in busy and "disabled" in busy
     assert {key[0] for key in FRAGMENTS} >= {"options", "convert-bar"}
 
 

@@ -40,6 +40,7 @@ class ConversionFilterForm(FilterForm):
         Conversion.RUNNING,
         Conversion.DONE,
         Conversion.FAILED,
+        Conversion.CANCELLED,
     )
     FORMATS = formats.NAMES
 

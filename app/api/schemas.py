@@ -232,6 +232,9 @@ class LinksSchema(ma.Schema):
     self = fields.String(required=True)
     preview = fields.String(required=True)
     convert = fields.String(required=True)
+    cancel = fields.String(
+        required=True, allow_none=True, metadata={"description": "While queued or running."}
+    )
     result = fields.String(required=True, allow_none=True)
 
 
@@ -245,7 +248,12 @@ class ConversionSchema(ma.Schema):
     delimiter = fields.String(required=True, allow_none=True)
     sheets = fields.List(fields.Nested(SheetSchema), required=True)
     status = fields.String(
-        required=True, validate=validate.OneOf(["uploaded", "queued", "running", "done", "failed"])
+        required=True,
+        validate=validate.OneOf(["uploaded", "queued", "running", "done", "failed", "cancelled"]),
+        metadata={
+            "description": "uploaded (not converted yet), queued, running, then done, failed "
+            "(the reason in `error`) or cancelled (POST links.cancel while queued or running)."
+        },
     )
     progress = fields.Nested(ProgressSchema, required=True)
     options = fields.Dict(required=True, metadata={"description": "The last job's options."})

@@ -112,7 +112,7 @@ def file_response_doc(description):
     **file_response_doc("The converted file."),
 )
 @bp.alt_response(202, schema=ConversionSchema, description="Too large or slow: poll Location.")
-@answers(400, 410, 413, 415, 422, 500, 502, 503, 504, 507)
+@answers(400, 409, 410, 413, 415, 422, 500, 502, 503, 504, 507)
 @rate_limited("UPLOAD_RATE_LIMIT", "uploads")
 @multipart
 @bp.arguments(ConvertOptionsSchema, location="query")
@@ -188,8 +188,28 @@ def conversion(public_id):
     return resource(owned(public_id))
 
 
+@bp.post("/conversions/<public_id>/cancel")
+@bp.doc(
+    summary="Cancel a queued or running conversion",
+    description="The answer says `cancelled` at once; the job stops within about a second "
+    "and nothing it wrote is kept (a callback gets `conversion.cancelled`). A cancelled "
+    "conversion can be converted again or deleted. A conversion that has ended (done, "
+    "failed, cancelled, or not started) answers 409.",
+)
+@bp.response(200, ConversionSchema)
+@answers(404, 409, 410)
+def cancel_conversion(public_id):
+    conversion = conversions.find(public_id, current_owner())
+    conversions.cancel(conversion, by=current_owner())
+    return resource(conversion)
+
+
 @bp.delete("/conversions/<public_id>")
-@bp.doc(summary="Delete a conversion and its files")
+@bp.doc(
+    summary="Delete a conversion and its files",
+    description="A queued or running conversion answers 409: cancel it first "
+    "(POST .../cancel), then delete it.",
+)
 @bp.response(204)
 @answers(404, 409, 410)
 def delete_conversion(public_id):
@@ -404,6 +424,9 @@ def resource(conversion):
             "self": url_for("api.conversion", public_id=public_id),
             "preview": url_for("api.preview", public_id=public_id),
             "convert": url_for("api.reconvert", public_id=public_id),
+            "cancel": url_for("api.cancel_conversion", public_id=public_id)
+            if conversion.status in conversions.ACTIVE
+            else None,
             "result": url_for("api.result", public_id=public_id) if done else None,
         },
     }

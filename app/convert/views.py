@@ -233,6 +233,20 @@ def status(public_id):
     )
 
 
+@bp.post("/convert/<public_id>/cancel")
+def cancel(public_id):
+    """The file page's Cancel button, while its conversion is queued or running."""
+    conversion = conversions.find(public_id, visitor.owner())
+    if EmptyForm().validate_on_submit():
+        try:
+            conversions.cancel(conversion, by=visitor.owner())
+        except conversions.AlreadyEnded as refusal:
+            flash(str(refusal), "info")
+        else:
+            flash(f"Cancelled {conversion.original_name}.", "success")
+    return redirect(url_for("convert.show", public_id=public_id))
+
+
 @bp.get("/convert/<public_id>/download")
 def download(public_id):
     return conversions.result_download(conversions.find(public_id, visitor.owner()))

@@ -12,7 +12,8 @@ A conversion is a row with a status and progress; a runner takes it and does it:
 - leases.py: which run holds a job, until when. Leases, not process ids, say whether a job
   is alive: every write a job makes is conditional on its lease token;
 - dispatch.py: jobs handed to the runner (enqueue) and taken back: withdrawn when the
-  runner cannot take one, reclaimed when the runner holding one died (its lease lapsed).
+  runner cannot take one, reclaimed when the runner holding one died (its lease lapsed),
+  cancelled when its owner asks.
 
 The names below are the package's surface; the rest is its own.
 """
@@ -30,7 +31,7 @@ from .body import (
     forget_file,
     run_conversion,
 )
-from .dispatch import as_reclaimed, enqueue, reclaim_expired, reclaim_lapsed, withdraw
+from .dispatch import as_reclaimed, cancel, enqueue, reclaim_expired, reclaim_lapsed, withdraw
 from .leases import ACTIVE, LeaseLost, held_by, lapsed, renew_leases
 from .runners import (
     InProcessRunner,
@@ -46,6 +47,7 @@ from .runners import (
 __all__ = [
     "ACTIVE",
     "as_reclaimed",
+    "cancel",
     "FAILED_ON_OUR_SIDE",
     "INTERRUPTED",
     "STORAGE_DOWN",

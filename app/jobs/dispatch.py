@@ -1,7 +1,9 @@
 """Jobs handed to a runner and taken back.
 
 enqueue() is how the conversion service starts a job: it gives the row a lease and hands it
-to the runner, and if the runner cannot take it, withdraws it (the row as it was). A runner
+to the runner, and if the runner cannot take it, withdraws it (the row as it was). cancel()
+takes a queued or running job back for good: its row says cancelled and holds no lease, so
+a runner never claims it and a running one stops at its next look at the row. A runner
 that dies stops renewing its jobs' leases; once a lease lapses, any process fails the job
 with a message that says so, or requeues it if it never started (reclaim_expired: run by the
 periodic tick, and by reclaim_lapsed before the service changes a conversion). A read never
@@ -15,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import storage, webhooks
 from ..extensions import db
 from ..models import Conversion, ConversionResult, utcnow
-from .body import INTERRUPTED
+from .body import INTERRUPTED, forget_file
 from .leases import ACTIVE, held_by, lapsed, lease_length, new_token
 from .runners import runner
 
@@ -57,6 +59,36 @@ def withdraw(conversion_id, token, values):
         .values(**values, runner=None, lease_expires_at=None)
     )
     db.session.commit()
+
+
+def cancel(conversion):
+    """Cancel a queued or running job in one write, guarded on its status: a job ending at
+    that moment either ends first (then nothing changes: (False, None), the row read
+    again) or finds its row cancelled. The row loses its lease, so no runner claims it and
+    the run holding it stops its child and discards what it wrote (app/jobs/body.py,
+    Watch); its unfinished results go here too, in case that run is dead. Returns (True,
+    the webhook event or None), added to the session: the caller commits, then sends it."""
+    now = utcnow()
+    done = db.session.execute(
+        update(Conversion)
+        .where(Conversion.id == conversion.id, Conversion.status.in_(ACTIVE))
+        .values(
+            status=Conversion.CANCELLED,
+            error=None,
+            finished_at=now,
+            runner=None,
+            lease_expires_at=None,
+        )
+    ).rowcount
+    if not done:
+        db.session.rollback()
+        db.session.refresh(conversion)
+        return False, None
+    for result in unfinished_results(conversion.id):
+        forget_file(current_app, result.stored_name)  # best effort: else the sweep's
+        db.session.delete(result)
+    db.session.refresh(conversion)
+    return True, webhooks.conversion_ended(conversion)
 
 
 def interrupted(now):
@@ -156,12 +188,15 @@ def reclaim_expired(now=None, conversion_ids=None, requeue=True):
     return changed
 
 
-def discard_unfinished_results(conversion_id):
-    unfinished = db.session.scalars(
+def unfinished_results(conversion_id):
+    return db.session.scalars(
         select(ConversionResult).where(
             ConversionResult.conversion_id == conversion_id, ConversionResult.complete.is_(False)
         )
     ).all()
-    for result in unfinished:
+
+
+def discard_unfinished_results(conversion_id):
+    for result in unfinished_results(conversion_id):
         storage.current().delete(result.stored_name)
         db.session.delete(result)

@@ -119,7 +119,8 @@
 
   // A finished job reloads the page at #result: move focus to what happened.
   if (window.location.hash === "#result") {
-    var outcome = document.getElementById("result-heading") || document.getElementById("failure");
+    var outcome = document.getElementById("result-heading") || document.getElementById("failure") ||
+      document.getElementById("cancelled");
     if (outcome) { outcome.focus(); }
   }
 
@@ -128,24 +129,31 @@
     var progress = document.getElementById("job-progress");
     var fillBar = progress.querySelector(".progress-bar");
     var text = document.getElementById("job-text");
+    var stopped = false;
+    // Cancel: no poll may reload the page while the cancel's own request is under way.
+    var cancelForm = document.getElementById("cancel-form");
+    if (cancelForm) {
+      cancelForm.addEventListener("submit", function () { stopped = true; });
+    }
     var poll = function () {
       fetch(job.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (state) {
+          if (stopped) { return; }
           fillBar.style.width = state.percent + "%";
           fillBar.textContent = state.percent + "%";
           progress.setAttribute("aria-valuenow", state.percent);
           if (state.status === "running" && state.total) {
             text.textContent = "Rows done: " + state.done.toLocaleString() + " of " + state.total.toLocaleString() + ".";
           }
-          if (state.status === "done" || state.status === "failed") {
+          if (state.status === "done" || state.status === "failed" || state.status === "cancelled") {
             window.history.replaceState(null, "", window.location.pathname + window.location.search + "#result");
             window.location.reload();
           } else {
             window.setTimeout(poll, 1000);
           }
         })
-        .catch(function () { window.setTimeout(poll, 3000); });
+        .catch(function () { if (!stopped) { window.setTimeout(poll, 3000); } });
     };
     window.setTimeout(poll, 500);
   }
