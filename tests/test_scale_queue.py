@@ -233,6 +233,43 @@ def test_a_long_queue_is_not_mistaken_for_a_dead_runner(app, client, workbook, q
     assert conversion.status == "done", (conversion.error, workers.log())
 
 
+def test_a_cancelled_job_waiting_in_redis_is_never_run(app, client, workbook, queue, workers):
+    public_id = public_id_of(upload(client, workbook))
+    client.post(f"/convert/{public_id}", data={**FORM, "sheets": ["Data"]})
+    assert queue.count == 1
+    assert client.post(f"/convert/{public_id}/cancel").status_code == 302
+    workers.start("--burst").wait(60)  # takes the job: the claim refuses it
+    conversion = fetch(app, Conversion, public_id=public_id)
+    assert conversion.status == "cancelled" and conversion.started_at is None, workers.log()
+    assert queue.count == 0 and queue.failed_job_registry.count == 0
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(ConversionResult.id))) == 0
+    assert os.listdir(app.config["UPLOAD_FOLDER"]) == [conversion.stored_name]
+
+
+def test_cancelling_a_job_a_worker_runs_stops_its_child(app, client, big_csv, queue, workers):
+    worker = workers.start()
+    public_id = public_id_of(upload_big(client, big_csv))
+    client.post(f"/convert/{public_id}", data={**FORM, "output_format": "xlsx", "sheets": ["big"]})
+    wait_until(
+        lambda: fetch(app, Conversion, public_id=public_id).progress_done > 0,
+        timeout=60,
+        what="progress",
+    )
+    assert len(descendants(worker.pid)) == 2  # the work horse and the engine's child
+    assert client.post(f"/convert/{public_id}/cancel").status_code == 302
+    cancelled_at = time.monotonic()
+    # The worker is another process: it hears of the cancel from the database alone.
+    wait_until(lambda: descendants(worker.pid) == [], timeout=10, what="the job to stop")
+    print(f"the worker's job was gone {time.monotonic() - cancelled_at:.3f} s after the cancel")
+    conversion = fetch(app, Conversion, public_id=public_id)
+    assert conversion.status == "cancelled", workers.log()
+    assert os.listdir(app.config["UPLOAD_FOLDER"]) == [conversion.stored_name]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(ConversionResult.id))) == 0
+    assert "was cancelled, deleted or taken over" in workers.log()
+
+
 def test_the_queue_job_timeout_fails_the_conversion(app, client, big_csv, queue, workers):
     app.config["QUEUE_JOB_TIMEOUT"] = 1  # the web process sets RQ's timeout when it enqueues
     public_id = public_id_of(upload_big(client, big_csv))
