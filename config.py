@@ -212,7 +212,8 @@ class Config:
     # name or fnmatch pattern ("*.example.com"; "*" for any); empty: URL import is off. The
     # address rules above still apply to every host and redirect.
     URL_IMPORT_HOSTS = env_list("URL_IMPORT_HOSTS")
-    URL_IMPORT_TIMEOUT_SECONDS = env_int("URL_IMPORT_TIMEOUT_SECONDS", 60)
+    # The download runs in the request: well under the WSGI server's timeout (gunicorn: 30 s).
+    URL_IMPORT_TIMEOUT_SECONDS = env_int("URL_IMPORT_TIMEOUT_SECONDS", 20)
 
     # Number of reverse proxies in front of the app whose X-Forwarded-* to trust.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
