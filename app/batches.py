@@ -211,6 +211,22 @@ def start_all(batch, output_format, all_sheets=False):
     return started
 
 
+def cancel_all(batch, by):
+    """Cancel every file of the batch that is queued or running (conversions.cancel: each
+    audited, its own commit); one that ends meanwhile is left as it ended. Returns how many
+    were cancelled."""
+    cancelled = 0
+    for conversion in batch.conversions:
+        if conversion.status not in conversions.ACTIVE:
+            continue
+        try:
+            conversions.cancel(conversion, by)
+        except conversions.AlreadyEnded:
+            continue
+        cancelled += 1
+    return cancelled
+
+
 def summary(batch):
     """(counts by status, whether any is under way, whether any result is ready)."""
     counts = {}

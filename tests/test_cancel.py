@@ -1,6 +1,7 @@
-"""Cancel (issue 26, 4): a queued or running conversion is cancelled from its page and by the
-API; the runner kills the child within about a second, nothing it wrote is kept, and the
-status says cancelled. A conversion that has ended cannot be cancelled (409, unchanged)."""
+"""Cancel (issue 26, 4): a queued or running conversion (or every file of a batch still under
+way) is cancelled from its page and by the API; the runner kills the child within about a
+second, nothing it wrote is kept, and the status says cancelled. A conversion that has ended
+cannot be cancelled (409, unchanged)."""
 
 import json
 import time
@@ -13,12 +14,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import conversions, jobs
 from app.extensions import db
 from app.jobs import body
-from app.models import AuditEvent, Conversion, WebhookDelivery
+from app.models import AuditEvent, Batch, Conversion, WebhookDelivery
 
 from .api_helpers import Api, make_token
 from .conftest import AuthActions, fetch
 from .forms import submit
 from .sheets.books import write_xlsx
+from .test_batches import batch_of, csv_bytes, upload_files
 from .test_convert import FORM, WORKBOOK, hold_running, public_id_of, stored_files, wait_for
 from .test_jobs import (
     big_csv,
@@ -356,3 +358,37 @@ def test_an_admin_filters_cancelled_conversions(app, client, workbook, admin):
     AuthActions(staff).login(email="root@example.com")
     listed = staff.get("/admin/conversions?status=cancelled")
     assert listed.status_code == 200 and "report.xlsx" in listed.get_data(as_text=True)
+
+
+# A batch
+
+
+def test_a_batch_cancels_every_file_still_under_way(app, client, held_jobs):
+    files = [(f"{month}.csv", csv_bytes(month)) for month in ("jan", "feb", "mar")]
+    public_id = batch_of(upload_files(client, files, quick=True))
+    first, *others = held_jobs
+    jobs.run_conversion(app, *first)  # one file finished before the cancel
+    response = submit(client, f"/batches/{public_id}", form_id="cancel-batch-form")
+    assert response.headers["Location"] == f"/batches/{public_id}", response.status_code
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Cancelled 2 conversions." in page and "cancel-batch-form" not in page
+    assert "1 done" in page and "2 cancelled" in page and "text-bg-warning" in page
+    for job in others:  # a worker takes them later: the claim refuses them
+        jobs.run_conversion(app, *job)
+    with app.app_context():
+        batch = db.session.scalar(db.select(Batch).filter_by(public_id=public_id))
+        statuses = [c.status for c in batch.conversions]
+        events = db.session.scalars(db.select(AuditEvent).filter_by(action="conversion_cancel"))
+        assert statuses == ["done", "cancelled", "cancelled"] and len(events.all()) == 2
+    again = client.post(f"/batches/{public_id}/cancel", follow_redirects=True)
+    assert "Nothing to cancel" in again.get_data(as_text=True)
+
+
+def test_a_batch_cancel_needs_the_token_and_the_owner(app, client, held_jobs):
+    files = [("a.csv", csv_bytes("a")), ("b.csv", csv_bytes("b"))]
+    public_id = batch_of(upload_files(client, files, quick=True))
+    assert client.post(f"/batches/{public_id}/cancel", csrf=False).status_code == 400
+    assert app.test_client().post(f"/batches/{public_id}/cancel").status_code == 404
+    with app.app_context():
+        batch = db.session.scalar(db.select(Batch).filter_by(public_id=public_id))
+        assert [c.status for c in batch.conversions] == ["queued", "queued"]

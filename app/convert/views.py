@@ -97,6 +97,19 @@ def convert_batch(public_id):
     return redirect(url_for("convert.batch", public_id=public_id))
 
 
+@bp.post("/batches/<public_id>/cancel")
+def cancel_batch(public_id):
+    """The batch page's Cancel button: every file still queued or running."""
+    batch = batches.find(public_id, visitor.owner())
+    if EmptyForm().validate_on_submit():
+        cancelled = batches.cancel_all(batch, by=visitor.owner())
+        if cancelled:
+            flash(f"Cancelled {plural(cancelled, 'conversion')}.", "success")
+        else:
+            flash("Nothing to cancel: every file had finished.", "info")
+    return redirect(url_for("convert.batch", public_id=public_id))
+
+
 @bp.get("/batches/<public_id>/download")
 def download_batch(public_id):
     archive, name = batches.download_all(batches.find(public_id, visitor.owner()))
