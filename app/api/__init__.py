@@ -28,4 +28,4 @@ bp = ApiBlueprint(
 )
 web = Blueprint("api_web", __name__)
 
-from . import pages, views  # noqa: E402, F401  (the views register themselves on bp and web)
+from . import batches, pages, views  # noqa: E402, F401  (the views register themselves on bp and web)

@@ -15,7 +15,7 @@ def test_docs_page_renders_the_openapi_document(page):
     expect(page.get_by_role("heading", level=1)).to_have_text("The Sheetport API")
     # Swagger UI (vendored) read /api/v1/openapi.json and lists every operation,
     # under the strict Content-Security-Policy (the fixture fails on any console error).
-    expect(page.locator(".opblock")).to_have_count(14)
+    expect(page.locator(".opblock")).to_have_count(18)
     expect(page.locator("#api-reference")).to_contain_text("/api/v1/convert")
     # One <h1> still: the viewer's own title block (another <h1>) is not shown.
     expect(page.get_by_role("heading", level=1)).to_have_count(1)
