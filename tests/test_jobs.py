@@ -269,6 +269,42 @@ def test_a_run_that_lost_its_lease_writes_nothing(app, client, tmp_path, caplog)
     assert results_of(app, conversion.id) == []
 
 
+def test_a_run_whose_lease_lapsed_before_its_end_does_not_finish_it(
+    app, client, workbook, caplog, monkeypatch
+):
+    """A runner that comes back after its lease lapsed (a paused machine, a long stall) must
+    not finish the job: its owner was already told it was interrupted, and that stays true."""
+    public_id = public_id_of(upload(client, workbook))
+    conversion = fetch(app, Conversion, public_id=public_id)
+    original, seen = body.end, []
+
+    def end_after_a_stall(*args, **kwargs):
+        db.session.execute(
+            db.update(Conversion)
+            .where(Conversion.id == conversion.id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        seen.append(client.get(f"/convert/{public_id}/status").json)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(body, "end", end_after_a_stall)
+    with caplog.at_level(logging.INFO), app.test_request_context():
+        conversions.start(
+            db.session.get(Conversion, conversion.id),
+            {"format": "csv", "sheets": ["Data"], "name_stem": "report"},
+        ).result(timeout=30)
+    assert [(status["status"], status["error"]) for status in seen] == [
+        ("failed", jobs.INTERRUPTED)
+    ]
+    assert "taken over while it ran" in caplog.text
+    stored = fetch(app, Conversion, public_id=public_id)
+    assert stored.status == "running" and stored.result_stored_name is None  # as it was
+    status = client.get(f"/convert/{public_id}/status").json
+    assert (status["status"], status["error"]) == ("failed", jobs.INTERRUPTED)  # still
+    assert stored_files(app) == [stored.stored_name] and results_of(app, stored.id) == []
+
+
 # A database that refuses writes
 
 

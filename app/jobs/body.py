@@ -262,7 +262,11 @@ def run_claimed(app, conversion_id, token):
 def end(app, conversion_id, token, result_id, values, result_values=None):
     """The job's last write, if it still holds the job: retried, one transaction.
     Without result_values the result row goes (no file was written). False if the job
-    is no longer this run's. The end's webhook event is committed with it, then sent."""
+    is no longer this run's: cancelled, deleted, taken over, or its lease lapsed (then its
+    owner has already been told it was interrupted, as_reclaimed, and that must stay
+    true; the heartbeat renews the lease while this retries, so only a run that could
+    not renew it for a whole lease loses its result). The end's webhook event is
+    committed with it, then sent."""
     events = []
 
     def write():
@@ -273,6 +277,7 @@ def end(app, conversion_id, token, result_id, values, result_values=None):
                 Conversion.id == conversion_id,
                 held_by(token),
                 Conversion.status == Conversion.RUNNING,
+                unlapsed(utcnow()),
             )
             .values(**values, finished_at=utcnow(), lease_expires_at=None)
         )
