@@ -685,8 +685,10 @@ class WebhookDelivery(db.Model):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # No passive_deletes: SQLite does not cascade here, and reuses a deleted token's id, so
+    # the ORM deletes a token's deliveries itself (else the next token would show them).
     token: Mapped[ApiToken] = relationship(
-        backref=backref("webhook_deliveries", cascade="all, delete-orphan", passive_deletes=True)
+        backref=backref("webhook_deliveries", cascade="all, delete-orphan")
     )
 
     @property

@@ -15,8 +15,9 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
+import idna
 import urllib3
 from werkzeug.http import parse_options_header
 
@@ -89,8 +90,9 @@ def checked(url, rules, resolve=socket.getaddrinfo, allows_host=None):
         raise Refused("Use an http:// or https:// URL with a host name.")
     if parts.username or parts.password:
         raise Refused("Put no user name or password in the URL (a webhook checks the signature).")
-    host = parts.hostname.rstrip(".").lower()
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = ascii_host(parts.hostname.rstrip(".").lower())
+    # Percent-encoded as a request line must be; what is encoded already stays.
+    path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=URL_SAFE)
     if allows_host is not None and not allows_host(host):
         raise Refused(f"{host} is not a host files may be fetched from here.")
     try:
@@ -107,14 +109,36 @@ def checked(url, rules, resolve=socket.getaddrinfo, allows_host=None):
                 raise Refused(
                     f"{host} is {reason} ({address}): Sheetport calls only public addresses."
                 )
+    if port < 1024 and port not in (80, 443):  # a service's, not a web hook's or a file's
+        raise Refused(f"Use port 80, 443 or one above 1023, not {port}.")
     return Target(parts.scheme, host, port, path, addresses[0])
+
+
+URL_SAFE = "/?&=%:@!$'()*+,;~#[]"
+
+
+def ascii_host(host):
+    """The host as DNS and the Host header spell it: an address as it is, a name in its
+    IDNA (punycode) form. Refused if it is no name at all."""
+    with suppress(ValueError):
+        ipaddress.ip_address(host)
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        raise Refused(f"{host!r} is not a host name Sheetport can look up.") from None
 
 
 def inside_reason(address):
     """Why `address` is not a public one ("a loopback address"...), or None if it is."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        if ip.is_site_local:
+            return "a site-local address"
+        # An IPv4 address carried inside IPv6 (mapped, 6to4, Teredo) is judged by itself.
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo and ip.teredo[1])
+        if inner:
+            return inside_reason(str(inner))
     for test, reason in (
         ("is_unspecified", "an unspecified address"),
         ("is_loopback", "a loopback address"),
@@ -135,16 +159,19 @@ class Answer:
 
 
 def post(url, body, headers, rules, timeout=10.0, resolve=socket.getaddrinfo):
-    """POST `body` to `url`, following 307/308 redirects (each checked). An Answer, never
-    an exception: Refused and network failures become its error."""
+    """POST `body` to `url`, following 307/308 redirects (each checked), all of it within
+    `timeout` seconds of wall-clock time (a receiver that answers a byte at a time is cut
+    off). An Answer, never an exception: Refused and any failure become its error."""
+    deadline = time.monotonic() + timeout
     for _ in range(MAX_REDIRECTS + 1):
         try:
             target = checked(url, rules, resolve)
-            response = send(target, body, headers, timeout)
+            response = send(target, body, headers, deadline)
         except Refused as refusal:
             return Answer(None, str(refusal))
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            return Answer(None, no_answer(error))
+        except Exception as error:  # noqa: BLE001 (whatever a receiver does, it is its answer)
+            late = time.monotonic() >= deadline
+            return Answer(None, "No answer within the time limit." if late else no_answer(error))
         if response.status not in REDIRECTS:
             return Answer(response.status)
         location = response.headers.get("Location")
@@ -155,7 +182,15 @@ def post(url, body, headers, rules, timeout=10.0, resolve=socket.getaddrinfo):
 
 
 def no_answer(error):
-    return f"No answer: {type(error).__name__}: {error}"[:255]
+    """What a failed exchange tells the person who gave the URL: the kind of failure, not
+    urllib3's text with the address in it (a log of which ports answer maps a network)."""
+    if isinstance(error, urllib3.exceptions.SSLError):
+        return "No answer: the TLS handshake failed (is the certificate valid for the host?)."
+    if isinstance(error, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        return "No answer: Connection refused or the host is unreachable."
+    if isinstance(error, urllib3.exceptions.TimeoutError | TimeoutError):
+        return "No answer within the time limit."
+    return "No answer: the connection broke off."
 
 
 @dataclass(frozen=True)
@@ -181,7 +216,8 @@ def get(url, out, rules, limit, timeout, allows_host=None, resolve=socket.getadd
             if remaining <= 0:
                 raise timed_out()
             with network(deadline):
-                request = exchange(target, "GET", None, GET_HEADERS, urllib3.Timeout(remaining))
+                timeout = urllib3.Timeout(remaining)
+                request = exchange(target, "GET", None, GET_HEADERS, timeout, deadline)
                 response = stack.enter_context(request)
             if response.status in GET_REDIRECTS:
                 location = response.headers.get("Location")
@@ -255,17 +291,52 @@ def copy_body(response, out, limit, deadline):
         watchdog.cancel()
 
 
-def send(target, body, headers, timeout):
-    options = urllib3.Timeout(connect=timeout, read=timeout)
-    with exchange(target, "POST", body, headers, options) as response:
+def send(target, body, headers, deadline):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the time limit passed")
+    options = urllib3.Timeout(connect=remaining, read=remaining)
+    with exchange(target, "POST", body, headers, options, deadline) as response:
         response.read(ANSWER_BYTES_READ)
         return response
 
 
+class Watched:
+    """A connection whose socket is shut at `deadline` (a class attribute, set per
+    request): per-read timeouts alone let a peer that sends a byte at a time go on for
+    ever, in the headers as in the body."""
+
+    deadline = None
+    watchdog = None
+
+    def connect(self):
+        super().connect()
+        if self.deadline is not None:
+            self.watchdog = threading.Timer(max(self.deadline - time.monotonic(), 0), self.cut)
+            self.watchdog.daemon = True
+            self.watchdog.start()
+
+    def cut(self):
+        with suppress(Exception):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        super().close()
+
+
+def watched(connection_class, deadline):
+    return type(
+        "Watched" + connection_class.__name__, (Watched, connection_class), {"deadline": deadline}
+    )
+
+
 @contextmanager
-def exchange(target, method, body, headers, timeout):
+def exchange(target, method, body, headers, timeout, deadline=None):
     """The response to one request, made to the checked address of `target` (its host
-    name kept for Host and TLS), not following redirects, its body left unread."""
+    name kept for Host and TLS), not following redirects, its body left unread; with a
+    `deadline` (time.monotonic()), its socket is shut then, whatever it is doing."""
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if target.port != (443 if target.scheme == "https" else 80):
         host_header += f":{target.port}"
@@ -281,6 +352,7 @@ def exchange(target, method, body, headers, timeout):
         )
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
+    pool.ConnectionCls = watched(pool.ConnectionCls, deadline)
     with pool:
         response = pool.urlopen(
             method,

@@ -18,8 +18,8 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
@@ -145,6 +145,12 @@ def signature(secret, timestamp, body):
     return f"t={timestamp},v1={signed.hexdigest()}"
 
 
+# First attempts, made off the job's thread by a few threads per process at most: a burst of
+# job ends queues here rather than starting a thread each.
+SENDERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhooks")
+ROUND_SECONDS = 30  # a round of the periodic work stops starting attempts after this
+
+
 def send_soon(app, delivery_ids):
     """Try these deliveries now, off the caller's thread (the periodic work retries any
     this does not get to)."""
@@ -154,14 +160,16 @@ def send_soon(app, delivery_ids):
     def run():
         with app.app_context():
             for delivery_id in delivery_ids:
-                deliver(delivery_id)
+                attempt(delivery_id)
             db.session.remove()
 
-    threading.Thread(target=run, daemon=True, name="webhooks").start()
+    SENDERS.submit(run)
 
 
 def send_pending(now=None):
-    """Try every delivery that is due; forget old ones. Returns (delivered, not)."""
+    """Try the deliveries that are due, for at most ROUND_SECONDS (the rest wait for the
+    next round: the periodic work has other tasks); forget old ones. Returns (delivered,
+    not)."""
     now = now or utcnow()
     due = db.session.scalars(
         select(WebhookDelivery.id)
@@ -169,7 +177,12 @@ def send_pending(now=None):
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(BATCH)
     ).all()
-    outcomes = [deliver(delivery_id, now) for delivery_id in due]
+    stop_at = time.monotonic() + ROUND_SECONDS
+    outcomes = []
+    for delivery_id in due:
+        if time.monotonic() >= stop_at:
+            break
+        outcomes.append(attempt(delivery_id, now))
     db.session.execute(
         delete(WebhookDelivery).where(
             WebhookDelivery.next_attempt_at.is_(None),
@@ -178,6 +191,17 @@ def send_pending(now=None):
     )
     db.session.commit()
     return outcomes.count(True), outcomes.count(False)
+
+
+def attempt(delivery_id, now=None):
+    """deliver(), whatever goes wrong: one delivery's failure is logged and rolled back,
+    never the end of the others' round (its row is tried again once its claim lapses)."""
+    try:
+        return deliver(delivery_id, now)
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("Webhook delivery %s: the attempt failed", delivery_id)
+        return False
 
 
 def deliver(delivery_id, now=None):

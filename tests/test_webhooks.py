@@ -232,6 +232,11 @@ def test_a_callback_without_a_secret_is_refused_and_keeps_nothing(app, api, rece
         ("http://user:pw@127.0.0.1/hook", "no user name or password"),
         ("http:///hook", "http:// or https://"),
         ("http://[::1/hook", "not a URL"),
+        ("http://[2002:7f00:1::]/hook", "a loopback address"),  # 6to4 around 127.0.0.1
+        ("http://[2002:a9fe:a9fe::1]/hook", "a link-local address"),  # ...around metadata
+        ("http://[fec0::1]/hook", "a site-local address"),
+        ("http://1.1.1.1:22/hook", "port 80, 443 or one above 1023"),
+        ("http://a%0d%0aX/hook", "not a host name"),
     ],
 )
 def test_callbacks_inside_the_network_are_refused(app, api, url, reason):
@@ -308,3 +313,96 @@ def test_a_receiver_that_never_takes_it_is_given_up(app, api, receiver):
     assert len(receiver.got) == 4
     log = api.get("/api/v1/webhooks").json["deliveries"][0]
     assert log["last_error"] == "Answered 503." and log["next_attempt_at"] is None
+
+
+def test_a_host_name_is_sent_in_its_ascii_form(receiver):
+    """An IDN host is looked up and sent as punycode (the raw name crashed the sender)."""
+    receiver.answers = [204]
+    looked_up = []
+
+    def resolve(host, port, **kwargs):
+        looked_up.append(host)
+        return [(2, 1, 6, "", ("127.0.0.1", port))]
+
+    allowed = outbound.Rules(allowed_hosts=frozenset({f"xn--exmple-cua.com:{receiver.port}"}))
+    url = f"http://exämple.com:{receiver.port}/é?q=ü"
+    answer = outbound.post(url, b"{}", {}, allowed, 5, resolve=resolve)
+    assert answer.status == 204 and looked_up == ["xn--exmple-cua.com"]
+    assert receiver.got[0][0]["Host"] == f"xn--exmple-cua.com:{receiver.port}"
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_time_limit():
+    """Per-read timeouts alone let a byte every second go on for ever."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def drip():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                connection.send(bytes([byte]))
+                time.sleep(0.3)
+        except OSError:
+            pass
+        connection.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    allowed = outbound.Rules(allowed_hosts=frozenset({f"127.0.0.1:{port}"}))
+    started = time.monotonic()
+    answer = outbound.post(f"http://127.0.0.1:{port}/", b"{}", {}, allowed, timeout=1.5)
+    assert time.monotonic() - started < 4
+    assert answer.status is None and "time limit" in answer.error
+    listener.close()
+
+
+def test_one_delivery_that_breaks_does_not_stop_the_round(app, api, receiver, monkeypatch):
+    receiver.answers = [200]
+    secret_of(api)
+    query = f"?callback_url={quote(receiver.url)}"
+    for name in ("a.csv", "b.csv"):
+        created = api.upload("/api/v1/conversions", b"a\n1\n", name=name, query=query).json
+        wait_done(api, created["id"])
+    time.sleep(0.3)  # the first attempts, made at once
+    with app.app_context():
+        db.session.execute(
+            db.update(WebhookDelivery).values(next_attempt_at=utcnow(), delivered_at=None)
+        )
+        db.session.commit()
+    sent = len(receiver.got)
+    real_post = outbound.post
+    calls = []
+
+    def breaks_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the sender")
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr(outbound, "post", breaks_once)
+    with app.app_context():
+        delivered, _ = webhooks.send_pending()
+    assert len(calls) == 2 and delivered == 1 and len(receiver.got) == sent + 1
+
+
+def test_deleting_the_account_deletes_its_deliveries(app, client, auth, user, make_user, receiver):
+    """SQLite reuses the token's id: the next account's token must not inherit the log."""
+    from .conftest import PASSWORD
+    from .forms import submit
+
+    api = Api(client, make_token(app))
+    secret_of(api)
+    query = f"?callback_url={quote(receiver.url)}"
+    created = api.upload("/api/v1/conversions", b"a\n1\n", name="a.csv", query=query).json
+    wait_done(api, created["id"])
+    assert deliveries(app)
+    auth.login()
+    assert submit(client, "/auth/delete-account", {"password": PASSWORD}).status_code == 302
+    assert deliveries(app) == []
+    make_user(email="bob@example.com")
+    bob = Api(client, make_token(app, email="bob@example.com"))
+    assert bob.get("/api/v1/webhooks").json["deliveries"] == []
