@@ -607,8 +607,10 @@ def start(conversion, options, notify=False, fresh=False, callback=(None, None))
 
 
 def retry(conversion):
-    """Run a failed conversion again with the same options (the admin's retry)."""
-    if conversion.status != Conversion.FAILED or not conversion.options:
+    """Run a failed conversion again with the same options (the admin's retry). A running
+    one whose runner died is reclaimed first: it reads failed, and the admin list offers
+    Retry for it (app/history.py)."""
+    if jobs.reclaim_lapsed(conversion).status != Conversion.FAILED or not conversion.options:
         raise Busy("Only a failed conversion can be retried.")
     callback = (conversion.callback_url, conversion.callback_token_id)
     return start(conversion, conversion.options, notify=conversion.notify, callback=callback)

@@ -21,8 +21,9 @@ from .extensions import db
 from .models import Conversion, User, utcnow
 
 # A running job whose lease lapsed (its runner died) is shown failed, as its own page shows
-# it (jobs.as_reclaimed) before the periodic tick writes it so.
-SHOWN_STATUS = case(
+# it (jobs.as_reclaimed) before the periodic tick writes it so; the admin's status filter
+# and its Retry button go by it too. Its statements take the parameter "now".
+SHOWN = case(
     (
         and_(
             Conversion.status == Conversion.RUNNING,
@@ -34,7 +35,8 @@ SHOWN_STATUS = case(
         Conversion.FAILED,
     ),
     else_=Conversion.status,
-).label("status")
+)
+SHOWN_STATUS = SHOWN.label("status")
 
 COLUMNS = (
     Conversion.public_id,
@@ -88,7 +90,7 @@ class RowsPage(Pagination):
         if self._counted is not None:
             return self._counted
         _, count = self._query_args["statements"]
-        return db.session.scalar(count, self._query_args["values"])
+        return db.session.scalar(count, {**self._query_args["values"], "now": utcnow()})
 
 
 @cache
@@ -129,10 +131,11 @@ ADMIN_COLUMNS = (
     SHOWN_STATUS,
     Conversion.size,
     Conversion.created_at,
-    # conversions.retry()'s test, in SQL: failed, with the options it ran with (the column
-    # holds JSON text; CAST reads it as such on SQLite and PostgreSQL alike).
+    # conversions.retry()'s test, in SQL: failed (as shown: retry reclaims a lapsed job
+    # first), with the options it ran with (the column holds JSON text; CAST reads it as
+    # such on SQLite and PostgreSQL alike).
     and_(
-        Conversion.status == Conversion.FAILED,
+        SHOWN == Conversion.FAILED,
         cast(Conversion.options, Text).not_in(("{}", "[]", "null")),
     ).label("retryable"),
 )
@@ -168,7 +171,7 @@ def admin_page(filters, page, per_page):
 
 LIKE_ESCAPES = str.maketrans({"/": "//", "%": "/%", "_": "/_"})
 ADMIN_FILTERS = {
-    "status": Conversion.status == bindparam("status"),
+    "status": SHOWN == bindparam("status"),  # noqa: SIM300 (SHOWN is a column, not a constant)
     "format": Conversion.output_format == bindparam("format"),
     "user": func.lower(User.email).like(bindparam("user"), escape="/"),
     "since": Conversion.created_at >= bindparam("since"),

@@ -412,6 +412,51 @@ def test_admin_deletes_and_retries_conversions(app, client, auth, admin, tmp_pat
     assert fetch(app, AuditEvent, action="conversion_retry") is not None
 
 
+def test_a_job_whose_runner_died_is_listed_filtered_and_retried_as_failed(
+    app, client, auth, admin, tmp_path
+):
+    """A running job whose lease lapsed reads failed (jobs.as_reclaimed) before anything
+    writes it so: the admin's list, its status filter and its Retry button agree."""
+    import io
+    import time
+
+    from app.models import Conversion
+    from tests.sheets.books import write_xlsx
+
+    admin_login(client, auth)
+    book = write_xlsx(tmp_path / "r.xlsx", {"S": [["a"], [1]]})
+    response = client.post(
+        "/convert",
+        data={"file": (io.BytesIO(book.read_bytes()), "r.xlsx")},
+        content_type="multipart/form-data",
+    )
+    public_id = response.headers["Location"].rsplit("/", 1)[1]
+    with app.app_context():
+        conversion = db.session.scalar(select(Conversion).filter_by(public_id=public_id))
+        conversion.status, conversion.runner = "running", "6" * 32  # its runner is gone
+        conversion.lease_expires_at = utcnow() - timedelta(seconds=1)
+        conversion.options = {"format": "csv", "sheets": ["S"]}
+        db.session.commit()
+        conversion_id = conversion.id
+    retry_form = f'action="/admin/conversions/{conversion_id}/retry"'
+    listed = client.get("/admin/conversions").get_data(as_text=True)
+    assert 'data-label="Status">failed</td>' in listed and retry_form in listed
+    failed = client.get("/admin/conversions?status=failed").get_data(as_text=True)
+    assert "r.xlsx" in failed and retry_form in failed
+    running = client.get("/admin/conversions?status=running").get_data(as_text=True)
+    assert "r.xlsx" not in running and "No conversions match." in running
+    assert fetch(app, Conversion, id=conversion_id).status == "running"  # nothing written
+
+    response = client.post(f"/admin/conversions/{conversion_id}/retry", follow_redirects=True)
+    assert b"Retrying r.xlsx." in response.data
+    for _ in range(200):
+        if fetch(app, Conversion, id=conversion_id).status == "done":
+            break
+        time.sleep(0.05)
+    conversion = fetch(app, Conversion, id=conversion_id)
+    assert conversion.status == "done" and conversion.runner != "6" * 32
+
+
 # Settings
 
 
