@@ -85,3 +85,23 @@ def test_every_operation_keeps_to_its_document(api_schema):
         tested.append(operation.label)
     assert len(tested) == 18, tested
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_the_stateful_phase_follows_the_documents_links(api_schema):
+    """Issue 27, 3: schemathesis' stateful phase, from one operation's answer to the next
+    (upload, then read, convert, cancel, preview, download, delete it; a batch, then read
+    and convert it), with the same checks."""
+    machine = api_schema.as_state_machine()
+    assert len(machine._transitions.operations) >= 8  # the links it follows
+    machine.run(
+        settings=hypothesis.settings(
+            max_examples=40,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
