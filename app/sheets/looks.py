@@ -16,6 +16,7 @@ to Excel's 0 to 255 characters, frozen panes to the sheet's rows and columns.
 
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -165,17 +166,7 @@ def ooxml_look(archive, part, styles):
             break
     found = SHEET_DATA.search(head)
     head = head[: found.start()] if found else head[:HEAD_BYTES]
-    look = SheetLook(styles=styles)
-    for match in COLUMN.finditer(head):
-        said = attributes(match.group(1))
-        first, last = whole(said.get("min")), whole(said.get("max"))
-        width = width_pixels(said.get("width"), said.get("hidden", "0").lower() in ("1", "true"))
-        if first is None or width is None:
-            continue
-        last = first if last is None else last
-        first, last = max(first, 1), min(last, MAX_COLUMNS)
-        for column in range(first - 1, last):
-            look.widths[column] = width
+    look = SheetLook(styles=styles, widths=ooxml_widths(head))
     for match in PANE.finditer(head):
         said = attributes(match.group(1))
         if said.get("state") in ("frozen", "frozenSplit"):
@@ -184,6 +175,43 @@ def ooxml_look(archive, part, styles):
     if any(style is not None for style in styles):
         look.cells = lambda: ooxml_styled_cells(archive, part, styles)
     return look
+
+
+def ooxml_widths(head):
+    """{column: (pixels, hidden)} of the <col> elements in a sheet's XML before its cells.
+    Where ranges overlap (a valid file's do not) the later element wins, as if each were
+    applied in turn; but the work is bounded whatever the file says, so that thousands of
+    full-width elements cost no more than one: only the last MAX_COLUMNS elements are
+    looked at (a valid sheet has no more), from the last back, each setting only the
+    columns no later one set, until every column is set."""
+    elements = deque(COLUMN.finditer(head), maxlen=MAX_COLUMNS)
+    widths = {}
+    # next_unset[c]: a column >= c, at or before the first one not set yet (MAX_COLUMNS:
+    # none); followed with path halving, so each column is stepped over about once.
+    next_unset = list(range(MAX_COLUMNS + 1))
+
+    def unset_from(column):
+        while next_unset[column] != column:
+            next_unset[column] = next_unset[next_unset[column]]
+            column = next_unset[column]
+        return column
+
+    for match in reversed(elements):
+        said = attributes(match.group(1))
+        first, last = whole(said.get("min")), whole(said.get("max"))
+        width = width_pixels(said.get("width"), said.get("hidden", "0").lower() in ("1", "true"))
+        if first is None or width is None:
+            continue
+        last = first if last is None else last
+        first, last = max(first, 1), min(last, MAX_COLUMNS)
+        column = unset_from(first - 1) if first <= last else MAX_COLUMNS
+        while column < last:
+            widths[column] = width
+            next_unset[column] = column + 1
+            column = unset_from(column + 1)
+        if unset_from(0) == MAX_COLUMNS:
+            break  # every column is set: the elements before this one change nothing
+    return widths
 
 
 def number(text):
