@@ -403,7 +403,20 @@ def authenticate(email, password):
     return user if user.verify_password(password) else None
 
 
-class Conversion(db.Model):
+class Owned:
+    """What a user or a visitor owns (a conversion, a batch): a public id for its address,
+    and its owner: an account, or a visitor's session key."""
+
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, index=True, default=lambda: secrets.token_urlsafe(16)
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    session_key: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Conversion(Owned, db.Model):
     """One uploaded file and what was made of it. The job updates status and progress here,
     so any web process can answer for it."""
 
@@ -413,13 +426,6 @@ class Conversion(db.Model):
     CANCELLED = "cancelled"  # stopped by its owner (or an admin) while queued or running
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(
-        String(32), unique=True, index=True, default=lambda: secrets.token_urlsafe(16)
-    )
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    session_key: Mapped[str | None] = mapped_column(String(64), index=True)
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64))
     detected_format: Mapped[str] = mapped_column(String(16))
@@ -698,7 +704,7 @@ class WebhookDelivery(db.Model):
         return "retrying" if self.next_attempt_at is not None else "failed"
 
 
-class Batch(db.Model):
+class Batch(Owned, db.Model):
     """Files uploaded together (several chosen at once, or a zip of spreadsheets), converted
     with the same options and downloaded as one zip (app/batches.py). Each file is a
     Conversion of its own; the batch owns them as its owner does."""
@@ -706,13 +712,6 @@ class Batch(db.Model):
     __tablename__ = "batches"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(
-        String(32), unique=True, index=True, default=lambda: secrets.token_urlsafe(16)
-    )
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    session_key: Mapped[str | None] = mapped_column(String(64), index=True)
     # Files that were not taken, with why: [{"name": ..., "error": ...}].
     refused: Mapped[list] = mapped_column(db.JSON, default=list)
     options: Mapped[dict] = mapped_column(db.JSON, default=dict)  # the last "Convert all"'s
