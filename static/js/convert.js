@@ -233,21 +233,32 @@
       next.dispatchEvent(new Event("change", { bubbles: true }));
     };
     var shownHref = window.location.pathname + window.location.search;
+    // Only the last tab asked for is shown: a tab clicked while another's page is on its
+    // way aborts that fetch, and an answer that still arrives is dropped (it would put
+    // one sheet in the preview while the address and the form named another).
+    var pending = null;
     var showSheet = function (href, push) {
-      var view = document.getElementById("sheet-view");
-      view.setAttribute("aria-busy", "true");
-      return fetch(href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      if (pending) { pending.abort(); }
+      var request = new AbortController();
+      pending = request;
+      document.getElementById("sheet-view").setAttribute("aria-busy", "true");
+      return fetch(href, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+        signal: request.signal
+      })
         .then(function (response) {
           if (!response.ok) { throw new Error(response.status); }
           return response.text();
         })
         .then(function (text) {
+          if (request.signal.aborted) { return; }  // a later tab's page is the one to show
           var page = new DOMParser().parseFromString(text, "text/html");
           var fresh = page.getElementById("sheet-view");
           var freshForm = page.getElementById("options-form");
           if (!fresh || !freshForm) { throw new Error("not a sheet page"); }
           var before = shownSheet();
-          view.replaceWith(document.adoptNode(fresh));
+          document.getElementById("sheet-view").replaceWith(document.adoptNode(fresh));
           followTick(before, shownSheet());
           optionsForm.setAttribute("action", freshForm.getAttribute("action"));
           document.title = page.title;
@@ -257,7 +268,9 @@
           var tab = fresh.querySelector('a[aria-current="page"]');
           if (tab && push) { tab.focus(); }
         })
-        .catch(function () { window.location.assign(href); });
+        .catch(function () {
+          if (!request.signal.aborted) { window.location.assign(href); }
+        });
     };
     optionsForm.addEventListener("click", function (event) {
       var link = event.target.closest("#sheet-view .sheet-tabs a");

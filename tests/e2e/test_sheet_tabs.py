@@ -2,6 +2,7 @@
 the format, its options, the sheets ticked and "All sheets" unticked stay as they were."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -91,3 +92,37 @@ def test_a_tab_after_converting_all_sheets_keeps_all_sheets_unticked(app, page, 
     expect(page.get_by_role("checkbox", name="All sheets")).not_to_be_checked()
     expect(page.get_by_label("Convert to")).to_have_value("json")
     expect(page.locator("#sheets-summary")).to_have_text("Sheet: West")
+
+
+@pytest.mark.parametrize("first_answers", ["first", "last"])
+def test_two_tabs_clicked_at_once_show_the_last_one(
+    app, page, tmp_path, monkeypatch, first_answers
+):
+    """The second tab is clicked before the first's page arrives: whichever answer comes
+    back first, the preview, the tab marked current, the address, the title and the form
+    all end on the second."""
+    upload(page, tmp_path)
+    delays = (
+        {"South": 0.3, "West": 0.6} if first_answers == "first" else {"South": 0.6, "West": 0.1}
+    )
+    served = app.wsgi_app
+
+    def slowly(environ, start_response):
+        sheet = re.search(r"(?:^|&)sheet=(\w+)", environ.get("QUERY_STRING", ""))
+        time.sleep(delays.get(sheet.group(1), 0) if sheet else 0)
+        return served(environ, start_response)
+
+    monkeypatch.setattr(app, "wsgi_app", slowly)
+    tab(page, "South").click()
+    tab(page, "West").click()  # no wait: South's page is still on its way
+    page.wait_for_timeout(1000)  # both answers are in (or dropped)
+    expect(page.locator(".preview-table")).to_contain_text("west")
+    expect(page.locator(".preview-table")).not_to_contain_text("south")
+    expect(page.locator('#sheet-view a[aria-current="page"]')).to_have_attribute(
+        "data-sheet", "West"
+    )
+    expect(page).to_have_url(re.compile(r"sheet=West"))
+    assert "sheet=West" in page.locator("#options-form").get_attribute("action")
+    assert page.locator("#sheet-view").count() == 1
+    page.go_back()  # one history entry: the page before the tabs, not South
+    expect(page).not_to_have_url(re.compile(r"sheet="))
