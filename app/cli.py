@@ -133,7 +133,7 @@ def register(app):
     def cleanup():
         """Delete expired conversions and their files, fail jobs whose runner died, and
         remove files no row owns (the app also does this every few minutes)."""
-        from . import conversions, jobs
+        from . import batches, conversions, jobs
 
         try:
             # Jobs that never started are left to the web processes' runners to queue
@@ -146,6 +146,7 @@ def register(app):
                 )
             count = conversions.cleanup(requeue=False)
             click.echo(f"Deleted {count} expired conversion{'' if count == 1 else 's'}.")
+            batches.cleanup()  # the batches left with no file
             removed = conversions.sweep_files()
         except Unavailable as error:
             db.session.rollback()

@@ -113,20 +113,46 @@ def rate_limited(setting, scope, methods=("POST",)):
     return decorator
 
 
-def refuse_past_limit(limit_value, scope):
+def charge(setting, scope, hits, why=""):
+    """Count `hits` more against the limit a rate_limited view has already counted once:
+    a batch of N files counts as N uploads. A 429 (saying `why`) if they do not all fit;
+    then none of them is counted, so a batch too large for what is left does not also use
+    up what single uploads still may."""
+    if hits > 0 and current_app.config["RATELIMIT_ENABLED"]:
+        refuse_past_limit(current_app.config[setting], scope, cost=hits, why=why)
+
+
+def refuse_past_limit(limit_value, scope, cost=1, why=""):
     key = client_key()
     strategy = limiter.limiter
     try:
-        for item in parse_many(limit_value):
-            if not strategy.hit(item, scope, key):
-                reset = strategy.get_window_stats(item, scope, key).reset_time
-                wait = max(1, int(reset - time.time()) + 1)
-                raise TooManyRequests(
-                    f"Too many {scope} in a short time ({item}). "
-                    f"Please wait {wait} seconds and try again.",
-                    retry_after=wait,
-                )
+        items = parse_many(limit_value)
+        if cost > 1:  # all of them or none: test every window before counting in any
+            for item in items:
+                if not strategy.test(item, scope, key, cost=cost):
+                    raise too_many(strategy, item, scope, key, why)
+        for item in items:
+            if not strategy.hit(item, scope, key, cost=cost):
+                raise too_many(strategy, item, scope, key, why)
     except TooManyRequests:
         raise
     except Exception as error:  # noqa: BLE001 - the counters' store, not the request
         current_app.logger.error("Rate limit for %s not checked: %r", scope, error)
+
+
+def too_many(strategy, item, scope, key, why=""):
+    reset = strategy.get_window_stats(item, scope, key).reset_time
+    wait = max(1, int(reset - time.time()) + 1)
+    return TooManyRequests(
+        f"Too many {scope} in a short time ({item}){why}. "
+        f"Please wait {wait} seconds and try again.",
+        retry_after=wait,
+    )
+
+
+def charge_batch(count):
+    """A batch's files count as that many uploads (rate_limited counted the request as
+    one): the `admit` that the views pass to batches.receive."""
+    charge(
+        "UPLOAD_RATE_LIMIT", "uploads", count - 1, f"; a batch of {count} files counts as {count}"
+    )

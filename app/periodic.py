@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from . import conversions, jobs, webhooks
+from . import batches, conversions, jobs, webhooks
 from .deploy import log_per_process_warnings
 from .email import send_pending_mail
 from .exceptions import Unavailable, described, is_outage
@@ -75,6 +75,7 @@ def periodic_tasks(app):
 
 def run_cleanup(app):
     count = conversions.cleanup()
+    batches.cleanup()
     removed = conversions.sweep_files()
     DatabaseStorage().remove_expired()
     if count or removed:

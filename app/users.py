@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from . import conversions
+from . import batches, conversions
 from .audit import audit
 from .email import send_account_deleted_notice
 from .extensions import db
@@ -97,6 +97,7 @@ def remove_account(user, action, actor):
     """Every file and conversion of `user`, then the account (its sessions and tokens go
     with it); the audit event keeps the address."""
     conversions.delete_all(user)  # one at a time: a storage outage midway leaves each whole
+    batches.delete_all(user)  # the database may not cascade (SQLite: see models.py)
     audit(action, target=user.email, actor=actor)
     db.session.delete(user)
     db.session.commit()

@@ -98,3 +98,22 @@ def test_more_than_a_batch_holds(app, client, user):
     response = post_batch(api, [(f"{i}.csv", b"x\n1\n") for i in range(3)])
     assert_problem(response, 422, "at most 2 files")
     assert fetch(app, Batch) is None
+
+
+def test_convert_says_which_files_were_not_started(app, client, user):
+    api = Api(client, make_token(app))
+    body = post_batch(api, [("a.csv", b"x\n1\n"), ("b.csv", b"x\n2\n")], "?start=false").json
+    assert body["files"][0]["status"] == "uploaded" and "not_started" not in body
+    with app.app_context():
+        from app.extensions import db
+        from app.models import utcnow
+
+        expired = db.session.scalar(db.select(Conversion).filter_by(original_name="a.csv"))
+        expired.expires_at = utcnow()
+        db.session.commit()
+    response = api.post(f"/api/v1/batches/{body['id']}/convert", json={"format": "tsv"})
+    assert response.status_code == 202
+    assert response.json["not_started"] == [
+        {"name": "a.csv", "error": "it has expired; upload it again"}
+    ]
+    assert wait_finished(api, body["id"])["counts"] == {"uploaded": 1, "done": 1}

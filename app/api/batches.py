@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from werkzeug.http import dump_options_header
 
 from .. import batches
-from ..decorators import rate_limited
+from ..decorators import charge_batch, rate_limited
 from ..sheets import OUTPUT_FORMATS
 from . import bp
 from .auth import current_owner
@@ -72,6 +72,13 @@ class BatchSchema(ma.Schema):
     )
     finished = fields.Boolean(required=True, metadata={"description": "No file is under way."})
     links = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), required=True)
+    not_started = fields.List(
+        fields.Nested(RefusedFileSchema),
+        metadata={
+            "description": "Only when converting: the files not started, with why (expired, "
+            "or the options do not suit them); a file under way is left to finish."
+        },
+    )
 
 
 @bp.post("/batches")
@@ -83,10 +90,15 @@ class BatchSchema(ma.Schema):
 @bp.arguments(BatchStartSchema, location="query")
 @bp.arguments(BatchUploadSchema, location="files")
 def create_batch(options, upload):
-    batch = batches.receive(upload["file"], current_owner())
+    batch = batches.receive(upload["file"], current_owner(), admit=charge_batch)
+    skipped = None  # not converting: nothing to say
     if options["start"]:
-        batches.start_all(batch, options["format"], options["all_sheets"])
-    return resource(batch), 201, {"Location": url_for("api.batch", public_id=batch.public_id)}
+        _, skipped = batches.start_all(batch, options["format"], options["all_sheets"])
+    return (
+        resource(batch, skipped),
+        201,
+        {"Location": url_for("api.batch", public_id=batch.public_id)},
+    )
 
 
 @bp.get("/batches/<public_id>")
@@ -106,8 +118,8 @@ def batch(public_id):
 def convert_batch(options, public_id):
     batch = batches.find(public_id, current_owner())
     options = options or {"format": "csv", "all_sheets": False}
-    batches.start_all(batch, options["format"], options["all_sheets"])
-    return resource(batch), 202, {"Location": url_for("api.batch", public_id=public_id)}
+    _, skipped = batches.start_all(batch, options["format"], options["all_sheets"])
+    return resource(batch, skipped), 202, {"Location": url_for("api.batch", public_id=public_id)}
 
 
 @bp.get("/batches/<public_id>/result")
@@ -127,10 +139,13 @@ def batch_result(public_id):
     )
 
 
-def resource(batch):
+def resource(batch, skipped=None):
     counts, busy, ready = batches.summary(batch)
     public_id = batch.public_id
-    return {
+    extra = (
+        {} if skipped is None else {"not_started": [{"name": n, "error": e} for n, e in skipped]}
+    )
+    return extra | {
         "id": public_id,
         "created_at": batch.created_at,
         "files": [

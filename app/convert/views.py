@@ -17,7 +17,7 @@ from werkzeug.http import dump_options_header
 from wtforms import SelectChoice
 
 from .. import batches, conversions, visitor
-from ..decorators import rate_limited
+from ..decorators import charge_batch, rate_limited
 from ..extensions import db
 from ..forms import BatchForm, EmptyForm, LazyForm, UploadForm
 from ..history import delete_many, history_page, owned_among
@@ -66,13 +66,13 @@ def received_batch(form):
     away"; its page shows each file."""
     owner = visitor.owner(create=True)
     try:
-        batch = batches.receive(form.file.data, owner)
+        batch = batches.receive(form.file.data, owner, admit=charge_batch)
     except conversions.Refused as refusal:
         flash(str(refusal), "danger")
         return redirect(url_for("convert.upload"))
     visitor.remember_options(output_format=form.output_format.data)
     if form.quick.data:
-        batches.start_all(batch, form.output_format.data)
+        flash_not_started(batches.start_all(batch, form.output_format.data)[1])
     return next_page(url_for("convert.batch", public_id=batch.public_id))
 
 
@@ -92,9 +92,19 @@ def convert_batch(public_id):
     batch = batches.find(public_id, visitor.owner())
     form = BatchForm()
     if form.validate_on_submit():
-        started = batches.start_all(batch, form.output_format.data, form.all_sheets.data)
+        started, skipped = batches.start_all(batch, form.output_format.data, form.all_sheets.data)
         flash(f"Converting {started} of {len(batch.conversions)} files.", "info")
+        flash_not_started(skipped)
+    else:
+        for field, errors in form.errors.items():
+            label = form[field].label.text if field in form else field
+            flash(f"{label}: {' '.join(errors)}", "danger")
     return redirect(url_for("convert.batch", public_id=public_id))
+
+
+def flash_not_started(skipped):
+    for name, why in skipped:
+        flash(f"Not converted: {name}: {why}", "warning")
 
 
 @bp.post("/batches/<public_id>/cancel")
@@ -327,6 +337,8 @@ def end_session():
         return render_template("convert/end_session.html", count=count, form=EmptyForm())
     if EmptyForm().validate_on_submit():
         conversions.delete_all(visitor.owner())  # a job still running deletes its result
+        batches.delete_all(visitor.owner())
+        db.session.commit()
         session.clear()
         flash("Your session has ended and your files were deleted.", "success")
     return redirect(url_for("main.index"))
