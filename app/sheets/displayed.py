@@ -22,6 +22,7 @@ from .writers import StyledRows, excel_serial
 
 CACHE_ENTRIES = 4096  # texts kept per format, cleared when full
 MOMENTS = frozenset({dt.date, dt.datetime, dt.time, dt.timedelta})
+FIELDED = frozenset({dt.date, dt.datetime})  # shown from their fields, not their serials
 # Excel's built-in formats (en-US) that a file names by number (ECMA-376 18.8.30); the
 # East Asian ones (27 to 36, 50 to 58) are left to the value rules.
 BUILTIN_CODES = {
@@ -77,6 +78,7 @@ class Formatter:
 
     def __init__(self, number_format):
         self.number = number_format.number
+        self.moment = number_format.moment
         self.text = number_format.text if number_format.has_text else None
         self.cache = {}
 
@@ -91,19 +93,23 @@ class Formatter:
         if kind is float or kind is int:
             if value - value != 0:  # NaN or infinity: no format shows them
                 return None
-            number = value
         elif kind is str:
             if self.text is None or not value:
                 return None
-            number = None
-        elif kind in MOMENTS:
-            number = excel_serial(value)
-            if number is None:  # before 1900: Excel has no serial for it
-                return None
-        else:
+        elif kind not in MOMENTS:
             return None
         try:
-            text = self.number(number) if number is not None else self.text(value)
+            if kind is str:
+                text = self.text(value)
+            elif kind in MOMENTS:
+                text = None
+                if self.moment is not None and kind in FIELDED:
+                    text = self.moment(value)
+                if text is None:
+                    serial = excel_serial(value)  # None before 1900: Excel has no serial
+                    text = None if serial is None else self.number(serial)
+            else:
+                text = self.number(value)
         except Exception:  # noqa: BLE001 - a renderer's slip leaves the value, never fails
             text = None
         if len(cache) >= CACHE_ENTRIES:

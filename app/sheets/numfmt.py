@@ -30,6 +30,7 @@ import datetime as dt
 import math
 import re
 from functools import lru_cache
+from operator import itemgetter
 
 MAX_CODE = 255  # Excel's longest number format code
 MAX_SECTIONS = 4
@@ -494,9 +495,17 @@ def date_parts(serial):
     return day.year, day.month, day.day, day.weekday() % 7  # one day off before the 29th
 
 
-def date_section(tokens):
-    """A renderer for a date or time section, from its tokens."""
-    twelve = any(kind in ("ampm", "ap") for kind, _ in tokens)
+# the values a date or time section picks from, by index
+YEAR, YEAR2, MONTH, DAY, HOUR, HOUR12, MINUTE, SECOND = range(8)
+MONTH_ABBR, MONTH_NAME, MONTH_LETTER, DAY_ABBR, DAY_NAME = range(8, 13)
+FRACTION = 12  # + 1, 2 or 3: the fraction of a second to that many digits, with its point
+HOURS, MINUTES, SECONDS, BUDDHIST, BUDDHIST2 = range(16, 21)
+DATE_FIELDS = frozenset({YEAR, YEAR2, MONTH, DAY, BUDDHIST, BUDDHIST2, *range(8, 13)})
+TIME_FIELDS = frozenset({HOUR, HOUR12, MINUTE, SECOND, 13, 14, 15, HOURS, MINUTES, SECONDS})
+
+
+def date_fields(tokens):
+    """[(%-format, value index) or literal text] of a date or time section's tokens."""
     # m and mm are minutes right after an hour or right before a second
     parts = [index for index, (kind, _) in enumerate(tokens) if kind in ("date", "elapsed")]
     for position, index in enumerate(parts):
@@ -507,58 +516,116 @@ def date_section(tokens):
         after = tokens[parts[position + 1]] if position + 1 < len(parts) else None
         if (before and before[1][0] == "h") or (after and after[1][0] == "s"):
             tokens[index] = ("minute", text)
-    places = 0
+    twelve = any(kind in ("ampm", "ap") for kind, _ in tokens)
+    fields = []
     for kind, text in tokens:
-        if kind == "fraction":
-            places = max(places, len(text) - 1)
-    steps = []
-    for kind, text in tokens:
+        count = len(text)
+        padded = "%02d" if count == 2 else "%d"
         if kind == "lit":
-            steps.append(text)
+            fields.append(text)
         elif kind == "fraction":
-            steps.append(("fraction", len(text) - 1))
-        elif kind == "ampm" or kind == "ap":
-            steps.append((kind, text))
+            fields.append(("%s", FRACTION + count - 1))
+        elif kind in ("ampm", "ap"):
+            fields.append((kind, text))
         elif kind == "elapsed":
-            unit = text[0].lower()
-            steps.append(("elapsed_" + unit, len(text)))
+            unit = {"h": HOURS, "m": MINUTES, "s": SECONDS}[text[0]]
+            fields.append((padded, unit))
         elif kind == "minute":
-            steps.append(("minute", len(text)))
-        elif kind == "date":
-            letter, count = text[0], len(text)
-            if letter in "ye":
-                steps.append(("year2",) if count <= 2 and letter == "y" else ("year4",))
-            elif letter == "b":
-                steps.append(("byear2",) if count <= 2 else ("byear4",))
-            elif letter == "g":
-                steps.append("")  # the era: nothing in the Gregorian calendar
-            elif letter == "m":
-                steps.append(("month", min(count, 6)))
-            elif letter == "d":
-                steps.append(("day", min(count, 4)))
-            elif letter == "h":
-                if count > 2:
-                    raise Refused(text)
-                steps.append(("hour12" if twelve else "hour", count))
-            elif letter == "s":
-                if count > 2:
-                    raise Refused(text)
-                steps.append(("second", count))
+            fields.append((padded, MINUTE))
         else:
-            raise Refused(kind)
-    needs_date = any(
-        isinstance(step, tuple)
-        and step[0] in ("year2", "year4", "byear2", "byear4", "month", "day")
-        for step in steps
+            letter = text[0]
+            if letter == "y":
+                fields.append(("%02d", YEAR2) if count <= 2 else ("%04d", YEAR))
+            elif letter == "e":
+                fields.append(("%04d", YEAR))
+            elif letter == "b":
+                fields.append(("%02d", BUDDHIST2) if count <= 2 else ("%d", BUDDHIST))
+            elif letter == "g":
+                continue  # the era: nothing in the Gregorian calendar
+            elif letter == "m":
+                names = {3: MONTH_ABBR, 5: MONTH_LETTER}
+                fields.append(
+                    (padded, MONTH) if count <= 2 else ("%s", names.get(count, MONTH_NAME))
+                )
+            elif letter == "d":
+                fields.append(
+                    (padded, DAY) if count <= 2 else ("%s", DAY_ABBR if count == 3 else DAY_NAME)
+                )
+            elif count > 2:
+                raise Refused(text)  # hhh, sss
+            elif letter == "h":
+                fields.append((padded, HOUR12 if twelve else HOUR))
+            else:
+                fields.append((padded, SECOND))
+    return fields
+
+
+def template_of(fields, afternoon):
+    """(%-template, the value indexes it takes) of `fields`, AM/PM shown as `afternoon`."""
+    template, indexes = [], []
+    for field in fields:
+        if type(field) is str:
+            template.append(field.replace("%", "%%"))
+        elif field[0] == "ampm":
+            template.append("PM" if afternoon else "AM")
+        elif field[0] == "ap":
+            template.append(field[1][2] if afternoon else field[1][0])
+        else:
+            template.append(field[0])
+            indexes.append(field[1])
+    return "".join(template), tuple(indexes)
+
+
+def picker(indexes):
+    """A function taking the values' tuple to the tuple the template takes."""
+    if not indexes:
+        return lambda values: ()
+    if len(indexes) == 1:
+        (only,) = indexes
+        return lambda values: (values[only],)
+    return itemgetter(*indexes)
+
+
+def date_section(tokens):
+    """(renderer of a serial, renderer of a datetime.date or datetime.datetime or None
+    when the serial's is needed) of a date or time section, from its tokens."""
+    fields = date_fields(tokens)
+    morning, used = template_of(fields, False)
+    afternoon, _ = template_of(fields, True)
+    twelve = morning != afternoon
+    pick = picker(used)
+    used = set(used)
+    places = max(
+        (index - FRACTION for index in used if FRACTION < index <= FRACTION + 3), default=0
     )
     scale = POWERS[places]
     # a time shows its seconds rounded to what the code shows of them; a date alone is
     # the day the serial is in
-    has_time = any(
-        isinstance(step, tuple)
-        and step[0] not in ("year2", "year4", "byear2", "byear4", "month", "day")
-        for step in steps
-    )
+    has_time = bool(used & TIME_FIELDS) or twelve
+    has_date = bool(used & DATE_FIELDS)
+    elapsed = bool(used & {HOURS, MINUTES, SECONDS})
+
+    def values_of(year, month, day, weekday, hour, minute, second, ticks, days):
+        fraction = "." + str(ticks).zfill(places) if places else ""
+        if elapsed:
+            hours = days * 24 + hour
+            minutes = hours * 60 + minute
+            seconds = minutes * 60 + second
+        else:
+            hours = minutes = seconds = 0
+        if has_date:
+            name = MONTHS[month - 1]
+            day_name = DAYS[weekday]
+            return (
+                year, year % 100, month, day, hour, (hour + 11) % 12 + 1, minute, second,
+                name[:3], name, name[0], day_name[:3], day_name,
+                fraction[:2], fraction[:3], fraction[:4], hours, minutes, seconds,
+                year + 543, (year + 543) % 100,
+            )  # fmt: skip
+        return (
+            0, 0, 0, 0, hour, (hour + 11) % 12 + 1, minute, second, "", "", "", "", "",
+            fraction[:2], fraction[:3], fraction[:4], hours, minutes, seconds, 0, 0,
+        )  # fmt: skip
 
     def render(value):
         if value < 0 or value >= MAX_SERIAL:
@@ -581,69 +648,35 @@ def date_section(tokens):
                 return None
         hour, remainder = divmod(seconds, 3600)
         minute, second = divmod(remainder, 60)
-        if needs_date:
-            year, month, day, weekday = date_parts(days)
-        out = []
-        for step in steps:
-            if type(step) is str:
-                out.append(step)
-                continue
-            name = step[0]
-            if name == "year4":
-                out.append(f"{year:04d}")
-            elif name == "year2":
-                out.append(f"{year % 100:02d}")
-            elif name == "byear4":
-                out.append(str(year + 543))
-            elif name == "byear2":
-                out.append(f"{(year + 543) % 100:02d}")
-            elif name == "month":
-                count = step[1]
-                if count == 1:
-                    out.append(str(month))
-                elif count == 2:
-                    out.append(f"{month:02d}")
-                elif count == 3:
-                    out.append(MONTHS[month - 1][:3])
-                elif count == 5:
-                    out.append(MONTHS[month - 1][0])
-                else:
-                    out.append(MONTHS[month - 1])
-            elif name == "day":
-                count = step[1]
-                if count == 1:
-                    out.append(str(day))
-                elif count == 2:
-                    out.append(f"{day:02d}")
-                elif count == 3:
-                    out.append(DAYS[weekday][:3])
-                else:
-                    out.append(DAYS[weekday])
-            elif name == "hour":
-                out.append(f"{hour:02d}" if step[1] == 2 else str(hour))
-            elif name == "hour12":
-                shown = (hour + 11) % 12 + 1
-                out.append(f"{shown:02d}" if step[1] == 2 else str(shown))
-            elif name == "minute":
-                out.append(f"{minute:02d}" if step[1] == 2 else str(minute))
-            elif name == "second":
-                out.append(f"{second:02d}" if step[1] == 2 else str(second))
-            elif name == "fraction":
-                out.append("." + str(ticks).zfill(places)[: step[1]])
-            elif name == "ampm":
-                out.append("PM" if hour >= 12 else "AM")
-            elif name == "ap":
-                text = step[1]
-                out.append(text[2] if hour >= 12 else text[0])
-            elif name == "elapsed_h":
-                out.append(str(days * 24 + hour).zfill(step[1]))
-            elif name == "elapsed_m":
-                out.append(str((days * 24 + hour) * 60 + minute).zfill(step[1]))
-            elif name == "elapsed_s":
-                out.append(str(((days * 24 + hour) * 60 + minute) * 60 + second).zfill(step[1]))
-        return "".join(out)
+        year, month, day, weekday = date_parts(days) if has_date else (0, 1, 0, 0)
+        values = values_of(year, month, day, weekday, hour, minute, second, ticks, days)
+        return (afternoon if twelve and hour >= 12 else morning) % pick(values)
 
-    return render
+    if elapsed:
+        return render, None
+
+    def render_moment(value):
+        """A date or date-time on or after 1900-03-01 straight from its fields, or None
+        when only its serial tells (a second rounded up into the next)."""
+        if value.year < 1900 or (value.year == 1900 and value.month < 3):
+            return None
+        if type(value) is dt.date:
+            hour = minute = second = ticks = 0
+        else:
+            hour, minute, second = value.hour, value.minute, value.second
+            ticks = 0
+            micro = value.microsecond
+            if micro and has_time:
+                ticks = (micro * scale + 500_000) // 1_000_000
+                if ticks >= scale:
+                    return None
+        values = values_of(
+            value.year, value.month, value.day, value.isoweekday() % 7,
+            hour, minute, second, ticks, 0,
+        )  # fmt: skip
+        return (afternoon if twelve and hour >= 12 else morning) % pick(values)
+
+    return render, render_moment
 
 
 # --- the code's grammar -------------------------------------------------------------------
@@ -785,9 +818,9 @@ def literal_of(kind, text):
 
 
 def compile_section(section):
-    """(renderer, kind, whether its condition drops the sign, its condition) of one
-    section. The renderer takes a number >= 0 (a text for a text section); kinds: number,
-    date, general, text, literal."""
+    """(renderer, kind, whether its condition drops the sign, its condition, renderer of
+    a date or datetime or None) of one section. The renderer takes a number >= 0 (a text
+    for a text section); kinds: number, date, general, text, literal."""
     tokens, condition = tokens_of(section)
     tokens = [token for token in tokens if token != ("lit", "")]
     kinds = {kind for kind, _ in tokens}
@@ -809,14 +842,15 @@ def compile_section(section):
                 dated.append((kind, text))
             else:
                 dated.append(("lit", literal_of(kind, text)))
-        return date_section(dated), "date", strips, condition
+        render, moment = date_section(dated)
+        return render, "date", strips, condition, moment
     if "text" in kinds:
         pieces = [None if kind == "text" else literal_of(kind, text) for kind, text in tokens]
 
         def text_render(value):
             return "".join(value if piece is None else piece for piece in pieces)
 
-        return text_render, "text", strips, condition
+        return text_render, "text", strips, condition, None
     if "general" in kinds:
         if kinds & {"slot", "E", "digits"}:
             raise Refused("General with placeholders")
@@ -826,7 +860,7 @@ def compile_section(section):
             number = general(value)
             return "".join(number if piece is None else piece for piece in shown)
 
-        return general_render, "general", strips, condition
+        return general_render, "general", strips, condition, None
     expanded = []  # '.00' is a point and two placeholders in a number
     for kind, text in tokens:
         if kind == ".":
@@ -836,7 +870,7 @@ def compile_section(section):
             expanded.append((kind, text))
     if not any(kind == "slot" for kind, _ in expanded):
         text = "".join(literal_of(kind, value) for kind, value in expanded)
-        return (lambda value: text), "literal", strips, condition
+        return (lambda value: text), "literal", strips, condition, None
     layout = NumberLayout(expanded)
     kinds_list = layout.kinds
     if layout.slash is None and layout.exponent_at is None:
@@ -846,17 +880,17 @@ def compile_section(section):
         if point_inside and all(kind in ("slot", ".") for kind in kinds_list[first : last + 1]):
             prefix = "".join(text for _, text in layout.tokens[:first])
             suffix = "".join(text for _, text in layout.tokens[last + 1 :])
-            return simple_number(prefix, layout, suffix), "number", strips, condition
-    return layout.render, "number", strips, condition
+            return simple_number(prefix, layout, suffix), "number", strips, condition, None
+    return layout.render, "number", strips, condition, None
 
 
-GENERAL_SECTION = (general, "general", False, None)
+GENERAL_SECTION = (general, "general", False, None, None)
 
 
 def shown_as(section, signed):
     """number(value) through one section: `signed`, a negative value keeps its minus
     (in front of everything); else it is shown as its absolute value."""
-    render, kind, strips, _ = section
+    render, kind, strips = section[:3]
     signed = signed and not strips
     if kind == "text":
         return lambda value: None
@@ -883,7 +917,9 @@ def shown_as(section, signed):
 
 class NumberFormat:
     """A compiled code: number(value) for a finite int or float, text(value) for a
-    string; each the text Excel shows, or None (then the caller writes the value)."""
+    string; each the text Excel shows, or None (then the caller writes the value).
+    moment(value), when not None, shows a datetime.date or datetime.datetime without
+    its serial (None: ask number() with the serial)."""
 
     def __init__(self, code):
         sections = sections_of(code)
@@ -949,6 +985,8 @@ class NumberFormat:
                 return negative(value)
 
         self.number = number
+        # dates and date-times straight from their fields under a date code's one section
+        self.moment = chosen[0][4] if first is None and second is None else None
 
     def text(self, value):
         section = self.text_section

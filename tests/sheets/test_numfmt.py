@@ -2,11 +2,15 @@
 them. The cases through whole workbooks are in test_as_displayed.py; these are the
 renderer's own rules, each with Excel's answer."""
 
+import datetime as dt
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.sheets import numfmt
+from app.sheets.writers import excel_serial
 
 # (value, code, what Excel shows); dates as serials (1900 date system)
 CASES = [
@@ -166,3 +170,36 @@ def test_fast_enough():
         for value in values:
             number_format.number(value)
     assert (time.perf_counter() - started) / (len(values) * len(formats)) < 0.0005
+
+
+DATE_CODES = [
+    "dd.mm.yyyy",
+    "yyyy-mm-dd hh:mm",
+    "dddd, mmmm d, yyyy h:mm:ss AM/PM",
+    "d-mmm-yy h:mm A/P",
+    "hh:mm:ss.000",
+    "mm:ss.0",
+    "m/d/yyyy h:mm;@",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59)))
+def test_dates_from_their_fields_as_from_their_serials(moment):
+    for code in DATE_CODES:
+        number_format = numfmt.compiled(code)
+        for value in (moment, moment.date()):
+            shown = number_format.moment(value)
+            if shown is not None:  # None: the serial tells (Jan and Feb 1900, a carry)
+                assert shown == number_format.number(excel_serial(value)), (code, value)
+
+
+def test_dates_from_their_fields():
+    number_format = numfmt.compiled("yyyy-mm-dd hh:mm:ss")
+    assert number_format.moment(dt.datetime(2024, 3, 2, 23, 59, 59, 600000)) is None
+    assert number_format.number(excel_serial(dt.datetime(2024, 3, 2, 23, 59, 59, 600000))) == (
+        "2024-03-03 00:00:00"
+    )
+    assert number_format.moment(dt.date(1900, 2, 28)) is None  # before the day Excel adds
+    assert numfmt.compiled("[h]:mm").moment is None  # elapsed time needs the serial
+    assert numfmt.compiled("[>=1]yyyy;0").moment is None
