@@ -21,6 +21,7 @@
     var error = document.getElementById("file-error");
     var chosen = document.getElementById("file-chosen");
     var maxBytes = parseInt(form.dataset.maxBytes, 10);
+    var maxRequest = parseInt(form.dataset.maxRequestBytes, 10);  // all files together
     var submitter = null;
 
     var showError = function (text) {
@@ -28,6 +29,10 @@
       input.classList.add("is-invalid");
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", "file-error");
+    };
+    var tooMuch = function (files) {
+      var total = files.reduce(function (sum, file) { return sum + file.size; }, 0);
+      return files.length > 1 && maxRequest && total > maxRequest;
     };
     var showChosen = function () {
       var files = Array.prototype.slice.call(input.files);
@@ -37,7 +42,10 @@
           : files.length ? "Chosen: " + files.length + " files, converted as a batch" : "";
       }
       var large = files.filter(function (file) { return maxBytes && file.size > maxBytes; });
-      if (large.length === 1 && files.length === 1) {
+      if (tooMuch(files)) {
+        showError("Together these files are larger than the " + form.dataset.maxRequestText
+          + " one upload may carry: upload fewer at once, or zip them.");
+      } else if (large.length === 1 && files.length === 1) {
         showError("The file is larger than the " + form.dataset.maxText + " limit.");
       } else if (large.length) {
         showError(large.map(function (file) { return file.name; }).join(", ") + ": larger than the "
@@ -72,6 +80,11 @@
       event.preventDefault();
       if (maxBytes && input.files.length === 1 && file.size > maxBytes) {
         showError("The file is larger than the " + form.dataset.maxText + " limit.");
+        input.focus();
+        return;
+      }
+      if (tooMuch(Array.prototype.slice.call(input.files))) {
+        showChosen();
         input.focus();
         return;
       }

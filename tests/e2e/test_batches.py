@@ -50,3 +50,18 @@ def test_a_zip_of_spreadsheets(page, tmp_path):
     expect(page.get_by_test_id("download-all")).to_be_visible(timeout=30_000)
     page.get_by_test_id("batch-files").get_by_role("link", name="sales.csv").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("sales.csv")
+
+
+@pytest.mark.parametrize("app_settings", [{"MAX_CONTENT_LENGTH": 64 * 1024}])
+def test_files_too_large_together_are_stopped_before_sending(page, tmp_path, app_settings):
+    paths = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("a,b\n" + "1,2\n" * 10_000)  # 40 KB each: 80 KB together
+        paths.append(path)
+    page.goto("/convert")
+    page.get_by_label("Choose a file").set_input_files(paths)
+    expect(page.locator("#file-error")).to_contain_text("Together these files are larger")
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page).to_have_url(re.compile(r"/convert$"))
+    expect(page.locator("#file-error")).to_contain_text("upload fewer at once")
