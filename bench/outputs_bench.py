@@ -5,6 +5,7 @@ SQLite (and Sheetport's script loaded into SQLite, to compare like with like).
 
     .venv/bin/python bench/outputs_bench.py                  # 100k rows
     .venv/bin/python bench/outputs_bench.py --sizes 100000,1000000
+    .venv/bin/python bench/outputs_bench.py --sizes 1000000 --sheetport-only   # memory at 1M
 
 The workbook is convert_bench.py's (generated once into bench/out/ and reused). Peak memory
 is the process tree's, sampled, and the largest rusage of the process or its children:
@@ -125,6 +126,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--sheetport-only", action="store_true", help="no pandas or polars")
     args = parser.parse_args()
     if args.run:
         runner, source, target, *rest = args.run
@@ -166,6 +168,8 @@ def main():
             measure("sheetport", book, f"{out}.pg.sql", "sql", "sql_dialect=postgresql"),
             csv_seconds,
         )
+        if args.sheetport_only:
+            continue
         if available("pandas") and available("pyarrow"):
             row(
                 "pandas.read_excel + to_parquet",

@@ -7,8 +7,8 @@ holds one group's Arrow columns at most."""
 from ..values import text_batch_formatter
 from . import Spool, column_kinds, column_names, column_type, folder_of
 
-ROW_GROUP_ROWS = 100_000  # rows a row group holds at most...
-ROW_GROUP_BYTES = 64 * 2**20  # ...and bytes of Arrow data: long texts make small groups
+ROW_GROUP_ROWS = 50_000  # rows a row group holds at most...
+ROW_GROUP_BYTES = 32 * 2**20  # ...and bytes of Arrow data: long texts make small groups
 
 
 def arrow_types():
