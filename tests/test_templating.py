@@ -139,7 +139,7 @@ def test_every_forms_fields_are_written_as_wtforms_writes_them(app):
         "PasswordField",
     } <= compared
     assert {"EmailField", "TextAreaField", "HiddenField", "SelectMultipleField"} <= compared
-    assert {"CSRFTokenField", "SubmitField", "FileField"} <= compared
+    assert {"CSRFTokenField", "SubmitField", "MultipleFileField"} <= compared
 
 
 def test_render_kw_and_odd_choices_are_written_as_wtforms_writes_them(app):
@@ -179,7 +179,7 @@ def test_form_field_writes_what_the_old_macro_wrote(app):
     for form_class in app_form_classes():
         for form in form_states(app, form_class):
             for field in form:
-                if field.type in ("CSRFTokenField", "SubmitField", "FileField"):
+                if field.type in ("CSRFTokenField", "SubmitField", "MultipleFileField"):
                     continue
                 for help in (None, "For CSV & <TSV>."):
                     for extra in EXTRAS[:3]:
