@@ -251,7 +251,7 @@ class SheetXml:
             letters.extend(column_letter(column) for column in range(len(letters), len(values)))
         number = row_index + 1
         cells = []
-        first = None
+        first = last = None
         for column, value in enumerate(values):
             kind = type(value)
             if kind is str:
@@ -284,6 +284,10 @@ class SheetXml:
             if first is None:
                 first = column
             last = column
+        return self.finished_row(row_index, number, cells, first, last)
+
+    def finished_row(self, row_index, number, cells, first, last):
+        """A row's XML, its cells counted into the sheet's dimensions ("" if it has none)."""
         if first is None:
             return ""
         if self.first_row is None:
@@ -302,7 +306,7 @@ class SheetXml:
             letters.extend(column_letter(column) for column in range(len(letters), len(values)))
         number = row_index + 1
         cells = []
-        first = None
+        first = last = None
         for column, value in enumerate(values):
             kind = type(value)
             if kind is str and not value:
@@ -337,15 +341,7 @@ class SheetXml:
             if first is None:
                 first = column
             last = column
-        if first is None:
-            return ""
-        if self.first_row is None:
-            self.first_row, self.first_column, self.last_column = row_index, first, last
-        else:
-            self.first_column = min(self.first_column, first)
-            self.last_column = max(self.last_column, last)
-        self.last_row = row_index
-        return f'<row r="{number}">{"".join(cells)}</row>'
+        return self.finished_row(row_index, number, cells, first, last)
 
     def too_long(self, source_index, column, value):
         length, counted = len(value), utf16_length(value)
